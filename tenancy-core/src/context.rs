@@ -1,0 +1,154 @@
+//! [`TenantContext`]: the current tenant, carried in a tokio task-local.
+
+use std::future::Future;
+
+use tokio::task::futures::TaskLocalFuture;
+
+use crate::{Tenant, TenantError};
+
+tokio::task_local! {
+    static CURRENT: Tenant;
+}
+
+/// Access to the tenant of the code that is running now.
+///
+/// The tenant lives in a tokio task-local: it is set for the duration of a
+/// future with [`TenantContext::scope`] (or a closure with
+/// [`TenantContext::sync_scope`]) and read with [`TenantContext::current`].
+/// The tenancy-tower layer sets it around every request, so handlers and
+/// everything they `.await` see it.
+///
+/// # Fail closed
+///
+/// [`TenantContext::current`] returns [`TenantError::Missing`] outside a
+/// scope. There is no default tenant and no fallback.
+///
+/// # What does not inherit the tenant
+///
+/// The value belongs to the *future* that was scoped, not to the thread or
+/// the task tree. These run **without** a tenant unless you pass it on:
+///
+/// - `tokio::spawn`: use [`crate::spawn`] or
+///   [`WithTenant::with_tenant`](crate::WithTenant::with_tenant);
+/// - `tokio::task::spawn_blocking`: use [`crate::spawn_blocking`];
+/// - streamed response bodies, which the HTTP server polls after the handler
+///   returned: capture the tenant in the handler and move it into the stream
+///   (wrap the stream's work in `.with_tenant(tenant)`);
+/// - pool callbacks such as sqlx's `after_release`.
+///
+/// ```
+/// use tenancy_core::{Tenant, TenantContext, TenantId};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), tenancy_core::TenantError> {
+/// let acme = Tenant::builder(TenantId::new_v4(), "acme".parse()?).build();
+///
+/// assert!(TenantContext::current().is_err());
+/// let slug = TenantContext::scope(acme.clone(), async {
+///     TenantContext::current().map(|t| t.slug().to_string())
+/// })
+/// .await?;
+/// assert_eq!(slug, "acme");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct TenantContext {
+    _private: (),
+}
+
+impl TenantContext {
+    /// Runs `future` with `tenant` as the current tenant.
+    ///
+    /// Scopes nest: an inner scope overrides the outer one and the outer
+    /// tenant is current again when the inner future finishes.
+    pub fn scope<F: Future>(tenant: Tenant, future: F) -> TaskLocalFuture<Tenant, F> {
+        CURRENT.scope(tenant, future)
+    }
+
+    /// Runs the synchronous closure `f` with `tenant` as the current tenant.
+    pub fn sync_scope<R>(tenant: Tenant, f: impl FnOnce() -> R) -> R {
+        CURRENT.sync_scope(tenant, f)
+    }
+
+    /// The current tenant, or [`TenantError::Missing`] outside any scope.
+    pub fn current() -> Result<Tenant, TenantError> {
+        CURRENT.try_get().map_err(|_| TenantError::Missing)
+    }
+
+    /// The current tenant, or `None` outside any scope.
+    ///
+    /// Prefer [`TenantContext::current`] in code that needs a tenant: its
+    /// error names what is missing.
+    pub fn try_current() -> Option<Tenant> {
+        CURRENT.try_get().ok()
+    }
+
+    /// Calls `f` with a reference to the current tenant without cloning it.
+    pub fn with<R>(f: impl FnOnce(&Tenant) -> R) -> Result<R, TenantError> {
+        CURRENT.try_with(f).map_err(|_| TenantError::Missing)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TenantId;
+
+    fn tenant(slug: &str) -> Tenant {
+        Tenant::builder(TenantId::new_v4(), slug.parse().unwrap()).build()
+    }
+
+    #[test]
+    fn outside_a_scope_there_is_no_tenant() {
+        assert_eq!(TenantContext::current().unwrap_err(), TenantError::Missing);
+        assert!(TenantContext::try_current().is_none());
+        assert_eq!(
+            TenantContext::with(|_| ()).unwrap_err(),
+            TenantError::Missing
+        );
+    }
+
+    #[test]
+    fn sync_scope_sets_and_restores() {
+        let acme = tenant("acme");
+        let seen = TenantContext::sync_scope(acme.clone(), || TenantContext::current().unwrap());
+        assert_eq!(seen.id(), acme.id());
+        assert!(TenantContext::try_current().is_none());
+    }
+
+    #[tokio::test]
+    async fn nested_scopes_override_and_restore() {
+        let outer = tenant("outer");
+        let inner = tenant("inner");
+        TenantContext::scope(outer.clone(), async {
+            assert_eq!(TenantContext::current().unwrap().id(), outer.id());
+            TenantContext::scope(inner.clone(), async {
+                assert_eq!(TenantContext::current().unwrap().id(), inner.id());
+            })
+            .await;
+            assert_eq!(TenantContext::current().unwrap().id(), outer.id());
+        })
+        .await;
+        assert!(TenantContext::try_current().is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_tasks_never_see_each_others_tenant() {
+        let mut handles = Vec::new();
+        for i in 0..64 {
+            let t = tenant(&format!("t{i}"));
+            handles.push(tokio::spawn(TenantContext::scope(t.clone(), async move {
+                for _ in 0..50 {
+                    tokio::task::yield_now().await;
+                    let now = TenantContext::current().unwrap();
+                    assert_eq!(now.id(), t.id(), "a task saw another task's tenant");
+                }
+                t.id()
+            })));
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The error type of `tenancy-core`.
+
+use crate::TenantId;
+
+/// Everything that can go wrong when naming, resolving or using a tenant.
+///
+/// Every message says what happened and what to do about it. The type is
+/// `#[non_exhaustive]`: match the variants you handle and keep a wildcard arm.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TenantError {
+    /// Code that needs a tenant ran outside any tenant scope.
+    #[error(
+        "no tenant in the current context: run this inside `TenantContext::scope` \
+         (the tenancy-tower layer does it for every request), use `.with_tenant(..)` \
+         or `tenancy_core::spawn` for spawned tasks, or pass a tenant explicitly"
+    )]
+    Missing,
+
+    /// A string that should have been a tenant id is not a UUID.
+    #[error(
+        "invalid tenant id {input:?}: {reason}; a tenant id is a UUID such as 67e55044-10b1-426f-9247-bb680e5fe0c8"
+    )]
+    InvalidId {
+        /// The rejected input (shortened when it is long).
+        input: String,
+        /// Why the input is not a UUID.
+        reason: String,
+    },
+
+    /// A string that should have been a tenant slug is not one.
+    #[error(
+        "invalid tenant slug {input:?}: {reason}; a slug is 1 to 63 characters of a-z, 0-9 and '-', not starting or ending with '-'"
+    )]
+    InvalidSlug {
+        /// The rejected input (shortened when it is long).
+        input: String,
+        /// Which rule the input broke.
+        reason: &'static str,
+    },
+
+    /// A relative storage path tried to leave the tenant's directory.
+    #[error(
+        "invalid tenant storage path {path:?}: {reason}; give a relative path made of plain names"
+    )]
+    InvalidPath {
+        /// The rejected path (shortened when it is long).
+        path: String,
+        /// Which rule the path broke.
+        reason: &'static str,
+    },
+
+    /// The tenant exists but is not active, so no work may run for it.
+    #[error("tenant {id} is {status}: no work may run for it until it is active again")]
+    Inactive {
+        /// The tenant.
+        id: TenantId,
+        /// Its current status, in words.
+        status: &'static str,
+    },
+
+    /// Work addressed to one tenant was about to run for another.
+    #[error(
+        "tenant mismatch: the work belongs to tenant {expected} but was given tenant {found}; \
+         look the tenant up by the id the work carries"
+    )]
+    Mismatch {
+        /// The tenant the work belongs to.
+        expected: TenantId,
+        /// The tenant it was given.
+        found: TenantId,
+    },
+}
+
+/// Shortens untrusted input before it goes into an error message, so a
+/// megabyte header cannot become a megabyte log line.
+pub(crate) fn shorten(input: &str) -> String {
+    const MAX: usize = 64;
+    if input.len() <= MAX {
+        return input.to_owned();
+    }
+    let mut end = MAX;
+    while !input.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &input[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shorten_keeps_short_input_and_cuts_long_input_on_a_char_boundary() {
+        assert_eq!(shorten("abc"), "abc");
+        let long = "é".repeat(100);
+        let short = shorten(&long);
+        assert!(short.len() <= 64 + '…'.len_utf8());
+        assert!(short.ends_with('…'));
+    }
+
+    #[test]
+    fn missing_says_what_to_do() {
+        let msg = TenantError::Missing.to_string();
+        assert!(msg.contains("TenantContext::scope"), "{msg}");
+    }
+}

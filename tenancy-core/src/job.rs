@@ -1,0 +1,141 @@
+//! [`TenantJob`]: background job payloads that carry their tenant.
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Tenant, TenantContext, TenantError, TenantId};
+
+/// A job payload together with the id of the tenant it belongs to.
+///
+/// Queue the envelope (it is serde-serializable), and on the worker side look
+/// the tenant up by [`TenantJob::tenant_id`] and call [`TenantJob::run`]: the
+/// job body then runs inside that tenant's [`TenantContext`] scope. `run`
+/// refuses a tenant with another id and a tenant that is not active.
+///
+/// ```
+/// use tenancy_core::{Tenant, TenantContext, TenantId, TenantJob};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), tenancy_core::TenantError> {
+/// let acme = Tenant::builder(TenantId::new_v4(), "acme".parse()?).build();
+///
+/// // Producer, inside a request for acme:
+/// let job = TenantContext::sync_scope(acme.clone(), || TenantJob::new("send-receipt:42"))?;
+/// let wire = serde_json::to_string(&job).expect("serializable");
+///
+/// // Worker:
+/// let job: TenantJob<String> = serde_json::from_str(&wire).expect("valid job");
+/// let tenant = acme; // look it up by job.tenant_id() in your tenant store
+/// let key = job
+///     .run(tenant, |payload| async move { tenancy_core::cache_key(&payload) })
+///     .await??;
+/// assert!(key.ends_with(":send-receipt:42"));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantJob<P> {
+    tenant_id: TenantId,
+    payload: P,
+}
+
+impl<P> TenantJob<P> {
+    /// Wraps `payload` for the current tenant; fails closed without one.
+    pub fn new(payload: P) -> Result<Self, TenantError> {
+        Ok(Self::for_tenant(&TenantContext::current()?, payload))
+    }
+
+    /// Wraps `payload` for an explicitly given tenant.
+    pub fn for_tenant(tenant: &Tenant, payload: P) -> Self {
+        Self {
+            tenant_id: tenant.id(),
+            payload,
+        }
+    }
+
+    /// The id of the tenant the job belongs to.
+    pub fn tenant_id(&self) -> TenantId {
+        self.tenant_id
+    }
+
+    /// The payload.
+    pub fn payload(&self) -> &P {
+        &self.payload
+    }
+
+    /// Runs the job body inside `tenant`'s scope.
+    ///
+    /// Fails with [`TenantError::Mismatch`] if `tenant` is not the job's
+    /// tenant and with [`TenantError::Inactive`] if it is suspended; the body
+    /// does not run then.
+    pub async fn run<F, Fut>(self, tenant: Tenant, body: F) -> Result<Fut::Output, TenantError>
+    where
+        F: FnOnce(P) -> Fut,
+        Fut: Future,
+    {
+        if tenant.id() != self.tenant_id {
+            return Err(TenantError::Mismatch {
+                expected: self.tenant_id,
+                found: tenant.id(),
+            });
+        }
+        tenant.ensure_active()?;
+        Ok(TenantContext::scope(tenant, body(self.payload)).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TenantStatus;
+
+    fn tenant(slug: &str) -> Tenant {
+        Tenant::builder(TenantId::new_v4(), slug.parse().unwrap()).build()
+    }
+
+    #[test]
+    fn new_fails_closed_without_a_tenant() {
+        assert_eq!(TenantJob::new(1).unwrap_err(), TenantError::Missing);
+    }
+
+    #[tokio::test]
+    async fn run_refuses_another_tenant_and_does_not_run_the_body() {
+        let (a, b) = (tenant("a"), tenant("b"));
+        let job = TenantJob::for_tenant(&a, ());
+        let err = job
+            .run(b.clone(), |()| async { panic!("body must not run") })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            TenantError::Mismatch {
+                expected: a.id(),
+                found: b.id()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn run_refuses_a_suspended_tenant() {
+        let a = tenant("a");
+        let job = TenantJob::for_tenant(&a, ());
+        let suspended = a.to_builder().status(TenantStatus::Suspended).build();
+        let err = job.run(suspended, |()| async {}).await.unwrap_err();
+        assert!(matches!(err, TenantError::Inactive { .. }));
+    }
+
+    #[tokio::test]
+    async fn run_scopes_the_body_and_round_trips_through_json() {
+        let a = tenant("a");
+        let job = TenantJob::for_tenant(&a, vec![1, 2, 3]);
+        let json = serde_json::to_string(&job).unwrap();
+        let job: TenantJob<Vec<u8>> = serde_json::from_str(&json).unwrap();
+        let (seen, payload) = job
+            .run(a.clone(), |p| async move { (TenantContext::current(), p) })
+            .await
+            .unwrap();
+        assert_eq!(seen.unwrap().id(), a.id());
+        assert_eq!(payload, vec![1, 2, 3]);
+    }
+}

@@ -1,0 +1,67 @@
+//! Tenant identity and the task-local tenant context: the foundation of the
+//! `tenancy` SDK.
+//!
+//! A multi-tenant backend serves many customers from one code base. The
+//! classic bug is one query, cache key or file path built without the tenant,
+//! and one customer sees another's data. This crate gives every piece of code
+//! a way to ask "which tenant am I working for?" that **fails closed**: there
+//! is no default tenant, and every helper that needs one returns
+//! [`TenantError::Missing`] instead of guessing.
+//!
+//! - [`TenantId`] (a UUID) and [`TenantSlug`] (a DNS-label name) are parsed,
+//!   never assumed; [`Tenant`] is a resolved tenant with status and settings.
+//! - [`TenantContext`] carries the current tenant in a tokio task-local. The
+//!   `tenancy-tower` layer sets it around each request.
+//! - [`WithTenant`], [`spawn`] and [`spawn_blocking`] carry it into tasks that
+//!   would not inherit it.
+//! - [`cache_key`] and [`storage_path`] build tenant-namespaced keys and paths.
+//! - [`TenantJob`] carries the tenant with a background job's payload.
+//! - [`trace`] (feature `tracing`) puts the tenant id on spans.
+//!
+//! ```
+//! use tenancy_core::{Tenant, TenantContext, TenantError, TenantId};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), TenantError> {
+//! let acme = Tenant::builder(TenantId::new_v4(), "acme".parse()?).name("Acme").build();
+//!
+//! // Outside a scope, nothing tenant-specific can be built.
+//! assert_eq!(tenancy_core::cache_key("menu"), Err(TenantError::Missing));
+//!
+//! TenantContext::scope(acme.clone(), async {
+//!     let key = tenancy_core::cache_key("menu")?;
+//!     assert_eq!(key, format!("tenant:{}:menu", acme.id()));
+//!     Ok(())
+//! })
+//! .await
+//! # }
+//! ```
+//!
+//! # Features
+//!
+//! - `tracing` (default): the [`trace`] module.
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod context;
+mod error;
+mod id;
+mod job;
+mod keys;
+mod propagate;
+mod slug;
+mod tenant;
+#[cfg(feature = "tracing")]
+pub mod trace;
+
+pub use context::TenantContext;
+pub use error::TenantError;
+pub use id::TenantId;
+pub use job::TenantJob;
+pub use keys::{cache_key, storage_path, tenant_storage_path};
+pub use propagate::{WithTenant, spawn, spawn_blocking};
+pub use slug::TenantSlug;
+pub use tenant::{Tenant, TenantBuilder, TenantLimits, TenantSettings, TenantStatus};
+
+/// Re-export of the `uuid` crate, so users name the same `Uuid` type.
+pub use uuid;

@@ -1,0 +1,150 @@
+//! [`TenantSlug`], the short human-readable name of a tenant.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::TenantError;
+use crate::error::shorten;
+
+/// A tenant's short name, as used in subdomains (`acme.example.com`), path
+/// prefixes (`/t/acme/...`) and headers (`X-Tenant: acme`).
+///
+/// A slug is 1 to 63 characters (one DNS label) of lowercase ASCII letters,
+/// digits and `-`, and neither starts nor ends with `-`. Parsing lowercases
+/// ASCII input, so `ACME` and `acme` are the same tenant; anything else is
+/// rejected rather than guessed at.
+///
+/// ```
+/// use tenancy_core::TenantSlug;
+///
+/// let slug: TenantSlug = "Acme-Corp".parse()?;
+/// assert_eq!(slug.as_str(), "acme-corp");
+/// assert!("../etc".parse::<TenantSlug>().is_err());
+/// # Ok::<(), tenancy_core::TenantError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TenantSlug(Box<str>);
+
+impl TenantSlug {
+    /// The longest slug: one DNS label.
+    pub const MAX_LEN: usize = 63;
+
+    /// The slug as a string slice (always lowercase).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Checks `input` against the slug rules without allocating.
+    fn check(input: &str) -> Result<(), &'static str> {
+        if input.is_empty() {
+            return Err("it is empty");
+        }
+        if input.len() > Self::MAX_LEN {
+            return Err("it is longer than 63 characters");
+        }
+        if !input
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err("it contains a character other than a-z, 0-9 and '-'");
+        }
+        if input.starts_with('-') || input.ends_with('-') {
+            return Err("it starts or ends with '-'");
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for TenantSlug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for TenantSlug {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for TenantSlug {
+    type Err = TenantError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::check(s).map_err(|reason| TenantError::InvalidSlug {
+            input: shorten(s),
+            reason,
+        })?;
+        Ok(Self(s.to_ascii_lowercase().into_boxed_str()))
+    }
+}
+
+impl TryFrom<&str> for TenantSlug {
+    type Error = TenantError;
+
+    fn try_from(value: &str) -> Result<Self, Self::Error> {
+        value.parse()
+    }
+}
+
+impl TryFrom<String> for TenantSlug {
+    type Error = TenantError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        value.parse()
+    }
+}
+
+impl From<TenantSlug> for String {
+    fn from(slug: TenantSlug) -> Self {
+        slug.0.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_dns_labels_and_lowercases() {
+        for (input, want) in [
+            ("acme", "acme"),
+            ("ACME", "acme"),
+            ("a-1", "a-1"),
+            ("x", "x"),
+        ] {
+            assert_eq!(input.parse::<TenantSlug>().unwrap().as_str(), want);
+        }
+        let max = "a".repeat(63);
+        assert!(max.parse::<TenantSlug>().is_ok());
+    }
+
+    #[test]
+    fn rejects_everything_else() {
+        let long = "a".repeat(64);
+        for bad in [
+            "",
+            "-acme",
+            "acme-",
+            "ac me",
+            "acme.example",
+            "../etc",
+            "acme'--",
+            "ümlaut",
+            "acme\0",
+            long.as_str(),
+        ] {
+            let err = bad.parse::<TenantSlug>().unwrap_err();
+            assert!(matches!(err, TenantError::InvalidSlug { .. }), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn serde_validates() {
+        assert!(serde_json::from_str::<TenantSlug>("\"acme\"").is_ok());
+        assert!(serde_json::from_str::<TenantSlug>("\"a b\"").is_err());
+    }
+}

@@ -1,0 +1,35 @@
+//! Tracing integration (feature `tracing`, on by default).
+//!
+//! Record the tenant once, at the edge, as a span field; every event inside
+//! the span then carries it. tenancy-tower does this for each request.
+
+use crate::Tenant;
+
+/// The span field that carries the tenant id.
+pub const TENANT_ID_FIELD: &str = "tenant.id";
+
+/// An `INFO` span named `tenant` with the fields `tenant.id` and `tenant.slug`.
+///
+/// ```
+/// use tenancy_core::{Tenant, TenantId};
+/// use tracing::Instrument;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), tenancy_core::TenantError> {
+/// let acme = Tenant::builder(TenantId::new_v4(), "acme".parse()?).build();
+/// async { tracing::info!("inside acme's span") }
+///     .instrument(tenancy_core::trace::span(&acme))
+///     .await;
+/// # Ok(())
+/// # }
+/// ```
+pub fn span(tenant: &Tenant) -> tracing::Span {
+    tracing::info_span!("tenant", tenant.id = %tenant.id(), tenant.slug = %tenant.slug())
+}
+
+/// Records the tenant id into the `tenant.id` field of `span`, which must
+/// have been declared with that field (for example as
+/// `tracing::info_span!("request", tenant.id = tracing::field::Empty)`).
+pub fn record(span: &tracing::Span, tenant: &Tenant) {
+    span.record(TENANT_ID_FIELD, tracing::field::display(tenant.id()));
+}
