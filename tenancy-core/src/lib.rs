@@ -16,6 +16,9 @@
 //!   would not inherit it.
 //! - [`cache_key`] and [`storage_path`] build tenant-namespaced keys and paths.
 //! - [`TenantJob`] carries the tenant with a background job's payload.
+//! - [`TenantStore`] looks tenants up by slug, id or domain.
+//! - [`rls`] generates the PostgreSQL row-level security SQL that the
+//!   database crates share.
 //! - [`trace`] (feature `tracing`) puts the tenant id on spans.
 //!
 //! ```
@@ -49,7 +52,9 @@ mod id;
 mod job;
 mod keys;
 mod propagate;
+pub mod rls;
 mod slug;
+mod store;
 mod tenant;
 #[cfg(feature = "tracing")]
 pub mod trace;
@@ -61,6 +66,7 @@ pub use job::TenantJob;
 pub use keys::{cache_key, storage_path, tenant_storage_path};
 pub use propagate::{WithTenant, spawn, spawn_blocking};
 pub use slug::TenantSlug;
+pub use store::{InMemoryTenantStore, StoreError, TenantStore};
 pub use tenant::{Tenant, TenantBuilder, TenantLimits, TenantSettings, TenantStatus};
 
 /// Re-export of the `uuid` crate, so users name the same `Uuid` type.

@@ -1,0 +1,181 @@
+//! [`TenantStore`]: where tenants are looked up.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::{Tenant, TenantId, TenantSlug};
+
+/// A tenant store failed (database down, timeout, ...). Not "tenant unknown":
+/// that is `Ok(None)`.
+#[derive(Debug, thiserror::Error)]
+#[error("the tenant store is unavailable: {source}")]
+pub struct StoreError {
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl StoreError {
+    /// Wraps the underlying error.
+    pub fn new(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self {
+            source: source.into(),
+        }
+    }
+}
+
+/// Looks tenants up by slug, id or custom domain.
+///
+/// `Ok(None)` means "no such tenant"; `Err` means the store could not answer.
+/// Implementations: [`InMemoryTenantStore`] here, a PostgreSQL-backed store in
+/// `tenancy-sqlx`, and a caching wrapper in `tenancy-tower`.
+#[async_trait::async_trait]
+pub trait TenantStore: Send + Sync + 'static {
+    /// The tenant with this slug.
+    async fn by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError>;
+
+    /// The tenant with this id.
+    async fn by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError>;
+
+    /// The tenant that owns this custom domain (lowercase, no port, no
+    /// trailing dot), such as `orders.acme-corp.com`.
+    async fn by_domain(&self, domain: &str) -> Result<Option<Tenant>, StoreError>;
+}
+
+#[async_trait::async_trait]
+impl<S: TenantStore + ?Sized> TenantStore for Arc<S> {
+    async fn by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
+        (**self).by_slug(slug).await
+    }
+
+    async fn by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
+        (**self).by_id(id).await
+    }
+
+    async fn by_domain(&self, domain: &str) -> Result<Option<Tenant>, StoreError> {
+        (**self).by_domain(domain).await
+    }
+}
+
+/// A [`TenantStore`] in memory: for tests, examples and small fixed tenant sets.
+///
+/// ```
+/// use tenancy_core::{InMemoryTenantStore, Tenant, TenantId, TenantStore};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = InMemoryTenantStore::new();
+/// let acme = Tenant::builder(TenantId::new_v4(), "acme".parse()?).build();
+/// store.insert(acme.clone());
+/// store.add_domain("orders.acme-corp.com", acme.id());
+/// assert_eq!(store.by_slug(&"acme".parse()?).await?.map(|t| t.id()), Some(acme.id()));
+/// assert_eq!(store.by_domain("orders.acme-corp.com").await?.map(|t| t.id()), Some(acme.id()));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct InMemoryTenantStore {
+    inner: Arc<RwLock<Maps>>,
+}
+
+#[derive(Debug, Default)]
+struct Maps {
+    tenants: HashMap<TenantId, Tenant>,
+    slugs: HashMap<TenantSlug, TenantId>,
+    domains: HashMap<String, TenantId>,
+}
+
+impl InMemoryTenantStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds or replaces a tenant (by id).
+    pub fn insert(&self, tenant: Tenant) {
+        let mut maps = self
+            .inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(old) = maps.tenants.get(&tenant.id()).cloned() {
+            maps.slugs.remove(old.slug());
+        }
+        maps.slugs.insert(tenant.slug().clone(), tenant.id());
+        maps.tenants.insert(tenant.id(), tenant);
+    }
+
+    /// Maps a custom domain to a tenant. The domain is stored lowercase.
+    pub fn add_domain(&self, domain: &str, id: TenantId) {
+        let mut maps = self
+            .inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        maps.domains.insert(domain.to_ascii_lowercase(), id);
+    }
+
+    /// Removes a tenant and its domains.
+    pub fn remove(&self, id: TenantId) {
+        let mut maps = self
+            .inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(old) = maps.tenants.remove(&id) {
+            maps.slugs.remove(old.slug());
+        }
+        maps.domains.retain(|_, v| *v != id);
+    }
+
+    fn get(&self, f: impl FnOnce(&Maps) -> Option<TenantId>) -> Option<Tenant> {
+        let maps = self
+            .inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let id = f(&maps)?;
+        maps.tenants.get(&id).cloned()
+    }
+}
+
+#[async_trait::async_trait]
+impl TenantStore for InMemoryTenantStore {
+    async fn by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
+        Ok(self.get(|m| m.slugs.get(slug).copied()))
+    }
+
+    async fn by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
+        Ok(self.get(|_| Some(id)))
+    }
+
+    async fn by_domain(&self, domain: &str) -> Result<Option<Tenant>, StoreError> {
+        Ok(self.get(|m| m.domains.get(domain).copied()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn replacing_a_tenant_drops_its_old_slug() {
+        let store = InMemoryTenantStore::new();
+        let id = TenantId::new_v4();
+        store.insert(Tenant::builder(id, "old".parse().unwrap()).build());
+        store.insert(Tenant::builder(id, "new".parse().unwrap()).build());
+        assert!(
+            store
+                .by_slug(&"old".parse().unwrap())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            store
+                .by_slug(&"new".parse().unwrap())
+                .await
+                .unwrap()
+                .unwrap()
+                .id(),
+            id
+        );
+        store.remove(id);
+        assert!(store.by_id(id).await.unwrap().is_none());
+    }
+}
