@@ -1,10 +1,86 @@
-//! Tenant-bound diesel connections and PostgreSQL row-level security.
+//! Tenant-bound sqlx transactions, type-state scoped queries and PostgreSQL
+//! row-level security.
 //!
-//! **Not implemented yet.** This crate reserves its place in the workspace;
-//! the tracking issue describes what it will provide: tenant-bound
-//! `PgConnection`s (r2d2) and `AsyncPgConnection`s that set the tenant for
-//! row-level security in every transaction, and a `for_tenant` query
-//! extension that only compiles for tables with a tenant column.
+//! Two layers, each enough on its own to stop a cross-tenant leak:
+//!
+//! 1. **In the database**: every [`TenantTx`] sets the tenant for PostgreSQL
+//!    row-level security, transaction-locally and in the same message as
+//!    `BEGIN` (no extra round trip). With the policies from
+//!    [`TenantPolicy`](tenancy_core::rls::TenantPolicy), even a raw
+//!    `SELECT * FROM orders` returns only the tenant's rows, and a write
+//!    into another tenant fails.
+//! 2. **In the types**: [`TenantPool`] is not an `Executor`, so no query runs
+//!    without a tenant; [`Scoped`] builders cannot run until bound to a
+//!    tenant, and add `tenant_id = $n` to every statement themselves.
+//!
+//! ```no_run
+//! use tenancy_sqlx::{Scoped, TenantPool};
+//!
+//! tenancy_sqlx::tenant_table!(pub Orders = "orders");
+//!
+//! # async fn demo(pg: sqlx::PgPool, acme: tenancy_core::Tenant) -> tenancy_sqlx::Result<()> {
+//! let pool = TenantPool::new(pg);
+//! let mut tx = pool.begin(&acme).await?;
+//! let mine: i64 = Scoped::<Orders>::select().for_tenant(&acme).count(&mut tx).await?;
+//! // Raw SQL runs only on a tenant transaction, so RLS still applies:
+//! let also_mine: i64 = sqlx::query_scalar("SELECT count(*) FROM orders").fetch_one(&mut *tx).await?;
+//! assert_eq!(mine, also_mine);
+//! tx.commit().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Setting up the schema
+//!
+//! Run migrations as the table owner, then connect the application as a
+//! role that is not a superuser, not the owner and has no `BYPASSRLS`:
+//!
+//! ```
+//! use tenancy_core::rls::TenantPolicy;
+//!
+//! let policy = TenantPolicy::new("orders")?;
+//! let migration = format!(
+//!     "CREATE TABLE orders (\n  id uuid NOT NULL DEFAULT gen_random_uuid(),\n  {},\n  item text NOT NULL,\n  PRIMARY KEY (tenant_id, id)\n);\n{}",
+//!     policy.column_sql(),
+//!     policy.enable_sql(),
+//! );
+//! // Put `migration` into a sqlx migration file, or run it with sqlx::raw_sql.
+//! # Ok::<(), tenancy_core::rls::InvalidName>(())
+//! ```
+//!
+//! # Connections never leave with a tenant
+//!
+//! The tenant is set with `SET LOCAL`, so it ends with the transaction. A
+//! [`TenantTx`] that is dropped without commit (error, panic, cancelled
+//! future) is rolled back before its connection is reused; one whose `BEGIN`
+//! failed or was cancelled is closed instead of returned. This is safe behind
+//! PgBouncer in transaction mode. The opt-in [`TenantSession`] is not.
+//!
+//! # Features
+//!
+//! - `store` (default): [`PgTenantStore`], tenants in a PostgreSQL table.
 #![deny(missing_docs)]
 
+mod error;
+mod pool;
+pub mod scoped;
+mod session;
+#[cfg(feature = "store")]
+mod store;
+mod table;
+mod tx;
+
+pub use error::{Error, Result};
+pub use pool::TenantPool;
+pub use scoped::Scoped;
+pub use session::TenantSession;
+#[cfg(feature = "store")]
+pub use store::PgTenantStore;
+pub use table::TenantTable;
+pub use tx::TenantTx;
+
 pub use tenancy_core;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::table::is_sql_name;
+}

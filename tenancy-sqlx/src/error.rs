@@ -1,0 +1,64 @@
+//! The error type of `tenancy-sqlx`.
+
+use tenancy_core::rls::InvalidName;
+use tenancy_core::{TenantError, TenantId};
+
+/// Everything that can go wrong in `tenancy-sqlx`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No tenant, an inactive tenant, or a malformed tenant id.
+    #[error(transparent)]
+    Tenant(#[from] TenantError),
+
+    /// The database reported an error (including row-level security
+    /// refusing a write: "new row violates row-level security policy").
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+
+    /// A scoped query bound to one tenant was run in another tenant's
+    /// transaction.
+    #[error(
+        "the query is bound to tenant {bound} but was run in a transaction of tenant {transaction}; \
+         bind the query to the transaction's tenant (`.for_tenant(tx.tenant())`)"
+    )]
+    TenantMismatch {
+        /// The tenant the query was bound to.
+        bound: TenantId,
+        /// The tenant of the transaction.
+        transaction: TenantId,
+    },
+
+    /// A table, column or setting name cannot be written into SQL.
+    #[error(transparent)]
+    InvalidName(#[from] InvalidName),
+
+    /// A scoped write tried to set the tenant column from a value.
+    #[error(
+        "column {column:?} is the tenant column of {table:?}: it is always filled from the bound \
+         tenant and can never be set or changed by a query"
+    )]
+    TenantColumn {
+        /// The table.
+        table: &'static str,
+        /// The tenant column.
+        column: &'static str,
+    },
+
+    /// An update without any `set`.
+    #[error("an update needs at least one `.set(column, value)`")]
+    EmptyUpdate,
+
+    /// A value could not be encoded for PostgreSQL.
+    #[error("could not encode the value for column {column:?}: {source}")]
+    Encode {
+        /// The column.
+        column: &'static str,
+        /// Why encoding failed.
+        #[source]
+        source: sqlx::error::BoxDynError,
+    },
+}
+
+/// `Result<T, tenancy_sqlx::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

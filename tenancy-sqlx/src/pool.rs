@@ -1,0 +1,113 @@
+//! [`TenantPool`]: the only door from the application to the database.
+
+use sqlx::PgPool;
+use tenancy_core::rls::{SettingName, TxOptions, begin_sql};
+use tenancy_core::{Tenant, TenantContext};
+
+use crate::{Result, TenantSession, TenantTx};
+
+/// A PostgreSQL connection pool that hands out connections only for a tenant.
+///
+/// Unlike [`sqlx::PgPool`], a `TenantPool` is **not** an
+/// [`Executor`](sqlx::Executor): no query can run on it directly. The only
+/// ways in are [`begin`](TenantPool::begin) (a transaction with the tenant
+/// set for row-level security), [`begin_current`](TenantPool::begin_current)
+/// (the tenant from [`TenantContext`], failing closed without one) and the
+/// opt-in [`session`](TenantPool::session).
+///
+/// ```no_run
+/// use tenancy_sqlx::TenantPool;
+///
+/// # async fn demo(acme: tenancy_core::Tenant) -> Result<(), Box<dyn std::error::Error>> {
+/// let pg = sqlx::postgres::PgPoolOptions::new()
+///     .max_connections(10)
+///     .connect("postgres://app@localhost/pos")
+///     .await?;
+/// let pool = TenantPool::new(pg);
+///
+/// let mut tx = pool.begin(&acme).await?;
+/// sqlx::query("INSERT INTO orders (item) VALUES ($1)").bind("Burger").execute(&mut *tx).await?;
+/// tx.commit().await?;
+/// # Ok(()) }
+/// ```
+///
+/// Connect with a role that is not a superuser, does not own the tables and
+/// has no `BYPASSRLS`: those roles skip row-level security.
+#[derive(Debug, Clone)]
+pub struct TenantPool {
+    pool: PgPool,
+    setting: SettingName,
+    options: TxOptions,
+}
+
+impl TenantPool {
+    /// Wraps `pool`. Tenants are bound through the setting `app.tenant_id`.
+    ///
+    /// Keep no other handle to `pool` in application code: a plain `PgPool`
+    /// runs queries without a tenant (row-level security then returns no rows).
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            setting: SettingName::default(),
+            options: TxOptions::default(),
+        }
+    }
+
+    /// Uses another setting name; it must match the one in the policies.
+    #[must_use]
+    pub fn with_setting(mut self, setting: SettingName) -> Self {
+        self.setting = setting;
+        self
+    }
+
+    /// Options for every transaction (isolation, read-only, settings such
+    /// as `statement_timeout`), written into the `BEGIN` message.
+    #[must_use]
+    pub fn with_tx_options(mut self, options: TxOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The setting that carries the tenant.
+    pub fn setting(&self) -> &SettingName {
+        &self.setting
+    }
+
+    /// Opens a transaction for `tenant`.
+    ///
+    /// One round trip: `BEGIN; SET LOCAL app.tenant_id = '<uuid>'` go in one
+    /// message (the id is a UUID, so the literal cannot inject anything).
+    /// Fails with [`TenantError::Inactive`](tenancy_core::TenantError) for a
+    /// suspended tenant.
+    pub async fn begin(&self, tenant: &Tenant) -> Result<TenantTx> {
+        self.begin_with(tenant, &self.options).await
+    }
+
+    /// [`begin`](TenantPool::begin) with other transaction options.
+    pub async fn begin_with(&self, tenant: &Tenant, options: &TxOptions) -> Result<TenantTx> {
+        tenant.ensure_active()?;
+        let sql = begin_sql(&self.setting, tenant.id(), options);
+        TenantTx::begin(&self.pool, sql, tenant.clone()).await
+    }
+
+    /// Opens a transaction for the current tenant of [`TenantContext`];
+    /// fails with [`TenantError::Missing`](tenancy_core::TenantError) outside
+    /// a tenant scope.
+    pub async fn begin_current(&self) -> Result<TenantTx> {
+        let tenant = TenantContext::current()?;
+        self.begin(&tenant).await
+    }
+
+    /// Checks out a connection with the tenant set at session level. Opt-in,
+    /// and **unsafe behind transaction-mode poolers**: read
+    /// [`TenantSession`] first.
+    pub async fn session(&self, tenant: &Tenant) -> Result<TenantSession> {
+        tenant.ensure_active()?;
+        TenantSession::start(&self.pool, self.setting.clone(), tenant.clone()).await
+    }
+
+    /// Closes the pool: waits for checked-out connections to come back.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,57 @@
+//! [`Delete`]: scoped `DELETE`.
+
+use std::marker::PhantomData;
+
+use sqlx::AssertSqlSafe;
+
+use super::parts::Parts;
+use super::{Bound, Unbound, binding_methods, filter_methods};
+use crate::{Result, TenantTable, TenantTx};
+
+/// A scoped `DELETE` from table `T`; runs only when `S` is [`Bound`]. It
+/// only removes the bound tenant's rows.
+#[derive(Debug)]
+pub struct Delete<T, S> {
+    parts: Parts,
+    state: S,
+    table: PhantomData<T>,
+}
+
+impl<T: TenantTable> Delete<T, Unbound> {
+    pub(crate) fn new() -> Self {
+        Self {
+            parts: Parts::default(),
+            state: Unbound,
+            table: PhantomData,
+        }
+    }
+}
+
+impl<T: TenantTable, S> Delete<T, S> {
+    fn with_state<S2>(self, state: S2) -> Delete<T, S2> {
+        Delete {
+            parts: self.parts,
+            state,
+            table: PhantomData,
+        }
+    }
+}
+
+binding_methods!(Delete);
+filter_methods!(Delete);
+
+impl<T: TenantTable> Delete<T, Bound> {
+    /// Runs the delete; returns the number of rows removed.
+    pub async fn execute(mut self, tx: &mut TenantTx) -> Result<u64> {
+        let prepared = self.parts.prepare::<T>(&self.state, tx)?;
+        let sql = format!(
+            "DELETE FROM {}{}",
+            prepared.table,
+            self.parts.where_clause(&prepared)
+        );
+        let done = sqlx::query_with(AssertSqlSafe(sql), self.parts.take_args())
+            .execute(&mut **tx)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,107 @@
+//! [`Insert`]: scoped `INSERT`.
+
+use std::marker::PhantomData;
+
+use sqlx::postgres::PgRow;
+use sqlx::{AssertSqlSafe, FromRow};
+
+use super::parts::{Parts, Prepared};
+use super::{Bound, Unbound, binding_methods};
+use crate::{Result, TenantTable, TenantTx};
+
+/// A scoped `INSERT` of one row into table `T`; runs only when `S` is
+/// [`Bound`]. The tenant column is filled from the bound tenant; setting it
+/// with [`value`](Insert::value) is an error.
+#[derive(Debug)]
+pub struct Insert<T, S> {
+    parts: Parts,
+    columns: Vec<String>,
+    values: Vec<String>,
+    state: S,
+    table: PhantomData<T>,
+}
+
+impl<T: TenantTable> Insert<T, Unbound> {
+    pub(crate) fn new() -> Self {
+        Self {
+            parts: Parts::default(),
+            columns: Vec::new(),
+            values: Vec::new(),
+            state: Unbound,
+            table: PhantomData,
+        }
+    }
+}
+
+impl<T: TenantTable, S> Insert<T, S> {
+    fn with_state<S2>(self, state: S2) -> Insert<T, S2> {
+        Insert {
+            parts: self.parts,
+            columns: self.columns,
+            values: self.values,
+            state,
+            table: PhantomData,
+        }
+    }
+
+    /// Sets `column` to `value` in the new row. The tenant column cannot be
+    /// set: the query then fails with [`Error::TenantColumn`](crate::Error::TenantColumn).
+    #[must_use]
+    pub fn value<'t, V>(mut self, column: &'static str, value: V) -> Self
+    where
+        V: sqlx::Encode<'t, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
+        let col = self.parts.writable_column::<T>(column);
+        let placeholder = self.parts.bind(column, value);
+        self.columns.push(col);
+        self.values.push(placeholder);
+        self
+    }
+}
+
+binding_methods!(Insert);
+
+impl<T: TenantTable> Insert<T, Bound> {
+    fn sql(&mut self, tx: &TenantTx, returning: bool) -> Result<String> {
+        let Prepared {
+            table,
+            tenant_column,
+            tenant,
+        } = self.parts.prepare::<T>(&self.state, tx)?;
+        let mut columns = vec![tenant_column];
+        columns.extend(self.columns.iter().cloned());
+        let mut values = vec![tenant];
+        values.extend(self.values.iter().cloned());
+        let mut sql = format!(
+            "INSERT INTO {table} ({}) VALUES ({})",
+            columns.join(", "),
+            values.join(", ")
+        );
+        if returning {
+            sql.push_str(" RETURNING *");
+        }
+        Ok(sql)
+    }
+
+    /// Inserts the row; returns the number of rows inserted (1).
+    pub async fn execute(mut self, tx: &mut TenantTx) -> Result<u64> {
+        let sql = self.sql(tx, false)?;
+        let done = sqlx::query_with(AssertSqlSafe(sql), self.parts.take_args())
+            .execute(&mut **tx)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Inserts the row and returns it (`RETURNING *`), with the columns the
+    /// database filled in (ids, defaults, the tenant).
+    pub async fn returning<R>(mut self, tx: &mut TenantTx) -> Result<R>
+    where
+        R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    {
+        let sql = self.sql(tx, true)?;
+        let row = sqlx::query_as_with(AssertSqlSafe(sql), self.parts.take_args())
+            .fetch_one(&mut **tx)
+            .await?;
+        Ok(row)
+    }
+}

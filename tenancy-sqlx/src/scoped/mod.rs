@@ -1,0 +1,134 @@
+//! Type-state query builders for tenant tables.
+//!
+//! A builder starts [`Unbound`]: it can be refined (`where_eq`, `order_by`,
+//! `value`, `set`, ...) but has no method that runs it. Binding it to a tenant
+//! with `for_tenant(&tenant)` (or `for_current_tenant()`) makes it [`Bound`],
+//! and only a bound builder runs, on a [`TenantTx`](crate::TenantTx) of the
+//! same tenant. Every statement names the tenant explicitly
+//! (`tenant_id = $n`) on top of row-level security, and inserts take the
+//! tenant column from the bound tenant, never from a value.
+//!
+//! ```no_run
+//! use tenancy_sqlx::{Scoped, TenantPool};
+//!
+//! tenancy_sqlx::tenant_table!(pub Orders = "orders");
+//!
+//! #[derive(sqlx::FromRow)]
+//! struct Order { id: uuid::Uuid, item: String, quantity: i32 }
+//!
+//! # async fn demo(pool: TenantPool, acme: tenancy_core::Tenant, id: uuid::Uuid) -> tenancy_sqlx::Result<()> {
+//! let mut tx = pool.begin(&acme).await?;
+//! Scoped::<Orders>::insert()
+//!     .value("item", "Burger")
+//!     .value("quantity", 2_i32)
+//!     .for_tenant(&acme)
+//!     .execute(&mut tx)
+//!     .await?;
+//! let order: Option<Order> = Scoped::<Orders>::select()
+//!     .where_eq("id", id)
+//!     .for_tenant(&acme)
+//!     .fetch_optional(&mut tx)
+//!     .await?;
+//! tx.commit().await?;
+//! # Ok(()) }
+//! ```
+
+mod delete;
+mod insert;
+mod parts;
+mod select;
+mod update;
+
+use std::marker::PhantomData;
+
+pub use delete::Delete;
+pub use insert::Insert;
+pub use select::{Order, Select};
+pub use update::Update;
+
+use tenancy_core::Tenant;
+
+use crate::TenantTable;
+
+/// Entry point: `Scoped::<Orders>::select()`, `insert()`, `update()`, `delete()`.
+///
+/// `T` must be a [`TenantTable`]; a table without a tenant column does not
+/// compile here.
+#[derive(Debug)]
+pub struct Scoped<T: TenantTable>(PhantomData<T>);
+
+impl<T: TenantTable> Scoped<T> {
+    /// `SELECT * FROM table`, not yet bound to a tenant.
+    pub fn select() -> Select<T, Unbound> {
+        Select::new()
+    }
+
+    /// `INSERT INTO table`, not yet bound to a tenant.
+    pub fn insert() -> Insert<T, Unbound> {
+        Insert::new()
+    }
+
+    /// `UPDATE table`, not yet bound to a tenant.
+    pub fn update() -> Update<T, Unbound> {
+        Update::new()
+    }
+
+    /// `DELETE FROM table`, not yet bound to a tenant.
+    pub fn delete() -> Delete<T, Unbound> {
+        Delete::new()
+    }
+}
+
+/// Type state: the builder has no tenant yet and cannot run.
+#[derive(Debug, Clone, Copy)]
+pub struct Unbound;
+
+/// Type state: the builder is bound to a tenant and can run on that
+/// tenant's transaction.
+#[derive(Debug, Clone)]
+pub struct Bound {
+    tenant: Tenant,
+}
+
+/// Generates `for_tenant` and `for_current_tenant` for a builder.
+macro_rules! binding_methods {
+    ($builder:ident) => {
+        impl<T: $crate::TenantTable> $builder<T, $crate::scoped::Unbound> {
+            /// Binds the builder to `tenant`: it can then run on that tenant's
+            /// transaction, and its statement names the tenant explicitly.
+            pub fn for_tenant(
+                self,
+                tenant: &tenancy_core::Tenant,
+            ) -> $builder<T, $crate::scoped::Bound> {
+                self.with_state($crate::scoped::Bound {
+                    tenant: tenant.clone(),
+                })
+            }
+
+            /// Binds the builder to the current tenant of `TenantContext`;
+            /// fails with `TenantError::Missing` outside a tenant scope.
+            pub fn for_current_tenant(self) -> $crate::Result<$builder<T, $crate::scoped::Bound>> {
+                Ok(self.for_tenant(&tenancy_core::TenantContext::current()?))
+            }
+        }
+    };
+}
+
+/// Generates `where_eq` for a builder that filters rows.
+macro_rules! filter_methods {
+    ($builder:ident) => {
+        impl<T: $crate::TenantTable, S> $builder<T, S> {
+            /// Adds the condition `column = value`, joined with `AND` to the others and
+            /// with the tenant condition.
+            #[must_use]
+            pub fn where_eq<'t, V>(mut self, column: &'static str, value: V) -> Self
+            where
+                V: sqlx::Encode<'t, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+            {
+                self.parts.where_eq(column, value);
+                self
+            }
+        }
+    };
+}
+pub(crate) use {binding_methods, filter_methods};

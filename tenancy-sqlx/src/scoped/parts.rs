@@ -1,0 +1,137 @@
+//! What every scoped builder accumulates: conditions and bound values.
+
+use sqlx::Arguments;
+use sqlx::postgres::PgArguments;
+use tenancy_core::rls::Ident;
+
+use super::Bound;
+use crate::{Error, Result, TenantTable, TenantTx};
+
+/// Conditions, bound values and the first error met while building.
+/// Errors are kept until the query runs, so building stays chainable.
+#[derive(Default)]
+pub(crate) struct Parts {
+    pub(crate) args: PgArguments,
+    pub(crate) conditions: Vec<String>,
+    pub(crate) error: Option<Error>,
+}
+
+impl std::fmt::Debug for Parts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parts")
+            .field("conditions", &self.conditions)
+            .field("args", &self.args.len())
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
+impl Parts {
+    fn fail(&mut self, err: Error) {
+        if self.error.is_none() {
+            self.error = Some(err);
+        }
+    }
+
+    /// A validated, quoted column name; records an error and returns an
+    /// empty string otherwise.
+    pub(crate) fn column(&mut self, name: &str) -> String {
+        match Ident::new(name) {
+            Ok(ident) => ident.sql(),
+            Err(err) => {
+                self.fail(err.into());
+                String::new()
+            }
+        }
+    }
+
+    /// A column that a write may set: never the tenant column.
+    pub(crate) fn writable_column<T: TenantTable>(&mut self, name: &'static str) -> String {
+        if name == T::TENANT_COLUMN {
+            self.fail(Error::TenantColumn {
+                table: T::TABLE,
+                column: T::TENANT_COLUMN,
+            });
+        }
+        self.column(name)
+    }
+
+    /// Binds `value` and returns its placeholder (`$n`).
+    pub(crate) fn bind<'t, V>(&mut self, column: &'static str, value: V) -> String
+    where
+        V: sqlx::Encode<'t, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
+        if let Err(source) = self.args.add(value) {
+            self.fail(Error::Encode { column, source });
+        }
+        format!("${}", self.args.len())
+    }
+
+    /// Adds `column = $n`.
+    pub(crate) fn where_eq<'t, V>(&mut self, column: &'static str, value: V)
+    where
+        V: sqlx::Encode<'t, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
+        let col = self.column(column);
+        let placeholder = self.bind(column, value);
+        self.conditions.push(format!("{col} = {placeholder}"));
+    }
+
+    /// Checks the builder and the transaction's tenant, then binds the
+    /// tenant id. Returns the quoted table, tenant column and the tenant's
+    /// placeholder.
+    pub(crate) fn prepare<T: TenantTable>(
+        &mut self,
+        bound: &Bound,
+        tx: &TenantTx,
+    ) -> Result<Prepared> {
+        if let Some(err) = self.error.take() {
+            return Err(err);
+        }
+        check_tenant(bound, tx)?;
+        let table = Ident::new(T::TABLE)?.sql();
+        let tenant_column = Ident::new(T::TENANT_COLUMN)?.sql();
+        let tenant = self.bind(T::TENANT_COLUMN, *bound.tenant.id().as_uuid());
+        if let Some(err) = self.error.take() {
+            return Err(err);
+        }
+        Ok(Prepared {
+            table,
+            tenant_column,
+            tenant,
+        })
+    }
+
+    /// ` WHERE tenant = $t AND cond AND ...`: the tenant condition always first.
+    pub(crate) fn where_clause(&self, prepared: &Prepared) -> String {
+        let mut clause = format!(" WHERE {} = {}", prepared.tenant_column, prepared.tenant);
+        for cond in &self.conditions {
+            clause.push_str(" AND ");
+            clause.push_str(cond);
+        }
+        clause
+    }
+
+    /// The bound values, leaving the builder empty.
+    pub(crate) fn take_args(&mut self) -> PgArguments {
+        std::mem::take(&mut self.args)
+    }
+}
+
+/// The tenant-specific pieces of a statement, ready to assemble.
+pub(crate) struct Prepared {
+    pub(crate) table: String,
+    pub(crate) tenant_column: String,
+    pub(crate) tenant: String,
+}
+
+pub(crate) fn check_tenant(bound: &Bound, tx: &TenantTx) -> Result<()> {
+    if bound.tenant.id() == tx.tenant().id() {
+        Ok(())
+    } else {
+        Err(Error::TenantMismatch {
+            bound: bound.tenant.id(),
+            transaction: tx.tenant().id(),
+        })
+    }
+}

@@ -1,0 +1,156 @@
+//! [`Select`]: scoped `SELECT`.
+
+use std::marker::PhantomData;
+
+use sqlx::postgres::PgRow;
+use sqlx::{AssertSqlSafe, FromRow};
+
+use super::parts::Parts;
+use super::{Bound, Unbound, binding_methods, filter_methods};
+use crate::{Result, TenantTable, TenantTx};
+
+/// Sort direction for [`Select::order_by`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Smallest first.
+    Asc,
+    /// Largest first.
+    Desc,
+}
+
+/// A scoped `SELECT` on table `T`; runs only when `S` is [`Bound`].
+#[derive(Debug)]
+pub struct Select<T, S> {
+    parts: Parts,
+    columns: String,
+    order: Vec<String>,
+    limit: Option<i64>,
+    state: S,
+    table: PhantomData<T>,
+}
+
+impl<T: TenantTable> Select<T, Unbound> {
+    pub(crate) fn new() -> Self {
+        Self {
+            parts: Parts::default(),
+            columns: "*".to_owned(),
+            order: Vec::new(),
+            limit: None,
+            state: Unbound,
+            table: PhantomData,
+        }
+    }
+}
+
+impl<T: TenantTable, S> Select<T, S> {
+    fn with_state<S2>(self, state: S2) -> Select<T, S2> {
+        Select {
+            parts: self.parts,
+            columns: self.columns,
+            order: self.order,
+            limit: self.limit,
+            state,
+            table: PhantomData,
+        }
+    }
+
+    /// Selects these columns instead of `*`.
+    #[must_use]
+    pub fn columns(mut self, columns: &[&'static str]) -> Self {
+        let quoted: Vec<String> = columns.iter().map(|c| self.parts.column(c)).collect();
+        self.columns = quoted.join(", ");
+        self
+    }
+
+    /// Adds `ORDER BY column direction`.
+    #[must_use]
+    pub fn order_by(mut self, column: &'static str, order: Order) -> Self {
+        let col = self.parts.column(column);
+        let dir = match order {
+            Order::Asc => "ASC",
+            Order::Desc => "DESC",
+        };
+        self.order.push(format!("{col} {dir}"));
+        self
+    }
+
+    /// Adds `LIMIT n`.
+    #[must_use]
+    pub fn limit(mut self, n: i64) -> Self {
+        self.limit = Some(n);
+        self
+    }
+}
+
+binding_methods!(Select);
+filter_methods!(Select);
+
+impl<T: TenantTable> Select<T, Bound> {
+    fn sql(&mut self, tx: &TenantTx) -> Result<String> {
+        let prepared = self.parts.prepare::<T>(&self.state, tx)?;
+        let mut sql = format!(
+            "SELECT {} FROM {}{}",
+            self.columns,
+            prepared.table,
+            self.parts.where_clause(&prepared)
+        );
+        if !self.order.is_empty() {
+            sql.push_str(" ORDER BY ");
+            sql.push_str(&self.order.join(", "));
+        }
+        if let Some(limit) = self.limit {
+            let placeholder = self.parts.bind("LIMIT", limit);
+            sql.push_str(" LIMIT ");
+            sql.push_str(&placeholder);
+        }
+        Ok(sql)
+    }
+
+    /// All matching rows of the bound tenant.
+    pub async fn fetch_all<R>(mut self, tx: &mut TenantTx) -> Result<Vec<R>>
+    where
+        R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    {
+        let sql = self.sql(tx)?;
+        let rows = sqlx::query_as_with(AssertSqlSafe(sql), self.parts.take_args())
+            .fetch_all(&mut **tx)
+            .await?;
+        Ok(rows)
+    }
+
+    /// The first matching row, if any.
+    pub async fn fetch_optional<R>(mut self, tx: &mut TenantTx) -> Result<Option<R>>
+    where
+        R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    {
+        let sql = self.sql(tx)?;
+        let row = sqlx::query_as_with(AssertSqlSafe(sql), self.parts.take_args())
+            .fetch_optional(&mut **tx)
+            .await?;
+        Ok(row)
+    }
+
+    /// Exactly one matching row; `sqlx::Error::RowNotFound` if there is none.
+    pub async fn fetch_one<R>(mut self, tx: &mut TenantTx) -> Result<R>
+    where
+        R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    {
+        let sql = self.sql(tx)?;
+        let row = sqlx::query_as_with(AssertSqlSafe(sql), self.parts.take_args())
+            .fetch_one(&mut **tx)
+            .await?;
+        Ok(row)
+    }
+
+    /// The number of matching rows.
+    pub async fn count(mut self, tx: &mut TenantTx) -> Result<i64> {
+        "count(*)".clone_into(&mut self.columns);
+        self.order.clear();
+        self.limit = None;
+        let sql = self.sql(tx)?;
+        let n = sqlx::query_scalar_with(AssertSqlSafe(sql), self.parts.take_args())
+            .fetch_one(&mut **tx)
+            .await?;
+        Ok(n)
+    }
+}

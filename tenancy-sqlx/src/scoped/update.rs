@@ -1,0 +1,98 @@
+//! [`Update`]: scoped `UPDATE`.
+
+use std::marker::PhantomData;
+
+use sqlx::postgres::PgRow;
+use sqlx::{AssertSqlSafe, FromRow};
+
+use super::parts::Parts;
+use super::{Bound, Unbound, binding_methods, filter_methods};
+use crate::{Error, Result, TenantTable, TenantTx};
+
+/// A scoped `UPDATE` of table `T`; runs only when `S` is [`Bound`]. It only
+/// touches the bound tenant's rows and can never change the tenant column.
+#[derive(Debug)]
+pub struct Update<T, S> {
+    parts: Parts,
+    sets: Vec<String>,
+    state: S,
+    table: PhantomData<T>,
+}
+
+impl<T: TenantTable> Update<T, Unbound> {
+    pub(crate) fn new() -> Self {
+        Self {
+            parts: Parts::default(),
+            sets: Vec::new(),
+            state: Unbound,
+            table: PhantomData,
+        }
+    }
+}
+
+impl<T: TenantTable, S> Update<T, S> {
+    fn with_state<S2>(self, state: S2) -> Update<T, S2> {
+        Update {
+            parts: self.parts,
+            sets: self.sets,
+            state,
+            table: PhantomData,
+        }
+    }
+
+    /// Adds `SET column = value`. Setting the tenant column is an error
+    /// ([`Error::TenantColumn`]): rows never move between tenants.
+    #[must_use]
+    pub fn set<'t, V>(mut self, column: &'static str, value: V) -> Self
+    where
+        V: sqlx::Encode<'t, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
+        let col = self.parts.writable_column::<T>(column);
+        let placeholder = self.parts.bind(column, value);
+        self.sets.push(format!("{col} = {placeholder}"));
+        self
+    }
+}
+
+binding_methods!(Update);
+filter_methods!(Update);
+
+impl<T: TenantTable> Update<T, Bound> {
+    fn sql(&mut self, tx: &TenantTx, returning: bool) -> Result<String> {
+        if self.sets.is_empty() {
+            return Err(Error::EmptyUpdate);
+        }
+        let prepared = self.parts.prepare::<T>(&self.state, tx)?;
+        let mut sql = format!(
+            "UPDATE {} SET {}{}",
+            prepared.table,
+            self.sets.join(", "),
+            self.parts.where_clause(&prepared)
+        );
+        if returning {
+            sql.push_str(" RETURNING *");
+        }
+        Ok(sql)
+    }
+
+    /// Runs the update; returns the number of rows changed.
+    pub async fn execute(mut self, tx: &mut TenantTx) -> Result<u64> {
+        let sql = self.sql(tx, false)?;
+        let done = sqlx::query_with(AssertSqlSafe(sql), self.parts.take_args())
+            .execute(&mut **tx)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Runs the update and returns the changed rows (`RETURNING *`).
+    pub async fn returning<R>(mut self, tx: &mut TenantTx) -> Result<Vec<R>>
+    where
+        R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    {
+        let sql = self.sql(tx, true)?;
+        let rows = sqlx::query_as_with(AssertSqlSafe(sql), self.parts.take_args())
+            .fetch_all(&mut **tx)
+            .await?;
+        Ok(rows)
+    }
+}

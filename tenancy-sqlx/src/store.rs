@@ -1,0 +1,134 @@
+//! [`PgTenantStore`]: tenants kept in a PostgreSQL table.
+
+use sqlx::types::Json;
+use sqlx::{AssertSqlSafe, PgPool};
+use tenancy_core::rls::Ident;
+use tenancy_core::{
+    StoreError, Tenant, TenantId, TenantSettings, TenantSlug, TenantStatus, TenantStore,
+};
+
+use crate::Result;
+
+/// A [`TenantStore`] backed by a PostgreSQL table (default
+/// `tenancy_tenants`), for `tenancy-tower`'s resolution layer.
+///
+/// The table is a directory of tenants, not tenant data: it is **not** under
+/// row-level security, and the store queries it with a plain pool. Grant the
+/// application role `SELECT` on it, and only administrators `INSERT`/`UPDATE`.
+/// Create it with [`PgTenantStore::create_table_sql`].
+///
+/// A status other than `active` is read as suspended: an unknown status
+/// fails closed.
+#[derive(Debug, Clone)]
+pub struct PgTenantStore {
+    pool: PgPool,
+    table: Ident,
+}
+
+/// The row shape of the tenants table.
+type Row = (uuid::Uuid, String, String, String, Json<TenantSettings>);
+
+impl PgTenantStore {
+    /// A store on table `tenancy_tenants`.
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            table: Ident::new("tenancy_tenants").unwrap_or_else(|_| unreachable!("valid name")),
+        }
+    }
+
+    /// Uses another table (optionally `schema.table`).
+    pub fn with_table(mut self, table: &str) -> Result<Self> {
+        self.table = Ident::new(table)?;
+        Ok(self)
+    }
+
+    /// `CREATE TABLE IF NOT EXISTS` for the tenants table: id, unique slug,
+    /// unique custom domain, display name, status and settings (JSON).
+    pub fn create_table_sql(&self) -> String {
+        format!(
+            "CREATE TABLE IF NOT EXISTS {t} (\n    \
+             id uuid PRIMARY KEY,\n    \
+             slug text NOT NULL UNIQUE CHECK (slug ~ '^[a-z0-9]([a-z0-9-]{{0,61}}[a-z0-9])?$'),\n    \
+             domain text UNIQUE CHECK (domain = lower(domain)),\n    \
+             name text NOT NULL,\n    \
+             status text NOT NULL DEFAULT 'active',\n    \
+             settings jsonb NOT NULL DEFAULT '{{}}'\n);\n",
+            t = self.table.sql()
+        )
+    }
+
+    /// Adds a tenant, with an optional custom domain (stored lowercase).
+    /// Needs `INSERT` on the table: an administrator pool.
+    pub async fn insert(&self, tenant: &Tenant, domain: Option<&str>) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO {} (id, slug, domain, name, status, settings) VALUES ($1, $2, $3, $4, $5, $6)",
+            self.table.sql()
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(tenant.id().as_uuid())
+            .bind(tenant.slug().as_str())
+            .bind(domain.map(str::to_ascii_lowercase))
+            .bind(tenant.name())
+            .bind(tenant.status().as_str())
+            .bind(Json(tenant.settings()))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Changes a tenant's status (suspend, reactivate). Returns whether the
+    /// tenant exists.
+    pub async fn set_status(&self, id: TenantId, status: TenantStatus) -> Result<bool> {
+        let sql = format!("UPDATE {} SET status = $2 WHERE id = $1", self.table.sql());
+        let done = sqlx::query(AssertSqlSafe(sql))
+            .bind(id.as_uuid())
+            .bind(status.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn find(&self, column: &str, value: &str) -> Result<Option<Tenant>, StoreError> {
+        let sql = format!(
+            "SELECT id, slug, name, status, settings FROM {} WHERE {column}{} = $1",
+            self.table.sql(),
+            if column == "id" { "::text" } else { "" }
+        );
+        let row: Option<Row> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::new)?;
+        row.map(to_tenant).transpose()
+    }
+}
+
+fn to_tenant((id, slug, name, status, Json(settings)): Row) -> Result<Tenant, StoreError> {
+    let slug: TenantSlug = slug.parse().map_err(StoreError::new)?;
+    let status = if status == TenantStatus::Active.as_str() {
+        TenantStatus::Active
+    } else {
+        TenantStatus::Suspended
+    };
+    Ok(Tenant::builder(TenantId::from_uuid(id), slug)
+        .name(name)
+        .status(status)
+        .settings(settings)
+        .build())
+}
+
+#[async_trait::async_trait]
+impl TenantStore for PgTenantStore {
+    async fn by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
+        self.find("slug", slug.as_str()).await
+    }
+
+    async fn by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
+        self.find("id", &id.to_string()).await
+    }
+
+    async fn by_domain(&self, domain: &str) -> Result<Option<Tenant>, StoreError> {
+        self.find("domain", domain).await
+    }
+}

@@ -1,0 +1,102 @@
+//! [`TenantTable`]: tables that belong to tenants.
+
+/// A table with a tenant column. Only such tables can be queried through
+/// [`Scoped`](crate::Scoped): a table without one does not compile there.
+///
+/// Declare it once per table with [`tenant_table!`](crate::tenant_table),
+/// which checks the names at compile time:
+///
+/// ```
+/// tenancy_sqlx::tenant_table!(pub Orders = "orders");
+/// tenancy_sqlx::tenant_table!(pub Invoices = "billing.invoices", tenant_column = "org_id");
+///
+/// use tenancy_sqlx::TenantTable;
+/// assert_eq!(Orders::TENANT_COLUMN, "tenant_id");
+/// assert_eq!(Invoices::TABLE, "billing.invoices");
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a tenant table",
+    label = "this type has no tenant column",
+    note = "only tables with a tenant column can be scoped; declare one with \
+            `tenancy_sqlx::tenant_table!(pub {Self} = \"table_name\");`"
+)]
+pub trait TenantTable {
+    /// The table name, optionally schema-qualified (`schema.table`).
+    const TABLE: &'static str;
+    /// The tenant column (a `uuid`).
+    const TENANT_COLUMN: &'static str;
+}
+
+/// Declares a [`TenantTable`]: a unit struct and its impl.
+///
+/// `tenant_table!(pub Orders = "orders")` uses the tenant column `tenant_id`;
+/// add `, tenant_column = "org_id"` for another one. Names must be lowercase
+/// identifiers (`a-z`, `0-9`, `_`); anything else is a compile error.
+#[macro_export]
+macro_rules! tenant_table {
+    ($(#[$meta:meta])* $vis:vis $name:ident = $table:literal) => {
+        $crate::tenant_table!($(#[$meta])* $vis $name = $table, tenant_column = "tenant_id");
+    };
+    ($(#[$meta:meta])* $vis:vis $name:ident = $table:literal, tenant_column = $column:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis struct $name;
+
+        impl $crate::TenantTable for $name {
+            const TABLE: &'static str = {
+                assert!($crate::__private::is_sql_name($table, true), "invalid table name");
+                $table
+            };
+            const TENANT_COLUMN: &'static str = {
+                assert!($crate::__private::is_sql_name($column, false), "invalid tenant column name");
+                $column
+            };
+        }
+    };
+}
+
+/// Compile-time name check used by [`tenant_table!`]: lowercase identifiers,
+/// optionally one `schema.` prefix.
+#[doc(hidden)]
+pub const fn is_sql_name(name: &str, allow_schema: bool) -> bool {
+    let bytes = name.as_bytes();
+    let mut i = 0;
+    let mut part_len = 0;
+    let mut dots = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'.' {
+            if !allow_schema || dots == 1 || part_len == 0 {
+                return false;
+            }
+            dots += 1;
+            part_len = 0;
+        } else if b.is_ascii_lowercase() || b == b'_' || (part_len > 0 && b.is_ascii_digit()) {
+            part_len += 1;
+            if part_len > 63 {
+                return false;
+            }
+        } else {
+            return false;
+        }
+        i += 1;
+    }
+    part_len > 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_sql_name;
+
+    #[test]
+    fn sql_names() {
+        assert!(is_sql_name("orders", false));
+        assert!(is_sql_name("billing.invoices", true));
+        for bad in ["", "Orders", "1a", "a-b", "a.b", "a;", "a b"] {
+            assert!(!is_sql_name(bad, false), "{bad:?}");
+        }
+        assert!(!is_sql_name("a.b.c", true));
+        assert!(!is_sql_name(".a", true));
+        assert!(!is_sql_name("a.", true));
+    }
+}
