@@ -1,0 +1,226 @@
+//! [`CachedTenantStore`]: a TTL cache in front of any tenant store.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tenancy_core::{StoreError, Tenant, TenantId, TenantSlug, TenantStore};
+
+use crate::TenantKey;
+
+/// Caches another [`TenantStore`]'s answers for a while, including "no such
+/// tenant" (negative caching), so a flood of requests for unknown tenants
+/// does not reach the database. Store errors are never cached.
+///
+/// Changes to a tenant (suspension!) are seen after at most the TTL; call
+/// [`invalidate`](CachedTenantStore::invalidate) to see them at once.
+///
+/// ```
+/// use std::time::Duration;
+/// use tenancy_core::InMemoryTenantStore;
+/// use tenancy_tower::CachedTenantStore;
+///
+/// let store = CachedTenantStore::new(InMemoryTenantStore::new())
+///     .ttl(Duration::from_secs(30))
+///     .negative_ttl(Duration::from_secs(5));
+/// ```
+#[derive(Debug)]
+pub struct CachedTenantStore<S> {
+    inner: S,
+    ttl: Duration,
+    negative_ttl: Duration,
+    capacity: usize,
+    entries: Mutex<HashMap<TenantKey, (Instant, Option<Tenant>)>>,
+}
+
+impl<S: TenantStore> CachedTenantStore<S> {
+    /// Caches `inner`: 60 s for found tenants, 10 s for unknown ones, up to
+    /// 100,000 entries.
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            ttl: Duration::from_mins(1),
+            negative_ttl: Duration::from_secs(10),
+            capacity: 100_000,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How long a found tenant is kept.
+    #[must_use]
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// How long "no such tenant" is kept.
+    #[must_use]
+    pub fn negative_ttl(mut self, ttl: Duration) -> Self {
+        self.negative_ttl = ttl;
+        self
+    }
+
+    /// The most entries kept. When full, expired entries are dropped, and if
+    /// that is not enough, all of them.
+    #[must_use]
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity.max(1);
+        self
+    }
+
+    /// Forgets one key (after changing or suspending that tenant).
+    pub fn invalidate(&self, key: &TenantKey) {
+        self.lock().remove(key);
+    }
+
+    /// Forgets everything.
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TenantKey, (Instant, Option<Tenant>)>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The cached answer for `key`, if fresh.
+    fn cached(&self, key: &TenantKey) -> Cached {
+        let now = Instant::now();
+        match self.lock().get(key) {
+            Some((expires, tenant)) if *expires > now => Cached::Fresh(tenant.clone()),
+            _ => Cached::Absent,
+        }
+    }
+
+    fn remember(&self, key: TenantKey, tenant: Option<Tenant>) {
+        let ttl = if tenant.is_some() {
+            self.ttl
+        } else {
+            self.negative_ttl
+        };
+        let now = Instant::now();
+        let mut entries = self.lock();
+        if entries.len() >= self.capacity {
+            entries.retain(|_, (expires, _)| *expires > now);
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (now + ttl, tenant));
+    }
+
+    async fn get_or_load<F>(&self, key: TenantKey, load: F) -> Result<Option<Tenant>, StoreError>
+    where
+        F: Future<Output = Result<Option<Tenant>, StoreError>>,
+    {
+        if let Cached::Fresh(answer) = self.cached(&key) {
+            return Ok(answer);
+        }
+        let tenant = load.await?;
+        self.remember(key, tenant.clone());
+        Ok(tenant)
+    }
+}
+
+/// A cache lookup: a fresh answer (which may be "no such tenant"), or none.
+enum Cached {
+    Fresh(Option<Tenant>),
+    Absent,
+}
+
+#[async_trait::async_trait]
+impl<S: TenantStore> TenantStore for CachedTenantStore<S> {
+    async fn by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
+        self.get_or_load(TenantKey::Slug(slug.clone()), self.inner.by_slug(slug))
+            .await
+    }
+
+    async fn by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
+        self.get_or_load(TenantKey::Id(id), self.inner.by_id(id))
+            .await
+    }
+
+    async fn by_domain(&self, domain: &str) -> Result<Option<Tenant>, StoreError> {
+        self.get_or_load(
+            TenantKey::Domain(domain.into()),
+            self.inner.by_domain(domain),
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tenancy_core::InMemoryTenantStore;
+
+    use super::*;
+
+    /// Counts lookups that reach the real store.
+    #[derive(Default)]
+    struct Counting {
+        store: InMemoryTenantStore,
+        calls: AtomicUsize,
+        fail: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait::async_trait]
+    impl TenantStore for Counting {
+        async fn by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(StoreError::new("down"));
+            }
+            self.store.by_slug(slug).await
+        }
+        async fn by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
+            self.store.by_id(id).await
+        }
+        async fn by_domain(&self, domain: &str) -> Result<Option<Tenant>, StoreError> {
+            self.store.by_domain(domain).await
+        }
+    }
+
+    #[tokio::test]
+    async fn caches_hits_and_misses_but_not_errors() {
+        let counting = Arc::new(Counting::default());
+        counting
+            .store
+            .insert(Tenant::builder(TenantId::new_v4(), "acme".parse().unwrap()).build());
+        let cache =
+            CachedTenantStore::new(counting.clone()).negative_ttl(Duration::from_millis(50));
+        let (acme, ghost): (TenantSlug, TenantSlug) =
+            ("acme".parse().unwrap(), "ghost".parse().unwrap());
+
+        for _ in 0..3 {
+            assert!(cache.by_slug(&acme).await.unwrap().is_some());
+            assert!(cache.by_slug(&ghost).await.unwrap().is_none());
+        }
+        assert_eq!(
+            counting.calls.load(Ordering::SeqCst),
+            2,
+            "one real lookup per key"
+        );
+
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        counting.fail.store(true, Ordering::SeqCst);
+        assert!(
+            cache.by_slug(&ghost).await.is_err(),
+            "expired negative entry, store down"
+        );
+        assert!(
+            cache.by_slug(&ghost).await.is_err(),
+            "errors are not cached"
+        );
+        assert!(
+            cache.by_slug(&acme).await.unwrap().is_some(),
+            "fresh positive entry still served"
+        );
+
+        cache.invalidate(&TenantKey::Slug(acme.clone()));
+        assert!(cache.by_slug(&acme).await.is_err());
+    }
+}

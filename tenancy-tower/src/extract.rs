@@ -1,0 +1,64 @@
+//! axum integration (feature `axum`): the [`CurrentTenant`] extractor.
+
+use std::ops::Deref;
+
+use axum_core::extract::FromRequestParts;
+use axum_core::response::{IntoResponse, Response};
+use http::StatusCode;
+use http::request::Parts;
+use tenancy_core::Tenant;
+
+use crate::rejection::json_response;
+
+/// Extracts the tenant that [`TenantLayer`](crate::TenantLayer) resolved.
+///
+/// ```
+/// use tenancy_tower::CurrentTenant;
+///
+/// async fn whoami(CurrentTenant(tenant): CurrentTenant) -> String {
+///     format!("hello, {}", tenant.name())
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct CurrentTenant(pub Tenant);
+
+impl Deref for CurrentTenant {
+    type Target = Tenant;
+
+    fn deref(&self) -> &Tenant {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentTenant {
+    type Rejection = NoTenantLayer;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Tenant>()
+            .cloned()
+            .map(CurrentTenant)
+            .ok_or(NoTenantLayer)
+    }
+}
+
+/// The rejection of [`CurrentTenant`]: the route has no
+/// [`TenantLayer`](crate::TenantLayer) in front of it. A server
+/// misconfiguration, so 500 (with a message saying what to fix); with the
+/// layer in place, handlers never run without a tenant.
+#[derive(Debug, Clone, Copy)]
+pub struct NoTenantLayer;
+
+impl IntoResponse for NoTenantLayer {
+    fn into_response(self) -> Response {
+        json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &serde_json::json!({
+                "error": "No tenant was resolved for this request: add TenantLayer in front of this route",
+                "code": "tenant_layer_missing",
+            }),
+        )
+        .map(axum_core::body::Body::from)
+    }
+}

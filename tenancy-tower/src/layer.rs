@@ -1,0 +1,298 @@
+//! [`TenantLayer`], [`TenantService`] and their [`ResponseFuture`].
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use futures_util::future::BoxFuture;
+use http::request::Parts;
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tenancy_core::{Tenant, TenantContext, TenantStore};
+use tokio::task::futures::TaskLocalFuture;
+use tower_layer::Layer;
+use tower_service::Service;
+use tracing::Instrument;
+use tracing::instrument::Instrumented;
+
+use crate::rejection::{JsonRejection, RenderRejection, SharedRenderer};
+use crate::resolver::{Mode, Resolver};
+use crate::strategy::{ReadClaim, Strategy, TenantClaim, TokenClaim};
+
+/// Resolves the tenant of every request before the inner service runs.
+///
+/// For each request the layer finds the tenant's name with the configured
+/// [strategies](crate::strategy), looks it up in the [`TenantStore`],
+/// verifies it (active, and the same tenant the token belongs to) and then
+///
+/// - inserts the [`Tenant`] into the request extensions, and
+/// - runs the inner service inside [`TenantContext::scope`], with a
+///   `tenant` tracing span carrying `tenant.id`.
+///
+/// Otherwise the inner service does not run: the client gets the
+/// [`TenantRejection`](crate::TenantRejection)'s status and a JSON reason.
+/// Rejections are responses (`Ok`), never service errors, so the layer fits
+/// axum as is.
+///
+/// ```
+/// use tenancy_core::InMemoryTenantStore;
+/// use tenancy_tower::{TenantLayer, strategy::{Header, Subdomain}};
+///
+/// let store = InMemoryTenantStore::new();
+/// let layer = TenantLayer::builder(store)
+///     .strategy(Subdomain::of("example.com"))
+///     .strategy(Header::x_tenant())
+///     .build();
+/// ```
+#[derive(Clone)]
+pub struct TenantLayer {
+    resolver: Arc<Resolver>,
+    renderer: SharedRenderer,
+}
+
+impl fmt::Debug for TenantLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TenantLayer")
+            .field(
+                "strategies",
+                &self
+                    .resolver
+                    .strategies
+                    .iter()
+                    .map(|s| s.name())
+                    .collect::<Vec<_>>(),
+            )
+            .field("mode", &self.resolver.mode)
+            .field("token_claim", &self.resolver.claim.is_some())
+            .field("require_token", &self.resolver.require_token)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TenantLayer {
+    /// Starts configuring a layer that looks tenants up in `store`.
+    pub fn builder(store: impl TenantStore) -> TenantLayerBuilder {
+        TenantLayerBuilder {
+            strategies: Vec::new(),
+            mode: Mode::default(),
+            claim: None,
+            require_token: false,
+            store: Arc::new(store),
+            renderer: Arc::new(JsonRejection),
+        }
+    }
+}
+
+impl<S> Layer<S> for TenantLayer {
+    type Service = TenantService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TenantService {
+            inner,
+            resolver: self.resolver.clone(),
+            renderer: self.renderer.clone(),
+        }
+    }
+}
+
+/// Configures a [`TenantLayer`]; see [`TenantLayer::builder`].
+pub struct TenantLayerBuilder {
+    strategies: Vec<Box<dyn Strategy>>,
+    mode: Mode,
+    claim: Option<Box<dyn ReadClaim>>,
+    require_token: bool,
+    store: Arc<dyn TenantStore>,
+    renderer: SharedRenderer,
+}
+
+impl fmt::Debug for TenantLayerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TenantLayerBuilder")
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TenantLayerBuilder {
+    /// Adds a strategy. Order matters in [`Mode::FirstMatch`].
+    #[must_use]
+    pub fn strategy(mut self, strategy: impl Strategy) -> Self {
+        self.strategies.push(Box::new(strategy));
+        self
+    }
+
+    /// How strategies combine (default [`Mode::MustAgree`]).
+    #[must_use]
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Cross-checks the tenant against the token: an authentication result
+    /// of type `C` in the request extensions (put there by an earlier layer)
+    /// must belong to the tenant the request addresses, or the answer is 403.
+    /// If no strategy names a tenant, the token's tenant is used.
+    #[must_use]
+    pub fn token_claim<C: TenantClaim>(mut self) -> Self {
+        self.claim = Some(Box::new(TokenClaim::<C>::new()));
+        self
+    }
+
+    /// Requires a token (see [`token_claim`](Self::token_claim)): requests
+    /// without one get 401.
+    #[must_use]
+    pub fn require_token(mut self) -> Self {
+        self.require_token = true;
+        self
+    }
+
+    /// Renders rejections your way instead of the default JSON.
+    #[must_use]
+    pub fn render_rejections_with(mut self, renderer: impl RenderRejection) -> Self {
+        self.renderer = Arc::new(renderer);
+        self
+    }
+
+    /// Finishes the layer.
+    pub fn build(self) -> TenantLayer {
+        TenantLayer {
+            resolver: Arc::new(Resolver {
+                strategies: self.strategies,
+                mode: self.mode,
+                claim: self.claim,
+                require_token: self.require_token,
+                store: self.store,
+            }),
+            renderer: self.renderer,
+        }
+    }
+}
+
+/// The service [`TenantLayer`] wraps around an inner service.
+#[derive(Clone)]
+pub struct TenantService<S> {
+    inner: S,
+    resolver: Arc<Resolver>,
+    renderer: SharedRenderer,
+}
+
+impl<S: fmt::Debug> fmt::Debug for TenantService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TenantService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TenantService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: From<String>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        // The ready service handles this request; a fresh clone waits for the next.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let (mut parts, body) = request.into_parts();
+        let resolver = self.resolver.clone();
+        let renderer = self.renderer.clone();
+        let resolve = Box::pin(async move {
+            let result = resolver
+                .resolve(&mut parts)
+                .await
+                .map_err(|rejection| renderer.render(&rejection));
+            (result, parts)
+        });
+        ResponseFuture {
+            state: State::Resolving {
+                resolve,
+                rest: Some((body, inner)),
+            },
+        }
+    }
+}
+
+type Resolution = (Result<Tenant, Response<String>>, Parts);
+
+pin_project! {
+    /// The response future of [`TenantService`]: resolves the tenant, then
+    /// runs the inner service in the tenant's scope.
+    pub struct ResponseFuture<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        #[pin]
+        state: State<S, B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        Resolving {
+            resolve: BoxFuture<'static, Resolution>,
+            rest: Option<(B, S)>,
+        },
+        Calling {
+            #[pin]
+            future: TaskLocalFuture<Tenant, Instrumented<S::Future>>,
+        },
+    }
+}
+
+impl<S, B> fmt::Debug for ResponseFuture<S, B>
+where
+    S: Service<Request<B>>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ResponseFuture")
+    }
+}
+
+impl<S, B, ResBody> Future for ResponseFuture<S, B>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+    ResBody: From<String>,
+{
+    type Output = Result<Response<ResBody>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Resolving { resolve, rest } => {
+                    let (result, mut parts) = ready!(resolve.as_mut().poll(cx));
+                    let tenant = match result {
+                        Ok(tenant) => tenant,
+                        Err(rejection) => return Poll::Ready(Ok(rejection.map(ResBody::from))),
+                    };
+                    let Some((body, mut inner)) = rest.take() else {
+                        unreachable!("the request is taken once, when the tenant resolves");
+                    };
+                    tenancy_core::trace::record(&tracing::Span::current(), &tenant);
+                    let span = tenancy_core::trace::span(&tenant);
+                    parts.extensions.insert(tenant.clone());
+                    let call = inner.call(Request::from_parts(parts, body));
+                    this.state.set(State::Calling {
+                        future: TenantContext::scope(tenant, call.instrument(span)),
+                    });
+                }
+                StateProj::Calling { future } => return future.poll(cx),
+            }
+        }
+    }
+}

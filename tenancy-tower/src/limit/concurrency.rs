@@ -1,0 +1,105 @@
+//! [`TenantConcurrencyLimitLayer`]: requests in flight, per tenant.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tenancy_core::{Tenant, TenantId};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::{LimitFuture, misconfigured, too_many_requests};
+
+/// At most N requests of one tenant in flight at once (the tenant's
+/// `max_concurrent_requests`, or the layer default); the next one gets 429
+/// right away instead of queueing behind a noisy neighbour.
+///
+/// The permit is held until the inner service's response future completes
+/// (not while a streamed body is sent). A tenant's limit is read when its
+/// first request arrives; a changed limit applies after a restart.
+#[derive(Debug, Clone)]
+pub struct TenantConcurrencyLimitLayer {
+    state: Arc<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    max: NonZeroU32,
+    semaphores: Mutex<HashMap<TenantId, Arc<Semaphore>>>,
+}
+
+impl TenantConcurrencyLimitLayer {
+    /// At most `max` requests per tenant in flight by default.
+    pub fn new(max: NonZeroU32) -> Self {
+        Self {
+            state: Arc::new(State {
+                max,
+                semaphores: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+}
+
+impl State {
+    fn try_acquire(&self, tenant: &Tenant) -> Option<OwnedSemaphorePermit> {
+        let max = tenant
+            .settings()
+            .limits
+            .max_concurrent_requests
+            .unwrap_or(self.max.get())
+            .max(1);
+        let semaphore = self
+            .semaphores
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(tenant.id())
+            .or_insert_with(|| Arc::new(Semaphore::new(max as usize)))
+            .clone();
+        semaphore.try_acquire_owned().ok()
+    }
+}
+
+impl<S> Layer<S> for TenantConcurrencyLimitLayer {
+    type Service = ConcurrencyLimit<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ConcurrencyLimit {
+            inner,
+            state: self.state.clone(),
+        }
+    }
+}
+
+/// The service of [`TenantConcurrencyLimitLayer`].
+#[derive(Debug, Clone)]
+pub struct ConcurrencyLimit<S> {
+    inner: S,
+    state: Arc<State>,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ConcurrencyLimit<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: From<String>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = LimitFuture<S::Future, OwnedSemaphorePermit>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let Some(tenant) = request.extensions().get::<Tenant>() else {
+            return LimitFuture::rejected(misconfigured());
+        };
+        match self.state.try_acquire(tenant) {
+            Some(permit) => LimitFuture::running(self.inner.call(request), permit),
+            None => LimitFuture::rejected(too_many_requests(1)),
+        }
+    }
+}

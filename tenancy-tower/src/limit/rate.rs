@@ -1,0 +1,182 @@
+//! [`TenantRateLimitLayer`]: requests per second, per tenant.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use http::{Request, Response};
+use tenancy_core::{Tenant, TenantId};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::{LimitFuture, misconfigured, too_many_requests};
+
+/// A token bucket per tenant: `requests_per_second` sustained, `burst` at
+/// once. The tenant's own [`TenantLimits`](tenancy_core::TenantLimits) win
+/// over the layer's defaults.
+///
+/// ```
+/// use std::num::NonZeroU32;
+/// use tenancy_tower::limit::TenantRateLimitLayer;
+///
+/// let layer = TenantRateLimitLayer::new(NonZeroU32::new(50).unwrap());
+/// ```
+#[derive(Debug, Clone)]
+pub struct TenantRateLimitLayer {
+    state: Arc<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    rate: NonZeroU32,
+    burst: Option<NonZeroU32>,
+    buckets: Mutex<HashMap<TenantId, Bucket>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+impl TenantRateLimitLayer {
+    /// `rate` requests per second per tenant by default, with a burst of the
+    /// same size.
+    pub fn new(rate: NonZeroU32) -> Self {
+        Self {
+            state: Arc::new(State {
+                rate,
+                burst: None,
+                buckets: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The default burst.
+    #[must_use]
+    pub fn burst(self, burst: NonZeroU32) -> Self {
+        Self {
+            state: Arc::new(State {
+                rate: self.state.rate,
+                burst: Some(burst),
+                buckets: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+}
+
+impl State {
+    /// Takes a token for `tenant`, or says how long until one is available.
+    fn take(&self, tenant: &Tenant, now: Instant) -> Result<(), Duration> {
+        let limits = tenant.settings().limits;
+        let rate = f64::from(limits.requests_per_second.unwrap_or(self.rate.get()).max(1));
+        let burst = f64::from(
+            limits
+                .burst
+                .or(self.burst.map(NonZeroU32::get))
+                .unwrap_or(self.rate.get())
+                .max(1),
+        );
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let bucket = buckets.entry(tenant.id()).or_insert(Bucket {
+            tokens: burst,
+            last: now,
+        });
+        let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
+        bucket.last = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / rate))
+        }
+    }
+}
+
+impl<S> Layer<S> for TenantRateLimitLayer {
+    type Service = RateLimit<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RateLimit {
+            inner,
+            state: self.state.clone(),
+        }
+    }
+}
+
+/// The service of [`TenantRateLimitLayer`].
+#[derive(Debug, Clone)]
+pub struct RateLimit<S> {
+    inner: S,
+    state: Arc<State>,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RateLimit<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: From<String>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = LimitFuture<S::Future, ()>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let Some(tenant) = request.extensions().get::<Tenant>() else {
+            return LimitFuture::rejected(misconfigured());
+        };
+        match self.state.take(tenant, Instant::now()) {
+            Ok(()) => LimitFuture::running(self.inner.call(request), ()),
+            Err(wait) => LimitFuture::rejected(too_many_requests(whole_seconds(wait))),
+        }
+    }
+}
+
+/// `wait` rounded up to whole seconds (what `Retry-After` carries).
+fn whole_seconds(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tenancy_core::{TenantLimits, TenantSettings};
+
+    #[test]
+    fn bucket_refills_at_the_tenants_rate() {
+        let state = TenantRateLimitLayer::new(NonZeroU32::new(100).unwrap()).state;
+        let slow = Tenant::builder(TenantId::new_v4(), "slow".parse().unwrap())
+            .settings(
+                TenantSettings::default().with_limits(
+                    TenantLimits::none()
+                        .with_requests_per_second(2)
+                        .with_burst(2),
+                ),
+            )
+            .build();
+        let t0 = Instant::now();
+        assert!(state.take(&slow, t0).is_ok());
+        assert!(state.take(&slow, t0).is_ok());
+        let wait = state.take(&slow, t0).unwrap_err();
+        assert!(
+            wait > Duration::from_millis(400) && wait <= Duration::from_millis(500),
+            "{wait:?}"
+        );
+        assert!(state.take(&slow, t0 + Duration::from_millis(500)).is_ok());
+        // Another tenant has its own bucket and the layer default.
+        let other = Tenant::builder(TenantId::new_v4(), "other".parse().unwrap()).build();
+        for _ in 0..100 {
+            assert!(state.take(&other, t0).is_ok());
+        }
+        assert!(state.take(&other, t0).is_err());
+    }
+}

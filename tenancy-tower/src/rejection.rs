@@ -1,0 +1,172 @@
+//! [`TenantRejection`]: why a request got no tenant, and its HTTP answer.
+
+use std::sync::Arc;
+
+use http::{HeaderValue, Response, StatusCode, header};
+
+/// Why the tenant layer refused a request. Each variant has a fixed status
+/// code; the default rendering is a small JSON body
+/// `{"error": "<reason>", "code": "<code>"}`.
+///
+/// | variant | status |
+/// |---|---|
+/// | [`Missing`](Self::Missing), [`Malformed`](Self::Malformed), [`Conflict`](Self::Conflict) | 400 |
+/// | [`TokenRequired`](Self::TokenRequired) | 401 |
+/// | [`Mismatch`](Self::Mismatch), [`Suspended`](Self::Suspended) | 403 |
+/// | [`NotFound`](Self::NotFound) | 404 |
+/// | [`StoreUnavailable`](Self::StoreUnavailable) | 503 |
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TenantRejection {
+    /// No strategy found a tenant in the request.
+    Missing,
+    /// A tenant identifier was present but malformed (bad host, duplicate or
+    /// non-UTF-8 header, invalid slug, ...).
+    Malformed {
+        /// Which strategy saw it (`"subdomain"`, `"header"`, ...).
+        strategy: &'static str,
+        /// What was wrong.
+        reason: String,
+    },
+    /// Two strategies named different tenants (for example host and header).
+    Conflict,
+    /// A token is required and the request has none (or an invalid one).
+    TokenRequired,
+    /// The token's tenant is not the tenant the request addresses.
+    Mismatch,
+    /// The tenant exists but is suspended.
+    Suspended,
+    /// No tenant by that name.
+    NotFound,
+    /// The tenant store could not answer.
+    StoreUnavailable,
+}
+
+impl TenantRejection {
+    /// The HTTP status for this rejection.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Missing | Self::Malformed { .. } | Self::Conflict => StatusCode::BAD_REQUEST,
+            Self::TokenRequired => StatusCode::UNAUTHORIZED,
+            Self::Mismatch | Self::Suspended => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// A stable machine-readable code, such as `tenant_not_found`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Missing => "tenant_missing",
+            Self::Malformed { .. } => "tenant_malformed",
+            Self::Conflict => "tenant_conflict",
+            Self::TokenRequired => "token_required",
+            Self::Mismatch => "tenant_mismatch",
+            Self::Suspended => "tenant_suspended",
+            Self::NotFound => "tenant_not_found",
+            Self::StoreUnavailable => "tenant_store_unavailable",
+        }
+    }
+
+    /// A human-readable reason.
+    pub fn reason(&self) -> String {
+        match self {
+            Self::Missing => "No tenant in request".to_owned(),
+            Self::Malformed { strategy, reason } => {
+                format!("Malformed tenant ({strategy}): {reason}")
+            }
+            Self::Conflict => "The request names two different tenants".to_owned(),
+            Self::TokenRequired => "Missing or invalid token".to_owned(),
+            Self::Mismatch => "The token belongs to another tenant".to_owned(),
+            Self::Suspended => "Tenant suspended".to_owned(),
+            Self::NotFound => "Tenant not found".to_owned(),
+            Self::StoreUnavailable => "Tenant directory unavailable, try again later".to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for TenantRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason())
+    }
+}
+
+impl std::error::Error for TenantRejection {}
+
+/// Turns a [`TenantRejection`] into the response the client gets.
+///
+/// Implemented by [`JsonRejection`] (the default) and by closures
+/// `Fn(&TenantRejection) -> Response<String>`.
+pub trait RenderRejection: Send + Sync + 'static {
+    /// The response for `rejection`.
+    fn render(&self, rejection: &TenantRejection) -> Response<String>;
+}
+
+impl<F> RenderRejection for F
+where
+    F: Fn(&TenantRejection) -> Response<String> + Send + Sync + 'static,
+{
+    fn render(&self, rejection: &TenantRejection) -> Response<String> {
+        self(rejection)
+    }
+}
+
+/// The default rendering: `{"error": "<reason>", "code": "<code>"}` with
+/// the rejection's status and `Content-Type: application/json`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonRejection;
+
+impl RenderRejection for JsonRejection {
+    fn render(&self, rejection: &TenantRejection) -> Response<String> {
+        json_response(
+            rejection.status(),
+            &serde_json::json!({ "error": rejection.reason(), "code": rejection.code() }),
+        )
+    }
+}
+
+/// A JSON response with `status`.
+pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<String> {
+    let mut response = Response::new(body.to_string());
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+pub(crate) type SharedRenderer = Arc<dyn RenderRejection>;
+
+#[cfg(feature = "axum")]
+impl axum_core::response::IntoResponse for TenantRejection {
+    fn into_response(self) -> axum_core::response::Response {
+        JsonRejection.render(&self).map(axum_core::body::Body::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_json_body() {
+        let cases = [
+            (TenantRejection::Missing, 400),
+            (TenantRejection::Conflict, 400),
+            (TenantRejection::TokenRequired, 401),
+            (TenantRejection::Mismatch, 403),
+            (TenantRejection::Suspended, 403),
+            (TenantRejection::NotFound, 404),
+            (TenantRejection::StoreUnavailable, 503),
+        ];
+        for (rejection, status) in cases {
+            let response = JsonRejection.render(&rejection);
+            assert_eq!(response.status().as_u16(), status);
+            let body: serde_json::Value = serde_json::from_str(response.body()).unwrap();
+            assert_eq!(body["code"], rejection.code());
+            assert_eq!(body["error"], rejection.reason());
+        }
+        assert_eq!(TenantRejection::NotFound.reason(), "Tenant not found");
+    }
+}

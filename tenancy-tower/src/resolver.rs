@@ -1,0 +1,118 @@
+//! Turning a request head into a verified [`Tenant`].
+
+use std::sync::Arc;
+
+use http::request::Parts;
+use tenancy_core::{Tenant, TenantStore};
+
+use crate::strategy::{ClaimStatus, ReadClaim, Strategy};
+use crate::{TenantKey, TenantRejection};
+
+/// How several strategies combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Mode {
+    /// Every strategy that finds a tenant must find the **same** tenant;
+    /// disagreement is a 400. The safe default.
+    #[default]
+    MustAgree,
+    /// The first strategy (in the order given) that finds a tenant wins;
+    /// later ones are not consulted.
+    FirstMatch,
+}
+
+/// The configured resolution: strategies, mode, token cross-check, store.
+pub(crate) struct Resolver {
+    pub(crate) strategies: Vec<Box<dyn Strategy>>,
+    pub(crate) mode: Mode,
+    pub(crate) claim: Option<Box<dyn ReadClaim>>,
+    pub(crate) require_token: bool,
+    pub(crate) store: Arc<dyn TenantStore>,
+}
+
+impl Resolver {
+    /// Resolves and verifies the tenant. On success, strategies whose key was
+    /// used may have rewritten `parts` (path prefix stripping).
+    pub(crate) async fn resolve(&self, parts: &mut Parts) -> Result<Tenant, TenantRejection> {
+        let claim = self.claim.as_ref().map(|c| c.read(&parts.extensions));
+        if self.require_token && matches!(claim, None | Some(ClaimStatus::NoToken)) {
+            return Err(TenantRejection::TokenRequired);
+        }
+
+        // Which strategies name a tenant (sync, no I/O).
+        let mut found: Vec<(usize, TenantKey)> = Vec::with_capacity(1);
+        for (index, strategy) in self.strategies.iter().enumerate() {
+            if let Some(key) = strategy.identify(parts)? {
+                found.push((index, key));
+                if self.mode == Mode::FirstMatch {
+                    break;
+                }
+            }
+        }
+
+        // Look the tenant up once; other keys must name the same tenant.
+        let tenant = match found.first() {
+            Some((_, key)) => self.lookup(key).await?,
+            None => match &claim {
+                Some(ClaimStatus::Tenant(key)) => self.lookup(key).await?,
+                _ => return Err(TenantRejection::Missing),
+            },
+        };
+        for (_, key) in found.iter().skip(1) {
+            let agrees = match key {
+                TenantKey::Domain(_) => self
+                    .lookup(key)
+                    .await
+                    .ok()
+                    .is_some_and(|t| t.id() == tenant.id()),
+                _ => key.names(&tenant),
+            };
+            if !agrees {
+                return Err(TenantRejection::Conflict);
+            }
+        }
+
+        if !tenant.is_active() {
+            return Err(TenantRejection::Suspended);
+        }
+        match &claim {
+            Some(ClaimStatus::Tenant(key)) if !self.claim_names(key, &tenant).await => {
+                return Err(TenantRejection::Mismatch);
+            }
+            Some(ClaimStatus::NoTenant) => return Err(TenantRejection::Mismatch),
+            _ => {}
+        }
+
+        for (index, _) in &found {
+            self.strategies[*index].rewrite(parts);
+        }
+        Ok(tenant)
+    }
+
+    async fn claim_names(&self, key: &TenantKey, tenant: &Tenant) -> bool {
+        match key {
+            TenantKey::Domain(_) => self
+                .lookup(key)
+                .await
+                .ok()
+                .is_some_and(|t| t.id() == tenant.id()),
+            _ => key.names(tenant),
+        }
+    }
+
+    async fn lookup(&self, key: &TenantKey) -> Result<Tenant, TenantRejection> {
+        let found = match key {
+            TenantKey::Slug(slug) => self.store.by_slug(slug).await,
+            TenantKey::Id(id) => self.store.by_id(*id).await,
+            TenantKey::Domain(domain) => self.store.by_domain(domain).await,
+        };
+        match found {
+            Ok(Some(tenant)) => Ok(tenant),
+            Ok(None) => Err(TenantRejection::NotFound),
+            Err(err) => {
+                tracing::warn!(error = %err, "tenant store lookup failed");
+                Err(TenantRejection::StoreUnavailable)
+            }
+        }
+    }
+}

@@ -1,0 +1,404 @@
+//! End to end through axum: two tenants, one handler, every strategy and
+//! every rejection code.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::needless_pass_by_value,
+    clippy::unnecessary_wraps
+)] // test helpers
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use tenancy_core::{
+    InMemoryTenantStore, StoreError, Tenant, TenantContext, TenantId, TenantLimits, TenantSettings,
+    TenantSlug, TenantStatus, TenantStore,
+};
+use tenancy_tower::limit::{TenantConcurrencyLimitLayer, TenantRateLimitLayer};
+use tenancy_tower::strategy::{CustomDomain, Header, PathPrefix, Subdomain};
+use tenancy_tower::{CurrentTenant, Mode, TenantClaim, TenantKey, TenantLayer, TenantService};
+use tower::Layer;
+use tower::ServiceExt;
+
+#[derive(Clone)]
+struct Claims(TenantId);
+
+impl TenantClaim for Claims {
+    fn tenant_key(&self) -> Option<TenantKey> {
+        Some(TenantKey::Id(self.0))
+    }
+}
+
+struct World {
+    store: InMemoryTenantStore,
+    acme: Tenant,
+    globex: Tenant,
+    initech: Tenant,
+}
+
+fn world() -> World {
+    let store = InMemoryTenantStore::new();
+    let acme = Tenant::builder(TenantId::new_v4(), "acme".parse().unwrap())
+        .name("Acme")
+        .build();
+    let globex = Tenant::builder(TenantId::new_v4(), "globex".parse().unwrap())
+        .name("Globex")
+        .build();
+    let initech = Tenant::builder(TenantId::new_v4(), "initech".parse().unwrap())
+        .status(TenantStatus::Suspended)
+        .build();
+    for t in [&acme, &globex, &initech] {
+        store.insert(t.clone());
+    }
+    store.add_domain("orders.acme-corp.com", acme.id());
+    World {
+        store,
+        acme,
+        globex,
+        initech,
+    }
+}
+
+/// The handler answers with the tenant from the extractor AND from the
+/// task-local context, so both paths are checked.
+async fn whoami(CurrentTenant(tenant): CurrentTenant) -> String {
+    tokio::task::yield_now().await;
+    let ctx = TenantContext::current()
+        .map(|t| t.slug().to_string())
+        .unwrap_or_default();
+    format!("{}|{ctx}", tenant.slug())
+}
+
+/// The layer wraps the whole router (not `Router::layer`, which runs after
+/// routing), so the path strategy can strip `/t/{slug}` before routing.
+fn app(layer: TenantLayer) -> TenantService<Router> {
+    layer.layer(
+        Router::new()
+            .route("/whoami", get(whoami))
+            .route("/orders/{id}", get(whoami)),
+    )
+}
+
+fn all_strategies(store: impl TenantStore) -> TenantLayer {
+    TenantLayer::builder(store)
+        .strategy(Subdomain::of("example.com"))
+        .strategy(Header::x_tenant())
+        .strategy(PathPrefix::new("/t").strip())
+        .strategy(CustomDomain::new().except(["example.com", "example.net"]))
+        .token_claim::<Claims>()
+        .build()
+}
+
+async fn send<S>(app: &S, request: Request<Body>) -> (StatusCode, String)
+where
+    S: tower::Service<
+            Request<Body>,
+            Response = http::Response<Body>,
+            Error = std::convert::Infallible,
+        > + Clone,
+{
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+fn get_req(host: &str, uri: &str) -> http::request::Builder {
+    Request::builder().uri(uri).header("host", host)
+}
+
+#[tokio::test]
+async fn every_strategy_resolves_the_right_tenant() {
+    let w = world();
+    let app = app(all_strategies(w.store.clone()));
+    let cases = [
+        (get_req("acme.example.com", "/whoami"), "acme|acme"),
+        (
+            get_req("globex.example.com:8080", "/whoami"),
+            "globex|globex",
+        ),
+        (
+            get_req("example.net", "/whoami").header("x-tenant", "globex"),
+            "globex|globex",
+        ),
+        (
+            get_req("example.net", "/whoami").header("x-tenant", w.acme.id().to_string()),
+            "acme|acme",
+        ),
+        (get_req("example.net", "/t/globex/whoami"), "globex|globex"),
+        (get_req("orders.acme-corp.com", "/whoami"), "acme|acme"),
+        (
+            get_req("example.net", "/whoami").extension(Claims(w.globex.id())),
+            "globex|globex",
+        ),
+    ];
+    for (request, want) in cases {
+        let (status, body) = send(&app, request.body(Body::empty()).unwrap()).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, want));
+    }
+}
+
+#[tokio::test]
+async fn every_rejection_has_its_status_and_a_json_reason() {
+    let w = world();
+    let app = app(all_strategies(w.store.clone()));
+    let cases = [
+        (
+            get_req("example.net", "/whoami"),
+            StatusCode::BAD_REQUEST,
+            "tenant_missing",
+        ),
+        (
+            get_req("a.b.example.com", "/whoami"),
+            StatusCode::BAD_REQUEST,
+            "tenant_malformed",
+        ),
+        (
+            get_req("example.net", "/whoami").header("x-tenant", "acme'--"),
+            StatusCode::BAD_REQUEST,
+            "tenant_malformed",
+        ),
+        (
+            get_req("acme.example.com", "/whoami").header("x-tenant", "globex"),
+            StatusCode::BAD_REQUEST,
+            "tenant_conflict",
+        ),
+        (
+            get_req("nobody.example.com", "/whoami"),
+            StatusCode::NOT_FOUND,
+            "tenant_not_found",
+        ),
+        (
+            get_req("evil.example.org", "/whoami"),
+            StatusCode::NOT_FOUND,
+            "tenant_not_found",
+        ),
+        (
+            get_req("initech.example.com", "/whoami"),
+            StatusCode::FORBIDDEN,
+            "tenant_suspended",
+        ),
+        (
+            get_req("globex.example.com", "/whoami").extension(Claims(w.acme.id())),
+            StatusCode::FORBIDDEN,
+            "tenant_mismatch",
+        ),
+        (
+            get_req("example.net", "/whoami")
+                .header("x-tenant", "globex")
+                .extension(Claims(w.acme.id())),
+            StatusCode::FORBIDDEN,
+            "tenant_mismatch",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let (got, body) = send(&app, request.body(Body::empty()).unwrap()).await;
+        let json: serde_json::Value =
+            serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON: {body}"));
+        assert_eq!(
+            (got, json["code"].as_str().unwrap()),
+            (status, code),
+            "{body}"
+        );
+        assert!(!json["error"].as_str().unwrap().is_empty());
+    }
+    let (_, body) = send(
+        &app,
+        get_req("nobody.example.com", "/x")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert!(body.contains("Tenant not found"));
+    // Keep the suspended tenant referenced (and its slug stable).
+    assert_eq!(w.initech.slug().as_str(), "initech");
+}
+
+#[tokio::test]
+async fn a_required_token_is_401_when_missing() {
+    let w = world();
+    let layer = TenantLayer::builder(w.store.clone())
+        .strategy(Subdomain::of("example.com"))
+        .token_claim::<Claims>()
+        .require_token()
+        .build();
+    let app = app(layer);
+    let (status, _) = send(
+        &app,
+        get_req("acme.example.com", "/whoami")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let ok = get_req("acme.example.com", "/whoami").extension(Claims(w.acme.id()));
+    assert_eq!(
+        send(&app, ok.body(Body::empty()).unwrap()).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn first_match_takes_the_first_strategy_in_order() {
+    let w = world();
+    let layer = TenantLayer::builder(w.store.clone())
+        .strategy(Header::x_tenant())
+        .strategy(Subdomain::of("example.com"))
+        .mode(Mode::FirstMatch)
+        .build();
+    let app = app(layer);
+    let req = get_req("acme.example.com", "/whoami").header("x-tenant", "globex");
+    let (status, body) = send(&app, req.body(Body::empty()).unwrap()).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "globex|globex"));
+}
+
+#[tokio::test]
+async fn a_failing_store_is_503_never_a_tenant() {
+    struct Down;
+    #[async_trait::async_trait]
+    impl TenantStore for Down {
+        async fn by_slug(&self, _: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
+            Err(StoreError::new("connection refused"))
+        }
+        async fn by_id(&self, _: TenantId) -> Result<Option<Tenant>, StoreError> {
+            Err(StoreError::new("connection refused"))
+        }
+        async fn by_domain(&self, _: &str) -> Result<Option<Tenant>, StoreError> {
+            Err(StoreError::new("connection refused"))
+        }
+    }
+    let app = app(TenantLayer::builder(Down)
+        .strategy(Subdomain::of("example.com"))
+        .build());
+    let (status, body) = send(
+        &app,
+        get_req("acme.example.com", "/whoami")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+}
+
+#[tokio::test]
+async fn custom_rendering_replaces_the_json() {
+    let w = world();
+    let layer = TenantLayer::builder(w.store.clone())
+        .strategy(Subdomain::of("example.com"))
+        .render_rejections_with(|r: &tenancy_tower::TenantRejection| {
+            let mut response = http::Response::new(format!("nope: {}", r.code()));
+            *response.status_mut() = r.status();
+            response
+        })
+        .build();
+    let (status, body) = send(
+        &app(layer),
+        get_req("ghost.example.com", "/")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::NOT_FOUND, "nope: tenant_not_found")
+    );
+}
+
+#[tokio::test]
+async fn the_extractor_without_the_layer_says_what_is_missing() {
+    let app = Router::new().route("/whoami", get(whoami));
+    let (status, body) = send(
+        &app,
+        get_req("acme.example.com", "/whoami")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(body.contains("add TenantLayer"), "{body}");
+}
+
+#[tokio::test]
+async fn per_tenant_rate_limit_answers_429_with_retry_after() {
+    let w = world();
+    let slow = w
+        .acme
+        .to_builder()
+        .settings(
+            TenantSettings::default().with_limits(
+                TenantLimits::none()
+                    .with_requests_per_second(1)
+                    .with_burst(2),
+            ),
+        )
+        .build();
+    w.store.insert(slow);
+    let app = Router::new().route("/whoami", get(whoami)).layer(
+        tower::ServiceBuilder::new()
+            .layer(
+                TenantLayer::builder(w.store.clone())
+                    .strategy(Subdomain::of("example.com"))
+                    .build(),
+            )
+            .layer(TenantRateLimitLayer::new(NonZeroU32::new(1000).unwrap())),
+    );
+    let req = |host: &str| get_req(host, "/whoami").body(Body::empty()).unwrap();
+    assert_eq!(send(&app, req("acme.example.com")).await.0, StatusCode::OK);
+    assert_eq!(send(&app, req("acme.example.com")).await.0, StatusCode::OK);
+    let response = app.clone().oneshot(req("acme.example.com")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["retry-after"], "1");
+    // The noisy tenant does not slow its neighbour down.
+    for _ in 0..10 {
+        assert_eq!(
+            send(&app, req("globex.example.com")).await.0,
+            StatusCode::OK
+        );
+    }
+}
+
+#[tokio::test]
+async fn per_tenant_concurrency_limit_answers_429() {
+    let w = world();
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let handler_gate = gate.clone();
+    let app = Router::new()
+        .route(
+            "/slow",
+            get(move || {
+                let gate = handler_gate.clone();
+                async move {
+                    gate.notified().await;
+                    "done"
+                }
+            }),
+        )
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(
+                    TenantLayer::builder(w.store.clone())
+                        .strategy(Subdomain::of("example.com"))
+                        .build(),
+                )
+                .layer(TenantConcurrencyLimitLayer::new(
+                    NonZeroU32::new(1).unwrap(),
+                )),
+        );
+    let req = |host: &str| get_req(host, "/slow").body(Body::empty()).unwrap();
+    let first = tokio::spawn(app.clone().oneshot(req("acme.example.com")));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let second = app.clone().oneshot(req("acme.example.com")).await.unwrap();
+    assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another tenant is not blocked by acme's request in flight.
+    let other = tokio::spawn(app.clone().oneshot(req("globex.example.com")));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    gate.notify_waiters();
+    assert_eq!(first.await.unwrap().unwrap().status(), StatusCode::OK);
+    assert_eq!(other.await.unwrap().unwrap().status(), StatusCode::OK);
+}

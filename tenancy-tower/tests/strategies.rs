@@ -1,0 +1,184 @@
+//! Each strategy alone, with hostile inputs.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::needless_pass_by_value,
+    clippy::unnecessary_wraps
+)] // test helpers
+
+use http::request::Parts;
+use http::{HeaderName, HeaderValue, Request};
+use tenancy_core::TenantId;
+use tenancy_tower::strategy::{CustomDomain, Header, PathPrefix, Strategy, Subdomain};
+use tenancy_tower::{TenantKey, TenantRejection};
+
+fn parts(build: impl FnOnce(http::request::Builder) -> http::request::Builder) -> Parts {
+    build(Request::builder()).body(()).unwrap().into_parts().0
+}
+
+fn host(h: &'static str) -> Parts {
+    parts(|b| b.header("host", h))
+}
+
+fn slug(s: &str) -> Option<TenantKey> {
+    Some(TenantKey::Slug(s.parse().unwrap()))
+}
+
+fn is_malformed(result: Result<Option<TenantKey>, TenantRejection>) -> bool {
+    matches!(result, Err(TenantRejection::Malformed { .. }))
+}
+
+#[test]
+fn subdomain_reads_one_label_of_the_base_domain() {
+    let s = Subdomain::of("Example.com.");
+    assert_eq!(s.identify(&host("acme.example.com")).unwrap(), slug("acme"));
+    assert_eq!(
+        s.identify(&host("ACME.EXAMPLE.COM:8443")).unwrap(),
+        slug("acme")
+    );
+    assert_eq!(
+        s.identify(&host("acme.example.com.")).unwrap(),
+        slug("acme")
+    );
+    assert_eq!(
+        s.identify(&host("xn--caf-dma.example.com")).unwrap(),
+        slug("xn--caf-dma")
+    );
+    // Not ours: no tenant, another strategy may try.
+    for other in [
+        "example.com",
+        "www.example.com",
+        "acme.example.org",
+        "notexample.com",
+        "127.0.0.1:80",
+        "[::1]:3000",
+    ] {
+        assert_eq!(s.identify(&host(other)).unwrap(), None, "{other}");
+    }
+    assert_eq!(s.identify(&parts(|b| b)).unwrap(), None, "no host at all");
+    // Ambiguous or malformed: 400.
+    for bad in [
+        "a.b.example.com",
+        "-acme.example.com",
+        "ac_me.example.com",
+        "acme.example.com:99999",
+        "acme..example.com",
+    ] {
+        assert!(is_malformed(s.identify(&host(bad))), "{bad}");
+    }
+    let localhost = Subdomain::of("localhost");
+    assert_eq!(
+        localhost.identify(&host("acme.localhost:3000")).unwrap(),
+        slug("acme")
+    );
+    assert_eq!(localhost.identify(&host("localhost:3000")).unwrap(), None);
+}
+
+#[test]
+fn subdomain_rejects_duplicate_and_binary_hosts() {
+    let s = Subdomain::of("example.com");
+    let dup = parts(|b| {
+        b.header("host", "acme.example.com")
+            .header("host", "globex.example.com")
+    });
+    assert!(is_malformed(s.identify(&dup)));
+    let mut binary = host("x");
+    binary.headers.insert(
+        "host",
+        HeaderValue::from_bytes(b"acme\xff.example.com").unwrap(),
+    );
+    assert!(is_malformed(s.identify(&binary)));
+}
+
+#[test]
+fn subdomain_uses_the_authority_when_there_is_no_host_header() {
+    let s = Subdomain::of("example.com");
+    let p = parts(|b| b.uri("https://acme.example.com/orders"));
+    assert_eq!(s.identify(&p).unwrap(), slug("acme"));
+}
+
+#[test]
+fn custom_domain_takes_whole_hosts_except_ours() {
+    let c = CustomDomain::new().except(["example.com"]);
+    assert_eq!(
+        c.identify(&host("Orders.Acme-Corp.com:443")).unwrap(),
+        Some(TenantKey::Domain("orders.acme-corp.com".into()))
+    );
+    for ours in [
+        "example.com",
+        "acme.example.com",
+        "localhost:8080",
+        "acme.localhost",
+        "10.0.0.1",
+    ] {
+        assert_eq!(c.identify(&host(ours)).unwrap(), None, "{ours}");
+    }
+}
+
+#[test]
+fn header_takes_a_slug_or_an_id_and_nothing_else() {
+    let h = Header::x_tenant();
+    let id = TenantId::new_v4();
+    let with = |v: &str| {
+        let mut p = parts(|b| b);
+        p.headers
+            .insert("x-tenant", HeaderValue::from_str(v).unwrap());
+        p
+    };
+    assert_eq!(h.identify(&with("acme")).unwrap(), slug("acme"));
+    assert_eq!(
+        h.identify(&with(&id.to_string())).unwrap(),
+        Some(TenantKey::Id(id))
+    );
+    assert_eq!(h.identify(&parts(|b| b)).unwrap(), None);
+    for bad in ["", "acme corp", "acme'--", "../acme", &"a".repeat(200)] {
+        assert!(is_malformed(h.identify(&with(bad))), "{bad:?}");
+    }
+    let dup = parts(|b| b.header("x-tenant", "acme").header("x-tenant", "globex"));
+    assert!(is_malformed(h.identify(&dup)));
+    let mut binary = parts(|b| b);
+    binary
+        .headers
+        .insert("x-tenant", HeaderValue::from_bytes(b"ac\xffme").unwrap());
+    assert!(is_malformed(h.identify(&binary)));
+    let custom = Header::named(HeaderName::from_static("x-org"));
+    assert_eq!(
+        custom
+            .identify(&parts(|b| b.header("x-org", "acme")))
+            .unwrap(),
+        slug("acme")
+    );
+}
+
+#[test]
+fn path_prefix_reads_and_strips_the_segment() {
+    let p = PathPrefix::new("/t/").strip();
+    let mut req = parts(|b| b.uri("/t/acme/orders/42?page=2"));
+    assert_eq!(p.identify(&req).unwrap(), slug("acme"));
+    p.rewrite(&mut req);
+    assert_eq!(req.uri.path(), "/orders/42");
+    assert_eq!(req.uri.query(), Some("page=2"));
+
+    let mut root = parts(|b| b.uri("/t/acme"));
+    assert_eq!(p.identify(&root).unwrap(), slug("acme"));
+    p.rewrite(&mut root);
+    assert_eq!(root.uri.path(), "/");
+
+    for other in ["/", "/orders", "/tenants/acme", "/tx/acme"] {
+        assert_eq!(
+            p.identify(&parts(|b| b.uri(other))).unwrap(),
+            None,
+            "{other}"
+        );
+    }
+    for bad in [
+        "/t",
+        "/t/",
+        "/t//orders",
+        "/t/../orders",
+        "/t/%61cme/orders",
+        "/t/ACME_1/x",
+    ] {
+        assert!(is_malformed(p.identify(&parts(|b| b.uri(bad)))), "{bad}");
+    }
+}
