@@ -79,6 +79,7 @@ impl TenantLayer {
             mode: Mode::default(),
             claim: None,
             require_token: false,
+            token_only: false,
             store: Arc::new(store),
             renderer: Arc::new(JsonRejection),
         }
@@ -103,6 +104,7 @@ pub struct TenantLayerBuilder {
     mode: Mode,
     claim: Option<Box<dyn ReadClaim>>,
     require_token: bool,
+    token_only: bool,
     store: Arc<dyn TenantStore>,
     renderer: SharedRenderer,
 }
@@ -133,7 +135,10 @@ impl TenantLayerBuilder {
     /// Cross-checks the tenant against the token: an authentication result
     /// of type `C` in the request extensions (put there by an earlier layer)
     /// must belong to the tenant the request addresses, or the answer is 403.
-    /// If no strategy names a tenant, the token's tenant is used.
+    ///
+    /// The token only *verifies*: the request must still address its tenant
+    /// through a strategy (400 otherwise), unless
+    /// [`tenant_from_token`](Self::tenant_from_token) is set.
     #[must_use]
     pub fn token_claim<C: TenantClaim>(mut self) -> Self {
         self.claim = Some(Box::new(TokenClaim::<C>::new()));
@@ -145,6 +150,14 @@ impl TenantLayerBuilder {
     #[must_use]
     pub fn require_token(mut self) -> Self {
         self.require_token = true;
+        self
+    }
+
+    /// When no strategy names a tenant, uses the token's tenant (for APIs
+    /// where the token alone says who the caller is).
+    #[must_use]
+    pub fn tenant_from_token(mut self) -> Self {
+        self.token_only = true;
         self
     }
 
@@ -163,6 +176,7 @@ impl TenantLayerBuilder {
                 mode: self.mode,
                 claim: self.claim,
                 require_token: self.require_token,
+                token_only: self.token_only,
                 store: self.store,
             }),
             renderer: self.renderer,

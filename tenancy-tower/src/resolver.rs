@@ -1,4 +1,9 @@
 //! Turning a request head into a verified [`Tenant`].
+//!
+//! Checks run in this order, so each answer is the most specific one:
+//! tenant named at all (400) → known (404) or store down (503) → all names
+//! agree (400) → token present if required (401) → active (403) → token
+//! belongs to it (403).
 
 use std::sync::Arc;
 
@@ -27,6 +32,7 @@ pub(crate) struct Resolver {
     pub(crate) mode: Mode,
     pub(crate) claim: Option<Box<dyn ReadClaim>>,
     pub(crate) require_token: bool,
+    pub(crate) token_only: bool,
     pub(crate) store: Arc<dyn TenantStore>,
 }
 
@@ -34,11 +40,6 @@ impl Resolver {
     /// Resolves and verifies the tenant. On success, strategies whose key was
     /// used may have rewritten `parts` (path prefix stripping).
     pub(crate) async fn resolve(&self, parts: &mut Parts) -> Result<Tenant, TenantRejection> {
-        let claim = self.claim.as_ref().map(|c| c.read(&parts.extensions));
-        if self.require_token && matches!(claim, None | Some(ClaimStatus::NoToken)) {
-            return Err(TenantRejection::TokenRequired);
-        }
-
         // Which strategies name a tenant (sync, no I/O).
         let mut found: Vec<(usize, TenantKey)> = Vec::with_capacity(1);
         for (index, strategy) in self.strategies.iter().enumerate() {
@@ -49,34 +50,28 @@ impl Resolver {
                 }
             }
         }
+        let claim = self.claim.as_ref().map(|c| c.read(&parts.extensions));
 
         // Look the tenant up once; other keys must name the same tenant.
-        let tenant = match found.first() {
-            Some((_, key)) => self.lookup(key).await?,
-            None => match &claim {
-                Some(ClaimStatus::Tenant(key)) => self.lookup(key).await?,
-                _ => return Err(TenantRejection::Missing),
-            },
+        let tenant = match (found.first(), &claim) {
+            (Some((_, key)), _) => self.lookup(key).await?,
+            (None, Some(ClaimStatus::Tenant(key))) if self.token_only => self.lookup(key).await?,
+            (None, _) => return Err(TenantRejection::Missing),
         };
         for (_, key) in found.iter().skip(1) {
-            let agrees = match key {
-                TenantKey::Domain(_) => self
-                    .lookup(key)
-                    .await
-                    .ok()
-                    .is_some_and(|t| t.id() == tenant.id()),
-                _ => key.names(&tenant),
-            };
-            if !agrees {
+            if !self.names(key, &tenant).await {
                 return Err(TenantRejection::Conflict);
             }
         }
 
+        if self.require_token && matches!(claim, None | Some(ClaimStatus::NoToken)) {
+            return Err(TenantRejection::TokenRequired);
+        }
         if !tenant.is_active() {
             return Err(TenantRejection::Suspended);
         }
         match &claim {
-            Some(ClaimStatus::Tenant(key)) if !self.claim_names(key, &tenant).await => {
+            Some(ClaimStatus::Tenant(key)) if !self.names(key, &tenant).await => {
                 return Err(TenantRejection::Mismatch);
             }
             Some(ClaimStatus::NoTenant) => return Err(TenantRejection::Mismatch),
@@ -89,7 +84,8 @@ impl Resolver {
         Ok(tenant)
     }
 
-    async fn claim_names(&self, key: &TenantKey, tenant: &Tenant) -> bool {
+    /// Whether `key` names `tenant` (domains need the store to tell).
+    async fn names(&self, key: &TenantKey, tenant: &Tenant) -> bool {
         match key {
             TenantKey::Domain(_) => self
                 .lookup(key)

@@ -133,10 +133,6 @@ async fn every_strategy_resolves_the_right_tenant() {
         ),
         (get_req("example.net", "/t/globex/whoami"), "globex|globex"),
         (get_req("orders.acme-corp.com", "/whoami"), "acme|acme"),
-        (
-            get_req("example.net", "/whoami").extension(Claims(w.globex.id())),
-            "globex|globex",
-        ),
     ];
     for (request, want) in cases {
         let (status, body) = send(&app, request.body(Body::empty()).unwrap()).await;
@@ -218,6 +214,26 @@ async fn every_rejection_has_its_status_and_a_json_reason() {
     assert!(body.contains("Tenant not found"));
     // Keep the suspended tenant referenced (and its slug stable).
     assert_eq!(w.initech.slug().as_str(), "initech");
+}
+
+#[tokio::test]
+async fn a_token_alone_verifies_but_does_not_address_unless_allowed() {
+    let w = world();
+    let token_only = || {
+        get_req("example.net", "/whoami")
+            .extension(Claims(w.globex.id()))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let strict = app(all_strategies(w.store.clone()));
+    assert_eq!(send(&strict, token_only()).await.0, StatusCode::BAD_REQUEST);
+    let lenient = app(TenantLayer::builder(w.store.clone())
+        .strategy(Header::x_tenant())
+        .token_claim::<Claims>()
+        .tenant_from_token()
+        .build());
+    let (status, body) = send(&lenient, token_only()).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "globex|globex"));
 }
 
 #[tokio::test]
