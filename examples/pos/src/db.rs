@@ -1,0 +1,216 @@
+//! The database: embedded or `DATABASE_URL`, migrations with the generated
+//! RLS policies, seed tenants, and the unprivileged runtime role.
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{AssertSqlSafe, PgPool};
+use tenancy_core::rls::TenantPolicy;
+use tenancy_core::{Tenant, TenantId, TenantLimits, TenantSettings, TenantStore};
+use tenancy_sqlx::PgTenantStore;
+use tenancy_testing::PgCluster;
+
+use crate::error::SetupError;
+
+/// The login role requests are served through.
+pub const RUNTIME_ROLE: &str = "pos_app";
+
+/// The seed tenants: slug, display name, plan, requests per second, burst.
+pub const SEED_TENANTS: [(&str, &str, &str, u32, u32); 3] = [
+    ("acme", "Acme Diner (restaurant)", "pro", 200, 400),
+    (
+        "globex",
+        "Globex Burgers (fast-food chain)",
+        "pro",
+        200,
+        400,
+    ),
+    ("tiny", "Tiny Café (trial plan)", "trial", 1, 3),
+];
+
+/// The migration: the tenant directory and the orders table under RLS.
+pub fn migration_sql(store: &PgTenantStore) -> Result<String, SetupError> {
+    let orders = TenantPolicy::new("orders").map_err(tenancy_sqlx::Error::from)?;
+    let tenants = store.create_table_sql();
+    Ok(format!(
+        "{tenants}
+CREATE TABLE IF NOT EXISTS orders (
+    id uuid NOT NULL DEFAULT gen_random_uuid(),
+    {tenant_column} REFERENCES tenancy_tenants (id),
+    item text NOT NULL CHECK (length(item) BETWEEN 1 AND 200),
+    quantity integer NOT NULL CHECK (quantity BETWEEN 1 AND 1000),
+    total_cents bigint NOT NULL CHECK (total_cents >= 0),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, id)
+);
+{policy}",
+        tenant_column = orders.column_sql(),
+        policy = orders.enable_sql(),
+    ))
+}
+
+/// A ready database: pools for the administrator (migrations, seeding,
+/// demo checks) and for the runtime role (every request).
+#[derive(Debug)]
+pub struct Database {
+    /// The administrator pool. Never used to serve requests.
+    pub admin: PgPool,
+    /// The runtime pool: `pos_app`, not superuser, not owner, no BYPASSRLS.
+    pub runtime: PgPool,
+    /// The seed tenants, by slug.
+    pub tenants: Vec<Tenant>,
+    /// Where it runs, for people: "embedded on port N" or the URL's host.
+    pub description: String,
+    /// The embedded cluster, stopped when the database is dropped.
+    cluster: Option<PgCluster>,
+}
+
+impl Database {
+    /// `DATABASE_URL` if set, otherwise an embedded throwaway cluster.
+    pub async fn from_env_or_embedded() -> Result<Self, SetupError> {
+        match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.is_empty() => Self::connect(&url, None).await,
+            _ => Self::embedded().await,
+        }
+    }
+
+    /// Starts a throwaway PostgreSQL (about a second) and sets it up.
+    pub async fn embedded() -> Result<Self, SetupError> {
+        let cluster = tokio::task::spawn_blocking(PgCluster::start)
+            .await
+            .map_err(|e| SetupError::Database(sqlx::Error::Io(std::io::Error::other(e))))??;
+        let url = cluster.superuser_url("postgres");
+        Self::connect(&url, Some(cluster)).await
+    }
+
+    /// Sets up the database at `admin_url` (may be a superuser): runs the
+    /// migration, creates the runtime role if missing, seeds the tenants,
+    /// and refuses to go on if the runtime role could bypass RLS.
+    pub async fn connect(admin_url: &str, cluster: Option<PgCluster>) -> Result<Self, SetupError> {
+        let admin_options: PgConnectOptions = admin_url.parse()?;
+        let description = match &cluster {
+            Some(c) => format!("embedded PostgreSQL on 127.0.0.1:{}", c.port()),
+            None => format!(
+                "PostgreSQL at {}:{}",
+                admin_options.get_host(),
+                admin_options.get_port()
+            ),
+        };
+        let admin = PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(admin_options.clone())
+            .await?;
+        let directory = PgTenantStore::new(admin.clone());
+        sqlx::raw_sql(AssertSqlSafe(migration_sql(&directory)?))
+            .execute(&admin)
+            .await?;
+
+        let password =
+            std::env::var("POS_APP_PASSWORD").unwrap_or_else(|_| "pos_app_demo".to_owned());
+        let quoted = password.replace('\'', "''");
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "DO $$ BEGIN
+                IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{RUNTIME_ROLE}') THEN
+                    CREATE ROLE {RUNTIME_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+                END IF;
+                EXECUTE format('GRANT CONNECT ON DATABASE %I TO {RUNTIME_ROLE}', current_database());
+            END $$;
+            ALTER ROLE {RUNTIME_ROLE} PASSWORD '{quoted}';
+            GRANT USAGE ON SCHEMA public TO {RUNTIME_ROLE};
+            GRANT SELECT ON tenancy_tenants TO {RUNTIME_ROLE};
+            GRANT SELECT, INSERT, UPDATE, DELETE ON orders TO {RUNTIME_ROLE};"
+        )))
+        .execute(&admin)
+        .await?;
+
+        let tenants = seed(&directory).await?;
+        let runtime = PgPoolOptions::new()
+            .max_connections(16)
+            .connect_with(admin_options.username(RUNTIME_ROLE).password(&password))
+            .await?;
+        check_runtime_role(&runtime).await?;
+        Ok(Self {
+            admin,
+            runtime,
+            tenants,
+            description,
+            cluster,
+        })
+    }
+
+    /// The seed tenant with this slug.
+    pub fn tenant(&self, slug: &str) -> Option<&Tenant> {
+        self.tenants.iter().find(|t| t.slug().as_str() == slug)
+    }
+
+    /// Closes the pools and stops the embedded cluster, if any.
+    pub async fn shutdown(self) {
+        self.runtime.close().await;
+        self.admin.close().await;
+        if let Some(cluster) = self.cluster {
+            let _ = tokio::task::spawn_blocking(move || cluster.stop()).await;
+        }
+    }
+}
+
+/// Inserts the seed tenants that do not exist yet; returns all of them.
+async fn seed(store: &PgTenantStore) -> Result<Vec<Tenant>, SetupError> {
+    let mut tenants = Vec::new();
+    for (slug, name, plan, rate, burst) in SEED_TENANTS {
+        let slug = slug.parse().map_err(tenancy_sqlx::Error::from)?;
+        let existing = store
+            .by_slug(&slug)
+            .await
+            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        let tenant = if let Some(existing) = existing {
+            existing
+        } else {
+            let limits = TenantLimits::none()
+                .with_requests_per_second(rate)
+                .with_burst(burst);
+            let tenant = Tenant::builder(TenantId::new_v4(), slug)
+                .name(name)
+                .settings(
+                    TenantSettings::default()
+                        .with_plan(plan)
+                        .with_limits(limits),
+                )
+                .build();
+            store.insert(&tenant, None).await?;
+            tenant
+        };
+        tenants.push(tenant);
+    }
+    Ok(tenants)
+}
+
+/// Refuses a runtime role that would bypass RLS, and a table without
+/// forced RLS.
+async fn check_runtime_role(runtime: &PgPool) -> Result<(), SetupError> {
+    let (role, superuser, bypass, owns): (String, bool, bool, bool) = sqlx::query_as(
+        "SELECT current_user::text, r.rolsuper, r.rolbypassrls,
+                EXISTS (SELECT FROM pg_class c WHERE c.relowner = r.oid AND c.relname = 'orders')
+         FROM pg_roles r WHERE r.rolname = current_user",
+    )
+    .fetch_one(runtime)
+    .await?;
+    let why = if superuser {
+        Some("is a superuser")
+    } else if bypass {
+        Some("has BYPASSRLS")
+    } else if owns {
+        Some("owns the orders table")
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        return Err(SetupError::UnsafeRuntimeRole { role, why });
+    }
+    let forced: bool = sqlx::query_scalar(
+        "SELECT relrowsecurity AND relforcerowsecurity FROM pg_class WHERE relname = 'orders' AND relkind = 'r'",
+    )
+    .fetch_one(runtime)
+    .await?;
+    if !forced {
+        return Err(SetupError::RlsNotForced);
+    }
+    Ok(())
+}
