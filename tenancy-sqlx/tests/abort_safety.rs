@@ -3,8 +3,12 @@
 //! Each test uses a pool of ONE connection, so the "next user" is certain to
 //! get the very connection the fault happened on.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
+
 mod common;
 
+use std::future::Future;
+use std::task::Poll;
 use std::time::Duration;
 
 use common::{Order, Orders, assert_clean, fixture};
@@ -32,11 +36,30 @@ async fn a_failing_begin_closes_the_connection_instead_of_returning_it() {
 async fn cancelling_begin_at_any_point_leaves_the_pool_clean() {
     let f = fixture(1).await;
     let (mut finished, mut cancelled) = (0, 0);
-    for i in 0..150_u64 {
-        let delay = Duration::from_micros(i * 7 % 900);
-        tokio::select! {
-            tx = f.pool.begin(&f.acme) => { drop(tx.unwrap()); finished += 1; }
-            () = tokio::time::sleep(delay) => { cancelled += 1; }
+    for i in 0..150_usize {
+        // Poll begin i % 8 + 1 times, letting I/O progress in between, then
+        // drop it: a cancellation at a different point of its state machine
+        // each time (acquire, send, wait for the reply, ...).
+        let done = {
+            // The block matters: the pinned future (and whatever connection
+            // it holds) is dropped at its end, before the pool is checked.
+            let mut begin = std::pin::pin!(f.pool.begin(&f.acme));
+            let mut done = false;
+            for _ in 0..=i % 8 {
+                let polled = std::future::poll_fn(|cx| Poll::Ready(begin.as_mut().poll(cx))).await;
+                if let Poll::Ready(tx) = polled {
+                    drop(tx.unwrap());
+                    done = true;
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+            done
+        };
+        if done {
+            finished += 1;
+        } else {
+            cancelled += 1;
         }
         assert_clean(&f.raw).await;
     }
@@ -44,6 +67,10 @@ async fn cancelling_begin_at_any_point_leaves_the_pool_clean() {
     assert!(
         cancelled > 0,
         "no begin was cancelled: the test exercised nothing"
+    );
+    assert!(
+        finished > 0,
+        "no begin finished: the test exercised only the acquire"
     );
 }
 
