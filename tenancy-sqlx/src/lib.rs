@@ -58,8 +58,11 @@
 //! # Features
 //!
 //! - `store` (default): [`PgTenantStore`], tenants in a PostgreSQL table.
+//! - `audit` (default): [`audit`], which finds misconfigured row-level security.
 #![deny(missing_docs)]
 
+#[cfg(feature = "audit")]
+pub mod audit;
 mod error;
 mod pool;
 pub mod scoped;

@@ -3,6 +3,8 @@
 //! The `.stderr` snapshots come from the workspace toolchain (rustc 1.95).
 //! Refresh them with `TRYBUILD=overwrite cargo test -p tenancy-sqlx --test compile_fail`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
+
 #[test]
 fn misuse_does_not_compile() {
     let cases = trybuild::TestCases::new();

@@ -1,5 +1,7 @@
 //! Tenant isolation on a real PostgreSQL, as the unprivileged app role.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
+
 mod common;
 
 use common::{Order, Orders, assert_clean, fixture};

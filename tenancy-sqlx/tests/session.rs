@@ -1,5 +1,7 @@
 //! The opt-in session-level tenant mode.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
+
 mod common;
 
 use common::{assert_clean, fixture};

@@ -1,5 +1,7 @@
 //! `PgTenantStore` against a real PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
+
 use sqlx::postgres::PgPoolOptions;
 use tenancy_core::{Tenant, TenantId, TenantLimits, TenantSettings, TenantStatus, TenantStore};
 use tenancy_sqlx::PgTenantStore;

@@ -1,5 +1,7 @@
 //! The harness itself, against a real PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
+
 use std::path::Path;
 use std::time::Instant;
 

@@ -1,0 +1,154 @@
+//! The security audit: finds the database misconfigurations that make
+//! tenant isolation leak (feature `audit`).
+//!
+//! Row-level security fails open silently when it is set up wrong: a table
+//! without `FORCE`, a policy with `OR true`, a view owned by a superuser, an
+//! application role with `BYPASSRLS`. [`audit`] reads the catalog of a live
+//! database and reports each such problem as a [`Finding`] with a severity,
+//! a stable code and a fix.
+//!
+//! ```no_run
+//! use tenancy_sqlx::audit::{AuditOptions, Severity, audit};
+//!
+//! # async fn demo(pool: sqlx::PgPool) -> Result<(), sqlx::Error> {
+//! let report = audit(&pool, &AuditOptions::default().app_role("pos_app")).await?;
+//! print!("{}", report.to_text());
+//! assert!(!report.has_findings_at(Severity::High));
+//! # Ok(()) }
+//! ```
+//!
+//! What it checks, per table that has the tenant column:
+//!
+//! | code | severity | what |
+//! |---|---|---|
+//! | `rls_disabled` | critical | row-level security not enabled |
+//! | `rls_not_forced` | high | not `FORCE`d: the owner bypasses it |
+//! | `no_policy` | high | RLS on but no policy (every query fails; someone will switch RLS off) |
+//! | `policy_not_tenant_scoped` | critical | a permissive policy that does not compare the tenant column with the setting (`USING (true)`, another column) |
+//! | `policy_or_widens` | high | a policy with `OR`, which can widen access beyond the tenant |
+//! | `write_not_checked` | high | a policy for writes whose check does not pin the tenant (`WITH CHECK (true)`) |
+//! | `setting_unset_unsafe` | medium | `current_setting` without `missing_ok`, or without `nullif(.., '')`: errors when no tenant is set |
+//! | `policy_per_row_setting` | low | `current_setting` not wrapped in `(SELECT ...)`: evaluated per row (slow) |
+//! | `tenant_column_nullable` | high | the tenant column allows NULL |
+//! | `no_tenant_index` | low | no index leads with the tenant column (slow policies) |
+//! | `unique_without_tenant` | medium | a unique key without the tenant column: its errors reveal other tenants' rows |
+//! | `fk_without_tenant` | medium | a foreign key to another tenant table without the tenant column |
+//! | `index_unusable_under_rls` | low | an index whose operators are not leakproof (LIKE, jsonb, full text): unusable under RLS |
+//!
+//! and across the database:
+//!
+//! | code | severity | what |
+//! |---|---|---|
+//! | `app_role_superuser` / `app_role_bypassrls` | critical | the application role skips RLS entirely |
+//! | `app_role_owns_table` | critical | the application role owns (or is a member of the owner of) a tenant table |
+//! | `app_role_row_security_off` | medium | `row_security = off` is set for the application role |
+//! | `app_role_missing` | high | the named application role does not exist |
+//! | `view_bypasses_rls` | high | a view over a tenant table without `security_invoker` |
+//! | `materialized_view` | critical | a materialized view over a tenant table (no RLS at all) |
+//! | `security_definer_reads_tenant_table` | high | a `SECURITY DEFINER` function that mentions a tenant table |
+//! | `table_without_tenant_column` | high | a table in a tenant-scoped schema without the tenant column |
+
+mod checks;
+mod report;
+
+pub use report::{Finding, Report, Severity};
+
+use sqlx::PgConnection;
+use tenancy_core::rls::SettingName;
+
+/// What to audit and against which conventions.
+#[derive(Debug, Clone)]
+pub struct AuditOptions {
+    pub(crate) tenant_column: String,
+    pub(crate) setting: SettingName,
+    pub(crate) app_role: Option<String>,
+    pub(crate) tenant_schemas: Vec<String>,
+    pub(crate) shared_tables: Vec<String>,
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        Self {
+            tenant_column: "tenant_id".to_owned(),
+            setting: SettingName::default(),
+            app_role: None,
+            tenant_schemas: Vec::new(),
+            shared_tables: Vec::new(),
+        }
+    }
+}
+
+impl AuditOptions {
+    /// The tenant column (default `tenant_id`): tables with it are tenant tables.
+    #[must_use]
+    pub fn tenant_column(mut self, column: &str) -> Self {
+        column.clone_into(&mut self.tenant_column);
+        self
+    }
+
+    /// The setting policies must read (default `app.tenant_id`).
+    #[must_use]
+    pub fn setting(mut self, setting: SettingName) -> Self {
+        self.setting = setting;
+        self
+    }
+
+    /// The role the application connects as; checks it cannot bypass RLS.
+    #[must_use]
+    pub fn app_role(mut self, role: &str) -> Self {
+        self.app_role = Some(role.to_owned());
+        self
+    }
+
+    /// A schema in which **every** table must be a tenant table (except the
+    /// [shared tables](Self::shared_table)).
+    #[must_use]
+    pub fn tenant_schema(mut self, schema: &str) -> Self {
+        self.tenant_schemas.push(schema.to_owned());
+        self
+    }
+
+    /// A table that is shared by all tenants on purpose (`schema.table` or
+    /// `table`), such as the tenant directory.
+    #[must_use]
+    pub fn shared_table(mut self, table: &str) -> Self {
+        self.shared_tables.push(table.to_owned());
+        self
+    }
+}
+
+/// Audits the database `conn` is connected to. Any role that can read the
+/// system catalogs can run it; it changes nothing.
+pub async fn audit(
+    conn: impl sqlx::Acquire<'_, Database = sqlx::Postgres>,
+    options: &AuditOptions,
+) -> Result<Report, sqlx::Error> {
+    let mut conn = conn.acquire().await?;
+    audit_connection(&mut conn, options).await
+}
+
+async fn audit_connection(
+    conn: &mut PgConnection,
+    options: &AuditOptions,
+) -> Result<Report, sqlx::Error> {
+    let tables = checks::tenant_tables(conn, options).await?;
+    let mut findings = Vec::new();
+    for table in &tables {
+        checks::table(conn, options, table, &tables, &mut findings).await?;
+    }
+    if let Some(role) = &options.app_role {
+        checks::app_role(conn, role, &tables, &mut findings).await?;
+    }
+    checks::views(conn, &tables, &mut findings).await?;
+    checks::security_definer_functions(conn, &tables, &mut findings).await?;
+    checks::tenant_schemas(conn, options, &mut findings).await?;
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.object.cmp(&b.object))
+    });
+    Ok(Report {
+        tenant_tables: tables.iter().map(|t| t.name.clone()).collect(),
+        findings,
+    })
+}

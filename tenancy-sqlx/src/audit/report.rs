@@ -1,0 +1,124 @@
+//! [`Report`], [`Finding`] and [`Severity`].
+
+use std::fmt::{self, Write as _};
+use std::str::FromStr;
+
+use serde::Serialize;
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// A performance problem: isolation holds, queries are slow.
+    Low,
+    /// Isolation holds today but breaks easily, or errors leak information.
+    Medium,
+    /// Isolation can leak in common situations.
+    High,
+    /// Isolation is off: tenants can see each other's rows.
+    Critical,
+}
+
+impl Severity {
+    /// The severity in words.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+            Self::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "low" => Ok(Self::Low),
+            "medium" => Ok(Self::Medium),
+            "high" => Ok(Self::High),
+            "critical" => Ok(Self::Critical),
+            _ => Err(format!(
+                "unknown severity {s:?}: expected low, medium, high or critical"
+            )),
+        }
+    }
+}
+
+/// One problem found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// How bad it is.
+    pub severity: Severity,
+    /// A stable code, such as `rls_not_forced`.
+    pub code: &'static str,
+    /// The object concerned, such as `public.orders` or `role pos_app`.
+    pub object: String,
+    /// What is wrong and why it matters.
+    pub message: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+/// The audit's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The tables recognised as tenant tables (`schema.table`).
+    pub tenant_tables: Vec<String>,
+    /// What was found, most severe first.
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    /// Whether any finding is at least `severity`.
+    pub fn has_findings_at(&self, severity: Severity) -> bool {
+        self.findings.iter().any(|f| f.severity >= severity)
+    }
+
+    /// The codes found, in order (handy in tests).
+    pub fn codes(&self) -> Vec<&'static str> {
+        self.findings.iter().map(|f| f.code).collect()
+    }
+
+    /// The report as JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The report for people.
+    pub fn to_text(&self) -> String {
+        let count = |s| self.findings.iter().filter(|f| f.severity == s).count();
+        let mut out = format!(
+            "tenancy audit: {} tenant table(s), {} finding(s) ({} critical, {} high, {} medium, {} low)\n",
+            self.tenant_tables.len(),
+            self.findings.len(),
+            count(Severity::Critical),
+            count(Severity::High),
+            count(Severity::Medium),
+            count(Severity::Low),
+        );
+        if !self.tenant_tables.is_empty() {
+            let _ = writeln!(out, "tenant tables: {}", self.tenant_tables.join(", "));
+        }
+        for f in &self.findings {
+            let _ = write!(
+                out,
+                "\n{:<8} {} on {}\n         {}\n         fix: {}\n",
+                f.severity.as_str().to_uppercase(),
+                f.code,
+                f.object,
+                f.message,
+                f.fix
+            );
+        }
+        out
+    }
+}

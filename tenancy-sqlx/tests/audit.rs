@@ -1,0 +1,233 @@
+//! The audit against fixture databases: the generated setup audits clean,
+//! and each misconfiguration, seeded alone, is reported as exactly its finding.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
+
+use sqlx::postgres::PgPoolOptions;
+use tenancy_core::rls::TenantPolicy;
+use tenancy_sqlx::audit::{AuditOptions, Severity, audit};
+use tenancy_testing::{APP_ROLE, TestDatabase};
+
+fn baseline() -> String {
+    let orders = TenantPolicy::new("orders").unwrap();
+    let lines = TenantPolicy::new("order_lines").unwrap();
+    format!(
+        "CREATE TABLE orders (id uuid NOT NULL DEFAULT gen_random_uuid(), {}, item text NOT NULL,
+                              PRIMARY KEY (tenant_id, id));
+         {}
+         CREATE TABLE order_lines (id uuid NOT NULL DEFAULT gen_random_uuid(), {}, order_id uuid NOT NULL,
+                                   PRIMARY KEY (tenant_id, id),
+                                   FOREIGN KEY (tenant_id, order_id) REFERENCES orders (tenant_id, id));
+         {}",
+        orders.column_sql(),
+        orders.enable_sql(),
+        lines.column_sql(),
+        lines.enable_sql()
+    )
+}
+
+/// A fresh database with the correct baseline, then `admin_sql` applied.
+async fn codes_after(admin_sql: &str, options: &AuditOptions) -> Vec<&'static str> {
+    let db = tenancy_testing::test_database();
+    db.owner_sql(&baseline()).unwrap();
+    if !admin_sql.is_empty() {
+        db.admin_sql(admin_sql).unwrap();
+    }
+    run(&db, options).await.codes()
+}
+
+async fn run(db: &TestDatabase, options: &AuditOptions) -> tenancy_sqlx::audit::Report {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(db.admin_url())
+        .await
+        .unwrap();
+    let report = audit(&pool, options).await.unwrap();
+    pool.close().await;
+    report
+}
+
+fn app() -> AuditOptions {
+    AuditOptions::default().app_role(APP_ROLE)
+}
+
+fn unique_role() -> String {
+    format!("audit_{}", uuid::Uuid::new_v4().simple())
+}
+
+const SCOPED: &str = "(SELECT nullif(current_setting('app.tenant_id', true), '')::uuid)";
+
+#[tokio::test]
+async fn the_generated_setup_audits_clean() {
+    let db = tenancy_testing::test_database();
+    db.owner_sql(&baseline()).unwrap();
+    let report = run(&db, &app()).await;
+    assert_eq!(report.findings, vec![], "{}", report.to_text());
+    assert_eq!(
+        report.tenant_tables,
+        vec!["public.order_lines", "public.orders"]
+    );
+}
+
+#[tokio::test]
+async fn table_level_misconfigurations_are_each_found() {
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        ("ALTER TABLE orders DISABLE ROW LEVEL SECURITY".into(), vec!["rls_disabled"]),
+        ("ALTER TABLE orders NO FORCE ROW LEVEL SECURITY".into(), vec!["rls_not_forced"]),
+        ("DROP POLICY tenant_isolation ON orders".into(), vec!["no_policy"]),
+        ("CREATE POLICY peek ON orders FOR SELECT USING (true)".into(), vec!["policy_not_tenant_scoped"]),
+        (
+            format!(
+                "DROP POLICY tenant_isolation ON orders;
+                 CREATE POLICY tenant_isolation ON orders USING (tenant_id = {SCOPED} OR item = 'demo')
+                   WITH CHECK (tenant_id = {SCOPED})"
+            ),
+            vec!["policy_or_widens"],
+        ),
+        ("CREATE POLICY any_insert ON orders FOR INSERT WITH CHECK (true)".into(), vec!["write_not_checked"]),
+        (
+            "DROP POLICY tenant_isolation ON orders;
+             CREATE POLICY tenant_isolation ON orders USING (tenant_id = (SELECT current_setting('app.tenant_id')::uuid))"
+                .into(),
+            vec!["setting_unset_unsafe"],
+        ),
+        (
+            "DROP POLICY tenant_isolation ON orders;
+             CREATE POLICY tenant_isolation ON orders USING (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid)"
+                .into(),
+            vec!["policy_per_row_setting"],
+        ),
+        (
+            format!(
+                "CREATE TABLE notes ({}, body text); {} ALTER TABLE notes ALTER COLUMN tenant_id DROP NOT NULL;",
+                TenantPolicy::new("notes").unwrap().column_sql(),
+                TenantPolicy::new("notes").unwrap().enable_sql()
+            ),
+            vec!["tenant_column_nullable"],
+        ),
+        (
+            format!(
+                "CREATE TABLE notes ({}, body text); {} DROP INDEX notes_tenant_id_idx;",
+                TenantPolicy::new("notes").unwrap().column_sql(),
+                TenantPolicy::new("notes").unwrap().enable_sql()
+            ),
+            vec!["no_tenant_index"],
+        ),
+        ("ALTER TABLE orders ADD CONSTRAINT orders_item_key UNIQUE (item)".into(), vec!["unique_without_tenant"]),
+        (
+            "ALTER TABLE order_lines ADD COLUMN other_tenant uuid;
+             ALTER TABLE order_lines ADD CONSTRAINT lines_any_order
+               FOREIGN KEY (order_id, other_tenant) REFERENCES orders (id, tenant_id)"
+                .into(),
+            vec!["fk_without_tenant"],
+        ),
+        ("CREATE INDEX orders_item_prefix ON orders (item text_pattern_ops)".into(), vec!["index_unusable_under_rls"]),
+    ];
+    for (sql, want) in cases {
+        assert_eq!(codes_after(&sql, &app()).await, want, "after: {sql}");
+    }
+}
+
+#[tokio::test]
+async fn dangerous_application_roles_are_found() {
+    let cases = [
+        (
+            "CREATE ROLE {r} LOGIN SUPERUSER",
+            vec!["app_role_superuser"],
+        ),
+        (
+            "CREATE ROLE {r} LOGIN BYPASSRLS",
+            vec!["app_role_bypassrls"],
+        ),
+        (
+            "CREATE ROLE {r} LOGIN; ALTER TABLE orders OWNER TO {r}",
+            vec!["app_role_owns_table"],
+        ),
+        (
+            "CREATE ROLE {r} LOGIN; GRANT tenancy_owner TO {r}",
+            vec!["app_role_owns_table", "app_role_owns_table"],
+        ),
+        (
+            "CREATE ROLE {r} LOGIN; ALTER ROLE {r} SET row_security = off",
+            vec!["app_role_row_security_off"],
+        ),
+        ("SELECT 1", vec!["app_role_missing"]),
+    ];
+    for (template, want) in cases {
+        let role = unique_role();
+        let sql = template.replace("{r}", &role);
+        let options = AuditOptions::default().app_role(&role);
+        assert_eq!(codes_after(&sql, &options).await, want, "after: {sql}");
+    }
+}
+
+#[tokio::test]
+async fn views_and_functions_that_bypass_rls_are_found() {
+    let cases = [
+        (
+            "CREATE VIEW order_items AS SELECT id, item FROM orders",
+            vec!["view_bypasses_rls"],
+        ),
+        (
+            "CREATE VIEW order_items WITH (security_invoker = true) AS SELECT id, item FROM orders",
+            vec![],
+        ),
+        (
+            "CREATE MATERIALIZED VIEW order_counts AS SELECT tenant_id, count(*) FROM orders GROUP BY 1",
+            vec!["materialized_view"],
+        ),
+        (
+            "CREATE FUNCTION all_orders() RETURNS bigint LANGUAGE sql SECURITY DEFINER AS 'SELECT count(*) FROM orders'",
+            vec!["security_definer_reads_tenant_table"],
+        ),
+        (
+            "CREATE FUNCTION my_orders() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM orders'",
+            vec![],
+        ),
+    ];
+    for (sql, want) in cases {
+        assert_eq!(codes_after(sql, &app()).await, want, "after: {sql}");
+    }
+}
+
+#[tokio::test]
+async fn tables_without_tenant_column_in_a_tenant_schema_are_found() {
+    let options = app().tenant_schema("public");
+    assert_eq!(
+        codes_after("CREATE TABLE settings (k text)", &options).await,
+        vec!["table_without_tenant_column"]
+    );
+    let shared = app().tenant_schema("public").shared_table("settings");
+    assert_eq!(
+        codes_after("CREATE TABLE settings (k text)", &shared).await,
+        Vec::<&str>::new()
+    );
+}
+
+#[tokio::test]
+async fn severities_and_output() {
+    let db = tenancy_testing::test_database();
+    db.owner_sql(&baseline()).unwrap();
+    db.admin_sql("ALTER TABLE orders NO FORCE ROW LEVEL SECURITY; CREATE INDEX orders_item_prefix ON orders (item text_pattern_ops)")
+        .unwrap();
+    let report = run(&db, &app()).await;
+    assert_eq!(
+        report.codes(),
+        vec!["rls_not_forced", "index_unusable_under_rls"],
+        "most severe first"
+    );
+    assert!(report.has_findings_at(Severity::High));
+    assert!(!report.has_findings_at(Severity::Critical));
+    let text = report.to_text();
+    assert!(
+        text.contains("HIGH     rls_not_forced on public.orders"),
+        "{text}"
+    );
+    assert!(
+        text.contains("fix: ALTER TABLE \"public\".\"orders\" FORCE ROW LEVEL SECURITY;"),
+        "{text}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+    assert_eq!(json["findings"][0]["severity"], "high");
+    assert_eq!(json["findings"][0]["code"], "rls_not_forced");
+}
