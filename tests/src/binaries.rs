@@ -40,7 +40,12 @@ impl PgBin {
     /// A command for a server binary (`initdb`, `postgres`), run as the
     /// `postgres` OS user when the harness runs as root.
     pub(crate) fn server_command(&self, name: &str) -> Command {
-        let bin = self.dir.join(name);
+        self.command_as_server_user(&self.dir.join(name))
+    }
+
+    /// A command for any binary (such as `pgbouncer`), run as the server's
+    /// OS user when the harness runs as root.
+    pub(crate) fn command_as_server_user(&self, bin: &Path) -> Command {
         match &self.run_as {
             Some(user) => {
                 let mut cmd = Command::new("setpriv");

@@ -89,7 +89,7 @@ impl PgCluster {
                         server,
                         started_in: began.elapsed(),
                     };
-                    cluster.spawn_watchdog();
+                    spawn_watchdog(cluster.server.id(), &cluster.dir);
                     return Ok(cluster);
                 }
                 Err(err) => last_err = Some(err),
@@ -136,58 +136,35 @@ impl PgCluster {
     pub fn stop(self) {
         drop(self);
     }
-
-    /// Watches this process and the server: when this process is gone while
-    /// the server still runs, stops the server and removes the directory.
-    fn spawn_watchdog(&self) {
-        // `kill -0` succeeds on zombies, and PID 1 of a container may never
-        // reap them, so "alive" means: exists and is not in state Z.
-        let script = r#"
-            alive() { [ -r "/proc/$1/stat" ] && read -r _ _ state _ < "/proc/$1/stat" && [ "$state" != Z ]; }
-            while alive "$1" && alive "$2"; do sleep 0.2; done
-            if alive "$2"; then
-                kill -INT "$2" 2>/dev/null
-                i=0; while alive "$2" && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-                alive "$2" && kill -KILL "$2" 2>/dev/null
-            fi
-            sleep 0.2
-            rm -rf "$3"
-        "#;
-        let _ = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .arg("tenancy-pg-watchdog")
-            .arg(std::process::id().to_string())
-            .arg(self.server.id().to_string())
-            .arg(&self.dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-    }
 }
 
 impl Drop for PgCluster {
     fn drop(&mut self) {
-        let pid = self.server.id().to_string();
-        let _ = Command::new("kill").args(["-INT", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match self.server.try_wait() {
-                Ok(Some(_)) | Err(_) => break,
-                Ok(None) if Instant::now() >= deadline => {
-                    let _ = self.server.kill();
-                    let _ = self.server.wait();
-                    break;
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            }
-        }
+        stop_child(&mut self.server);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-fn make_dir(bin: &PgBin) -> Result<PathBuf, HarnessError> {
+/// Stops a server process by pid: SIGINT (PostgreSQL's fast shutdown,
+/// pgbouncer's safe shutdown), then SIGKILL after 10 s.
+pub(crate) fn stop_child(child: &mut Child) {
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-INT", &pid]).status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) | Err(_) => break,
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+pub(crate) fn make_dir(bin: &PgBin) -> Result<PathBuf, HarnessError> {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("tenancy-pg-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -208,7 +185,7 @@ fn make_dir(bin: &PgBin) -> Result<PathBuf, HarnessError> {
     Ok(dir)
 }
 
-fn free_port() -> Result<u16, HarnessError> {
+pub(crate) fn free_port() -> Result<u16, HarnessError> {
     let listener =
         TcpListener::bind("127.0.0.1:0").map_err(HarnessError::io("finding a free port"))?;
     listener
@@ -270,4 +247,34 @@ fn start_server(bin: &PgBin, dir: &Path, data: &Path, port: u16) -> Result<Child
         }
         std::thread::sleep(Duration::from_millis(25));
     }
+}
+
+/// Watches this process and the server `pid`: when this process is gone
+/// while the server still runs, stops the server (SIGINT, then SIGKILL) and
+/// removes `dir`.
+pub(crate) fn spawn_watchdog(pid: u32, dir: &Path) {
+    // `kill -0` succeeds on zombies, and PID 1 of a container may never
+    // reap them, so "alive" means: exists and is not in state Z.
+    let script = r#"
+        alive() { [ -r "/proc/$1/stat" ] && read -r _ _ state _ < "/proc/$1/stat" && [ "$state" != Z ]; }
+        while alive "$1" && alive "$2"; do sleep 0.2; done
+        if alive "$2"; then
+            kill -INT "$2" 2>/dev/null
+            i=0; while alive "$2" && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+            alive "$2" && kill -KILL "$2" 2>/dev/null
+        fi
+        sleep 0.2
+        rm -rf "$3"
+    "#;
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg("tenancy-pg-watchdog")
+        .arg(std::process::id().to_string())
+        .arg(pid.to_string())
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
 }

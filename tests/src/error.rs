@@ -17,6 +17,13 @@ pub enum HarnessError {
         searched: Vec<PathBuf>,
     },
 
+    /// `pgbouncer` was not found.
+    #[error(
+        "pgbouncer was not found on PATH or in /usr/sbin; install it \
+         (Debian/Ubuntu: `apt-get install -y pgbouncer`); the pooling tests need a real pgbouncer"
+    )]
+    PgBouncerMissing,
+
     /// The harness runs as root, but there is no `postgres` OS user to run the server as.
     #[error(
         "running as root, but there is no `postgres` OS user to run PostgreSQL as \

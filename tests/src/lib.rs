@@ -31,12 +31,14 @@ mod binaries;
 mod cluster;
 mod database;
 mod error;
+mod pgbouncer;
 mod psql;
 mod server;
 
 pub use cluster::PgCluster;
 pub use database::TestDatabase;
 pub use error::HarnessError;
+pub use pgbouncer::PgBouncer;
 pub use server::PgServer;
 
 /// The role that owns test databases and their tables.

@@ -94,6 +94,20 @@ impl PgServer {
         }
     }
 
+    /// Host and port of the server (from the administrator URL).
+    pub fn host_port(&self) -> (String, u16) {
+        let rest = self
+            .admin_url
+            .split_once("://")
+            .map_or(self.admin_url.as_str(), |(_, r)| r);
+        let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        match host_port.rsplit_once(':') {
+            Some((host, port)) => (host.to_owned(), port.parse().unwrap_or(5432)),
+            None => (host_port.to_owned(), 5432),
+        }
+    }
+
     /// Runs SQL as the administrator on the `postgres` database (or the one
     /// in `DATABASE_URL`) and returns psql's unaligned output.
     pub fn admin_sql(&self, sql: &str) -> Result<String, HarnessError> {
