@@ -85,6 +85,13 @@ fn app(layer: TenantLayer) -> TenantService<Router> {
     )
 }
 
+fn app_with(store: impl TenantStore, router: Router) -> TenantService<Router> {
+    TenantLayer::builder(store)
+        .strategy(Subdomain::of("example.com"))
+        .build()
+        .layer(router)
+}
+
 fn all_strategies(store: impl TenantStore) -> TenantLayer {
     TenantLayer::builder(store)
         .strategy(Subdomain::of("example.com"))
@@ -417,4 +424,55 @@ async fn per_tenant_concurrency_limit_answers_429() {
     gate.notify_waiters();
     assert_eq!(first.await.unwrap().unwrap().status(), StatusCode::OK);
     assert_eq!(other.await.unwrap().unwrap().status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn streamed_bodies_need_the_tenant_carried_in() {
+    use tenancy_core::WithTenant;
+
+    /// A body that asks for the tenant when it is polled, after the handler returned.
+    fn body(carried: Option<Tenant>) -> Body {
+        let chunk = async {
+            Ok::<_, std::convert::Infallible>(
+                TenantContext::current()
+                    .map_or_else(|e| format!("missing: {e}"), |t| t.slug().to_string()),
+            )
+        };
+        let stream: std::pin::Pin<Box<dyn futures_util::Stream<Item = _> + Send>> = match carried {
+            Some(tenant) => Box::pin(futures_util::stream::once(chunk.with_tenant(tenant))),
+            None => Box::pin(futures_util::stream::once(chunk)),
+        };
+        Body::from_stream(stream)
+    }
+
+    let w = world();
+    let app = app_with(
+        w.store.clone(),
+        Router::new()
+            .route("/plain", get(|| async { body(None) }))
+            .route(
+                "/carried",
+                get(|CurrentTenant(t): CurrentTenant| async move { body(Some(t)) }),
+            ),
+    );
+    let (status, plain) = send(
+        &app,
+        get_req("acme.example.com", "/plain")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        plain.starts_with("missing:"),
+        "a streamed body is polled outside the request scope: {plain}"
+    );
+    let (_, carried) = send(
+        &app,
+        get_req("acme.example.com", "/carried")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(carried, "acme");
 }
