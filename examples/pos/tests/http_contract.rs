@@ -431,3 +431,90 @@ async fn the_server_refuses_a_runtime_role_that_bypasses_rls() {
     }
     admin.close().await;
 }
+
+/// Tokens of acme and globex, fetched once.
+fn tokens() -> &'static (String, String) {
+    static TOKENS: OnceLock<(String, String)> = OnceLock::new();
+    TOKENS.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async { (token("acme", "alice").await, token("globex", "bob").await) })
+    })
+}
+
+mod hostile {
+    use proptest::prelude::*;
+    use reqwest::header::{HeaderName, HeaderValue};
+
+    use super::*;
+
+    fn bytes() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            "(acme|globex|ghost|ACME|a\\.b|\\.\\.|xn--x|)(\\.localhost)?(:[0-9]{0,6})?\\.?"
+                .prop_map(String::into_bytes),
+            "[a-zA-Z0-9.:_\\-\\[\\]@%/' ]{0,40}".prop_map(String::into_bytes),
+            proptest::collection::vec(any::<u8>(), 0..64),
+        ]
+    }
+
+    fn path() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("/orders".to_owned()),
+            "/orders/[a-zA-Z0-9%'\\-]{0,40}",
+            "/[a-zA-Z0-9%./_\\-]{0,30}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 160, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Hostile Host, X-Tenant, Authorization and paths: never a 5xx, and
+        /// a success only for the tenant the input names and the token owns.
+        #[test]
+        fn hostile_requests_never_5xx_and_never_reach_another_tenant(
+            host in bytes(),
+            header in proptest::option::of(bytes()),
+            auth in 0..4_usize,
+            path in path(),
+            method in prop_oneof![Just(reqwest::Method::GET), Just(reqwest::Method::DELETE), Just(reqwest::Method::PATCH)],
+        ) {
+            let (alice, bob) = tokens();
+            let port = server().port();
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let Ok(url) = reqwest::Url::parse(&format!("http://127.0.0.1:{port}{path}")) else { return Ok(()) };
+            let mut request = reqwest::Request::new(method, url);
+            if let Ok(value) = HeaderValue::from_bytes(&host) {
+                request.headers_mut().insert(reqwest::header::HOST, value);
+            }
+            if let Some(Ok(value)) = header.as_deref().map(HeaderValue::from_bytes) {
+                request.headers_mut().insert(HeaderName::from_static("x-tenant"), value);
+            }
+            let bearer = match auth {
+                0 => None,
+                1 => Some("Bearer not.a.token".to_owned()),
+                2 => Some(format!("Bearer {alice}")),
+                _ => Some(format!("Bearer {bob}")),
+            };
+            if let Some(bearer) = bearer {
+                request.headers_mut().insert(reqwest::header::AUTHORIZATION, HeaderValue::from_str(&bearer).unwrap());
+            }
+            if request.method() == reqwest::Method::PATCH {
+                *request.body_mut() = Some(r#"{"quantity": 2}"#.into());
+                request.headers_mut().insert(reqwest::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            }
+            let (status, body) = runtime.block_on(async {
+                let response = reqwest::Client::new().execute(request).await.unwrap();
+                (response.status(), response.text().await.unwrap_or_default())
+            });
+            prop_assert!(!status.is_server_error(), "{status}: {body}");
+            if status.is_success() && path.starts_with("/orders") {
+                let named = String::from_utf8_lossy(&host).to_ascii_lowercase()
+                    + &String::from_utf8_lossy(header.as_deref().unwrap_or_default()).to_ascii_lowercase();
+                let owner = if auth == 2 { "acme" } else { "globex" };
+                prop_assert!(auth >= 2 && named.contains(owner), "{status} for {named:?} with token {auth}: {body}");
+            }
+        }
+    }
+}
