@@ -1,0 +1,77 @@
+//! The database every isolation test runs on.
+
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tenancy_core::rls::TenantPolicy;
+use tenancy_core::{Tenant, TenantId};
+use tenancy_testing::{HarnessError, TestDatabase};
+
+tenancy_sqlx::tenant_table!(
+    /// The tortured table: one row per successful insert, tagged with the
+    /// operation that wrote it.
+    pub Orders = "orders"
+);
+
+/// A fresh database with `orders` under RLS and `n` tenants.
+#[derive(Debug)]
+pub struct World {
+    /// The database (dropped with the world).
+    pub db: TestDatabase,
+    /// The tenants.
+    pub tenants: Vec<Tenant>,
+}
+
+impl World {
+    /// Creates the schema as the owner role.
+    pub fn new(tenants: usize) -> Result<Self, HarnessError> {
+        let db = tenancy_testing::PgServer::shared()?.create_database()?;
+        let policy = TenantPolicy::new("orders").map_err(|e| HarnessError::Command {
+            what: "policy".into(),
+            output: e.to_string(),
+        })?;
+        db.owner_sql(&format!(
+            "CREATE TABLE orders (
+                 id uuid NOT NULL DEFAULT gen_random_uuid(),
+                 {},
+                 op uuid NOT NULL,
+                 quantity integer NOT NULL DEFAULT 1,
+                 PRIMARY KEY (tenant_id, id)
+             );
+             {}",
+            policy.column_sql(),
+            policy.enable_sql()
+        ))?;
+        let tenants = (0..tenants)
+            .map(|i| {
+                let slug = format!("t{i}")
+                    .parse()
+                    .map_err(|e: tenancy_core::TenantError| HarnessError::Command {
+                        what: "slug".into(),
+                        output: e.to_string(),
+                    })?;
+                Ok(Tenant::builder(TenantId::new_v4(), slug).build())
+            })
+            .collect::<Result<_, HarnessError>>()?;
+        Ok(Self { db, tenants })
+    }
+
+    /// A pool of the app role at `url` (the database directly, or pgbouncer).
+    /// The statement cache is off: pgbouncer 1.18 in transaction mode cannot
+    /// keep named prepared statements.
+    pub async fn app_pool(&self, url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+        let options: PgConnectOptions = url.parse()?;
+        PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect_with(options.statement_cache_capacity(0))
+            .await
+    }
+
+    /// A superuser pool on this database (for checks and for killing backends).
+    pub async fn admin_pool(&self) -> Result<PgPool, sqlx::Error> {
+        PgPoolOptions::new()
+            .max_connections(2)
+            .connect(self.db.admin_url())
+            .await
+    }
+}

@@ -1,0 +1,111 @@
+//! Why the SDK binds tenants per transaction: behind pgbouncer in
+//! transaction mode, a session-level setting leaks to other clients; the
+//! default transaction-local binding does not.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
+
+use sqlx::{Connection, PgConnection};
+use tenancy_isolation::fixture::{Orders, World};
+use tenancy_sqlx::{Scoped, TenantPool};
+use tenancy_testing::{APP_ROLE, PgBouncer, PgServer};
+
+async fn client(bouncer: &PgBouncer, world: &World) -> PgConnection {
+    let options: sqlx::postgres::PgConnectOptions =
+        bouncer.url(APP_ROLE, world.db.name()).parse().unwrap();
+    PgConnection::connect_with(&options.statement_cache_capacity(0))
+        .await
+        .unwrap()
+}
+
+async fn seen_by(conn: &mut PgConnection) -> (Option<String>, i64) {
+    sqlx::query_as("SELECT current_setting('app.tenant_id', true), (SELECT count(*) FROM orders)")
+        .persistent(false)
+        .fetch_one(conn)
+        .await
+        .unwrap()
+}
+
+/// acme gets 3 rows.
+async fn seed(world: &World, pool: &TenantPool) {
+    let acme = &world.tenants[0];
+    let mut tx = pool.begin(acme).await.unwrap();
+    for _ in 0..3 {
+        Scoped::<Orders>::insert()
+            .value("op", uuid::Uuid::new_v4())
+            .for_tenant(acme)
+            .execute(&mut tx)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_session_level_set_leaks_to_the_next_client_but_the_default_does_not() {
+    let world = World::new(2).unwrap();
+    // ONE server connection: every client shares it, one transaction at a time.
+    let bouncer = PgBouncer::start(PgServer::shared().unwrap(), 1).unwrap();
+    let app = world
+        .app_pool(&bouncer.url(APP_ROLE, world.db.name()), 4)
+        .await
+        .unwrap();
+    let pool = TenantPool::new(app.clone());
+    seed(&world, &pool).await;
+    let acme = &world.tenants[0];
+
+    let mut a = client(&bouncer, &world).await;
+    let mut b = client(&bouncer, &world).await;
+
+    // The default: the tenant is bound per transaction. Afterwards another
+    // client on the same server connection sees no tenant and no rows.
+    let mut tx = pool.begin(acme).await.unwrap();
+    assert_eq!(
+        Scoped::<Orders>::select()
+            .for_tenant(acme)
+            .count(&mut tx)
+            .await
+            .unwrap(),
+        3
+    );
+    tx.commit().await.unwrap();
+    let (setting, rows) = seen_by(&mut b).await;
+    assert!(setting.as_deref().unwrap_or("").is_empty(), "{setting:?}");
+    assert_eq!(
+        rows, 0,
+        "after a tenant transaction, another client sees nothing"
+    );
+
+    // What the SDK does not do: a session-level SET by client A ...
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "SET app.tenant_id = '{}'",
+        acme.id()
+    )))
+    .execute(&mut a)
+    .await
+    .unwrap();
+    // ... is on the server connection client B gets next: B now reads acme's rows.
+    let (setting, rows) = seen_by(&mut b).await;
+    assert_eq!(
+        setting.as_deref(),
+        Some(acme.id().to_string().as_str()),
+        "the session setting leaked to B"
+    );
+    assert_eq!(rows, 3, "B, which never named a tenant, sees acme's rows");
+
+    // The opt-in session mode has the same problem, which its docs say.
+    sqlx::raw_sql("RESET ALL").execute(&mut b).await.unwrap();
+    let mut session = pool.session(acme).await.unwrap();
+    let _ = sqlx::query("SELECT 1")
+        .persistent(false)
+        .execute(&mut *session)
+        .await
+        .unwrap();
+    let (_, rows) = seen_by(&mut b).await;
+    assert_eq!(
+        rows, 3,
+        "behind transaction pooling even TenantSession leaks between its statements"
+    );
+    session.release().await.unwrap();
+    sqlx::raw_sql("RESET ALL").execute(&mut b).await.unwrap();
+    assert_eq!(seen_by(&mut b).await.1, 0);
+}

@@ -1,0 +1,84 @@
+//! The torture run, as a test: zero leaks, directly and through pgbouncer.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
+
+use tenancy_isolation::fixture::World;
+use tenancy_isolation::torture::{self, Config};
+use tenancy_testing::{APP_ROLE, PgBouncer, PgServer};
+
+fn config() -> Config {
+    let seed = std::env::var("TORTURE_SEED")
+        .ok()
+        .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
+        .unwrap_or_else(|| Config::default().seed);
+    Config {
+        seed,
+        operations: 20_000,
+        ..Config::default()
+    }
+}
+
+fn assert_no_leaks(report: &torture::Report) {
+    eprintln!("{}", report.to_markdown());
+    assert!(
+        report.leaks.is_empty(),
+        "{} leak(s) with seed {:#x} (rerun with TORTURE_SEED={:x}):\n{}",
+        report.leaks.len(),
+        report.seed,
+        report.seed,
+        report.leaks.join("\n")
+    );
+    assert!(
+        report.operations >= 5_000,
+        "only {} operations ran",
+        report.operations
+    );
+    for (kind, n) in &report.by_kind {
+        assert!(
+            *n > 0,
+            "no {kind} operation ran: the run exercised less than it claims"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn torture_directly() {
+    let world = World::new(50).unwrap();
+    let config = config();
+    let app = world
+        .app_pool(world.db.app_url(), config.max_connections)
+        .await
+        .unwrap();
+    let report = torture::run(
+        &world,
+        app,
+        world.admin_pool().await.unwrap(),
+        "PostgreSQL directly",
+        &config,
+    )
+    .await;
+    assert_no_leaks(&report);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn torture_through_pgbouncer_in_transaction_mode() {
+    let world = World::new(50).unwrap();
+    let bouncer = PgBouncer::start(PgServer::shared().unwrap(), 4).unwrap();
+    let config = config();
+    let app = world
+        .app_pool(
+            &bouncer.url(APP_ROLE, world.db.name()),
+            config.max_connections,
+        )
+        .await
+        .unwrap();
+    let report = torture::run(
+        &world,
+        app,
+        world.admin_pool().await.unwrap(),
+        "pgbouncer (transaction mode)",
+        &config,
+    )
+    .await;
+    assert_no_leaks(&report);
+}
