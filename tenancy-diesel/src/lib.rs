@@ -1,10 +1,59 @@
-//! Tenant-bound diesel connections and PostgreSQL row-level security.
+//! Tenant-bound diesel connections, compile-time tenant scoping and
+//! PostgreSQL row-level security: the guarantees of `tenancy-sqlx`, for
+//! diesel.
 //!
-//! **Not implemented yet.** This crate reserves its place in the workspace;
-//! the tracking issue describes what it will provide: tenant-bound
-//! `PgConnection`s (r2d2) and `AsyncPgConnection`s that set the tenant for
-//! row-level security in every transaction, and a `for_tenant` query
-//! extension that only compiles for tables with a tenant column.
+//! 1. **In the types**: a table declares its tenant column once
+//!    ([`tenant_scoped!`]); [`for_tenant`](ForTenantDsl::for_tenant) adds the
+//!    tenant condition and yields a [`Scoped`] query; a [`TenantTx`] runs
+//!    only scoped queries, and inserts take the tenant from the transaction.
+//!    A query that names no tenant, or a table without a tenant column, does
+//!    not compile (trybuild tests prove it).
+//! 2. **In the database**: [`TenantPool::transaction`] binds the tenant for
+//!    row-level security in the `BEGIN` message, so even raw SQL through
+//!    [`TenantTx::raw_connection`] sees only the tenant's rows.
+//!
+//! ```no_run
+//! use diesel::prelude::*;
+//! use tenancy_diesel::{ForTenantDsl, TenantPool};
+//!
+//! diesel::table! { orders (tenant_id, id) { id -> Uuid, tenant_id -> Uuid, item -> Text, quantity -> Int4 } }
+//! tenancy_diesel::tenant_scoped!(orders.tenant_id);
+//!
+//! # fn demo(pool: TenantPool, acme: tenancy_core::Tenant, id: uuid::Uuid) -> Result<(), tenancy_diesel::Error> {
+//! pool.transaction(&acme, |tx| {
+//!     let tenant = tx.tenant().clone();
+//!     let burgers: Vec<(uuid::Uuid, String, i32)> = tx.load(
+//!         orders::table
+//!             .for_tenant(&tenant)
+//!             .filter(orders::item.eq("Burger"))
+//!             .select((orders::id, orders::item, orders::quantity)),
+//!     )?;
+//!     tx.execute(diesel::update(orders::table).set(orders::quantity.eq(3)).for_tenant(&tenant).filter(orders::id.eq(id)))?;
+//!     tx.execute(diesel::delete(orders::table).for_tenant(&tenant).filter(orders::quantity.eq(0)))?;
+//!     Ok::<_, tenancy_diesel::Error>(())
+//! })
+//! # }
+//! ```
+//!
+//! # Migrations
+//!
+//! The policy SQL is shared with `tenancy-sqlx`:
+//! [`TenantPolicy`](tenancy_core::rls::TenantPolicy) generates it. Put
+//! `policy.column_sql()` into the `CREATE TABLE` and `policy.enable_sql()`
+//! after it in a diesel migration's `up.sql` (and `disable_sql()` into
+//! `down.sql`), or run it from Rust with `conn.batch_execute(&policy.enable_sql())`.
+//! Run migrations as the table owner; connect the pool as a role that is not
+//! a superuser, not the owner and has no `BYPASSRLS`.
 #![deny(missing_docs)]
+
+mod error;
+mod pool;
+mod scoped;
+mod tx;
+
+pub use error::{Error, Result};
+pub use pool::TenantPool;
+pub use scoped::{ForTenantDsl, Scoped, TenantFilter, TenantScoped};
+pub use tx::TenantTx;
 
 pub use tenancy_core;

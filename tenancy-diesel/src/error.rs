@@ -1,0 +1,36 @@
+//! The error type of `tenancy-diesel`.
+
+use tenancy_core::{TenantError, TenantId};
+
+/// Everything that can go wrong in `tenancy-diesel`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No tenant, an inactive tenant, or a malformed tenant id.
+    #[error(transparent)]
+    Tenant(#[from] TenantError),
+
+    /// The database reported an error (including row-level security
+    /// refusing a write: "new row violates row-level security policy").
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
+
+    /// No connection could be taken from the pool.
+    #[error("no database connection available: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+
+    /// A query scoped to one tenant was run in another tenant's transaction.
+    #[error(
+        "the query is scoped to tenant {bound} but was run in a transaction of tenant {transaction}; \
+         scope it with `.for_tenant(tx.tenant())`"
+    )]
+    TenantMismatch {
+        /// The tenant the query was scoped to.
+        bound: TenantId,
+        /// The tenant of the transaction.
+        transaction: TenantId,
+    },
+}
+
+/// `Result<T, tenancy_diesel::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,130 @@
+//! [`TenantPool`]: tenant-bound transactions on an r2d2 pool of `PgConnection`s.
+
+use diesel::PgConnection;
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::r2d2::{ConnectionManager, Pool};
+use tenancy_core::rls::{SettingName, TxOptions, begin_sql};
+use tenancy_core::{Tenant, TenantContext};
+
+use crate::tx::best_effort;
+use crate::{Error, TenantTx};
+
+/// An r2d2 pool of diesel `PgConnection`s that hands out connections only
+/// inside a tenant transaction.
+///
+/// There is no `get()`: the only way in is [`transaction`](Self::transaction)
+/// (or [`transaction_current`](Self::transaction_current), which takes the
+/// tenant from [`TenantContext`] and fails closed without one). Each
+/// transaction sends `BEGIN; SET LOCAL app.tenant_id = '<uuid>'` in one
+/// message.
+///
+/// ```no_run
+/// use diesel::prelude::*;
+/// use diesel::r2d2::{ConnectionManager, Pool};
+/// use tenancy_diesel::{ForTenantDsl, TenantPool};
+///
+/// diesel::table! { orders (tenant_id, id) { id -> Uuid, tenant_id -> Uuid, item -> Text } }
+/// tenancy_diesel::tenant_scoped!(orders.tenant_id);
+///
+/// # fn demo(acme: tenancy_core::Tenant) -> Result<(), tenancy_diesel::Error> {
+/// let pg = Pool::builder().build(ConnectionManager::<PgConnection>::new("postgres://app@localhost/pos"))?;
+/// let pool = TenantPool::new(pg);
+/// let items: Vec<String> = pool.transaction(&acme, |tx| {
+///     // tenant_id is left out: its default is the transaction's tenant.
+///     tx.insert(diesel::insert_into(orders::table).values((orders::id.eq(uuid::Uuid::new_v4()), orders::item.eq("Burger"))))?;
+///     tx.load(orders::table.for_tenant(tx.tenant()).select(orders::item))
+/// })?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct TenantPool {
+    pool: Pool<ConnectionManager<PgConnection>>,
+    setting: SettingName,
+    options: TxOptions,
+}
+
+impl std::fmt::Debug for TenantPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantPool")
+            .field("setting", &self.setting)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TenantPool {
+    /// Wraps `pool`; tenants are bound through `app.tenant_id`.
+    pub fn new(pool: Pool<ConnectionManager<PgConnection>>) -> Self {
+        Self {
+            pool,
+            setting: SettingName::default(),
+            options: TxOptions::default(),
+        }
+    }
+
+    /// Uses another setting name; it must match the one in the policies.
+    #[must_use]
+    pub fn with_setting(mut self, setting: SettingName) -> Self {
+        self.setting = setting;
+        self
+    }
+
+    /// Options for every transaction (isolation, read-only, settings).
+    #[must_use]
+    pub fn with_tx_options(mut self, options: TxOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Runs `f` in a transaction bound to `tenant`: committed if `f`
+    /// returns `Ok`, rolled back if it returns `Err`.
+    ///
+    /// The connection never goes back to the pool with a tenant or an open
+    /// transaction: if the `BEGIN` message fails halfway it is rolled back
+    /// before the error is returned, and if `f` panics the pool discards the
+    /// connection (r2d2 treats connections dropped while panicking as broken).
+    pub fn transaction<R, E, F>(&self, tenant: &Tenant, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&mut TenantTx<'_>) -> Result<R, E>,
+        E: From<Error>,
+    {
+        tenant.ensure_active().map_err(Error::from)?;
+        let mut conn = self.pool.get().map_err(Error::from)?;
+        let sql = begin_sql(&self.setting, tenant.id(), &self.options);
+        if let Err(err) = AnsiTransactionManager::begin_transaction_sql(&mut *conn, &sql) {
+            // BEGIN may have run and a SET LOCAL after it failed: the server
+            // is in an aborted transaction diesel does not know about.
+            best_effort(&mut conn, "ROLLBACK");
+            return Err(Error::from(err).into());
+        }
+        let result = f(&mut TenantTx {
+            conn: &mut conn,
+            tenant,
+        });
+        match result {
+            Ok(value) => match AnsiTransactionManager::commit_transaction(&mut *conn) {
+                Ok(()) => Ok(value),
+                Err(err) => {
+                    let _ = AnsiTransactionManager::rollback_transaction(&mut *conn);
+                    Err(Error::from(err).into())
+                }
+            },
+            Err(err) => {
+                if AnsiTransactionManager::rollback_transaction(&mut *conn).is_err() {
+                    best_effort(&mut conn, "ROLLBACK");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// [`transaction`](Self::transaction) for the current tenant of
+    /// [`TenantContext`]; fails with `TenantError::Missing` without one.
+    pub fn transaction_current<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&mut TenantTx<'_>) -> Result<R, E>,
+        E: From<Error>,
+    {
+        let tenant = TenantContext::current().map_err(Error::from)?;
+        self.transaction(&tenant, f)
+    }
+}

@@ -1,0 +1,166 @@
+//! [`TenantScoped`] tables, the [`ForTenantDsl`] extension and [`Scoped`] queries.
+
+use diesel::dsl::{Eq, Filter, Limit, Order, Select};
+use diesel::expression::Expression;
+use diesel::query_builder::{DeleteStatement, UpdateStatement};
+use diesel::query_dsl::methods::{FilterDsl, LimitDsl, OrderDsl, SelectDsl};
+use diesel::{Column, ExpressionMethods, Table, sql_types};
+use tenancy_core::{Tenant, TenantId};
+
+/// A table with a tenant column (a `uuid`). Only such tables can be scoped
+/// with [`for_tenant`](ForTenantDsl::for_tenant); a table without one does
+/// not compile there.
+///
+/// Declare it once per table with [`tenant_scoped!`](crate::tenant_scoped).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no tenant column",
+    label = "this table is not declared tenant-scoped",
+    note = "declare its tenant column once: `tenancy_diesel::tenant_scoped!(orders.tenant_id);`"
+)]
+pub trait TenantScoped: Table {
+    /// The tenant column.
+    type TenantColumn: Column<Table = Self>
+        + Default
+        + ExpressionMethods
+        + Expression<SqlType = sql_types::Uuid>;
+}
+
+/// Declares tables' tenant columns: `tenant_scoped!(orders.tenant_id, lines.tenant_id);`
+/// where `orders` is the module a `diesel::table!` created.
+#[macro_export]
+macro_rules! tenant_scoped {
+    ($($table:ident . $column:ident),+ $(,)?) => {
+        $(
+            impl $crate::TenantScoped for $table::table {
+                type TenantColumn = $table::$column;
+            }
+        )+
+    };
+}
+
+/// The condition `tenant_column = <tenant id>` for table `T`.
+pub type TenantFilter<T> = Eq<<T as TenantScoped>::TenantColumn, uuid::Uuid>;
+
+fn tenant_filter<T: TenantScoped>(tenant: &Tenant) -> TenantFilter<T> {
+    T::TenantColumn::default().eq(*tenant.id().as_uuid())
+}
+
+/// A query that names its tenant: the only kind a
+/// [`TenantTx`](crate::TenantTx) runs.
+///
+/// Made by [`for_tenant`](ForTenantDsl::for_tenant); it can be narrowed
+/// further with [`filter`](Scoped::filter) (joined with `AND` to the tenant
+/// condition), [`order`](Scoped::order), [`limit`](Scoped::limit) and
+/// [`select`](Scoped::select), but never widened: there is no `or_filter`.
+#[derive(Debug, Clone)]
+#[must_use = "a scoped query does nothing until a TenantTx runs it"]
+pub struct Scoped<Q> {
+    pub(crate) query: Q,
+    pub(crate) tenant: TenantId,
+}
+
+impl<Q> Scoped<Q> {
+    /// The tenant this query is scoped to.
+    pub fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+
+    fn map<R>(self, f: impl FnOnce(Q) -> R) -> Scoped<R> {
+        Scoped {
+            query: f(self.query),
+            tenant: self.tenant,
+        }
+    }
+
+    /// Adds a condition, joined with `AND` to the tenant condition.
+    pub fn filter<P>(self, predicate: P) -> Scoped<Filter<Q, P>>
+    where
+        Q: FilterDsl<P>,
+    {
+        self.map(|q| q.filter(predicate))
+    }
+
+    /// Orders the rows.
+    pub fn order<O>(self, order: O) -> Scoped<Order<Q, O>>
+    where
+        Q: OrderDsl<O>,
+        O: Expression,
+    {
+        self.map(|q| q.order(order))
+    }
+
+    /// Limits the rows.
+    pub fn limit(self, limit: i64) -> Scoped<Limit<Q>>
+    where
+        Q: LimitDsl,
+    {
+        self.map(|q| q.limit(limit))
+    }
+
+    /// Selects these columns.
+    pub fn select<S>(self, selection: S) -> Scoped<Select<Q, S>>
+    where
+        Q: SelectDsl<S>,
+        S: Expression,
+    {
+        self.map(|q| q.select(selection))
+    }
+}
+
+/// Scopes a query on tenant table `T` to one tenant: `orders::table.for_tenant(&acme)`.
+///
+/// Implemented for tenant tables (`orders::table.for_tenant(..)`, then
+/// narrowed with [`Scoped::filter`] and friends) and for `UPDATE` and
+/// `DELETE` statements on them (`diesel::update(orders::table).set(..).for_tenant(..)`).
+/// Each gets `WHERE tenant_column = <tenant id>` added.
+pub trait ForTenantDsl<T: TenantScoped>: Sized {
+    /// The query with the tenant condition.
+    type Output;
+
+    /// Adds the tenant condition and marks the query as scoped.
+    fn for_tenant(self, tenant: &Tenant) -> Scoped<Self::Output>;
+}
+
+impl<T> ForTenantDsl<T> for T
+where
+    T: TenantScoped + FilterDsl<TenantFilter<T>>,
+{
+    type Output = Filter<T, TenantFilter<T>>;
+
+    fn for_tenant(self, tenant: &Tenant) -> Scoped<Self::Output> {
+        Scoped {
+            query: self.filter(tenant_filter::<T>(tenant)),
+            tenant: tenant.id(),
+        }
+    }
+}
+
+impl<T, U, V, Ret> ForTenantDsl<T> for UpdateStatement<T, U, V, Ret>
+where
+    T: TenantScoped + diesel::QuerySource,
+    Self: FilterDsl<TenantFilter<T>>,
+{
+    type Output = Filter<Self, TenantFilter<T>>;
+
+    fn for_tenant(self, tenant: &Tenant) -> Scoped<Self::Output> {
+        Scoped {
+            query: self.filter(tenant_filter::<T>(tenant)),
+            tenant: tenant.id(),
+        }
+    }
+}
+
+impl<T, U, Ret> ForTenantDsl<T> for DeleteStatement<T, U, Ret>
+where
+    T: TenantScoped + diesel::QuerySource,
+    Self: FilterDsl<TenantFilter<T>>,
+{
+    type Output = Filter<Self, TenantFilter<T>>;
+
+    fn for_tenant(self, tenant: &Tenant) -> Scoped<Self::Output> {
+        Scoped {
+            query: self.filter(tenant_filter::<T>(tenant)),
+            tenant: tenant.id(),
+        }
+    }
+}

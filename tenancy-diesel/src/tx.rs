@@ -1,0 +1,121 @@
+//! [`TenantTx`]: a diesel transaction bound to one tenant.
+
+use diesel::connection::SimpleConnection;
+use diesel::query_builder::InsertStatement;
+use diesel::query_dsl::LoadQuery;
+use diesel::query_dsl::methods::ExecuteDsl;
+use diesel::{OptionalExtension, PgConnection, RunQueryDsl};
+use tenancy_core::Tenant;
+
+use crate::scoped::{Scoped, TenantScoped};
+use crate::{Error, Result};
+
+/// A transaction bound to one tenant; the tenant is set transaction-locally
+/// for PostgreSQL row-level security. Handed to the closure of
+/// [`TenantPool::transaction`](crate::TenantPool::transaction).
+///
+/// It runs only [`Scoped`] queries (made with
+/// [`for_tenant`](crate::ForTenantDsl::for_tenant)): a query that does not
+/// name a tenant does not compile here. Inserts get the tenant column from
+/// its default, the transaction's tenant. For raw SQL there is
+/// [`raw_connection`](TenantTx::raw_connection): row-level security still
+/// applies to it.
+pub struct TenantTx<'a> {
+    pub(crate) conn: &'a mut PgConnection,
+    pub(crate) tenant: &'a Tenant,
+}
+
+impl std::fmt::Debug for TenantTx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantTx")
+            .field("tenant", &self.tenant.id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TenantTx<'_> {
+    /// The tenant of this transaction.
+    pub fn tenant(&self) -> &Tenant {
+        self.tenant
+    }
+
+    fn check<Q>(&self, query: &Scoped<Q>) -> Result<()> {
+        if query.tenant == self.tenant.id() {
+            Ok(())
+        } else {
+            Err(Error::TenantMismatch {
+                bound: query.tenant,
+                transaction: self.tenant.id(),
+            })
+        }
+    }
+
+    /// Loads all rows of a scoped query.
+    pub fn load<U, Q>(&mut self, query: Scoped<Q>) -> Result<Vec<U>>
+    where
+        Q: RunQueryDsl<PgConnection> + for<'q> LoadQuery<'q, PgConnection, U>,
+    {
+        self.check(&query)?;
+        Ok(query.query.load(self.conn)?)
+    }
+
+    /// Loads the first row of a scoped query, if any.
+    pub fn first<U, Q>(&mut self, query: Scoped<Q>) -> Result<Option<U>>
+    where
+        Q: RunQueryDsl<PgConnection> + for<'q> LoadQuery<'q, PgConnection, U>,
+    {
+        self.check(&query)?;
+        Ok(query.query.get_result(self.conn).optional()?)
+    }
+
+    /// Runs a scoped `UPDATE` or `DELETE`; returns the number of rows changed.
+    pub fn execute<Q>(&mut self, statement: Scoped<Q>) -> Result<usize>
+    where
+        Q: RunQueryDsl<PgConnection> + ExecuteDsl<PgConnection>,
+    {
+        self.check(&statement)?;
+        Ok(statement.query.execute(self.conn)?)
+    }
+
+    /// Runs an insert into a tenant table; returns the number of rows.
+    ///
+    /// Leave the tenant column out of the values: its default (from
+    /// [`TenantPolicy::column_sql`](tenancy_core::rls::TenantPolicy::column_sql))
+    /// is this transaction's tenant. A value naming another tenant is
+    /// refused by the policy's `WITH CHECK`.
+    pub fn insert<T, U, Op, Ret>(
+        &mut self,
+        statement: InsertStatement<T, U, Op, Ret>,
+    ) -> Result<usize>
+    where
+        T: TenantScoped,
+        InsertStatement<T, U, Op, Ret>: ExecuteDsl<PgConnection>,
+    {
+        Ok(statement.execute(self.conn)?)
+    }
+
+    /// Runs an insert into a tenant table that has a `RETURNING` clause and
+    /// returns the inserted row(s).
+    pub fn insert_returning<R, T, U, Op, Ret>(
+        &mut self,
+        statement: InsertStatement<T, U, Op, Ret>,
+    ) -> Result<Vec<R>>
+    where
+        T: TenantScoped,
+        InsertStatement<T, U, Op, Ret>: for<'q> LoadQuery<'q, PgConnection, R>,
+    {
+        Ok(statement.load(self.conn)?)
+    }
+
+    /// The connection, for raw SQL (`diesel::sql_query`, `batch_execute`).
+    /// It is inside this tenant's transaction, so row-level security still
+    /// filters every statement.
+    pub fn raw_connection(&mut self) -> &mut PgConnection {
+        self.conn
+    }
+}
+
+/// Runs `sql` on `conn`, ignoring the result: best effort after a failure.
+pub(crate) fn best_effort(conn: &mut PgConnection, sql: &str) {
+    let _ = conn.batch_execute(sql);
+}

@@ -1,0 +1,317 @@
+//! tenancy-diesel on a real PostgreSQL, as the unprivileged app role.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
+
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, Pool};
+use diesel::sql_types::{Nullable, Text, Uuid as SqlUuid};
+use tenancy_core::rls::{TenantPolicy, TxOptions};
+use tenancy_core::{Tenant, TenantContext, TenantError, TenantId};
+use tenancy_diesel::{Error, ForTenantDsl, TenantPool};
+use tenancy_testing::TestDatabase;
+use uuid::Uuid;
+
+diesel::table! {
+    orders (tenant_id, id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        item -> Text,
+        quantity -> Int4,
+    }
+}
+tenancy_diesel::tenant_scoped!(orders.tenant_id);
+
+type Raw = Pool<ConnectionManager<PgConnection>>;
+
+struct Fixture {
+    db: TestDatabase,
+    raw: Raw,
+    pool: TenantPool,
+    acme: Tenant,
+    globex: Tenant,
+}
+
+fn tenant(slug: &str) -> Tenant {
+    Tenant::builder(TenantId::new_v4(), slug.parse().unwrap()).build()
+}
+
+/// acme gets 3 orders, globex 2; the pool has ONE connection, so the next
+/// user of a connection is certain to be the test's check.
+fn fixture() -> Fixture {
+    let db = tenancy_testing::test_database();
+    let policy = TenantPolicy::new("orders").unwrap();
+    db.owner_sql(&format!(
+        "CREATE TABLE orders (id uuid NOT NULL DEFAULT gen_random_uuid(), {}, item text NOT NULL,
+                              quantity int NOT NULL DEFAULT 1, PRIMARY KEY (tenant_id, id)); {}",
+        policy.column_sql(),
+        policy.enable_sql()
+    ))
+    .unwrap();
+    let raw = Pool::builder()
+        .max_size(1)
+        .build(ConnectionManager::<PgConnection>::new(db.app_url()))
+        .unwrap();
+    let pool = TenantPool::new(raw.clone());
+    let (acme, globex) = (tenant("acme"), tenant("globex"));
+    for (t, items) in [
+        (&acme, &["Burger", "Fries", "Cola"][..]),
+        (&globex, &["Taco", "Nachos"][..]),
+    ] {
+        pool.transaction(t, |tx| {
+            for item in items {
+                tx.insert(diesel::insert_into(orders::table).values(orders::item.eq(*item)))?;
+            }
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+    }
+    Fixture {
+        db,
+        raw,
+        pool,
+        acme,
+        globex,
+    }
+}
+
+#[derive(QueryableByName)]
+struct Setting {
+    #[diesel(sql_type = Nullable<Text>)]
+    setting: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct Owner {
+    #[diesel(sql_type = SqlUuid)]
+    tenant_id: Uuid,
+}
+
+/// The pooled connection, seen from outside (`pg_stat_activity`) and inside:
+/// idle (no open or aborted transaction), no tenant setting, no rows.
+/// Returns its backend pid.
+fn assert_clean(f: &Fixture) -> i32 {
+    let state =
+        f.db.admin_sql(&format!(
+            "SELECT state FROM pg_stat_activity WHERE usename = 'tenancy_app' AND datname = '{}'",
+            f.db.name()
+        ))
+        .unwrap();
+    assert_eq!(
+        state, "idle",
+        "the pooled connection is not idle: {state:?}"
+    );
+    let mut conn = f.raw.get().unwrap();
+    let setting: Setting =
+        diesel::sql_query("SELECT current_setting('app.tenant_id', true) AS setting")
+            .get_result(&mut conn)
+            .unwrap();
+    assert!(
+        setting.setting.as_deref().unwrap_or("").is_empty(),
+        "connection carries {:?}",
+        setting.setting
+    );
+    let visible: i64 = orders::table.count().get_result(&mut conn).unwrap();
+    assert_eq!(visible, 0, "a query without a tenant saw rows");
+    diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>(
+        "pg_backend_pid()",
+    ))
+    .get_result(&mut conn)
+    .unwrap()
+}
+
+#[test]
+fn each_tenant_sees_exactly_its_rows_via_builder_and_sql_query() {
+    let f = fixture();
+    for (t, want) in [(&f.acme, 3), (&f.globex, 2)] {
+        let (built, raw) = f
+            .pool
+            .transaction(t, |tx| {
+                let tenant = tx.tenant().clone();
+                let built: Vec<(Uuid, String)> = tx.load(
+                    orders::table
+                        .for_tenant(&tenant)
+                        .select((orders::tenant_id, orders::item)),
+                )?;
+                // The Friday-night bug, in diesel: raw SQL without WHERE.
+                let raw: Vec<Owner> =
+                    diesel::sql_query("SELECT tenant_id FROM orders").load(tx.raw_connection())?;
+                Ok::<_, Error>((built, raw))
+            })
+            .unwrap();
+        assert_eq!(built.len(), want);
+        assert_eq!(raw.len(), want, "RLS alone must filter the raw query");
+        assert!(built.iter().all(|(owner, _)| owner == t.id().as_uuid()));
+        assert!(raw.iter().all(|o| o.tenant_id == *t.id().as_uuid()));
+    }
+}
+
+#[test]
+fn writes_cannot_reach_another_tenant() {
+    let f = fixture();
+    let theirs: Uuid = f
+        .pool
+        .transaction(&f.globex, |tx| {
+            let t = tx.tenant().clone();
+            tx.first(orders::table.for_tenant(&t).select(orders::id))
+                .map(Option::unwrap)
+        })
+        .unwrap();
+    let (updated, deleted) = f
+        .pool
+        .transaction(&f.acme, |tx| {
+            let t = tx.tenant().clone();
+            let updated = tx.execute(
+                diesel::update(orders::table)
+                    .set(orders::quantity.eq(99))
+                    .for_tenant(&t)
+                    .filter(orders::id.eq(theirs)),
+            )?;
+            let deleted = tx.execute(
+                diesel::delete(orders::table)
+                    .for_tenant(&t)
+                    .filter(orders::id.eq(theirs)),
+            )?;
+            Ok::<_, Error>((updated, deleted))
+        })
+        .unwrap();
+    assert_eq!((updated, deleted), (0, 0));
+
+    let planted = f.pool.transaction(&f.acme, |tx| {
+        tx.insert(diesel::insert_into(orders::table).values((
+            orders::tenant_id.eq(f.globex.id().as_uuid()),
+            orders::item.eq("Stolen"),
+        )))
+    });
+    assert!(
+        planted
+            .unwrap_err()
+            .to_string()
+            .contains("row-level security")
+    );
+    let moved = f.pool.transaction(&f.acme, |tx| {
+        diesel::sql_query("UPDATE orders SET tenant_id = $1")
+            .bind::<SqlUuid, _>(f.globex.id().as_uuid())
+            .execute(tx.raw_connection())
+            .map_err(Error::from)
+    });
+    assert!(
+        moved
+            .unwrap_err()
+            .to_string()
+            .contains("row-level security")
+    );
+
+    let globex_rows: Vec<i32> = f
+        .pool
+        .transaction(&f.globex, |tx| {
+            let t = tx.tenant().clone();
+            tx.load(orders::table.for_tenant(&t).select(orders::quantity))
+        })
+        .unwrap();
+    assert_eq!(globex_rows, vec![1, 1], "globex's rows are untouched");
+}
+
+#[test]
+fn no_tenant_means_no_rows_and_no_writes() {
+    let f = fixture();
+    let mut conn = f.raw.get().unwrap();
+    assert_eq!(
+        orders::table.count().get_result::<i64>(&mut conn).unwrap(),
+        0
+    );
+    let err = diesel::insert_into(orders::table)
+        .values(orders::item.eq("x"))
+        .execute(&mut conn)
+        .unwrap_err();
+    assert!(err.to_string().contains("row-level security"), "{err}");
+}
+
+#[test]
+fn connections_come_back_clean_after_commit_error_failed_begin_and_panic() {
+    let f = fixture();
+    let pid = assert_clean(&f);
+
+    // An error returned by the closure: rolled back.
+    let err = f.pool.transaction(&f.acme, |tx| {
+        tx.insert(diesel::insert_into(orders::table).values(orders::item.eq("Ghost")))?;
+        Err::<(), _>(Error::Tenant(TenantError::Missing))
+    });
+    assert!(err.is_err());
+    assert_eq!(assert_clean(&f), pid);
+
+    // A statement error: the transaction is aborted, then rolled back.
+    let err = f.pool.transaction(&f.acme, |tx| {
+        diesel::sql_query("SELECT 1/0")
+            .execute(tx.raw_connection())
+            .map_err(Error::from)
+    });
+    assert!(err.unwrap_err().to_string().contains("division by zero"));
+    assert_eq!(assert_clean(&f), pid);
+
+    // BEGIN runs, the SET LOCAL after it fails: rolled back before returning.
+    let bad = f.pool.clone().with_tx_options(
+        TxOptions::default()
+            .setting("statement_timeout", "not a duration")
+            .unwrap(),
+    );
+    let err = bad.transaction(&f.acme, |_| Ok::<_, Error>(()));
+    assert!(matches!(err, Err(Error::Database(_))), "{err:?}");
+    assert_eq!(assert_clean(&f), pid);
+
+    // A panic inside: the pool throws the connection away.
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = f.pool.transaction(&f.acme, |tx| {
+            tx.insert(diesel::insert_into(orders::table).values(orders::item.eq("Panic")))
+                .unwrap();
+            panic!("handler bug inside the transaction");
+            #[allow(unreachable_code)]
+            Ok::<_, Error>(())
+        });
+    }));
+    assert!(panicked.is_err());
+    assert_ne!(
+        assert_clean(&f),
+        pid,
+        "the connection a panic left must not be reused"
+    );
+
+    let items: Vec<String> = f
+        .pool
+        .transaction(&f.acme, |tx| {
+            let t = tx.tenant().clone();
+            tx.load(orders::table.for_tenant(&t).select(orders::item))
+        })
+        .unwrap();
+    assert_eq!(items.len(), 3, "no ghost, no panic row: {items:?}");
+}
+
+#[test]
+fn a_query_scoped_to_another_tenant_is_refused() {
+    let f = fixture();
+    let err = f
+        .pool
+        .transaction(&f.acme, |tx| {
+            tx.load::<Uuid, _>(orders::table.for_tenant(&f.globex).select(orders::id))
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::TenantMismatch { .. }), "{err}");
+}
+
+#[test]
+fn transaction_current_takes_the_context_and_fails_closed_without_one() {
+    let f = fixture();
+    let err = f
+        .pool
+        .transaction_current(|_| Ok::<_, Error>(()))
+        .unwrap_err();
+    assert!(matches!(err, Error::Tenant(TenantError::Missing)));
+    let n = TenantContext::sync_scope(f.globex.clone(), || {
+        f.pool.transaction_current(|tx| {
+            let t = tx.tenant().clone();
+            tx.load::<Uuid, _>(orders::table.for_tenant(&t).select(orders::id))
+                .map(|v| v.len())
+        })
+    })
+    .unwrap();
+    assert_eq!(n, 2);
+}
