@@ -19,6 +19,11 @@ pub enum Error {
     #[error("no database connection available: {0}")]
     Pool(#[from] diesel::r2d2::PoolError),
 
+    /// No connection could be taken from the async pool.
+    #[cfg(feature = "async")]
+    #[error("no database connection available: {0}")]
+    AsyncPool(String),
+
     /// A query scoped to one tenant was run in another tenant's transaction.
     #[error(
         "the query is scoped to tenant {bound} but was run in a transaction of tenant {transaction}; \

@@ -22,14 +22,14 @@
 //! # fn demo(pool: TenantPool, acme: tenancy_core::Tenant, id: uuid::Uuid) -> Result<(), tenancy_diesel::Error> {
 //! pool.transaction(&acme, |tx| {
 //!     let tenant = tx.tenant().clone();
-//!     let burgers: Vec<(uuid::Uuid, String, i32)> = tx.load(
+//!     let burgers: Vec<(uuid::Uuid, String, i32)> = tx.fetch_all(
 //!         orders::table
 //!             .for_tenant(&tenant)
 //!             .filter(orders::item.eq("Burger"))
 //!             .select((orders::id, orders::item, orders::quantity)),
 //!     )?;
-//!     tx.execute(diesel::update(orders::table).set(orders::quantity.eq(3)).for_tenant(&tenant).filter(orders::id.eq(id)))?;
-//!     tx.execute(diesel::delete(orders::table).for_tenant(&tenant).filter(orders::quantity.eq(0)))?;
+//!     tx.execute_scoped(diesel::update(orders::table).set(orders::quantity.eq(3)).for_tenant(&tenant).filter(orders::id.eq(id)))?;
+//!     tx.execute_scoped(diesel::delete(orders::table).for_tenant(&tenant).filter(orders::quantity.eq(0)))?;
 //!     Ok::<_, tenancy_diesel::Error>(())
 //! })
 //! # }
@@ -44,13 +44,21 @@
 //! `down.sql`), or run it from Rust with `conn.batch_execute(&policy.enable_sql())`.
 //! Run migrations as the table owner; connect the pool as a role that is not
 //! a superuser, not the owner and has no `BYPASSRLS`.
+//! # Features
+//!
+//! - `async`: `AsyncTenantPool` and `AsyncTenantTx` for diesel-async
+//!   (`AsyncPgConnection` on deadpool).
 #![deny(missing_docs)]
 
+#[cfg(feature = "async")]
+mod async_pool;
 mod error;
 mod pool;
 mod scoped;
 mod tx;
 
+#[cfg(feature = "async")]
+pub use async_pool::{AsyncTenantPool, AsyncTenantTx};
 pub use error::{Error, Result};
 pub use pool::TenantPool;
 pub use scoped::{ForTenantDsl, Scoped, TenantFilter, TenantScoped};

@@ -32,7 +32,7 @@ use crate::{Error, TenantTx};
 /// let items: Vec<String> = pool.transaction(&acme, |tx| {
 ///     // tenant_id is left out: its default is the transaction's tenant.
 ///     tx.insert(diesel::insert_into(orders::table).values((orders::id.eq(uuid::Uuid::new_v4()), orders::item.eq("Burger"))))?;
-///     tx.load(orders::table.for_tenant(tx.tenant()).select(orders::item))
+///     tx.fetch_all(orders::table.for_tenant(tx.tenant()).select(orders::item))
 /// })?;
 /// # Ok(()) }
 /// ```

@@ -51,7 +51,7 @@ impl TenantTx<'_> {
     }
 
     /// Loads all rows of a scoped query.
-    pub fn load<U, Q>(&mut self, query: Scoped<Q>) -> Result<Vec<U>>
+    pub fn fetch_all<U, Q>(&mut self, query: Scoped<Q>) -> Result<Vec<U>>
     where
         Q: RunQueryDsl<PgConnection> + for<'q> LoadQuery<'q, PgConnection, U>,
     {
@@ -60,7 +60,7 @@ impl TenantTx<'_> {
     }
 
     /// Loads the first row of a scoped query, if any.
-    pub fn first<U, Q>(&mut self, query: Scoped<Q>) -> Result<Option<U>>
+    pub fn fetch_optional<U, Q>(&mut self, query: Scoped<Q>) -> Result<Option<U>>
     where
         Q: RunQueryDsl<PgConnection> + for<'q> LoadQuery<'q, PgConnection, U>,
     {
@@ -69,7 +69,7 @@ impl TenantTx<'_> {
     }
 
     /// Runs a scoped `UPDATE` or `DELETE`; returns the number of rows changed.
-    pub fn execute<Q>(&mut self, statement: Scoped<Q>) -> Result<usize>
+    pub fn execute_scoped<Q>(&mut self, statement: Scoped<Q>) -> Result<usize>
     where
         Q: RunQueryDsl<PgConnection> + ExecuteDsl<PgConnection>,
     {

@@ -127,7 +127,7 @@ fn each_tenant_sees_exactly_its_rows_via_builder_and_sql_query() {
             .pool
             .transaction(t, |tx| {
                 let tenant = tx.tenant().clone();
-                let built: Vec<(Uuid, String)> = tx.load(
+                let built: Vec<(Uuid, String)> = tx.fetch_all(
                     orders::table
                         .for_tenant(&tenant)
                         .select((orders::tenant_id, orders::item)),
@@ -152,7 +152,7 @@ fn writes_cannot_reach_another_tenant() {
         .pool
         .transaction(&f.globex, |tx| {
             let t = tx.tenant().clone();
-            tx.first(orders::table.for_tenant(&t).select(orders::id))
+            tx.fetch_optional(orders::table.for_tenant(&t).select(orders::id))
                 .map(Option::unwrap)
         })
         .unwrap();
@@ -160,13 +160,13 @@ fn writes_cannot_reach_another_tenant() {
         .pool
         .transaction(&f.acme, |tx| {
             let t = tx.tenant().clone();
-            let updated = tx.execute(
+            let updated = tx.execute_scoped(
                 diesel::update(orders::table)
                     .set(orders::quantity.eq(99))
                     .for_tenant(&t)
                     .filter(orders::id.eq(theirs)),
             )?;
-            let deleted = tx.execute(
+            let deleted = tx.execute_scoped(
                 diesel::delete(orders::table)
                     .for_tenant(&t)
                     .filter(orders::id.eq(theirs)),
@@ -205,7 +205,7 @@ fn writes_cannot_reach_another_tenant() {
         .pool
         .transaction(&f.globex, |tx| {
             let t = tx.tenant().clone();
-            tx.load(orders::table.for_tenant(&t).select(orders::quantity))
+            tx.fetch_all(orders::table.for_tenant(&t).select(orders::quantity))
         })
         .unwrap();
     assert_eq!(globex_rows, vec![1, 1], "globex's rows are untouched");
@@ -279,7 +279,7 @@ fn connections_come_back_clean_after_commit_error_failed_begin_and_panic() {
         .pool
         .transaction(&f.acme, |tx| {
             let t = tx.tenant().clone();
-            tx.load(orders::table.for_tenant(&t).select(orders::item))
+            tx.fetch_all(orders::table.for_tenant(&t).select(orders::item))
         })
         .unwrap();
     assert_eq!(items.len(), 3, "no ghost, no panic row: {items:?}");
@@ -291,7 +291,7 @@ fn a_query_scoped_to_another_tenant_is_refused() {
     let err = f
         .pool
         .transaction(&f.acme, |tx| {
-            tx.load::<Uuid, _>(orders::table.for_tenant(&f.globex).select(orders::id))
+            tx.fetch_all::<Uuid, _>(orders::table.for_tenant(&f.globex).select(orders::id))
         })
         .unwrap_err();
     assert!(matches!(err, Error::TenantMismatch { .. }), "{err}");
@@ -308,7 +308,7 @@ fn transaction_current_takes_the_context_and_fails_closed_without_one() {
     let n = TenantContext::sync_scope(f.globex.clone(), || {
         f.pool.transaction_current(|tx| {
             let t = tx.tenant().clone();
-            tx.load::<Uuid, _>(orders::table.for_tenant(&t).select(orders::id))
+            tx.fetch_all::<Uuid, _>(orders::table.for_tenant(&t).select(orders::id))
                 .map(|v| v.len())
         })
     })

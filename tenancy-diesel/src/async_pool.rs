@@ -1,0 +1,209 @@
+//! [`AsyncTenantPool`] and [`AsyncTenantTx`]: the same guarantees for
+//! diesel-async (feature `async`).
+
+use diesel::query_builder::InsertStatement;
+use diesel_async::methods::{ExecuteDsl, LoadQuery};
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
+use tenancy_core::rls::{SettingName, TxOptions, begin_sql};
+use tenancy_core::{Tenant, TenantContext};
+
+use crate::scoped::{Scoped, TenantScoped};
+use crate::{Error, Result};
+
+/// A deadpool of diesel-async `AsyncPgConnection`s that hands out
+/// connections only inside a tenant transaction.
+///
+/// ```no_run
+/// use diesel::prelude::*;
+/// use diesel_async::pooled_connection::{AsyncDieselConnectionManager, deadpool::Pool};
+/// use tenancy_diesel::{AsyncTenantPool, ForTenantDsl};
+///
+/// diesel::table! { orders (tenant_id, id) { id -> Uuid, tenant_id -> Uuid, item -> Text } }
+/// tenancy_diesel::tenant_scoped!(orders.tenant_id);
+///
+/// # async fn demo(acme: tenancy_core::Tenant) -> Result<(), Box<dyn std::error::Error>> {
+/// let manager = AsyncDieselConnectionManager::<diesel_async::AsyncPgConnection>::new("postgres://app@localhost/pos");
+/// let pool = AsyncTenantPool::new(Pool::builder(manager).build()?);
+/// let mut tx = pool.begin(&acme).await?;
+/// tx.insert(diesel::insert_into(orders::table).values((orders::id.eq(uuid::Uuid::new_v4()), orders::item.eq("Burger")))).await?;
+/// let items: Vec<String> = tx.fetch_all(orders::table.for_tenant(&acme).select(orders::item)).await?;
+/// tx.commit().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct AsyncTenantPool {
+    pool: Pool<AsyncPgConnection>,
+    setting: SettingName,
+    options: TxOptions,
+}
+
+impl std::fmt::Debug for AsyncTenantPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncTenantPool")
+            .field("setting", &self.setting)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AsyncTenantPool {
+    /// Wraps `pool`; tenants are bound through `app.tenant_id`.
+    pub fn new(pool: Pool<AsyncPgConnection>) -> Self {
+        Self {
+            pool,
+            setting: SettingName::default(),
+            options: TxOptions::default(),
+        }
+    }
+
+    /// Uses another setting name; it must match the one in the policies.
+    #[must_use]
+    pub fn with_setting(mut self, setting: SettingName) -> Self {
+        self.setting = setting;
+        self
+    }
+
+    /// Options for every transaction (isolation, read-only, settings).
+    #[must_use]
+    pub fn with_tx_options(mut self, options: TxOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Opens a transaction bound to `tenant` (`BEGIN; SET LOCAL ...` in one
+    /// message). If that fails, or this future is dropped before it
+    /// finished, the connection is closed instead of returned to the pool.
+    pub async fn begin(&self, tenant: &Tenant) -> Result<AsyncTenantTx> {
+        tenant.ensure_active()?;
+        let conn = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| Error::AsyncPool(e.to_string()))?;
+        // From here until the transaction is open, dropping `tx` (error or
+        // cancellation) closes the connection.
+        let mut tx = AsyncTenantTx {
+            conn: Some(conn),
+            tenant: tenant.clone(),
+            open: true,
+        };
+        let sql = begin_sql(&self.setting, tenant.id(), &self.options);
+        AnsiTransactionManager::begin_transaction_sql(tx.conn()?, &sql).await?;
+        Ok(tx)
+    }
+
+    /// [`begin`](Self::begin) for the current tenant of [`TenantContext`];
+    /// fails with `TenantError::Missing` without one.
+    pub async fn begin_current(&self) -> Result<AsyncTenantTx> {
+        let tenant = TenantContext::current()?;
+        self.begin(&tenant).await
+    }
+}
+
+/// A diesel-async transaction bound to one tenant. Runs only [`Scoped`]
+/// queries, like [`TenantTx`](crate::TenantTx).
+///
+/// End it with [`commit`](Self::commit) or [`rollback`](Self::rollback).
+/// Dropped without either (an error, a panic, a cancelled future), its
+/// connection is **closed**, not returned: PostgreSQL rolls the transaction
+/// back, and no tenant or open transaction can reach the pool.
+pub struct AsyncTenantTx {
+    conn: Option<Object<AsyncPgConnection>>,
+    tenant: Tenant,
+    open: bool,
+}
+
+impl std::fmt::Debug for AsyncTenantTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncTenantTx")
+            .field("tenant", &self.tenant.id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AsyncTenantTx {
+    /// The tenant of this transaction.
+    pub fn tenant(&self) -> &Tenant {
+        &self.tenant
+    }
+
+    fn conn(&mut self) -> Result<&mut AsyncPgConnection> {
+        match self.conn.as_mut() {
+            Some(conn) => Ok(conn),
+            None => Err(Error::Database(diesel::result::Error::NotInTransaction)),
+        }
+    }
+
+    fn check<Q>(&self, query: &Scoped<Q>) -> Result<()> {
+        if query.tenant == self.tenant.id() {
+            Ok(())
+        } else {
+            Err(Error::TenantMismatch {
+                bound: query.tenant,
+                transaction: self.tenant.id(),
+            })
+        }
+    }
+
+    /// Loads all rows of a scoped query.
+    pub async fn fetch_all<'q, U, Q>(&mut self, query: Scoped<Q>) -> Result<Vec<U>>
+    where
+        Q: LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        U: Send,
+    {
+        self.check(&query)?;
+        Ok(query.query.load(self.conn()?).await?)
+    }
+
+    /// Runs a scoped `UPDATE` or `DELETE`; returns the number of rows changed.
+    pub async fn execute_scoped<'q, Q>(&mut self, statement: Scoped<Q>) -> Result<usize>
+    where
+        Q: ExecuteDsl<AsyncPgConnection> + 'q,
+    {
+        self.check(&statement)?;
+        Ok(statement.query.execute(self.conn()?).await?)
+    }
+
+    /// Runs an insert into a tenant table; the tenant column gets its
+    /// default, this transaction's tenant (see [`TenantTx::insert`](crate::TenantTx::insert)).
+    pub async fn insert<'q, T, U, Op, Ret>(
+        &mut self,
+        statement: InsertStatement<T, U, Op, Ret>,
+    ) -> Result<usize>
+    where
+        T: TenantScoped,
+        InsertStatement<T, U, Op, Ret>: ExecuteDsl<AsyncPgConnection> + 'q,
+    {
+        Ok(statement.execute(self.conn()?).await?)
+    }
+
+    /// The connection, for raw SQL; row-level security still applies.
+    pub fn raw_connection(&mut self) -> Result<&mut AsyncPgConnection> {
+        self.conn()
+    }
+
+    /// Commits the transaction and returns the connection to the pool.
+    pub async fn commit(mut self) -> Result<()> {
+        AnsiTransactionManager::commit_transaction(self.conn()?).await?;
+        self.open = false;
+        Ok(())
+    }
+
+    /// Rolls the transaction back and returns the connection to the pool.
+    pub async fn rollback(mut self) -> Result<()> {
+        AnsiTransactionManager::rollback_transaction(self.conn()?).await?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for AsyncTenantTx {
+    fn drop(&mut self) {
+        if self.open
+            && let Some(conn) = self.conn.take()
+        {
+            // Out of the pool and dropped: the connection closes.
+            drop(Object::take(conn));
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! tenancy-diesel's diesel-async side on a real PostgreSQL, as the app role.
+#![cfg(feature = "async")]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
+
+use std::future::Future;
+use std::task::Poll;
+
+use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text, Uuid as SqlUuid};
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use tenancy_core::rls::{TenantPolicy, TxOptions};
+use tenancy_core::{Tenant, TenantId};
+use tenancy_diesel::{AsyncTenantPool, Error, ForTenantDsl};
+use tenancy_testing::TestDatabase;
+use uuid::Uuid;
+
+diesel::table! {
+    orders (tenant_id, id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        item -> Text,
+        quantity -> Int4,
+    }
+}
+tenancy_diesel::tenant_scoped!(orders.tenant_id);
+
+struct Fixture {
+    db: TestDatabase,
+    raw: Pool<AsyncPgConnection>,
+    pool: AsyncTenantPool,
+    acme: Tenant,
+    globex: Tenant,
+}
+
+fn tenant(slug: &str) -> Tenant {
+    Tenant::builder(TenantId::new_v4(), slug.parse().unwrap()).build()
+}
+
+async fn fixture() -> Fixture {
+    let db = tenancy_testing::test_database();
+    let policy = TenantPolicy::new("orders").unwrap();
+    db.owner_sql(&format!(
+        "CREATE TABLE orders (id uuid NOT NULL DEFAULT gen_random_uuid(), {}, item text NOT NULL,
+                              quantity int NOT NULL DEFAULT 1, PRIMARY KEY (tenant_id, id)); {}",
+        policy.column_sql(),
+        policy.enable_sql()
+    ))
+    .unwrap();
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(db.app_url());
+    let raw = Pool::builder(manager).max_size(1).build().unwrap();
+    let pool = AsyncTenantPool::new(raw.clone());
+    let (acme, globex) = (tenant("acme"), tenant("globex"));
+    for (t, items) in [
+        (&acme, &["Burger", "Fries", "Cola"][..]),
+        (&globex, &["Taco", "Nachos"][..]),
+    ] {
+        let mut tx = pool.begin(t).await.unwrap();
+        for item in items {
+            tx.insert(diesel::insert_into(orders::table).values(orders::item.eq(*item)))
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    Fixture {
+        db,
+        raw,
+        pool,
+        acme,
+        globex,
+    }
+}
+
+#[derive(QueryableByName)]
+struct Setting {
+    #[diesel(sql_type = Nullable<Text>)]
+    setting: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct Owner {
+    #[diesel(sql_type = SqlUuid)]
+    tenant_id: Uuid,
+}
+
+/// No app-role backend is inside a transaction, and a pooled connection
+/// carries no tenant and sees no rows.
+async fn assert_clean(f: &Fixture) {
+    // A dropped transaction's connection is closed from tokio-postgres'
+    // background task; the server notices a moment later. Wait (bounded).
+    let query = format!(
+        "SELECT coalesce(string_agg(state, ','), '') FROM pg_stat_activity
+         WHERE usename = 'tenancy_app' AND datname = '{}' AND state LIKE '%transaction%'",
+        f.db.name()
+    );
+    let mut states = f.db.admin_sql(&query).unwrap();
+    for _ in 0..100 {
+        if states.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        states = f.db.admin_sql(&query).unwrap();
+    }
+    assert_eq!(states, "", "app connections left inside a transaction");
+    let mut conn = f.raw.get().await.unwrap();
+    let setting: Setting =
+        diesel::sql_query("SELECT current_setting('app.tenant_id', true) AS setting")
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+    assert!(
+        setting.setting.as_deref().unwrap_or("").is_empty(),
+        "{:?}",
+        setting.setting
+    );
+    let visible: i64 = orders::table.count().get_result(&mut conn).await.unwrap();
+    assert_eq!(visible, 0);
+}
+
+#[tokio::test]
+async fn isolation_via_builder_and_sql_query_and_with_check() {
+    let f = fixture().await;
+    for (t, want) in [(&f.acme, 3), (&f.globex, 2)] {
+        let mut tx = f.pool.begin(t).await.unwrap();
+        let built: Vec<Uuid> = tx
+            .fetch_all(orders::table.for_tenant(t).select(orders::tenant_id))
+            .await
+            .unwrap();
+        let raw: Vec<Owner> = diesel::sql_query("SELECT tenant_id FROM orders")
+            .load(tx.raw_connection().unwrap())
+            .await
+            .unwrap();
+        assert_eq!((built.len(), raw.len()), (want, want));
+        assert!(raw.iter().all(|o| o.tenant_id == *t.id().as_uuid()));
+        tx.commit().await.unwrap();
+    }
+    let mut tx = f.pool.begin(&f.acme).await.unwrap();
+    let changed = tx
+        .execute_scoped(
+            diesel::update(orders::table)
+                .set(orders::quantity.eq(9))
+                .for_tenant(&f.acme)
+                .filter(orders::item.eq("Taco")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed, 0, "globex's Taco is out of reach");
+    let err = tx
+        .insert(diesel::insert_into(orders::table).values((
+            orders::tenant_id.eq(f.globex.id().as_uuid()),
+            orders::item.eq("Stolen"),
+        )))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("row-level security"), "{err}");
+    drop(tx);
+    let err = f
+        .pool
+        .begin(&f.acme)
+        .await
+        .unwrap()
+        .fetch_all::<Uuid, _>(orders::table.for_tenant(&f.globex).select(orders::id))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::TenantMismatch { .. }));
+    assert_clean(&f).await;
+}
+
+#[tokio::test]
+async fn no_tenant_means_no_rows() {
+    let f = fixture().await;
+    let mut conn = f.raw.get().await.unwrap();
+    assert_eq!(
+        orders::table
+            .count()
+            .get_result::<i64>(&mut conn)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn connections_come_back_clean_after_commit_drop_failed_begin_and_cancel() {
+    let f = fixture().await;
+    let mut tx = f.pool.begin(&f.acme).await.unwrap();
+    tx.insert(diesel::insert_into(orders::table).values(orders::item.eq("Ghost")))
+        .await
+        .unwrap();
+    drop(tx); // an error path or a panic: no commit
+    assert_clean(&f).await;
+
+    let bad = f.pool.clone().with_tx_options(
+        TxOptions::default()
+            .setting("statement_timeout", "nope")
+            .unwrap(),
+    );
+    assert!(bad.begin(&f.acme).await.is_err());
+    assert_clean(&f).await;
+
+    let (mut finished, mut cancelled) = (0, 0);
+    for i in 0..60_usize {
+        let done = {
+            let mut begin = std::pin::pin!(f.pool.begin(&f.acme));
+            let mut done = false;
+            for _ in 0..=(i * 13 % 120) {
+                if let Poll::Ready(tx) =
+                    std::future::poll_fn(|cx| Poll::Ready(begin.as_mut().poll(cx))).await
+                {
+                    tx.unwrap().commit().await.unwrap();
+                    done = true;
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+            done
+        };
+        if done {
+            finished += 1;
+        } else {
+            cancelled += 1;
+        }
+        assert_clean(&f).await;
+    }
+    assert!(
+        cancelled > 0 && finished > 0,
+        "{finished} finished, {cancelled} cancelled"
+    );
+
+    let mut tx = f.pool.begin(&f.acme).await.unwrap();
+    let items: Vec<String> = tx
+        .fetch_all(orders::table.for_tenant(&f.acme).select(orders::item))
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 3, "no ghost row: {items:?}");
+    tx.rollback().await.unwrap();
+}
