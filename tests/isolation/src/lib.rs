@@ -5,5 +5,6 @@
 //! results to `docs/isolation.md`.
 #![deny(missing_docs)]
 
+pub mod backend;
 pub mod fixture;
 pub mod torture;

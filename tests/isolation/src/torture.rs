@@ -1,6 +1,7 @@
 //! The torture run: many tasks, many tenants, random reads and writes
-//! through `tenancy-sqlx`, with faults injected, and invariants checked
-//! after every operation and at the end.
+//! through a database layer ([`Backend`]: `tenancy-sqlx` or
+//! `tenancy-diesel`), with faults injected, and invariants checked after
+//! every operation and at the end.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -8,13 +9,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sqlx::{PgPool, Row};
-use tenancy_core::rls::{IsolationLevel, TxOptions};
+use sqlx::PgPool;
 use tenancy_core::{Tenant, TenantId};
-use tenancy_sqlx::{Scoped, TenantPool};
 use uuid::Uuid;
 
-use crate::fixture::{Orders, World};
+use crate::backend::{Backend, Commit, End, INJECTED_PANIC};
+use crate::fixture::World;
 
 /// How hard to push.
 #[derive(Debug, Clone)]
@@ -48,7 +48,7 @@ impl Default for Config {
 pub struct Report {
     /// The seed.
     pub seed: u64,
-    /// Where the application connected ("PostgreSQL" or "pgbouncer (transaction mode)").
+    /// The database layer and where it connected.
     pub target: String,
     /// Operations run.
     pub operations: u64,
@@ -86,11 +86,10 @@ const KINDS: [&str; 9] = [
     "query without tenant on the shared pool",
 ];
 
-struct Shared {
-    pool: TenantPool,
-    /// The same pool, used without a tenant (as a tenant directory would).
-    raw: PgPool,
+struct Shared<B> {
+    backend: B,
     admin: PgPool,
+    database: String,
     tenants: Vec<Tenant>,
     ledger: Mutex<Ledger>,
     leaks: Mutex<Vec<String>>,
@@ -114,9 +113,13 @@ impl Rng {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
-}
 
-const INJECTED_PANIC: &str = "injected panic inside a tenant transaction";
+    fn pick<'t>(&mut self, tenants: &'t [Tenant]) -> &'t Tenant {
+        let n = u64::try_from(tenants.len()).unwrap_or(1).max(1);
+        let i = usize::try_from(self.below(n)).unwrap_or(0);
+        &tenants[i]
+    }
+}
 
 /// Keeps the injected panics out of the output; other panics print as usual.
 fn quiet_injected_panics() {
@@ -131,11 +134,14 @@ fn quiet_injected_panics() {
     });
 }
 
-/// Runs the torture against the application pool `app` (direct or through
-/// pgbouncer) on `world`, with `admin` for the final checks.
-pub async fn run(
+/// No single operation may take longer: a hang is reported, not waited out.
+const OPERATION_LIMIT: Duration = Duration::from_secs(30);
+
+/// Runs the torture through `backend` on `world`, with `admin` (a
+/// superuser pool) for killing backends and for the final checks.
+pub async fn run<B: Backend>(
     world: &World,
-    app: PgPool,
+    backend: B,
     admin: PgPool,
     target: &str,
     config: &Config,
@@ -143,9 +149,9 @@ pub async fn run(
     quiet_injected_panics();
     let started = Instant::now();
     let shared = Arc::new(Shared {
-        pool: TenantPool::new(app.clone()),
-        raw: app.clone(),
+        backend,
         admin,
+        database: world.db.name().to_owned(),
         tenants: world.tenants.clone(),
         ledger: Mutex::new(Ledger::default()),
         leaks: Mutex::new(Vec::new()),
@@ -159,10 +165,11 @@ pub async fn run(
         let config = config.clone();
         tasks.push(tokio::spawn(async move {
             let mut rng = Rng(config.seed ^ (t as u64).wrapping_mul(0x2545_f491_4f6c_dd1d));
-            while shared.next_op.fetch_add(1, Ordering::Relaxed) < config.operations
-                && started.elapsed() < config.time_limit
-            {
-                operation(&shared, &mut rng).await;
+            while shared.next_op.fetch_add(1, Ordering::Relaxed) < config.operations && started.elapsed() < config.time_limit {
+                if tokio::time::timeout(OPERATION_LIMIT, operation(&shared, &mut rng)).await.is_err() {
+                    leak(&shared, format!("an operation hung for {OPERATION_LIMIT:?} (pool exhausted by leaked connections?)"));
+                    break;
+                }
             }
         }));
     }
@@ -171,7 +178,7 @@ pub async fn run(
             leak(&shared, format!("a torture task died: {err}"));
         }
     }
-    let rows = final_checks(&shared, &app, config).await;
+    let rows = final_checks(&shared).await;
     let operations = shared
         .counts
         .iter()
@@ -180,7 +187,7 @@ pub async fn run(
     let leaks = shared.leaks.lock().map(|l| l.clone()).unwrap_or_default();
     Report {
         seed: config.seed,
-        target: target.to_owned(),
+        target: format!("{}, {target}", shared.backend.name()),
         operations,
         by_kind: KINDS
             .iter()
@@ -194,23 +201,27 @@ pub async fn run(
     }
 }
 
-fn leak(shared: &Shared, what: String) {
+fn leak<B>(shared: &Shared<B>, what: String) {
     if let Ok(mut leaks) = shared.leaks.lock() {
         leaks.push(what);
     }
 }
 
-fn record(shared: &Shared, f: impl FnOnce(&mut Ledger)) {
+fn record<B>(shared: &Shared<B>, f: impl FnOnce(&mut Ledger)) {
     if let Ok(mut ledger) = shared.ledger.lock() {
         f(&mut ledger);
     }
 }
 
-async fn operation(shared: &Shared, rng: &mut Rng) {
-    #[allow(clippy::cast_possible_truncation)] // below(len) fits in usize
-    let tenant = &shared.tenants[rng.below(shared.tenants.len() as u64) as usize];
-    let roll = rng.below(100);
-    let kind = match roll {
+fn discard<B>(shared: &Shared<B>, op: Uuid) {
+    record(shared, |l| {
+        l.discarded.insert(op);
+    });
+}
+
+async fn operation<B: Backend>(shared: &Shared<B>, rng: &mut Rng) {
+    let tenant = rng.pick(&shared.tenants).clone();
+    let kind = match rng.below(100) {
         0..32 => 0,
         32..52 => 1,
         52..60 => 2,
@@ -224,14 +235,26 @@ async fn operation(shared: &Shared, rng: &mut Rng) {
     shared.counts[kind].fetch_add(1, Ordering::Relaxed);
     let op = Uuid::new_v4();
     let result = match kind {
-        0 => insert(shared, tenant, op).await,
-        1 => read(shared, tenant).await,
-        2 => attack(shared, tenant, rng).await,
-        3 => cancel(shared, tenant, op, rng).await,
-        4 => panic_inside(shared, tenant, op).await,
-        5 => statement_error(shared, tenant, op).await,
+        0 => insert(shared, &tenant, op).await,
+        1 => read(shared, &tenant).await,
+        2 => {
+            let victim = rng.pick(&shared.tenants).clone();
+            attack(shared, &tenant, &victim).await
+        }
+        3 => cancel(shared, &tenant, op, rng).await,
+        4 => panic_inside(shared, &tenant, op).await,
+        5 => {
+            discard(shared, op);
+            shared
+                .backend
+                .uncommitted(&tenant, op, End::StatementError)
+                .await
+        }
         6 => kill_backend(shared).await,
-        7 => rollback(shared, tenant, op).await,
+        7 => {
+            discard(shared, op);
+            shared.backend.uncommitted(&tenant, op, End::Rollback).await
+        }
         _ => no_tenant(shared).await,
     };
     if result.is_err() {
@@ -239,48 +262,31 @@ async fn operation(shared: &Shared, rng: &mut Rng) {
     }
 }
 
-type OpResult = Result<(), tenancy_sqlx::Error>;
+type OpResult = Result<(), String>;
 
-async fn insert_row(tx: &mut tenancy_sqlx::TenantTx, tenant: &Tenant, op: Uuid) -> OpResult {
-    Scoped::<Orders>::insert()
-        .value("op", op)
-        .for_tenant(tenant)
-        .execute(tx)
-        .await
-        .map(drop)
-}
-
-async fn insert(shared: &Shared, tenant: &Tenant, op: Uuid) -> OpResult {
-    let mut tx = shared.pool.begin(tenant).await?;
-    if let Err(err) = insert_row(&mut tx, tenant, op).await {
-        record(shared, |l| {
-            l.discarded.insert(op);
-        });
-        return Err(err);
-    }
-    match tx.commit().await {
-        Ok(()) => {
+async fn insert<B: Backend>(shared: &Shared<B>, tenant: &Tenant, op: Uuid) -> OpResult {
+    match shared.backend.insert(tenant, op).await {
+        Ok(Commit::Committed) => {
             record(shared, |l| {
                 l.committed.entry(tenant.id()).or_default().insert(op);
             });
             Ok(())
         }
-        Err(err) => {
+        Ok(Commit::Ambiguous) => {
             record(shared, |l| {
                 l.ambiguous.entry(tenant.id()).or_default().insert(op);
             });
+            Err("commit failed".to_owned())
+        }
+        Err(err) => {
+            discard(shared, op);
             Err(err)
         }
     }
 }
 
-async fn read(shared: &Shared, tenant: &Tenant) -> OpResult {
-    // One snapshot for both statements, so they must agree exactly.
-    let snapshot = TxOptions::default().isolation(IsolationLevel::RepeatableRead);
-    let mut tx = shared.pool.begin_with(tenant, &snapshot).await?;
-    let owners: Vec<Uuid> = sqlx::query_scalar("SELECT tenant_id FROM orders")
-        .fetch_all(&mut *tx)
-        .await?;
+async fn read<B: Backend>(shared: &Shared<B>, tenant: &Tenant) -> OpResult {
+    let (owners, scoped) = shared.backend.read(tenant).await?;
     if let Some(other) = owners.iter().find(|o| *o != tenant.id().as_uuid()) {
         leak(
             shared,
@@ -290,10 +296,6 @@ async fn read(shared: &Shared, tenant: &Tenant) -> OpResult {
             ),
         );
     }
-    let scoped = Scoped::<Orders>::select()
-        .for_tenant(tenant)
-        .count(&mut tx)
-        .await?;
     if usize::try_from(scoped).ok() != Some(owners.len()) {
         leak(
             shared,
@@ -304,72 +306,41 @@ async fn read(shared: &Shared, tenant: &Tenant) -> OpResult {
             ),
         );
     }
-    tx.commit().await
+    Ok(())
 }
 
-async fn attack(shared: &Shared, tenant: &Tenant, rng: &mut Rng) -> OpResult {
-    #[allow(clippy::cast_possible_truncation)]
-    let victim = &shared.tenants[rng.below(shared.tenants.len() as u64) as usize];
+async fn attack<B: Backend>(shared: &Shared<B>, tenant: &Tenant, victim: &Tenant) -> OpResult {
     if victim.id() == tenant.id() {
         return Ok(());
     }
-    let mut tx = shared.pool.begin(tenant).await?;
-    let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE tenant_id = $1")
-        .bind(victim.id().as_uuid())
-        .fetch_one(&mut *tx)
-        .await?;
-    let changed = sqlx::query("UPDATE orders SET quantity = quantity + 1 WHERE tenant_id = $1")
-        .bind(victim.id().as_uuid())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if seen != 0 || changed != 0 {
+    let (seen, changed, planted) = shared.backend.attack(tenant, victim).await?;
+    if seen != 0 || changed != 0 || planted {
         leak(
             shared,
             format!(
-                "tenant {} saw {seen} and changed {changed} rows of tenant {}",
+                "tenant {} saw {seen}, changed {changed} rows of tenant {} (planted a row: {planted})",
                 tenant.id(),
                 victim.id()
             ),
         );
     }
-    let planted = sqlx::query("INSERT INTO orders (tenant_id, op) VALUES ($1, $2)")
-        .bind(victim.id().as_uuid())
-        .bind(Uuid::new_v4())
-        .execute(&mut *tx)
-        .await;
-    if planted.is_ok() {
-        leak(
-            shared,
-            format!(
-                "tenant {} inserted a row for tenant {}",
-                tenant.id(),
-                victim.id()
-            ),
-        );
-    }
-    Ok(()) // the transaction is aborted (or poisoned): dropped, rolled back
+    Ok(())
 }
 
-async fn cancel(shared: &Shared, tenant: &Tenant, op: Uuid, rng: &mut Rng) -> OpResult {
-    record(shared, |l| {
-        l.discarded.insert(op);
-    });
-    let work = async {
-        let mut tx = shared.pool.begin(tenant).await?;
-        insert_row(&mut tx, tenant, op).await?;
-        sqlx::query("SELECT pg_sleep(0.005)")
-            .execute(&mut *tx)
-            .await?;
-        // Never committed: whatever happens, the op must stay invisible.
-        Ok::<_, tenancy_sqlx::Error>(())
-    };
+async fn cancel<B: Backend>(
+    shared: &Shared<B>,
+    tenant: &Tenant,
+    op: Uuid,
+    rng: &mut Rng,
+) -> OpResult {
+    discard(shared, op);
+    let work = shared.backend.uncommitted(tenant, op, End::Sleep);
     if rng.below(2) == 0 {
         let _ = tokio::time::timeout(Duration::from_micros(rng.below(3_000)), work).await;
     } else {
         // Poll a few times, letting I/O progress in between, then drop it:
-        // this lands inside `begin` (sent, reply not read) far more often
-        // than a millisecond timer does.
+        // this lands inside `begin` (sent, reply not read) more often than a
+        // millisecond timer does.
         let mut work = std::pin::pin!(work);
         for _ in 0..=rng.below(8) {
             let polled =
@@ -383,12 +354,17 @@ async fn cancel(shared: &Shared, tenant: &Tenant, op: Uuid, rng: &mut Rng) -> Op
     Ok(())
 }
 
-async fn no_tenant(shared: &Shared) -> OpResult {
-    let (setting, rows): (Option<String>, i64) = sqlx::query_as(
-        "SELECT current_setting('app.tenant_id', true), (SELECT count(*) FROM orders)",
-    )
-    .fetch_one(&shared.raw)
-    .await?;
+async fn panic_inside<B: Backend>(shared: &Shared<B>, tenant: &Tenant, op: Uuid) -> OpResult {
+    discard(shared, op);
+    let backend = shared.backend.clone();
+    let tenant = tenant.clone();
+    // The spawned task panics with the transaction open (or fails before).
+    let _ = tokio::spawn(async move { backend.uncommitted(&tenant, op, End::Panic).await }).await;
+    Ok(())
+}
+
+async fn no_tenant<B: Backend>(shared: &Shared<B>) -> OpResult {
+    let (setting, rows) = shared.backend.no_tenant().await?;
     if rows != 0 || !setting.as_deref().unwrap_or("").is_empty() {
         leak(
             shared,
@@ -398,57 +374,20 @@ async fn no_tenant(shared: &Shared) -> OpResult {
     Ok(())
 }
 
-async fn panic_inside(shared: &Shared, tenant: &Tenant, op: Uuid) -> OpResult {
-    record(shared, |l| {
-        l.discarded.insert(op);
-    });
-    let pool = shared.pool.clone();
-    let tenant = tenant.clone();
-    let joined = tokio::spawn(async move {
-        if let Ok(mut tx) = pool.begin(&tenant).await {
-            let _ = insert_row(&mut tx, &tenant, op).await;
-            std::panic::panic_any(INJECTED_PANIC);
-        }
-    })
-    .await;
-    if !joined.as_ref().is_err_and(tokio::task::JoinError::is_panic) {
-        // begin failed (killed connection, exhausted pool): nothing to panic in.
-    }
-    Ok(())
-}
-
-async fn statement_error(shared: &Shared, tenant: &Tenant, op: Uuid) -> OpResult {
-    record(shared, |l| {
-        l.discarded.insert(op);
-    });
-    let mut tx = shared.pool.begin(tenant).await?;
-    insert_row(&mut tx, tenant, op).await?;
-    sqlx::query("SELECT 1 / 0").execute(&mut *tx).await?;
-    Ok(())
-}
-
-async fn rollback(shared: &Shared, tenant: &Tenant, op: Uuid) -> OpResult {
-    record(shared, |l| {
-        l.discarded.insert(op);
-    });
-    let mut tx = shared.pool.begin(tenant).await?;
-    insert_row(&mut tx, tenant, op).await?;
-    tx.rollback().await
-}
-
-async fn kill_backend(shared: &Shared) -> OpResult {
+async fn kill_backend<B>(shared: &Shared<B>) -> OpResult {
     sqlx::query(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
          WHERE usename = 'tenancy_app' AND datname = current_database()
          ORDER BY random() LIMIT 1",
     )
     .execute(&shared.admin)
-    .await?;
-    Ok(())
+    .await
+    .map(drop)
+    .map_err(|e| e.to_string())
 }
 
 /// The end-of-run invariants; returns the number of rows.
-async fn final_checks(shared: &Shared, app: &PgPool, config: &Config) -> u64 {
+async fn final_checks<B: Backend>(shared: &Shared<B>) -> u64 {
     let rows: Vec<(Uuid, Uuid)> = match sqlx::query_as("SELECT tenant_id, op FROM orders")
         .fetch_all(&shared.admin)
         .await
@@ -463,13 +402,13 @@ async fn final_checks(shared: &Shared, app: &PgPool, config: &Config) -> u64 {
         }
     };
     verify_ledger(shared, &rows);
-    check_pool_is_clean(shared, app, config).await;
+    check_connections(shared).await;
     rows.len() as u64
 }
 
 /// Every row belongs to the tenant whose operation wrote it; every committed
 /// write is there; no discarded write is.
-fn verify_ledger(shared: &Shared, rows: &[(Uuid, Uuid)]) {
+fn verify_ledger<B>(shared: &Shared<B>, rows: &[(Uuid, Uuid)]) {
     let Ok(ledger) = shared.ledger.lock() else {
         leak(shared, "the ledger is poisoned".into());
         return;
@@ -513,44 +452,46 @@ fn verify_ledger(shared: &Shared, rows: &[(Uuid, Uuid)]) {
     }
 }
 
-/// Takes every connection of the pool at once and checks each carries no
-/// tenant and no transaction.
-async fn check_pool_is_clean(shared: &Shared, app: &PgPool, config: &Config) {
-    let mut held = Vec::new();
-    for _ in 0..config.max_connections {
-        match app.acquire().await {
-            Ok(conn) => held.push(conn),
-            Err(err) => leak(
-                shared,
-                format!("could not take a pooled connection back after the run: {err}"),
-            ),
+/// No connection of the app role is inside a transaction (seen by the
+/// server; connections being closed are given a moment to go), and every
+/// pooled connection carries no tenant.
+async fn check_connections<B: Backend>(shared: &Shared<B>) {
+    let query = "SELECT count(*) FROM pg_stat_activity
+                 WHERE usename = 'tenancy_app' AND datname = $1 AND state LIKE '%transaction%'";
+    let mut in_transaction: i64 = 0;
+    for _ in 0..100 {
+        in_transaction = sqlx::query_scalar(query)
+            .bind(&shared.database)
+            .fetch_one(&shared.admin)
+            .await
+            .unwrap_or(-1);
+        if in_transaction == 0 {
+            break;
         }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    for conn in &mut held {
-        // Simple protocol (one message): outside a transaction the statement
-        // starts exactly when its implicit transaction does.
-        let row = sqlx::raw_sql(
-            "SELECT current_setting('app.tenant_id', true), now() <> statement_timestamp()",
-        )
-        .fetch_one(&mut **conn)
-        .await
-        .map(|row| (row.get::<Option<String>, _>(0), row.get::<bool, _>(1)));
-        match row {
-            Ok((setting, in_tx)) => {
-                if !setting.as_deref().unwrap_or("").is_empty() || in_tx {
-                    leak(
-                        shared,
-                        format!(
-                            "a pooled connection carries tenant {setting:?} (in transaction: {in_tx})"
-                        ),
-                    );
-                }
+    if in_transaction != 0 {
+        leak(
+            shared,
+            format!("{in_transaction} app connection(s) left inside a transaction"),
+        );
+    }
+    match shared.backend.pooled_settings().await {
+        Ok(settings) => {
+            for setting in settings
+                .iter()
+                .filter(|s| !s.as_deref().unwrap_or("").is_empty())
+            {
+                leak(
+                    shared,
+                    format!("a pooled connection carries tenant {setting:?}"),
+                );
             }
-            Err(err) => leak(
-                shared,
-                format!("a pooled connection is unusable after the run: {err}"),
-            ),
         }
+        Err(err) => leak(
+            shared,
+            format!("could not take the pooled connections back after the run: {err}"),
+        ),
     }
 }
 
@@ -559,7 +500,7 @@ impl Report {
     pub fn to_markdown(&self) -> String {
         use std::fmt::Write as _;
         let mut out = format!(
-            "### Through {}\n\n| | |\n|---|---|\n| operations | {} in {:.1} s ({} tasks over {} connections) |\n| seed | `{:#x}` |\n",
+            "### {}\n\n| | |\n|---|---|\n| operations | {} in {:.1} s ({} tasks over {} connections) |\n| seed | `{:#x}` |\n",
             self.target,
             self.operations,
             self.elapsed.as_secs_f64(),

@@ -1,7 +1,9 @@
-//! The torture run, as a test: zero leaks, directly and through pgbouncer.
+//! The torture run, as a test: zero leaks through tenancy-sqlx and
+//! tenancy-diesel (diesel-async), directly and through pgbouncer.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
 
+use tenancy_isolation::backend::{Backend, DieselAsync, Sqlx};
 use tenancy_isolation::fixture::World;
 use tenancy_isolation::torture::{self, Config};
 use tenancy_testing::{APP_ROLE, PgBouncer, PgServer};
@@ -18,7 +20,16 @@ fn config() -> Config {
     }
 }
 
-fn assert_no_leaks(report: &torture::Report) {
+async fn run<B: Backend>(world: &World, backend: B, target: &str) {
+    let config = config();
+    let report = torture::run(
+        world,
+        backend,
+        world.admin_pool().await.unwrap(),
+        target,
+        &config,
+    )
+    .await;
     eprintln!("{}", report.to_markdown());
     assert!(
         report.leaks.is_empty(),
@@ -42,43 +53,43 @@ fn assert_no_leaks(report: &torture::Report) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn torture_directly() {
+async fn sqlx_directly() {
     let world = World::new(50).unwrap();
-    let config = config();
-    let app = world
-        .app_pool(world.db.app_url(), config.max_connections)
-        .await
-        .unwrap();
-    let report = torture::run(
-        &world,
-        app,
-        world.admin_pool().await.unwrap(),
-        "PostgreSQL directly",
-        &config,
-    )
-    .await;
-    assert_no_leaks(&report);
+    let max = config().max_connections;
+    let backend = Sqlx::new(world.app_pool(world.db.app_url(), max).await.unwrap(), max);
+    run(&world, backend, "directly").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn torture_through_pgbouncer_in_transaction_mode() {
+async fn sqlx_through_pgbouncer_in_transaction_mode() {
     let world = World::new(50).unwrap();
     let bouncer = PgBouncer::start(PgServer::shared().unwrap(), 4).unwrap();
-    let config = config();
-    let app = world
-        .app_pool(
-            &bouncer.url(APP_ROLE, world.db.name()),
-            config.max_connections,
-        )
-        .await
-        .unwrap();
-    let report = torture::run(
-        &world,
-        app,
-        world.admin_pool().await.unwrap(),
-        "pgbouncer (transaction mode)",
-        &config,
+    let max = config().max_connections;
+    let backend = Sqlx::new(
+        world
+            .app_pool(&bouncer.url(APP_ROLE, world.db.name()), max)
+            .await
+            .unwrap(),
+        max,
+    );
+    run(&world, backend, "through pgbouncer").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diesel_async_directly() {
+    let world = World::new(50).unwrap();
+    let backend = DieselAsync::new(world.db.app_url(), config().max_connections as usize).unwrap();
+    run(&world, backend, "directly").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diesel_async_through_pgbouncer_in_transaction_mode() {
+    let world = World::new(50).unwrap();
+    let bouncer = PgBouncer::start(PgServer::shared().unwrap(), 4).unwrap();
+    let backend = DieselAsync::new(
+        &bouncer.url(APP_ROLE, world.db.name()),
+        config().max_connections as usize,
     )
-    .await;
-    assert_no_leaks(&report);
+    .unwrap();
+    run(&world, backend, "through pgbouncer").await;
 }

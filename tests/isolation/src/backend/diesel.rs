@@ -1,0 +1,200 @@
+//! The torture's `tenancy-diesel` backend (diesel-async on deadpool).
+
+use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text, Uuid as SqlUuid};
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use tenancy_core::Tenant;
+use tenancy_core::rls::{IsolationLevel, TxOptions};
+use tenancy_diesel::{AsyncTenantPool, AsyncTenantTx, ForTenantDsl};
+use uuid::Uuid;
+
+use super::{Backend, BackendResult, Commit, End, INJECTED_PANIC};
+
+diesel::table! {
+    orders (tenant_id, id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        op -> Uuid,
+        quantity -> Int4,
+    }
+}
+tenancy_diesel::tenant_scoped!(orders.tenant_id);
+
+#[derive(QueryableByName)]
+struct Owner {
+    #[diesel(sql_type = SqlUuid)]
+    tenant_id: Uuid,
+}
+
+#[derive(QueryableByName)]
+struct Setting {
+    #[diesel(sql_type = Nullable<Text>)]
+    setting: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct Seen {
+    #[diesel(sql_type = Nullable<Text>)]
+    setting: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    rows: i64,
+}
+
+/// `tenancy-diesel`'s `AsyncTenantPool` over deadpool.
+#[derive(Clone)]
+pub struct DieselAsync {
+    pool: AsyncTenantPool,
+    snapshot: AsyncTenantPool,
+    raw: Pool<AsyncPgConnection>,
+    max_connections: usize,
+}
+
+impl std::fmt::Debug for DieselAsync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DieselAsync")
+    }
+}
+
+impl DieselAsync {
+    /// The backend on `url` (the app role, direct or via pgbouncer).
+    pub fn new(url: &str, max_connections: usize) -> Result<Self, String> {
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+        // No wait timeout here (deadpool would need its runtime feature): the
+        // torture bounds every operation itself.
+        let raw = Pool::builder(manager)
+            .max_size(max_connections)
+            .build()
+            .map_err(text)?;
+        let pool = AsyncTenantPool::new(raw.clone());
+        let snapshot = pool
+            .clone()
+            .with_tx_options(TxOptions::default().isolation(IsolationLevel::RepeatableRead));
+        Ok(Self {
+            pool,
+            snapshot,
+            raw,
+            max_connections,
+        })
+    }
+}
+
+fn text(err: impl std::fmt::Display) -> String {
+    err.to_string()
+}
+
+async fn insert_row(tx: &mut AsyncTenantTx, op: Uuid) -> BackendResult<()> {
+    tx.insert(diesel::insert_into(orders::table).values(orders::op.eq(op)))
+        .await
+        .map(drop)
+        .map_err(text)
+}
+
+impl Backend for DieselAsync {
+    fn name(&self) -> &'static str {
+        "tenancy-diesel (diesel-async)"
+    }
+
+    async fn insert(&self, tenant: &Tenant, op: Uuid) -> BackendResult<Commit> {
+        let mut tx = self.pool.begin(tenant).await.map_err(text)?;
+        insert_row(&mut tx, op).await?;
+        Ok(match tx.commit().await {
+            Ok(()) => Commit::Committed,
+            Err(_) => Commit::Ambiguous,
+        })
+    }
+
+    async fn read(&self, tenant: &Tenant) -> BackendResult<(Vec<Uuid>, i64)> {
+        let mut tx = self.snapshot.begin(tenant).await.map_err(text)?;
+        let owners: Vec<Owner> = diesel::sql_query("SELECT tenant_id FROM orders")
+            .load(tx.raw_connection().map_err(text)?)
+            .await
+            .map_err(text)?;
+        let scoped: Vec<Uuid> = tx
+            .fetch_all(orders::table.for_tenant(tenant).select(orders::id))
+            .await
+            .map_err(text)?;
+        tx.commit().await.map_err(text)?;
+        Ok((
+            owners.into_iter().map(|o| o.tenant_id).collect(),
+            i64::try_from(scoped.len()).unwrap_or(i64::MAX),
+        ))
+    }
+
+    async fn attack(&self, tenant: &Tenant, victim: &Tenant) -> BackendResult<(i64, u64, bool)> {
+        let mut tx = self.pool.begin(tenant).await.map_err(text)?;
+        let conn = tx.raw_connection().map_err(text)?;
+        let seen: i64 = orders::table
+            .filter(orders::tenant_id.eq(victim.id().as_uuid()))
+            .count()
+            .get_result(conn)
+            .await
+            .map_err(text)?;
+        let changed =
+            diesel::update(orders::table.filter(orders::tenant_id.eq(victim.id().as_uuid())))
+                .set(orders::quantity.eq(orders::quantity + 1))
+                .execute(conn)
+                .await
+                .map_err(text)?;
+        let planted = diesel::insert_into(orders::table)
+            .values((
+                orders::tenant_id.eq(victim.id().as_uuid()),
+                orders::op.eq(Uuid::new_v4()),
+            ))
+            .execute(conn)
+            .await
+            .is_ok();
+        Ok((seen, u64::try_from(changed).unwrap_or(u64::MAX), planted))
+    }
+
+    async fn uncommitted(&self, tenant: &Tenant, op: Uuid, end: End) -> BackendResult<()> {
+        let mut tx = self.pool.begin(tenant).await.map_err(text)?;
+        insert_row(&mut tx, op).await?;
+        match end {
+            End::Sleep => {
+                diesel::sql_query("SELECT pg_sleep(0.005)")
+                    .execute(tx.raw_connection().map_err(text)?)
+                    .await
+                    .map_err(text)?;
+            }
+            End::Panic => std::panic::panic_any(INJECTED_PANIC),
+            End::StatementError => {
+                diesel::sql_query("SELECT 1 / 0")
+                    .execute(tx.raw_connection().map_err(text)?)
+                    .await
+                    .map_err(text)?;
+            }
+            End::Rollback => tx.rollback().await.map_err(text)?,
+        }
+        Ok(())
+    }
+
+    async fn no_tenant(&self) -> BackendResult<(Option<String>, i64)> {
+        let mut conn = self.raw.get().await.map_err(text)?;
+        let seen: Seen = diesel::sql_query(
+            "SELECT current_setting('app.tenant_id', true) AS setting, (SELECT count(*) FROM orders) AS rows",
+        )
+        .get_result(&mut conn)
+        .await
+        .map_err(text)?;
+        Ok((seen.setting, seen.rows))
+    }
+
+    async fn pooled_settings(&self) -> BackendResult<Vec<Option<String>>> {
+        let mut held = Vec::new();
+        for _ in 0..self.max_connections {
+            held.push(self.raw.get().await.map_err(text)?);
+        }
+        let mut settings = Vec::new();
+        for conn in &mut held {
+            let setting: Setting =
+                diesel::sql_query("SELECT current_setting('app.tenant_id', true) AS setting")
+                    .get_result(&mut **conn)
+                    .await
+                    .map_err(text)?;
+            settings.push(setting.setting);
+        }
+        Ok(settings)
+    }
+}

@@ -1,0 +1,149 @@
+//! The torture's `tenancy-sqlx` backend.
+
+use sqlx::PgPool;
+use tenancy_core::Tenant;
+use tenancy_core::rls::{IsolationLevel, TxOptions};
+use tenancy_sqlx::{Scoped, TenantPool, TenantTx};
+use uuid::Uuid;
+
+use super::{Backend, BackendResult, Commit, End, INJECTED_PANIC};
+use crate::fixture::Orders;
+
+/// `tenancy-sqlx` over a `PgPool`.
+#[derive(Debug, Clone)]
+pub struct Sqlx {
+    pool: TenantPool,
+    raw: PgPool,
+    max_connections: u32,
+}
+
+impl Sqlx {
+    /// The backend on `app` (the app role's pool, direct or via pgbouncer).
+    pub fn new(app: PgPool, max_connections: u32) -> Self {
+        Self {
+            pool: TenantPool::new(app.clone()),
+            raw: app,
+            max_connections,
+        }
+    }
+}
+
+fn text(err: impl std::fmt::Display) -> String {
+    err.to_string()
+}
+
+async fn insert_row(tx: &mut TenantTx, tenant: &Tenant, op: Uuid) -> BackendResult<()> {
+    Scoped::<Orders>::insert()
+        .value("op", op)
+        .for_tenant(tenant)
+        .execute(tx)
+        .await
+        .map(drop)
+        .map_err(text)
+}
+
+impl Backend for Sqlx {
+    fn name(&self) -> &'static str {
+        "tenancy-sqlx"
+    }
+
+    async fn insert(&self, tenant: &Tenant, op: Uuid) -> BackendResult<Commit> {
+        let mut tx = self.pool.begin(tenant).await.map_err(text)?;
+        insert_row(&mut tx, tenant, op).await?;
+        Ok(match tx.commit().await {
+            Ok(()) => Commit::Committed,
+            Err(_) => Commit::Ambiguous,
+        })
+    }
+
+    async fn read(&self, tenant: &Tenant) -> BackendResult<(Vec<Uuid>, i64)> {
+        let snapshot = TxOptions::default().isolation(IsolationLevel::RepeatableRead);
+        let mut tx = self
+            .pool
+            .begin_with(tenant, &snapshot)
+            .await
+            .map_err(text)?;
+        let owners: Vec<Uuid> = sqlx::query_scalar("SELECT tenant_id FROM orders")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(text)?;
+        let scoped = Scoped::<Orders>::select()
+            .for_tenant(tenant)
+            .count(&mut tx)
+            .await
+            .map_err(text)?;
+        tx.commit().await.map_err(text)?;
+        Ok((owners, scoped))
+    }
+
+    async fn attack(&self, tenant: &Tenant, victim: &Tenant) -> BackendResult<(i64, u64, bool)> {
+        let mut tx = self.pool.begin(tenant).await.map_err(text)?;
+        let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE tenant_id = $1")
+            .bind(victim.id().as_uuid())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(text)?;
+        let changed = sqlx::query("UPDATE orders SET quantity = quantity + 1 WHERE tenant_id = $1")
+            .bind(victim.id().as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(text)?
+            .rows_affected();
+        let planted = sqlx::query("INSERT INTO orders (tenant_id, op) VALUES ($1, $2)")
+            .bind(victim.id().as_uuid())
+            .bind(Uuid::new_v4())
+            .execute(&mut *tx)
+            .await
+            .is_ok();
+        Ok((seen, changed, planted))
+    }
+
+    async fn uncommitted(&self, tenant: &Tenant, op: Uuid, end: End) -> BackendResult<()> {
+        let mut tx = self.pool.begin(tenant).await.map_err(text)?;
+        insert_row(&mut tx, tenant, op).await?;
+        match end {
+            End::Sleep => {
+                sqlx::query("SELECT pg_sleep(0.005)")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(text)?;
+            }
+            End::Panic => std::panic::panic_any(INJECTED_PANIC),
+            End::StatementError => {
+                sqlx::query("SELECT 1 / 0")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(text)?;
+            }
+            End::Rollback => tx.rollback().await.map_err(text)?,
+        }
+        Ok(())
+    }
+
+    async fn no_tenant(&self) -> BackendResult<(Option<String>, i64)> {
+        sqlx::query_as(
+            "SELECT current_setting('app.tenant_id', true), (SELECT count(*) FROM orders)",
+        )
+        .fetch_one(&self.raw)
+        .await
+        .map_err(text)
+    }
+
+    async fn pooled_settings(&self) -> BackendResult<Vec<Option<String>>> {
+        let mut held = Vec::new();
+        for _ in 0..self.max_connections {
+            held.push(self.raw.acquire().await.map_err(text)?);
+        }
+        let mut settings = Vec::new();
+        for conn in &mut held {
+            let setting: Option<String> =
+                sqlx::query_scalar("SELECT current_setting('app.tenant_id', true)")
+                    .persistent(false)
+                    .fetch_one(&mut **conn)
+                    .await
+                    .map_err(text)?;
+            settings.push(setting);
+        }
+        Ok(settings)
+    }
+}
