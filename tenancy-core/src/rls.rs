@@ -298,6 +298,63 @@ pub fn begin_sql(setting: &SettingName, tenant: TenantId, options: &TxOptions) -
     sql
 }
 
+/// How a tenant is bound to a transaction: the setting the policies read
+/// and the options of every `BEGIN`. Shared by the pools of `tenancy-sqlx`
+/// and `tenancy-diesel`.
+///
+/// ```
+/// use tenancy_core::rls::{IsolationLevel, SettingName, TenantBinding, TxOptions};
+///
+/// let binding = TenantBinding::default()
+///     .with_setting(SettingName::new("myapp.tenant")?)
+///     .with_tx_options(TxOptions::default().isolation(IsolationLevel::RepeatableRead));
+/// assert_eq!(binding.setting().as_str(), "myapp.tenant");
+/// # Ok::<(), tenancy_core::rls::InvalidName>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantBinding {
+    setting: SettingName,
+    options: TxOptions,
+}
+
+impl TenantBinding {
+    /// Uses another setting name; it must match the one in the policies.
+    #[must_use]
+    pub fn with_setting(mut self, setting: SettingName) -> Self {
+        self.setting = setting;
+        self
+    }
+
+    /// Options for every transaction (isolation, read-only, settings such
+    /// as `statement_timeout`).
+    #[must_use]
+    pub fn with_tx_options(mut self, options: TxOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The setting that carries the tenant.
+    pub fn setting(&self) -> &SettingName {
+        &self.setting
+    }
+
+    /// The `BEGIN` message for `tenant` (see [`begin_sql`]); fails closed
+    /// for a tenant that is not active.
+    pub fn begin_sql(&self, tenant: &crate::Tenant) -> Result<String, crate::TenantError> {
+        self.begin_sql_with(tenant, &self.options)
+    }
+
+    /// [`begin_sql`](Self::begin_sql) with other transaction options.
+    pub fn begin_sql_with(
+        &self,
+        tenant: &crate::Tenant,
+        options: &TxOptions,
+    ) -> Result<String, crate::TenantError> {
+        tenant.ensure_active()?;
+        Ok(begin_sql(&self.setting, tenant.id(), options))
+    }
+}
+
 /// Migration SQL that puts a table under tenant row-level security.
 ///
 /// ```

@@ -5,7 +5,7 @@ use diesel::query_builder::InsertStatement;
 use diesel_async::methods::{ExecuteDsl, LoadQuery};
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
-use tenancy_core::rls::{SettingName, TxOptions, begin_sql};
+use tenancy_core::rls::TenantBinding;
 use tenancy_core::{Tenant, TenantContext};
 
 use crate::scoped::{Scoped, TenantScoped};
@@ -34,14 +34,13 @@ use crate::{Error, Result};
 #[derive(Clone)]
 pub struct AsyncTenantPool {
     pool: Pool<AsyncPgConnection>,
-    setting: SettingName,
-    options: TxOptions,
+    binding: TenantBinding,
 }
 
 impl std::fmt::Debug for AsyncTenantPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AsyncTenantPool")
-            .field("setting", &self.setting)
+            .field("setting", self.binding.setting())
             .finish_non_exhaustive()
     }
 }
@@ -51,22 +50,14 @@ impl AsyncTenantPool {
     pub fn new(pool: Pool<AsyncPgConnection>) -> Self {
         Self {
             pool,
-            setting: SettingName::default(),
-            options: TxOptions::default(),
+            binding: TenantBinding::default(),
         }
     }
 
-    /// Uses another setting name; it must match the one in the policies.
+    /// Binds tenants another way (setting name, transaction options).
     #[must_use]
-    pub fn with_setting(mut self, setting: SettingName) -> Self {
-        self.setting = setting;
-        self
-    }
-
-    /// Options for every transaction (isolation, read-only, settings).
-    #[must_use]
-    pub fn with_tx_options(mut self, options: TxOptions) -> Self {
-        self.options = options;
+    pub fn with_binding(mut self, binding: TenantBinding) -> Self {
+        self.binding = binding;
         self
     }
 
@@ -74,7 +65,7 @@ impl AsyncTenantPool {
     /// message). If that fails, or this future is dropped before it
     /// finished, the connection is closed instead of returned to the pool.
     pub async fn begin(&self, tenant: &Tenant) -> Result<AsyncTenantTx> {
-        tenant.ensure_active()?;
+        let sql = self.binding.begin_sql(tenant)?;
         let conn = self
             .pool
             .get()
@@ -87,7 +78,6 @@ impl AsyncTenantPool {
             tenant: tenant.clone(),
             open: true,
         };
-        let sql = begin_sql(&self.setting, tenant.id(), &self.options);
         AnsiTransactionManager::begin_transaction_sql(tx.conn()?, &sql).await?;
         Ok(tx)
     }
@@ -135,14 +125,7 @@ impl AsyncTenantTx {
     }
 
     fn check<Q>(&self, query: &Scoped<Q>) -> Result<()> {
-        if query.tenant == self.tenant.id() {
-            Ok(())
-        } else {
-            Err(Error::TenantMismatch {
-                bound: query.tenant,
-                transaction: self.tenant.id(),
-            })
-        }
+        query.ensure_tenant(&self.tenant)
     }
 
     /// Loads all rows of a scoped query.

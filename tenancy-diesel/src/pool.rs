@@ -3,7 +3,7 @@
 use diesel::PgConnection;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::r2d2::{ConnectionManager, Pool};
-use tenancy_core::rls::{SettingName, TxOptions, begin_sql};
+use tenancy_core::rls::TenantBinding;
 use tenancy_core::{Tenant, TenantContext};
 
 use crate::tx::best_effort;
@@ -39,14 +39,13 @@ use crate::{Error, TenantTx};
 #[derive(Clone)]
 pub struct TenantPool {
     pool: Pool<ConnectionManager<PgConnection>>,
-    setting: SettingName,
-    options: TxOptions,
+    binding: TenantBinding,
 }
 
 impl std::fmt::Debug for TenantPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TenantPool")
-            .field("setting", &self.setting)
+            .field("setting", self.binding.setting())
             .finish_non_exhaustive()
     }
 }
@@ -56,22 +55,14 @@ impl TenantPool {
     pub fn new(pool: Pool<ConnectionManager<PgConnection>>) -> Self {
         Self {
             pool,
-            setting: SettingName::default(),
-            options: TxOptions::default(),
+            binding: TenantBinding::default(),
         }
     }
 
-    /// Uses another setting name; it must match the one in the policies.
+    /// Binds tenants another way (setting name, transaction options).
     #[must_use]
-    pub fn with_setting(mut self, setting: SettingName) -> Self {
-        self.setting = setting;
-        self
-    }
-
-    /// Options for every transaction (isolation, read-only, settings).
-    #[must_use]
-    pub fn with_tx_options(mut self, options: TxOptions) -> Self {
-        self.options = options;
+    pub fn with_binding(mut self, binding: TenantBinding) -> Self {
+        self.binding = binding;
         self
     }
 
@@ -87,9 +78,8 @@ impl TenantPool {
         F: FnOnce(&mut TenantTx<'_>) -> Result<R, E>,
         E: From<Error>,
     {
-        tenant.ensure_active().map_err(Error::from)?;
+        let sql = self.binding.begin_sql(tenant).map_err(Error::from)?;
         let mut conn = self.pool.get().map_err(Error::from)?;
-        let sql = begin_sql(&self.setting, tenant.id(), &self.options);
         if let Err(err) = AnsiTransactionManager::begin_transaction_sql(&mut *conn, &sql) {
             // BEGIN may have run and a SET LOCAL after it failed: the server
             // is in an aborted transaction diesel does not know about.

@@ -41,8 +41,16 @@ macro_rules! tenant_scoped {
 /// The condition `tenant_column = <tenant id>` for table `T`.
 pub type TenantFilter<T> = Eq<<T as TenantScoped>::TenantColumn, uuid::Uuid>;
 
-fn tenant_filter<T: TenantScoped>(tenant: &Tenant) -> TenantFilter<T> {
-    T::TenantColumn::default().eq(*tenant.id().as_uuid())
+/// `query` with the tenant condition of table `T`, marked as scoped.
+fn scope<T, Q>(query: Q, tenant: &Tenant) -> Scoped<Filter<Q, TenantFilter<T>>>
+where
+    T: TenantScoped,
+    Q: FilterDsl<TenantFilter<T>>,
+{
+    Scoped {
+        query: query.filter(T::TenantColumn::default().eq(*tenant.id().as_uuid())),
+        tenant: tenant.id(),
+    }
 }
 
 /// A query that names its tenant: the only kind a
@@ -63,6 +71,18 @@ impl<Q> Scoped<Q> {
     /// The tenant this query is scoped to.
     pub fn tenant(&self) -> TenantId {
         self.tenant
+    }
+
+    /// `Ok` if this query is scoped to `tenant`, the mismatch otherwise.
+    pub(crate) fn ensure_tenant(&self, tenant: &Tenant) -> crate::Result<()> {
+        if self.tenant == tenant.id() {
+            Ok(())
+        } else {
+            Err(crate::Error::TenantMismatch {
+                bound: self.tenant,
+                transaction: tenant.id(),
+            })
+        }
     }
 
     fn map<R>(self, f: impl FnOnce(Q) -> R) -> Scoped<R> {
@@ -128,10 +148,7 @@ where
     type Output = Filter<T, TenantFilter<T>>;
 
     fn for_tenant(self, tenant: &Tenant) -> Scoped<Self::Output> {
-        Scoped {
-            query: self.filter(tenant_filter::<T>(tenant)),
-            tenant: tenant.id(),
-        }
+        scope::<T, Self>(self, tenant)
     }
 }
 
@@ -143,10 +160,7 @@ where
     type Output = Filter<Self, TenantFilter<T>>;
 
     fn for_tenant(self, tenant: &Tenant) -> Scoped<Self::Output> {
-        Scoped {
-            query: self.filter(tenant_filter::<T>(tenant)),
-            tenant: tenant.id(),
-        }
+        scope::<T, Self>(self, tenant)
     }
 }
 
@@ -158,9 +172,6 @@ where
     type Output = Filter<Self, TenantFilter<T>>;
 
     fn for_tenant(self, tenant: &Tenant) -> Scoped<Self::Output> {
-        Scoped {
-            query: self.filter(tenant_filter::<T>(tenant)),
-            tenant: tenant.id(),
-        }
+        scope::<T, Self>(self, tenant)
     }
 }

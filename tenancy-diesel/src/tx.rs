@@ -7,8 +7,8 @@ use diesel::query_dsl::methods::ExecuteDsl;
 use diesel::{OptionalExtension, PgConnection, RunQueryDsl};
 use tenancy_core::Tenant;
 
+use crate::Result;
 use crate::scoped::{Scoped, TenantScoped};
-use crate::{Error, Result};
 
 /// A transaction bound to one tenant; the tenant is set transaction-locally
 /// for PostgreSQL row-level security. Handed to the closure of
@@ -40,14 +40,7 @@ impl TenantTx<'_> {
     }
 
     fn check<Q>(&self, query: &Scoped<Q>) -> Result<()> {
-        if query.tenant == self.tenant.id() {
-            Ok(())
-        } else {
-            Err(Error::TenantMismatch {
-                bound: query.tenant,
-                transaction: self.tenant.id(),
-            })
-        }
+        query.ensure_tenant(self.tenant)
     }
 
     /// Loads all rows of a scoped query.

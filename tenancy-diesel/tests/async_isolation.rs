@@ -192,10 +192,12 @@ async fn connections_come_back_clean_after_commit_drop_failed_begin_and_cancel()
     drop(tx); // an error path or a panic: no commit
     assert_clean(&f).await;
 
-    let bad = f.pool.clone().with_tx_options(
-        TxOptions::default()
-            .setting("statement_timeout", "nope")
-            .unwrap(),
+    let bad = f.pool.clone().with_binding(
+        tenancy_core::rls::TenantBinding::default().with_tx_options(
+            TxOptions::default()
+                .setting("statement_timeout", "nope")
+                .unwrap(),
+        ),
     );
     assert!(bad.begin(&f.acme).await.is_err());
     assert_clean(&f).await;

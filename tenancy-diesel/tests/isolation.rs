@@ -249,10 +249,12 @@ fn connections_come_back_clean_after_commit_error_failed_begin_and_panic() {
     assert_eq!(assert_clean(&f), pid);
 
     // BEGIN runs, the SET LOCAL after it fails: rolled back before returning.
-    let bad = f.pool.clone().with_tx_options(
-        TxOptions::default()
-            .setting("statement_timeout", "not a duration")
-            .unwrap(),
+    let bad = f.pool.clone().with_binding(
+        tenancy_core::rls::TenantBinding::default().with_tx_options(
+            TxOptions::default()
+                .setting("statement_timeout", "not a duration")
+                .unwrap(),
+        ),
     );
     let err = bad.transaction(&f.acme, |_| Ok::<_, Error>(()));
     assert!(matches!(err, Err(Error::Database(_))), "{err:?}");

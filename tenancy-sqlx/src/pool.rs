@@ -1,7 +1,7 @@
 //! [`TenantPool`]: the only door from the application to the database.
 
 use sqlx::PgPool;
-use tenancy_core::rls::{SettingName, TxOptions, begin_sql};
+use tenancy_core::rls::{SettingName, TenantBinding, TxOptions};
 use tenancy_core::{Tenant, TenantContext};
 
 use crate::{Result, TenantSession, TenantTx};
@@ -36,8 +36,7 @@ use crate::{Result, TenantSession, TenantTx};
 #[derive(Debug, Clone)]
 pub struct TenantPool {
     pool: PgPool,
-    setting: SettingName,
-    options: TxOptions,
+    binding: TenantBinding,
 }
 
 impl TenantPool {
@@ -48,29 +47,20 @@ impl TenantPool {
     pub fn new(pool: PgPool) -> Self {
         Self {
             pool,
-            setting: SettingName::default(),
-            options: TxOptions::default(),
+            binding: TenantBinding::default(),
         }
     }
 
-    /// Uses another setting name; it must match the one in the policies.
+    /// Binds tenants another way (setting name, transaction options).
     #[must_use]
-    pub fn with_setting(mut self, setting: SettingName) -> Self {
-        self.setting = setting;
-        self
-    }
-
-    /// Options for every transaction (isolation, read-only, settings such
-    /// as `statement_timeout`), written into the `BEGIN` message.
-    #[must_use]
-    pub fn with_tx_options(mut self, options: TxOptions) -> Self {
-        self.options = options;
+    pub fn with_binding(mut self, binding: TenantBinding) -> Self {
+        self.binding = binding;
         self
     }
 
     /// The setting that carries the tenant.
     pub fn setting(&self) -> &SettingName {
-        &self.setting
+        self.binding.setting()
     }
 
     /// Opens a transaction for `tenant`.
@@ -80,13 +70,13 @@ impl TenantPool {
     /// Fails with [`TenantError::Inactive`](tenancy_core::TenantError) for a
     /// suspended tenant.
     pub async fn begin(&self, tenant: &Tenant) -> Result<TenantTx> {
-        self.begin_with(tenant, &self.options).await
+        let sql = self.binding.begin_sql(tenant)?;
+        TenantTx::begin(&self.pool, sql, tenant.clone()).await
     }
 
     /// [`begin`](TenantPool::begin) with other transaction options.
     pub async fn begin_with(&self, tenant: &Tenant, options: &TxOptions) -> Result<TenantTx> {
-        tenant.ensure_active()?;
-        let sql = begin_sql(&self.setting, tenant.id(), options);
+        let sql = self.binding.begin_sql_with(tenant, options)?;
         TenantTx::begin(&self.pool, sql, tenant.clone()).await
     }
 
@@ -103,7 +93,7 @@ impl TenantPool {
     /// [`TenantSession`] first.
     pub async fn session(&self, tenant: &Tenant) -> Result<TenantSession> {
         tenant.ensure_active()?;
-        TenantSession::start(&self.pool, self.setting.clone(), tenant.clone()).await
+        TenantSession::start(&self.pool, self.binding.setting().clone(), tenant.clone()).await
     }
 
     /// Closes the pool: waits for checked-out connections to come back.

@@ -46,7 +46,7 @@ impl Parts {
     }
 
     /// A column that a write may set: never the tenant column.
-    pub(crate) fn writable_column<T: TenantTable>(&mut self, name: &'static str) -> String {
+    fn writable_column<T: TenantTable>(&mut self, name: &'static str) -> String {
         if name == T::TENANT_COLUMN {
             self.fail(Error::TenantColumn {
                 table: T::TABLE,
@@ -54,6 +54,20 @@ impl Parts {
             });
         }
         self.column(name)
+    }
+
+    /// A value a write gives `column` (never the tenant column): the quoted
+    /// column and the value's placeholder.
+    pub(crate) fn assign<'t, T: TenantTable, V>(
+        &mut self,
+        column: &'static str,
+        value: V,
+    ) -> (String, String)
+    where
+        V: sqlx::Encode<'t, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
+        let col = self.writable_column::<T>(column);
+        (col, self.bind(column, value))
     }
 
     /// Binds `value` and returns its placeholder (`$n`).

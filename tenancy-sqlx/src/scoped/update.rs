@@ -47,8 +47,7 @@ impl<T: TenantTable, S> Update<T, S> {
     where
         V: sqlx::Encode<'t, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
     {
-        let col = self.parts.writable_column::<T>(column);
-        let placeholder = self.parts.bind(column, value);
+        let (col, placeholder) = self.parts.assign::<T, V>(column, value);
         self.sets.push(format!("{col} = {placeholder}"));
         self
     }

@@ -68,9 +68,10 @@ impl DieselAsync {
             .build()
             .map_err(text)?;
         let pool = AsyncTenantPool::new(raw.clone());
-        let snapshot = pool
-            .clone()
-            .with_tx_options(TxOptions::default().isolation(IsolationLevel::RepeatableRead));
+        let snapshot = pool.clone().with_binding(
+            tenancy_core::rls::TenantBinding::default()
+                .with_tx_options(TxOptions::default().isolation(IsolationLevel::RepeatableRead)),
+        );
         Ok(Self {
             pool,
             snapshot,
