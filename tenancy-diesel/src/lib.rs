@@ -47,12 +47,15 @@
 //! # Features
 //!
 //! - `async`: `AsyncTenantPool` and `AsyncTenantTx` for diesel-async
-//!   (`AsyncPgConnection` on deadpool).
+//!   (`AsyncPgConnection` on deadpool), and [`pgbouncer::manager_config`]
+//!   for pools that go through pgbouncer in transaction mode.
 #![deny(missing_docs)]
 
 #[cfg(feature = "async")]
 mod async_pool;
 mod error;
+#[cfg(feature = "async")]
+pub mod pgbouncer;
 mod pool;
 mod scoped;
 mod tx;

@@ -42,7 +42,12 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
             };
             let admin = world.admin_pool().await?;
             let report = if diesel {
-                let backend = DieselAsync::new(&url, config.max_connections as usize)?;
+                let max = config.max_connections as usize;
+                let backend = if through_bouncer {
+                    DieselAsync::through_pgbouncer(&url, max)?
+                } else {
+                    DieselAsync::new(&url, max)?
+                };
                 torture::run(&world, backend, admin, target, &config).await
             } else {
                 let backend = Sqlx::new(

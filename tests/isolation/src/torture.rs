@@ -56,6 +56,8 @@ pub struct Report {
     pub by_kind: Vec<(&'static str, u64)>,
     /// Operations that failed with an error (expected under faults).
     pub errors: u64,
+    /// The most frequent error messages (digits masked), with their counts.
+    pub top_errors: Vec<(String, u64)>,
     /// Rows in the table at the end.
     pub rows: u64,
     /// Isolation violations found: must be empty.
@@ -95,6 +97,7 @@ struct Shared<B> {
     leaks: Mutex<Vec<String>>,
     counts: [AtomicU64; KINDS.len()],
     errors: AtomicU64,
+    error_messages: Mutex<HashMap<String, u64>>,
     next_op: AtomicU64,
 }
 
@@ -157,6 +160,7 @@ pub async fn run<B: Backend>(
         leaks: Mutex::new(Vec::new()),
         counts: Default::default(),
         errors: AtomicU64::new(0),
+        error_messages: Mutex::default(),
         next_op: AtomicU64::new(0),
     });
     let mut tasks = Vec::new();
@@ -195,6 +199,7 @@ pub async fn run<B: Backend>(
             .map(|(k, c)| (*k, c.load(Ordering::Relaxed)))
             .collect(),
         errors: shared.errors.load(Ordering::Relaxed),
+        top_errors: top_errors(&shared.error_messages, 5),
         rows,
         leaks,
         elapsed: started.elapsed(),
@@ -257,9 +262,26 @@ async fn operation<B: Backend>(shared: &Shared<B>, rng: &mut Rng) {
         }
         _ => no_tenant(shared).await,
     };
-    if result.is_err() {
+    if let Err(err) = result {
         shared.errors.fetch_add(1, Ordering::Relaxed);
+        let masked: String = err
+            .chars()
+            .map(|c| if c.is_ascii_digit() { '#' } else { c })
+            .collect();
+        if let Ok(mut messages) = shared.error_messages.lock() {
+            *messages.entry(masked).or_default() += 1;
+        }
     }
+}
+
+fn top_errors(messages: &Mutex<HashMap<String, u64>>, n: usize) -> Vec<(String, u64)> {
+    let Ok(messages) = messages.lock() else {
+        return Vec::new();
+    };
+    let mut all: Vec<_> = messages.iter().map(|(m, c)| (m.clone(), *c)).collect();
+    all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    all.truncate(n);
+    all
 }
 
 type OpResult = Result<(), String>;
@@ -520,6 +542,13 @@ impl Report {
         let _ = writeln!(out, "| **leaks found** | **{}** |", self.leaks.len());
         for leak in &self.leaks {
             let _ = writeln!(out, "\n- LEAK: {leak}");
+        }
+        if !self.top_errors.is_empty() {
+            let _ = writeln!(out, "\nMost frequent errors (digits masked):\n");
+            for (message, n) in &self.top_errors {
+                let message = message.replace('|', "\\|").replace('\n', " ");
+                let _ = writeln!(out, "- {n} × `{message}`");
+            }
         }
         out
     }

@@ -86,7 +86,7 @@ async fn diesel_async_directly() {
 async fn diesel_async_through_pgbouncer_in_transaction_mode() {
     let world = World::new(50).unwrap();
     let bouncer = PgBouncer::start(PgServer::shared().unwrap(), 4).unwrap();
-    let backend = DieselAsync::new(
+    let backend = DieselAsync::through_pgbouncer(
         &bouncer.url(APP_ROLE, world.db.name()),
         config().max_connections as usize,
     )

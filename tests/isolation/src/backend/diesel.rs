@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text, Uuid as SqlUuid};
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::Pool;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use tenancy_core::Tenant;
 use tenancy_core::rls::{IsolationLevel, TxOptions};
 use tenancy_diesel::{AsyncTenantPool, AsyncTenantTx, ForTenantDsl};
@@ -58,9 +58,30 @@ impl std::fmt::Debug for DieselAsync {
 }
 
 impl DieselAsync {
-    /// The backend on `url` (the app role, direct or via pgbouncer).
+    /// The backend on `url` (the app role, directly), diesel-async's defaults.
     pub fn new(url: &str, max_connections: usize) -> Result<Self, String> {
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+        Self::with_manager(
+            AsyncDieselConnectionManager::<AsyncPgConnection>::new(url),
+            max_connections,
+        )
+    }
+
+    /// The backend on `url` through pgbouncer in transaction mode, configured
+    /// as `tenancy_diesel::pgbouncer` tells users to.
+    pub fn through_pgbouncer(url: &str, max_connections: usize) -> Result<Self, String> {
+        Self::with_manager(
+            AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+                url,
+                tenancy_diesel::pgbouncer::manager_config(),
+            ),
+            max_connections,
+        )
+    }
+
+    fn with_manager(
+        manager: AsyncDieselConnectionManager<AsyncPgConnection>,
+        max_connections: usize,
+    ) -> Result<Self, String> {
         // No wait timeout here (deadpool would need its runtime feature): the
         // torture bounds every operation itself.
         let raw = Pool::builder(manager)
@@ -173,12 +194,19 @@ impl Backend for DieselAsync {
 
     async fn no_tenant(&self) -> BackendResult<(Option<String>, i64)> {
         let mut conn = self.raw.get().await.map_err(text)?;
-        let seen: Seen = diesel::sql_query(
-            "SELECT current_setting('app.tenant_id', true) AS setting, (SELECT count(*) FROM orders) AS rows",
-        )
-        .get_result(&mut conn)
-        .await
-        .map_err(text)?;
+        // In a transaction of its own: through pgbouncer, tokio-postgres's
+        // prepare and execute round trips could otherwise land on two
+        // server connections.
+        let seen: Seen = conn
+            .transaction(async |conn| {
+                diesel::sql_query(
+                    "SELECT current_setting('app.tenant_id', true) AS setting, (SELECT count(*) FROM orders) AS rows",
+                )
+                .get_result(conn)
+                .await
+            })
+            .await
+            .map_err(text)?;
         Ok((seen.setting, seen.rows))
     }
 
@@ -189,11 +217,14 @@ impl Backend for DieselAsync {
         }
         let mut settings = Vec::new();
         for conn in &mut held {
-            let setting: Setting =
-                diesel::sql_query("SELECT current_setting('app.tenant_id', true) AS setting")
-                    .get_result(&mut **conn)
-                    .await
-                    .map_err(text)?;
+            let setting: Setting = conn
+                .transaction(async |conn| {
+                    diesel::sql_query("SELECT current_setting('app.tenant_id', true) AS setting")
+                        .get_result(conn)
+                        .await
+                })
+                .await
+                .map_err(text)?;
             settings.push(setting.setting);
         }
         Ok(settings)
