@@ -110,14 +110,18 @@ impl<S: TenantStore> CachedTenantStore<S> {
         entries.insert(key, (now + ttl, tenant));
     }
 
-    async fn get_or_load<F>(&self, key: TenantKey, load: F) -> Result<Option<Tenant>, StoreError>
+    /// The cached answer, or `load`'s (remembered). `load` is only called on
+    /// a miss: the inner store's future (boxed, for a dyn store) costs an
+    /// allocation even when it is never polled.
+    async fn get_or_load<L, F>(&self, key: TenantKey, load: L) -> Result<Option<Tenant>, StoreError>
     where
+        L: FnOnce() -> F,
         F: Future<Output = Result<Option<Tenant>, StoreError>>,
     {
         if let Cached::Fresh(answer) = self.cached(&key) {
             return Ok(answer);
         }
-        let tenant = load.await?;
+        let tenant = load().await?;
         self.remember(key, tenant.clone());
         Ok(tenant)
     }
@@ -132,20 +136,19 @@ enum Cached {
 #[async_trait::async_trait]
 impl<S: TenantStore> TenantStore for CachedTenantStore<S> {
     async fn by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
-        self.get_or_load(TenantKey::Slug(slug.clone()), self.inner.by_slug(slug))
+        self.get_or_load(TenantKey::Slug(slug.clone()), || self.inner.by_slug(slug))
             .await
     }
 
     async fn by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
-        self.get_or_load(TenantKey::Id(id), self.inner.by_id(id))
+        self.get_or_load(TenantKey::Id(id), || self.inner.by_id(id))
             .await
     }
 
     async fn by_domain(&self, domain: &str) -> Result<Option<Tenant>, StoreError> {
-        self.get_or_load(
-            TenantKey::Domain(domain.into()),
-            self.inner.by_domain(domain),
-        )
+        self.get_or_load(TenantKey::Domain(domain.into()), || {
+            self.inner.by_domain(domain)
+        })
         .await
     }
 }

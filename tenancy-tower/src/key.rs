@@ -28,10 +28,14 @@ impl TenantKey {
 
     /// Parses a value that is either a UUID (an id) or a slug.
     pub fn parse_slug_or_id(value: &str) -> Result<Self, tenancy_core::TenantError> {
-        match value.parse::<TenantId>() {
-            Ok(id) => Ok(Self::Id(id)),
-            Err(_) => value.parse().map(Self::Slug),
+        // UUID texts are 32 (simple) to 45 (urn) characters: shorter or longer
+        // values skip the id attempt, whose error would allocate for nothing.
+        if (32..=45).contains(&value.len())
+            && let Ok(id) = value.parse::<TenantId>()
+        {
+            return Ok(Self::Id(id));
         }
+        value.parse().map(Self::Slug)
     }
 }
 

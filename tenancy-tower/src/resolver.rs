@@ -40,11 +40,17 @@ impl Resolver {
     /// Resolves and verifies the tenant. On success, strategies whose key was
     /// used may have rewritten `parts` (path prefix stripping).
     pub(crate) async fn resolve(&self, parts: &mut Parts) -> Result<Tenant, TenantRejection> {
-        // Which strategies name a tenant (sync, no I/O).
-        let mut found: Vec<(usize, TenantKey)> = Vec::with_capacity(1);
+        // Which strategies name a tenant (sync, no I/O). The usual request
+        // names it once: `others` stays empty and never allocates.
+        let mut first: Option<(usize, TenantKey)> = None;
+        let mut others: Vec<(usize, TenantKey)> = Vec::new();
         for (index, strategy) in self.strategies.iter().enumerate() {
             if let Some(key) = strategy.identify(parts)? {
-                found.push((index, key));
+                if first.is_none() {
+                    first = Some((index, key));
+                } else {
+                    others.push((index, key));
+                }
                 if self.mode == Mode::FirstMatch {
                     break;
                 }
@@ -53,12 +59,12 @@ impl Resolver {
         let claim = self.claim.as_ref().map(|c| c.read(&parts.extensions));
 
         // Look the tenant up once; other keys must name the same tenant.
-        let tenant = match (found.first(), &claim) {
+        let tenant = match (&first, &claim) {
             (Some((_, key)), _) => self.lookup(key).await?,
             (None, Some(ClaimStatus::Tenant(key))) if self.token_only => self.lookup(key).await?,
             (None, _) => return Err(TenantRejection::Missing),
         };
-        for (_, key) in found.iter().skip(1) {
+        for (_, key) in &others {
             if !self.names(key, &tenant).await {
                 return Err(TenantRejection::Conflict);
             }
@@ -78,7 +84,7 @@ impl Resolver {
             _ => {}
         }
 
-        for (index, _) in &found {
+        for (index, _) in first.iter().chain(&others) {
             self.strategies[*index].rewrite(parts);
         }
         Ok(tenant)
