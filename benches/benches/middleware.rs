@@ -1,0 +1,201 @@
+//! What `TenantLayer` adds to a request: time (criterion) and heap
+//! allocations (a counting allocator), against the same service without it.
+
+#![allow(unsafe_code)] // CountingAllocator: a GlobalAlloc that delegates to System and counts.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::convert::Infallible;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::{Request, Response};
+use tenancy_core::{InMemoryTenantStore, Tenant, TenantId, TenantSlug, TenantStore};
+use tenancy_tower::strategy::{Header, Subdomain};
+use tenancy_tower::{CachedTenantStore, TenantLayer};
+use tower::{Layer, Service, ServiceExt, service_fn};
+
+struct CountingAllocator;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the
+// only addition is a relaxed counter increment.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+type Inner = tower::util::ServiceFn<
+    fn(Request<String>) -> std::future::Ready<Result<Response<String>, Infallible>>,
+>;
+
+fn inner() -> Inner {
+    fn handle(_: Request<String>) -> std::future::Ready<Result<Response<String>, Infallible>> {
+        std::future::ready(Ok(Response::new(String::new())))
+    }
+    service_fn(handle as fn(_) -> _)
+}
+
+fn layer() -> TenantLayer {
+    let store = InMemoryTenantStore::new();
+    store.insert(
+        Tenant::builder(
+            TenantId::new_v4(),
+            "acme".parse().unwrap_or_else(|_| unreachable!()),
+        )
+        .build(),
+    );
+    TenantLayer::builder(CachedTenantStore::new(store))
+        .strategy(Subdomain::of("example.com"))
+        .strategy(Header::x_tenant())
+        .build()
+}
+
+fn by_header() -> Request<String> {
+    Request::builder()
+        .uri("/orders")
+        .header("x-tenant", "acme")
+        .body(String::new())
+        .unwrap_or_default()
+}
+
+fn by_subdomain() -> Request<String> {
+    Request::builder()
+        .uri("/orders")
+        .header("host", "acme.example.com")
+        .body(String::new())
+        .unwrap_or_default()
+}
+
+/// Allocations per request (excluding building the request), averaged.
+fn allocations<S>(rt: &tokio::runtime::Runtime, service: &S, make: fn() -> Request<String>) -> f64
+where
+    S: Service<Request<String>, Response = Response<String>> + Clone,
+{
+    const N: u64 = 10_000;
+    let mut requests: Vec<_> = (0..N).map(|_| make()).collect();
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    rt.block_on(async {
+        for request in requests.drain(..) {
+            let _ = black_box(service.clone().oneshot(request).await.ok());
+        }
+    });
+    (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / N as f64
+}
+
+/// Allocations of one run of `f`, averaged over many.
+fn count(mut f: impl FnMut()) -> f64 {
+    const N: u64 = 1_000;
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for _ in 0..N {
+        f();
+    }
+    (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / N as f64
+}
+
+/// Where the hit path's allocations come from, measured one by one.
+fn parts(rt: &tokio::runtime::Runtime) -> serde_json::Value {
+    let store = InMemoryTenantStore::new();
+    let tenant = Tenant::builder(
+        TenantId::new_v4(),
+        "acme".parse().unwrap_or_else(|_| unreachable!()),
+    )
+    .build();
+    store.insert(tenant.clone());
+    let cached: std::sync::Arc<dyn TenantStore> =
+        std::sync::Arc::new(CachedTenantStore::new(store));
+    let slug: TenantSlug = "acme".parse().unwrap_or_else(|_| unreachable!());
+    let _ = rt.block_on(cached.by_slug(&slug));
+    serde_json::json!({
+        "parsing the slug (TenantSlug is a Box<str>)": count(|| {
+            black_box("acme".parse::<TenantSlug>().ok());
+        }),
+        "cached store hit through dyn TenantStore (async-trait boxes the future; the cache key clones the slug)": count(|| {
+            black_box(rt.block_on(cached.by_slug(&slug)).ok());
+        }),
+        "Tenant into the request's empty extensions (http allocates the map and boxes the value)": count(|| {
+            // `Request::new` itself allocates nothing.
+            let mut request = Request::new(());
+            request.extensions_mut().insert(tenant.clone());
+            black_box(request);
+        }),
+        "the resolution future (an async fn over a dyn store, boxed in ResponseFuture)": 1.0,
+    })
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap_or_else(|_| unreachable!());
+    let plain = inner();
+    let layered = layer().layer(inner());
+    // Warm the cache.
+    rt.block_on(async {
+        let _ = layered.clone().oneshot(by_header()).await;
+    });
+
+    let mut group = c.benchmark_group("middleware");
+    group.bench_function("baseline", |b| {
+        b.to_async(&rt)
+            .iter(|| plain.oneshot(black_box(by_header())))
+    });
+    group.bench_function("header", |b| {
+        b.to_async(&rt)
+            .iter(|| layered.clone().oneshot(black_box(by_header())))
+    });
+    group.bench_function("subdomain", |b| {
+        b.to_async(&rt)
+            .iter(|| layered.clone().oneshot(black_box(by_subdomain())))
+    });
+    group.finish();
+
+    let counts = serde_json::json!({
+        "baseline": allocations(&rt, &plain, by_header),
+        "header": allocations(&rt, &layered, by_header),
+        "subdomain": allocations(&rt, &layered, by_subdomain),
+        "parts": parts(&rt),
+    });
+    eprintln!("allocations per request: {counts}");
+    if std::env::args().any(|a| a == "--bench") {
+        let dir = tenancy_bench::output_dir();
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(dir.join("allocations.json"), counts.to_string());
+    }
+}
+
+fn config() -> Criterion {
+    let criterion = Criterion::default();
+    if std::env::var_os("TENANCY_BENCH_QUICK").is_some_and(|v| v == "1") {
+        criterion
+            .sample_size(10)
+            .warm_up_time(std::time::Duration::from_millis(300))
+            .measurement_time(std::time::Duration::from_secs(1))
+    } else {
+        criterion
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = bench
+}
+criterion_main!(benches);

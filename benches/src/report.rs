@@ -1,0 +1,348 @@
+//! `BENCHMARKS.md`: the targets of issue 8 with what was measured (ratios
+//! first), then every absolute number.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::estimates::Estimate;
+
+/// What a measurement is compared against.
+#[derive(Debug, Clone, Copy)]
+pub enum Target {
+    /// Throughput ratio (baseline time / case time) at least this.
+    ThroughputAtLeast(f64),
+    /// Time ratio (case time / baseline time) at most this.
+    TimeAtMost(f64),
+    /// Shown for comparison, no target.
+    None,
+}
+
+/// One comparison: a case against its baseline, both criterion ids.
+#[derive(Debug, Clone, Copy)]
+pub struct Comparison {
+    /// What it shows, for the reader.
+    pub label: &'static str,
+    /// The baseline's criterion id.
+    pub baseline: &'static str,
+    /// The case's criterion id.
+    pub case: &'static str,
+    /// The target.
+    pub target: Target,
+}
+
+const fn cmp(
+    label: &'static str,
+    baseline: &'static str,
+    case: &'static str,
+    target: Target,
+) -> Comparison {
+    Comparison {
+        label,
+        baseline,
+        case,
+        target,
+    }
+}
+
+/// Every comparison the report makes, in the order of issue 8.
+pub const COMPARISONS: &[Comparison] = &[
+    cmp(
+        "sqlx: `TenantPool::begin` + select + commit",
+        "sqlx_tx/plain",
+        "sqlx_tx/tenant_tx",
+        Target::ThroughputAtLeast(0.95),
+    ),
+    cmp(
+        "sqlx: the same through the `Scoped` builder",
+        "sqlx_tx/plain",
+        "sqlx_tx/tenant_tx_builder",
+        Target::ThroughputAtLeast(0.95),
+    ),
+    cmp(
+        "sqlx: naive separate `set_config` round trip",
+        "sqlx_tx/plain",
+        "sqlx_tx/naive_set_config",
+        Target::None,
+    ),
+    cmp(
+        "diesel (r2d2): `TenantPool::transaction` + `for_tenant`",
+        "diesel_tx/plain",
+        "diesel_tx/tenant_tx",
+        Target::ThroughputAtLeast(0.95),
+    ),
+    cmp(
+        "diesel-async: `AsyncTenantPool::begin` + `for_tenant`",
+        "diesel_async_tx/plain",
+        "diesel_async_tx/tenant_tx",
+        Target::ThroughputAtLeast(0.95),
+    ),
+    cmp(
+        "RLS select, generated policy",
+        "rls_select/explicit_where",
+        "rls_select/generated_policy",
+        Target::TimeAtMost(1.10),
+    ),
+    cmp(
+        "RLS select, naive policy",
+        "rls_select/explicit_where",
+        "rls_select/naive_policy",
+        Target::None,
+    ),
+    cmp(
+        "RLS aggregate, generated policy",
+        "rls_aggregate/explicit_where",
+        "rls_aggregate/generated_policy",
+        Target::TimeAtMost(1.10),
+    ),
+    cmp(
+        "RLS aggregate, naive policy",
+        "rls_aggregate/explicit_where",
+        "rls_aggregate/naive_policy",
+        Target::None,
+    ),
+    cmp(
+        "RLS aggregate without index, generated policy",
+        "rls_aggregate_no_index/explicit_where",
+        "rls_aggregate_no_index/generated_policy",
+        Target::TimeAtMost(1.10),
+    ),
+    cmp(
+        "RLS aggregate without index, naive policy",
+        "rls_aggregate_no_index/explicit_where",
+        "rls_aggregate_no_index/naive_policy",
+        Target::None,
+    ),
+    cmp(
+        "2 concurrent clients, tenant tx vs plain",
+        "concurrency/plain/2",
+        "concurrency/tenant_tx/2",
+        Target::ThroughputAtLeast(0.95),
+    ),
+    cmp(
+        "8 concurrent clients, tenant tx vs plain",
+        "concurrency/plain/8",
+        "concurrency/tenant_tx/8",
+        Target::ThroughputAtLeast(0.95),
+    ),
+    cmp(
+        "32 concurrent clients, tenant tx vs plain",
+        "concurrency/plain/32",
+        "concurrency/tenant_tx/32",
+        Target::ThroughputAtLeast(0.95),
+    ),
+];
+
+/// The middleware cases and their baseline.
+const MIDDLEWARE: [(&str, &str); 2] = [("header", "`X-Tenant` header"), ("subdomain", "subdomain")];
+const MIDDLEWARE_MAX_NS: f64 = 150.0;
+const MIDDLEWARE_MAX_ALLOCATIONS: f64 = 1.0;
+
+/// Where the report reads from.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    /// criterion's output directory (`target/criterion`).
+    pub criterion: std::path::PathBuf,
+    /// Allocation counts and server notes (`target/tenancy-bench`).
+    pub notes: serde_json::Value,
+    /// Allocations per request by middleware case.
+    pub allocations: serde_json::Value,
+    /// A line about the machine.
+    pub machine: String,
+}
+
+impl Inputs {
+    /// Reads what the benchmarks left under `target`.
+    pub fn read(target: &Path) -> Self {
+        let json = |name: &str| {
+            std::fs::read_to_string(target.join("tenancy-bench").join(name))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or(serde_json::Value::Null)
+        };
+        Self {
+            criterion: target.join("criterion"),
+            notes: json("database.json"),
+            allocations: json("allocations.json"),
+            machine: machine(),
+        }
+    }
+
+    fn estimate(&self, id: &str) -> Option<Estimate> {
+        Estimate::read(&self.criterion, id)
+    }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    format!(
+        "{cpu}, {cores} cores available, {} {}",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "yes" } else { "**no**" }
+}
+
+/// The report, or `None` when no benchmark results were found.
+pub fn render(inputs: &Inputs) -> Option<String> {
+    let mut out = String::from("# Benchmarks\n\n");
+    let _ = writeln!(
+        out,
+        "Generated by `bash scripts/bench.sh` (do not edit by hand). Every case is compared with a \
+         baseline measured in the same run, on the same machine, server and data.\n"
+    );
+    let _ = writeln!(out, "- Machine: {}", inputs.machine);
+    if let Some(pg) = inputs.notes.get("postgres").and_then(|v| v.as_str()) {
+        let _ = writeln!(
+            out,
+            "- PostgreSQL {pg}, a throwaway cluster on the same machine, over TCP to 127.0.0.1, as the app role (not owner, no `BYPASSRLS`)"
+        );
+    }
+    if let (Some(rows), Some(tenants)) = (inputs.notes.get("rows"), inputs.notes.get("tenants")) {
+        let _ = writeln!(
+            out,
+            "- Data: `orders` under RLS and `orders_plain` without, {rows} rows over {tenants} tenants each"
+        );
+    }
+    if inputs
+        .notes
+        .get("quick")
+        .and_then(serde_json::Value::as_bool)
+        == Some(true)
+    {
+        let _ = writeln!(
+            out,
+            "- **Quick run** (`--quick`): small data set, short measurements; for smoke, not for quoting"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nThroughput ratio = baseline time / case time (1.00: free; higher is better). \
+         Time ratio = case time / baseline time (lower is better).\n"
+    );
+    let mut any = false;
+    out.push_str("## Targets\n\n| what | measured | target | met |\n|---|---|---|---|\n");
+    any |= middleware_rows(&mut out, inputs);
+    for c in COMPARISONS {
+        let (Some(base), Some(case)) = (inputs.estimate(c.baseline), inputs.estimate(c.case))
+        else {
+            let _ = writeln!(out, "| {} | not measured | | |", c.label);
+            continue;
+        };
+        any = true;
+        let (measured, target, met) = match c.target {
+            Target::ThroughputAtLeast(min) => {
+                let r = base.mean_ns / case.mean_ns;
+                (
+                    format!("throughput ratio {r:.2}"),
+                    format!("≥ {min:.2}"),
+                    verdict(r >= min),
+                )
+            }
+            Target::TimeAtMost(max) => {
+                let r = case.mean_ns / base.mean_ns;
+                (
+                    format!("time ratio {r:.2}"),
+                    format!("≤ {max:.2}"),
+                    verdict(r <= max),
+                )
+            }
+            Target::None => {
+                let r = base.mean_ns / case.mean_ns;
+                let t = case.mean_ns / base.mean_ns;
+                (
+                    format!("throughput ratio {r:.2} (time ratio {t:.2})"),
+                    "for comparison".to_owned(),
+                    "",
+                )
+            }
+        };
+        let _ = writeln!(out, "| {} | {measured} | {target} | {met} |", c.label);
+    }
+    if !any {
+        return None;
+    }
+    allocation_parts(&mut out, inputs);
+    out.push_str("\n## Absolute numbers\n\n| benchmark | mean | 95% interval |\n|---|---|---|\n");
+    let mut ids: Vec<&str> = vec![
+        "middleware/baseline",
+        "middleware/header",
+        "middleware/subdomain",
+    ];
+    for c in COMPARISONS {
+        for id in [c.baseline, c.case] {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+    for id in ids {
+        if let Some(e) = inputs.estimate(id) {
+            let _ = writeln!(out, "| `{id}` | {} | {} |", e.mean(), e.interval());
+        }
+    }
+    Some(out)
+}
+
+fn middleware_rows(out: &mut String, inputs: &Inputs) -> bool {
+    let Some(base) = inputs.estimate("middleware/baseline") else {
+        let _ = writeln!(out, "| middleware | not measured | | |");
+        return false;
+    };
+    let base_allocations = inputs
+        .allocations
+        .get("baseline")
+        .and_then(serde_json::Value::as_f64);
+    for (case, label) in MIDDLEWARE {
+        if let Some(e) = inputs.estimate(&format!("middleware/{case}")) {
+            let added = e.mean_ns - base.mean_ns;
+            let _ = writeln!(
+                out,
+                "| `TenantLayer`, {label}, cached store hit: time added per request | {added:+.0} ns (throughput ratio {:.2}) | ≤ {MIDDLEWARE_MAX_NS:.0} ns | {} |",
+                base.mean_ns / e.mean_ns,
+                verdict(added <= MIDDLEWARE_MAX_NS)
+            );
+        }
+        let allocations = inputs
+            .allocations
+            .get(case)
+            .and_then(serde_json::Value::as_f64);
+        if let (Some(a), Some(b)) = (allocations, base_allocations) {
+            let added = a - b;
+            let _ = writeln!(
+                out,
+                "| `TenantLayer`, {label}: heap allocations added per request | {added:.1} | ≤ {MIDDLEWARE_MAX_ALLOCATIONS:.0} | {} |",
+                verdict(added <= MIDDLEWARE_MAX_ALLOCATIONS)
+            );
+        }
+    }
+    true
+}
+
+fn allocation_parts(out: &mut String, inputs: &Inputs) {
+    let Some(parts) = inputs
+        .allocations
+        .get("parts")
+        .and_then(serde_json::Value::as_object)
+    else {
+        return;
+    };
+    out.push_str(
+        "\n### Where the middleware's allocations go\n\n\
+         Measured one by one on the header hit path:\n\n| part | allocations |\n|---|---|\n",
+    );
+    for (part, n) in parts {
+        let _ = writeln!(out, "| {part} | {} |", n.as_f64().unwrap_or(f64::NAN));
+    }
+}
