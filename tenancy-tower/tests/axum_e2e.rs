@@ -9,7 +9,6 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -389,15 +388,19 @@ async fn per_tenant_rate_limit_answers_429_with_retry_after() {
 #[tokio::test]
 async fn per_tenant_concurrency_limit_answers_429() {
     let w = world();
-    let gate = Arc::new(tokio::sync::Notify::new());
+    // The handler reports that it is running, then waits at a closed gate:
+    // no sleeps, so a loaded machine cannot reorder the requests.
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
     let handler_gate = gate.clone();
+    let (entered_tx, mut entered) = tokio::sync::mpsc::unbounded_channel::<()>();
     let app = Router::new()
         .route(
             "/slow",
             get(move || {
-                let gate = handler_gate.clone();
+                let (gate, entered_tx) = (handler_gate.clone(), entered_tx.clone());
                 async move {
-                    gate.notified().await;
+                    let _ = entered_tx.send(());
+                    let _permit = gate.acquire().await;
                     "done"
                 }
             }),
@@ -415,13 +418,13 @@ async fn per_tenant_concurrency_limit_answers_429() {
         );
     let req = |host: &str| get_req(host, "/slow").body(Body::empty()).unwrap();
     let first = tokio::spawn(app.clone().oneshot(req("acme.example.com")));
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    entered.recv().await.unwrap();
     let second = app.clone().oneshot(req("acme.example.com")).await.unwrap();
     assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS);
     // Another tenant is not blocked by acme's request in flight.
     let other = tokio::spawn(app.clone().oneshot(req("globex.example.com")));
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    gate.notify_waiters();
+    entered.recv().await.unwrap();
+    gate.add_permits(2);
     assert_eq!(first.await.unwrap().unwrap().status(), StatusCode::OK);
     assert_eq!(other.await.unwrap().unwrap().status(), StatusCode::OK);
 }

@@ -28,6 +28,7 @@
 #![deny(missing_docs)]
 
 mod binaries;
+pub mod cancel;
 mod cluster;
 mod database;
 mod error;
