@@ -59,6 +59,17 @@ pub enum TenantError {
         status: &'static str,
     },
 
+    /// A pool that runs every tenant in its own schema was given a tenant
+    /// without one.
+    #[error(
+        "tenant {id} has no schema, but this pool requires one (schema per tenant): \
+         provision the tenant's schema and record it in the tenant's placement"
+    )]
+    NoSchema {
+        /// The tenant.
+        id: TenantId,
+    },
+
     /// Work addressed to one tenant was about to run for another.
     #[error(
         "tenant mismatch: the work belongs to tenant {expected} but was given tenant {found}; \

@@ -46,14 +46,18 @@ pub struct InvalidName {
     reason: &'static str,
 }
 
-fn check_ident(kind: &'static str, name: &str) -> Result<(), InvalidName> {
-    let fail = |reason| {
-        Err(InvalidName {
+impl InvalidName {
+    pub(crate) fn new(kind: &'static str, name: &str, reason: &'static str) -> Self {
+        Self {
             kind,
             name: shorten(name),
             reason,
-        })
-    };
+        }
+    }
+}
+
+pub(crate) fn check_ident(kind: &'static str, name: &str) -> Result<(), InvalidName> {
+    let fail = |reason| Err(InvalidName::new(kind, name, reason));
     if name.is_empty() || name.len() > 63 {
         return fail("an identifier is 1 to 63 characters long");
     }
@@ -282,6 +286,17 @@ impl SettingValue {
 /// # Ok::<(), tenancy_core::TenantError>(())
 /// ```
 pub fn begin_sql(setting: &SettingName, tenant: TenantId, options: &TxOptions) -> String {
+    begin_sql_in(setting, tenant, options, None)
+}
+
+/// [`begin_sql`] that also sets `search_path` transaction-locally, to
+/// `schemas` in order (a tenant's own schema, then shared ones).
+fn begin_sql_in(
+    setting: &SettingName,
+    tenant: TenantId,
+    options: &TxOptions,
+    search_path: Option<(&crate::SchemaName, &[Ident], bool)>,
+) -> String {
     let mut sql = String::from("BEGIN");
     if let Some(level) = options.isolation {
         sql.push_str(" ISOLATION LEVEL ");
@@ -292,6 +307,15 @@ pub fn begin_sql(setting: &SettingName, tenant: TenantId, options: &TxOptions) -
     }
     // Writing into a String cannot fail.
     let _ = write!(sql, "; SET LOCAL {setting} = '{tenant}'");
+    if let Some((schema, shared, as_schema_role)) = search_path {
+        let _ = write!(sql, "; SET LOCAL search_path = {}", schema.sql());
+        for name in shared {
+            let _ = write!(sql, ", {}", name.sql());
+        }
+        if as_schema_role {
+            let _ = write!(sql, "; SET LOCAL ROLE {}", schema.sql());
+        }
+    }
     for (name, value) in &options.settings {
         let _ = write!(sql, "; SET LOCAL {} = {}", name.sql(), value.sql());
     }
@@ -315,6 +339,9 @@ pub fn begin_sql(setting: &SettingName, tenant: TenantId, options: &TxOptions) -
 pub struct TenantBinding {
     setting: SettingName,
     options: TxOptions,
+    shared_schemas: Vec<Ident>,
+    require_schema: bool,
+    without_schema_roles: bool,
 }
 
 impl TenantBinding {
@@ -333,13 +360,66 @@ impl TenantBinding {
         self
     }
 
+    /// Schemas searched after a tenant's own schema, for tenants that have
+    /// one (schema per tenant): shared tables, extensions. Empty by default,
+    /// so an unqualified name resolves only inside the tenant's schema
+    /// (and `pg_catalog`), never to another schema's table of that name.
+    ///
+    /// ```
+    /// use tenancy_core::rls::TenantBinding;
+    /// use tenancy_core::{Placement, SchemaName, Tenant, TenantId, TenantSettings};
+    ///
+    /// let id = TenantId::new_v4();
+    /// let tenant = Tenant::builder(id, "acme".parse()?)
+    ///     .settings(TenantSettings::default().with_placement(
+    ///         Placement::shared().with_schema(SchemaName::for_tenant(id)),
+    ///     ))
+    ///     .build();
+    /// let sql = TenantBinding::default().with_shared_schemas(&["public"])?.begin_sql(&tenant)?;
+    /// let schema = format!("\"tenant_{}\"", id.as_uuid().simple());
+    /// assert!(sql.ends_with(&format!("SET LOCAL search_path = {schema}, \"public\"; SET LOCAL ROLE {schema}")));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_shared_schemas(mut self, schemas: &[&str]) -> Result<Self, InvalidName> {
+        self.shared_schemas = schemas
+            .iter()
+            .map(|name| {
+                check_ident("schema name", name)?;
+                Ident::new(name)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(self)
+    }
+
+    /// Fails closed with [`TenantError::NoSchema`](crate::TenantError::NoSchema)
+    /// for a tenant without its own schema: for databases where every
+    /// tenant lives in a schema and the shared tables must never be used.
+    #[must_use]
+    pub fn require_schema(mut self) -> Self {
+        self.require_schema = true;
+        self
+    }
+
+    /// For tenants with their own schema, does **not** switch to the role of
+    /// the schema's name (`SET LOCAL ROLE`). Then only `search_path` keeps
+    /// a tenant in its schema, and a query that names another tenant's
+    /// schema reads it: use this only where schemas were made without
+    /// per-tenant roles, and plan to add them.
+    #[must_use]
+    pub fn without_schema_roles(mut self) -> Self {
+        self.without_schema_roles = true;
+        self
+    }
+
     /// The setting that carries the tenant.
     pub fn setting(&self) -> &SettingName {
         &self.setting
     }
 
-    /// The `BEGIN` message for `tenant` (see [`begin_sql`]); fails closed
-    /// for a tenant that is not active.
+    /// The `BEGIN` message for `tenant` (see [`begin_sql`]), with
+    /// `SET LOCAL search_path` and `SET LOCAL ROLE` when the tenant has its
+    /// own schema (see [`with_shared_schemas`](Self::with_shared_schemas)); fails
+    /// closed for a tenant that is not active.
     pub fn begin_sql(&self, tenant: &crate::Tenant) -> Result<String, crate::TenantError> {
         self.begin_sql_with(tenant, &self.options)
     }
@@ -351,7 +431,20 @@ impl TenantBinding {
         options: &TxOptions,
     ) -> Result<String, crate::TenantError> {
         tenant.ensure_active()?;
-        Ok(begin_sql(&self.setting, tenant.id(), options))
+        let schema = tenant.placement().schema();
+        if self.require_schema && schema.is_none() {
+            return Err(crate::TenantError::NoSchema { id: tenant.id() });
+        }
+        let search_path = schema.map(|schema| {
+            let shared = self.shared_schemas.as_slice();
+            (schema, shared, !self.without_schema_roles)
+        });
+        Ok(begin_sql_in(
+            &self.setting,
+            tenant.id(),
+            options,
+            search_path,
+        ))
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{TenantError, TenantId, TenantSlug};
+use crate::{Placement, TenantError, TenantId, TenantSlug};
 
 /// Whether a tenant may be served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -93,6 +93,10 @@ pub struct TenantSettings {
     pub plan: Option<String>,
     /// Limits for this tenant.
     pub limits: TenantLimits,
+    /// Where the tenant's data lives: shared tables (the default), its own
+    /// schema, another server or database.
+    #[serde(skip_serializing_if = "Placement::is_shared")]
+    pub placement: Placement,
     /// Anything else, as JSON values keyed by name.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -110,6 +114,13 @@ impl TenantSettings {
     #[must_use]
     pub fn with_limits(mut self, limits: TenantLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Sets where the tenant's data lives.
+    #[must_use]
+    pub fn with_placement(mut self, placement: Placement) -> Self {
+        self.placement = placement;
         self
     }
 
@@ -202,6 +213,11 @@ impl Tenant {
     /// The tenant's settings.
     pub fn settings(&self) -> &TenantSettings {
         &self.0.settings
+    }
+
+    /// Where the tenant's data lives (from its settings).
+    pub fn placement(&self) -> &Placement {
+        &self.0.settings.placement
     }
 
     /// Whether the tenant may be served.

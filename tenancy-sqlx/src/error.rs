@@ -49,6 +49,24 @@ pub enum Error {
     #[error("an update needs at least one `.set(column, value)`")]
     EmptyUpdate,
 
+    /// A set of migrations is malformed (duplicate version, unreadable
+    /// file, file name not `<version>_<description>.sql`).
+    #[error("invalid migrations: {0}")]
+    Migrations(String),
+
+    /// A migration failed in one tenant schema; it was rolled back, and
+    /// the schema stays at the version before it.
+    #[error("migration {version} failed in schema {schema}: {source}")]
+    Migration {
+        /// The tenant schema.
+        schema: tenancy_core::SchemaName,
+        /// The version of the failed migration.
+        version: i64,
+        /// The database error.
+        #[source]
+        source: sqlx::Error,
+    },
+
     /// A value could not be encoded for PostgreSQL.
     #[error("could not encode the value for column {column:?}: {source}")]
     Encode {

@@ -59,12 +59,16 @@
 //!
 //! - `store` (default): [`PgTenantStore`], tenants in a PostgreSQL table.
 //! - `audit` (default): [`audit`], which finds misconfigured row-level security.
+//! - `schemas` (default): [`schemas`], schema per tenant: provisioning and
+//!   migrating tenant schemas.
 #![deny(missing_docs)]
 
 #[cfg(feature = "audit")]
 pub mod audit;
 mod error;
 mod pool;
+#[cfg(feature = "schemas")]
+pub mod schemas;
 pub mod scoped;
 mod session;
 #[cfg(feature = "store")]

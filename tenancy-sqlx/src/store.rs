@@ -4,7 +4,8 @@ use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, PgPool};
 use tenancy_core::rls::Ident;
 use tenancy_core::{
-    StoreError, Tenant, TenantId, TenantSettings, TenantSlug, TenantStatus, TenantStore,
+    Placement, SchemaName, StoreError, Tenant, TenantId, TenantSettings, TenantSlug, TenantStatus,
+    TenantStore,
 };
 
 use crate::Result;
@@ -87,6 +88,45 @@ impl PgTenantStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Moves a tenant: records where its data lives now (its own schema,
+    /// another target). Returns whether the tenant exists. Clear caches in
+    /// front of the store (e.g. tenancy-tower's) for the move to take
+    /// effect at once.
+    pub async fn set_placement(&self, id: TenantId, placement: &Placement) -> Result<bool> {
+        let sql = format!(
+            "UPDATE {} SET settings = settings - 'placement' || $2 WHERE id = $1",
+            self.table.sql()
+        );
+        let patch = if placement.is_shared() {
+            serde_json::json!({})
+        } else {
+            serde_json::json!({ "placement": placement })
+        };
+        let done = sqlx::query(AssertSqlSafe(sql))
+            .bind(id.as_uuid())
+            .bind(Json(patch))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The schemas of all tenants that have one, by tenant: the list that
+    /// [`SchemaProvisioner::migrate_all`](crate::schemas::SchemaProvisioner::migrate_all)
+    /// takes. A malformed schema name in the table is an error, not skipped.
+    pub async fn tenant_schemas(&self) -> Result<Vec<(TenantId, SchemaName)>> {
+        let sql = format!(
+            "SELECT id, settings->'placement'->>'schema' FROM {} \
+             WHERE settings->'placement'->>'schema' IS NOT NULL ORDER BY id",
+            self.table.sql()
+        );
+        let rows: Vec<(uuid::Uuid, String)> = sqlx::query_as(AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|(id, schema)| Ok((TenantId::from_uuid(id), SchemaName::new(&schema)?)))
+            .collect()
     }
 
     async fn find(&self, column: &str, value: &str) -> Result<Option<Tenant>, StoreError> {

@@ -16,6 +16,7 @@ pub struct TestDatabase {
     pub(crate) admin_url: String,
     pub(crate) owner_url: String,
     pub(crate) app_url: String,
+    pub(crate) provisioner_url: String,
 }
 
 impl TestDatabase {
@@ -40,6 +41,13 @@ impl TestDatabase {
     /// owner, no `BYPASSRLS`. Application code under test connects with it.
     pub fn app_url(&self) -> &str {
         &self.app_url
+    }
+
+    /// A URL for [`PROVISIONER_ROLE`](crate::PROVISIONER_ROLE): may create
+    /// schemas in this database and roles (`CREATEROLE`), for
+    /// schema-per-tenant provisioning. Not a superuser.
+    pub fn provisioner_url(&self) -> &str {
+        &self.provisioner_url
     }
 
     /// Runs SQL as the administrator in this database and returns psql's

@@ -45,6 +45,10 @@ pub use server::PgServer;
 /// The role that owns test databases and their tables.
 pub const OWNER_ROLE: &str = "tenancy_owner";
 
+/// The role that provisions tenant schemas: `CREATEROLE`, `CREATE` on each
+/// test database, not a superuser.
+pub const PROVISIONER_ROLE: &str = "tenancy_provisioner";
+
 /// The application role: login, not superuser, not owner, no `BYPASSRLS`.
 pub const APP_ROLE: &str = "tenancy_app";
 

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::binaries::PgBin;
-use crate::{APP_ROLE, HarnessError, OWNER_ROLE, PgCluster, TestDatabase, psql};
+use crate::{APP_ROLE, HarnessError, OWNER_ROLE, PROVISIONER_ROLE, PgCluster, TestDatabase, psql};
 
 /// Where tests get their databases: a throwaway [`PgCluster`], or an existing
 /// server named by `DATABASE_URL` (an administrator URL: a superuser, or a
@@ -131,11 +131,13 @@ impl PgServer {
             admin_url: rewrite_url(&self.admin_url, None, &name),
             owner_url: self.url_for(OWNER_ROLE, &name),
             app_url: self.url_for(APP_ROLE, &name),
+            provisioner_url: self.url_for(PROVISIONER_ROLE, &name),
             name,
         };
         db.admin_sql(&format!(
             "REVOKE ALL ON DATABASE {name} FROM PUBLIC; \
              GRANT CONNECT, TEMPORARY ON DATABASE {name} TO {APP_ROLE}; \
+             GRANT CONNECT, CREATE ON DATABASE {name} TO {PROVISIONER_ROLE}; \
              ALTER DEFAULT PRIVILEGES FOR ROLE {OWNER_ROLE} IN SCHEMA public \
                GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {APP_ROLE}; \
              ALTER DEFAULT PRIVILEGES FOR ROLE {OWNER_ROLE} IN SCHEMA public \
@@ -165,6 +167,10 @@ impl PgServer {
                IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{OWNER_ROLE}') THEN \
                  CREATE ROLE {OWNER_ROLE} LOGIN PASSWORD '{OWNER_ROLE}' \
                    NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE; \
+               END IF; \
+               IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PROVISIONER_ROLE}') THEN \
+                 CREATE ROLE {PROVISIONER_ROLE} LOGIN PASSWORD '{PROVISIONER_ROLE}' \
+                   NOSUPERUSER NOBYPASSRLS NOCREATEDB CREATEROLE; \
                END IF; \
                IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN \
                  CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{APP_ROLE}' \
