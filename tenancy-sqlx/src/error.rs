@@ -67,6 +67,49 @@ pub enum Error {
         source: sqlx::Error,
     },
 
+    /// The router knows no target for the tenant: it is not served (never a
+    /// default target by accident).
+    #[error(
+        "no connection target for tenant {tenant}: give it a target in its placement, \
+         the shard map, or a default target"
+    )]
+    NoTarget {
+        /// The tenant.
+        tenant: TenantId,
+    },
+
+    /// A routed tenant's target has no connection options.
+    #[error("unknown connection target {0}: configure it on the routed pool")]
+    UnknownTarget(tenancy_core::TargetName),
+
+    /// The tenant's target failed (down, refusing connections, timed out);
+    /// tenants on other targets are not affected.
+    #[error("connection target {target} failed: {source}")]
+    Target {
+        /// The target.
+        target: tenancy_core::TargetName,
+        /// What failed.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// Every open pool is in use and the cap on open pools is reached.
+    #[error("all {max} open pools are in use; raise max_open_pools or add capacity")]
+    TooManyPools {
+        /// The cap.
+        max: usize,
+    },
+
+    /// The tenant already holds its maximum of connections, and none was
+    /// released in time.
+    #[error("tenant {tenant} already uses its maximum of {max} connections; retry later")]
+    TenantBusy {
+        /// The tenant.
+        tenant: TenantId,
+        /// Its cap.
+        max: u32,
+    },
+
     /// A value could not be encoded for PostgreSQL.
     #[error("could not encode the value for column {column:?}: {source}")]
     Encode {

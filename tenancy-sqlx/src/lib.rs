@@ -61,12 +61,16 @@
 //! - `audit` (default): [`audit`], which finds misconfigured row-level security.
 //! - `schemas` (default): [`schemas`], schema per tenant: provisioning and
 //!   migrating tenant schemas.
+//! - `routing` (default): [`routing`], tenants spread over several servers
+//!   or databases.
 #![deny(missing_docs)]
 
 #[cfg(feature = "audit")]
 pub mod audit;
 mod error;
 mod pool;
+#[cfg(feature = "routing")]
+pub mod routing;
 #[cfg(feature = "schemas")]
 pub mod schemas;
 pub mod scoped;

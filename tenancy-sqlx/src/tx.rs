@@ -38,6 +38,9 @@ pub struct TenantTx {
     conn: PoolConnection<Postgres>,
     tenant: Tenant,
     open: bool,
+    /// A routed pool's per-tenant connection slot, released with the
+    /// transaction.
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl TenantTx {
@@ -58,7 +61,15 @@ impl TenantTx {
             conn: guard.disarm(),
             tenant,
             open: true,
+            _slot: None,
         })
+    }
+
+    /// Keeps `slot` until this transaction is dropped.
+    #[cfg(feature = "routing")]
+    pub(crate) fn holding(mut self, slot: Option<tokio::sync::OwnedSemaphorePermit>) -> Self {
+        self._slot = slot;
+        self
     }
 
     /// The tenant this transaction is bound to.

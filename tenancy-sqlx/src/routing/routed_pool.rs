@@ -1,0 +1,291 @@
+//! [`RoutedPool`]: one lazily created pool per target, a cap on open pools
+//! and a cap on connections per tenant.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tenancy_core::rls::TenantBinding;
+use tenancy_core::{TargetName, Tenant, TenantContext, TenantId};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::TenantRouter;
+use crate::{Error, Result, TenantPool, TenantTx};
+
+type Resolve = dyn Fn(&TargetName) -> Option<PgConnectOptions> + Send + Sync;
+
+/// A [`TenantPool`] over several targets (shards, servers, databases per
+/// tenant): a [`TenantRouter`] picks the target, and each target gets its
+/// own pool, created on first use.
+///
+/// - **Open pools are capped** ([`max_open_pools`](RoutedPoolBuilder::max_open_pools)):
+///   with one database per tenant there may be thousands of targets; the
+///   least recently used pool with no connection in use is closed to make
+///   room.
+/// - **Connections per tenant are capped**
+///   ([`max_connections_per_tenant`](RoutedPoolBuilder::max_connections_per_tenant)):
+///   a noisy tenant waits for its own transactions to finish instead of
+///   taking its neighbours' connections on a shared target.
+/// - **A failing target fails only its tenants**, with
+///   [`Error::Target`] naming it.
+///
+/// ```no_run
+/// use tenancy_core::TargetName;
+/// use tenancy_sqlx::routing::{HashRouter, RoutedPool};
+///
+/// # async fn demo(acme: tenancy_core::Tenant) -> tenancy_sqlx::Result<()> {
+/// let shards = [TargetName::new("shard-0")?, TargetName::new("shard-1")?];
+/// let pool = RoutedPool::builder(HashRouter::new(shards.clone()))
+///     .target(shards[0].clone(), "postgres://app@db0/pos".parse()?)
+///     .target(shards[1].clone(), "postgres://app@db1/pos".parse()?)
+///     .max_connections_per_tenant(4)
+///     .build();
+/// let mut tx = pool.begin(&acme).await?; // on acme's shard, RLS set as usual
+/// tx.commit().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RoutedPool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    router: Box<dyn TenantRouter>,
+    targets: HashMap<TargetName, PgConnectOptions>,
+    resolve: Option<Box<Resolve>>,
+    pool_options: PgPoolOptions,
+    binding: TenantBinding,
+    max_open_pools: usize,
+    per_tenant: Option<(u32, Duration)>,
+    open: Mutex<HashMap<TargetName, OpenPool>>,
+    tenants: Mutex<HashMap<TenantId, Arc<Semaphore>>>,
+}
+
+struct OpenPool {
+    pool: TenantPool,
+    raw: sqlx::PgPool,
+    last_used: Instant,
+}
+
+/// Builds a [`RoutedPool`]; start with [`RoutedPool::builder`].
+#[must_use]
+pub struct RoutedPoolBuilder {
+    inner: Inner,
+}
+
+impl RoutedPool {
+    /// Starts a routed pool that asks `router` for each tenant's target.
+    pub fn builder(router: impl TenantRouter) -> RoutedPoolBuilder {
+        RoutedPoolBuilder {
+            inner: Inner {
+                router: Box::new(router),
+                targets: HashMap::new(),
+                resolve: None,
+                pool_options: PgPoolOptions::new().max_connections(10),
+                binding: TenantBinding::default(),
+                max_open_pools: 64,
+                per_tenant: None,
+                open: Mutex::new(HashMap::new()),
+                tenants: Mutex::new(HashMap::new()),
+            },
+        }
+    }
+
+    /// Opens a transaction for `tenant` on its target, as
+    /// [`TenantPool::begin`] does. Waits while the tenant already holds its
+    /// maximum of connections, up to the pool's acquire timeout.
+    pub async fn begin(&self, tenant: &Tenant) -> Result<TenantTx> {
+        let target = self.inner.router.route(tenant).ok_or(Error::NoTarget {
+            tenant: tenant.id(),
+        })?;
+        let permit = self.tenant_permit(tenant).await?;
+        let pool = self.pool_for(&target)?;
+        let tx = pool.begin(tenant).await.map_err(|source| match source {
+            Error::Database(_) => Error::Target {
+                target: target.clone(),
+                source: Box::new(source),
+            },
+            other => other,
+        })?;
+        Ok(tx.holding(permit))
+    }
+
+    /// [`begin`](Self::begin) for the tenant of [`TenantContext`], failing
+    /// closed outside a tenant scope.
+    pub async fn begin_current(&self) -> Result<TenantTx> {
+        let tenant = TenantContext::current()?;
+        self.begin(&tenant).await
+    }
+
+    /// The targets that have an open pool now.
+    pub fn open_targets(&self) -> Vec<TargetName> {
+        let open = self
+            .inner
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut names: Vec<_> = open.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Closes every open pool.
+    pub async fn close(&self) {
+        let pools: Vec<_> = {
+            let mut open = self
+                .inner
+                .open
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            open.drain().map(|(_, p)| p.raw).collect()
+        };
+        for pool in pools {
+            pool.close().await;
+        }
+    }
+
+    async fn tenant_permit(&self, tenant: &Tenant) -> Result<Option<OwnedSemaphorePermit>> {
+        let Some((max, wait)) = self.inner.per_tenant else {
+            return Ok(None);
+        };
+        let semaphore = {
+            let mut tenants = self
+                .inner
+                .tenants
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if tenants.len() >= 10_000 {
+                // Forget tenants with nothing in flight.
+                tenants.retain(|_, s| s.available_permits() < max as usize);
+            }
+            tenants
+                .entry(tenant.id())
+                .or_insert_with(|| Arc::new(Semaphore::new(max as usize)))
+                .clone()
+        };
+        match tokio::time::timeout(wait, semaphore.acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(Some(permit)),
+            _ => Err(Error::TenantBusy {
+                tenant: tenant.id(),
+                max,
+            }),
+        }
+    }
+
+    fn pool_for(&self, target: &TargetName) -> Result<TenantPool> {
+        let inner = &self.inner;
+        let mut open = inner.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = open.get_mut(target) {
+            entry.last_used = Instant::now();
+            return Ok(entry.pool.clone());
+        }
+        let options = inner
+            .targets
+            .get(target)
+            .cloned()
+            .or_else(|| inner.resolve.as_ref().and_then(|resolve| resolve(target)))
+            .ok_or_else(|| Error::UnknownTarget(target.clone()))?;
+        if open.len() >= inner.max_open_pools {
+            let idle = open
+                .iter()
+                .filter(|(_, p)| p.raw.size() as usize == p.raw.num_idle())
+                .min_by_key(|(_, p)| p.last_used)
+                .map(|(name, _)| name.clone());
+            let Some(evicted) = idle.and_then(|name| open.remove(&name)) else {
+                return Err(Error::TooManyPools {
+                    max: inner.max_open_pools,
+                });
+            };
+            tokio::spawn(async move { evicted.raw.close().await });
+        }
+        let raw = inner.pool_options.clone().connect_lazy_with(options);
+        let pool = TenantPool::new(raw.clone()).with_binding(inner.binding.clone());
+        open.insert(
+            target.clone(),
+            OpenPool {
+                pool: pool.clone(),
+                raw,
+                last_used: Instant::now(),
+            },
+        );
+        Ok(pool)
+    }
+}
+
+impl RoutedPoolBuilder {
+    /// Connection options of a target.
+    pub fn target(mut self, name: TargetName, options: PgConnectOptions) -> Self {
+        self.inner.targets.insert(name, options);
+        self
+    }
+
+    /// Connection options for targets not given with [`target`](Self::target),
+    /// computed from the name: for a database per tenant, e.g.
+    /// `move |name| Some(base.clone().database(name.as_str()))`.
+    pub fn resolve_targets(
+        mut self,
+        resolve: impl Fn(&TargetName) -> Option<PgConnectOptions> + Send + Sync + 'static,
+    ) -> Self {
+        self.inner.resolve = Some(Box::new(resolve));
+        self
+    }
+
+    /// Options of every target's pool (size, timeouts). Default: 10
+    /// connections.
+    pub fn pool_options(mut self, options: PgPoolOptions) -> Self {
+        self.inner.pool_options = options;
+        self
+    }
+
+    /// How tenants are bound in each transaction (setting, schemas).
+    pub fn binding(mut self, binding: TenantBinding) -> Self {
+        self.inner.binding = binding;
+        self
+    }
+
+    /// At most `max` pools open at once (default 64); the least recently
+    /// used idle one is closed to open another.
+    pub fn max_open_pools(mut self, max: usize) -> Self {
+        self.inner.max_open_pools = max.max(1);
+        self
+    }
+
+    /// At most `max` transactions of one tenant at once, across targets; a
+    /// tenant over it waits up to 5 seconds, then gets
+    /// [`Error::TenantBusy`].
+    pub fn max_connections_per_tenant(self, max: u32) -> Self {
+        self.max_connections_per_tenant_waiting(max, Duration::from_secs(5))
+    }
+
+    /// [`max_connections_per_tenant`](Self::max_connections_per_tenant)
+    /// with another wait.
+    pub fn max_connections_per_tenant_waiting(mut self, max: u32, wait: Duration) -> Self {
+        self.inner.per_tenant = Some((max.max(1), wait));
+        self
+    }
+
+    /// The pool.
+    pub fn build(self) -> RoutedPool {
+        RoutedPool {
+            inner: Arc::new(self.inner),
+        }
+    }
+}
+
+impl std::fmt::Debug for RoutedPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoutedPool")
+            .field("targets", &self.inner.targets.keys().collect::<Vec<_>>())
+            .field("open", &self.open_targets())
+            .field("max_open_pools", &self.inner.max_open_pools)
+            .field("per_tenant", &self.inner.per_tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for RoutedPoolBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoutedPoolBuilder").finish_non_exhaustive()
+    }
+}

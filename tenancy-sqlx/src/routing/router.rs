@@ -1,0 +1,187 @@
+//! [`TenantRouter`] and the three ways to route: the tenant's placement, a
+//! static map, a hash over shards.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use tenancy_core::{TargetName, Tenant, TenantId};
+
+/// Decides which connection target (shard, server, tenant database) serves
+/// a tenant. `None` means "no target known": the routed pool fails closed
+/// with [`Error::NoTarget`](crate::Error::NoTarget), it never picks one.
+pub trait TenantRouter: Send + Sync + 'static {
+    /// The target for `tenant`.
+    fn route(&self, tenant: &Tenant) -> Option<TargetName>;
+}
+
+/// A shared router (keep a handle to reassign tenants while the pool runs).
+impl<R: TenantRouter + ?Sized> TenantRouter for std::sync::Arc<R> {
+    fn route(&self, tenant: &Tenant) -> Option<TargetName> {
+        (**self).route(tenant)
+    }
+}
+
+/// Routes by the tenant's [`Placement`](tenancy_core::Placement) target,
+/// as the tenant store returns it: the directory is the tenant store, and
+/// moving a tenant is changing its entry there.
+#[derive(Debug, Clone, Default)]
+pub struct PlacementRouter {
+    default: Option<TargetName>,
+}
+
+impl PlacementRouter {
+    /// Tenants without a target in their placement are not served.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Tenants without a target in their placement go to `target`.
+    #[must_use]
+    pub fn with_default(mut self, target: TargetName) -> Self {
+        self.default = Some(target);
+        self
+    }
+}
+
+impl TenantRouter for PlacementRouter {
+    fn route(&self, tenant: &Tenant) -> Option<TargetName> {
+        tenant
+            .placement()
+            .target()
+            .or(self.default.as_ref())
+            .cloned()
+    }
+}
+
+/// A shard map kept in memory: tenant id → target. Reassign a tenant with
+/// [`assign`](Self::assign) after copying its data (copy first, then flip).
+#[derive(Debug, Default)]
+pub struct StaticRouter {
+    map: RwLock<HashMap<TenantId, TargetName>>,
+}
+
+impl StaticRouter {
+    /// A map from `entries`.
+    pub fn new(entries: impl IntoIterator<Item = (TenantId, TargetName)>) -> Self {
+        Self {
+            map: RwLock::new(entries.into_iter().collect()),
+        }
+    }
+
+    /// Routes `tenant` to `target` from now on; returns the previous target.
+    pub fn assign(&self, tenant: TenantId, target: TargetName) -> Option<TargetName> {
+        let mut map = self
+            .map
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.insert(tenant, target)
+    }
+}
+
+impl TenantRouter for StaticRouter {
+    fn route(&self, tenant: &Tenant) -> Option<TargetName> {
+        let map = self
+            .map
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(&tenant.id()).cloned()
+    }
+}
+
+/// Spreads tenants over shards by a hash of the tenant id (jump consistent
+/// hashing): stable across restarts and machines, and adding an `n+1`th
+/// shard moves only about `1/(n+1)` of the tenants.
+#[derive(Debug, Clone)]
+pub struct HashRouter {
+    shards: Vec<TargetName>,
+}
+
+impl HashRouter {
+    /// Shards in a fixed order; only ever append to the list.
+    pub fn new(shards: impl IntoIterator<Item = TargetName>) -> Self {
+        Self {
+            shards: shards.into_iter().collect(),
+        }
+    }
+}
+
+impl TenantRouter for HashRouter {
+    fn route(&self, tenant: &Tenant) -> Option<TargetName> {
+        let bits = tenant.id().as_uuid().as_u128();
+        // Fold the 128 bits: v4 UUIDs are random in both halves.
+        #[allow(clippy::cast_possible_truncation)]
+        let key = (bits as u64) ^ ((bits >> 64) as u64);
+        let index = jump_hash(key, self.shards.len())?;
+        self.shards.get(index).cloned()
+    }
+}
+
+/// Lamping and Veach, "A Fast, Minimal Memory, Consistent Hash Algorithm".
+fn jump_hash(mut key: u64, buckets: usize) -> Option<usize> {
+    if buckets == 0 {
+        return None;
+    }
+    let (mut b, mut j) = (0_u64, 0_u64);
+    let buckets = buckets as u64;
+    while j < buckets {
+        b = j;
+        key = key.wrapping_mul(2_862_933_555_777_941_757).wrapping_add(1);
+        #[allow(
+            clippy::cast_precision_loss,
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss
+        )]
+        let next = ((b + 1) as f64 * ((1_u64 << 31) as f64 / ((key >> 33) + 1) as f64)) as u64;
+        j = next;
+    }
+    usize::try_from(b).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant() -> Tenant {
+        Tenant::builder(TenantId::new_v4(), "t".parse().unwrap()).build()
+    }
+
+    #[test]
+    fn hashing_spreads_tenants_and_moves_few_when_a_shard_is_added() {
+        let names = |n: usize| (0..n).map(|i| TargetName::new(&format!("s{i}")).unwrap());
+        let (four, five) = (HashRouter::new(names(4)), HashRouter::new(names(5)));
+        let tenants: Vec<_> = (0..4000).map(|_| tenant()).collect();
+        let mut per_shard = HashMap::new();
+        let mut moved = 0;
+        for t in &tenants {
+            let before = four.route(t).unwrap();
+            *per_shard.entry(before.clone()).or_insert(0) += 1;
+            if five.route(t).unwrap() != before {
+                moved += 1;
+            }
+            assert_eq!(four.route(t), Some(before), "stable");
+        }
+        assert_eq!(per_shard.len(), 4);
+        assert!(
+            per_shard.values().all(|&n| (800..1200).contains(&n)),
+            "{per_shard:?}"
+        );
+        // About a fifth move to the new shard, never between old ones.
+        assert!((600..1000).contains(&moved), "{moved} moved");
+        assert_eq!(HashRouter::new([]).route(&tenants[0]), None);
+    }
+
+    #[test]
+    fn static_and_placement_routes_fail_closed_for_unknown_tenants() {
+        let t = tenant();
+        let shard = TargetName::new("a").unwrap();
+        let map = StaticRouter::new([]);
+        assert_eq!(map.route(&t), None);
+        assert_eq!(map.assign(t.id(), shard.clone()), None);
+        assert_eq!(map.route(&t), Some(shard.clone()));
+        assert_eq!(PlacementRouter::new().route(&t), None);
+        assert_eq!(
+            PlacementRouter::new().with_default(shard.clone()).route(&t),
+            Some(shard)
+        );
+    }
+}

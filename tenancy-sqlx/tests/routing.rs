@@ -1,0 +1,203 @@
+//! Tenants spread over several real PostgreSQL servers: each lands on its
+//! shard, a moved tenant is served from its new shard, a dead shard fails
+//! only its tenants, and the caps on pools and per-tenant connections hold.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Orders, migration, tenant};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tenancy_core::{TargetName, Tenant};
+use tenancy_sqlx::routing::{RoutedPool, StaticRouter};
+use tenancy_sqlx::{Error, Scoped};
+use tenancy_testing::{PgServer, TestDatabase};
+
+struct Shard {
+    name: TargetName,
+    db: TestDatabase,
+    // Declared last: the database is dropped before its server stops.
+    server: PgServer,
+}
+
+fn shard(name: &str) -> Shard {
+    let server = PgServer::start().expect("a throwaway PostgreSQL for a shard");
+    let db = server.create_database().unwrap();
+    db.owner_sql(&migration()).unwrap();
+    Shard {
+        name: TargetName::new(name).unwrap(),
+        db,
+        server,
+    }
+}
+
+fn options(shard: &Shard) -> PgConnectOptions {
+    shard.db.app_url().parse().unwrap()
+}
+
+async fn insert(pool: &RoutedPool, t: &Tenant, item: &str) -> Result<(), Error> {
+    let mut tx = pool.begin(t).await?;
+    Scoped::<Orders>::insert()
+        .value("item", item)
+        .for_tenant(t)
+        .execute(&mut tx)
+        .await?;
+    tx.commit().await
+}
+
+async fn items(pool: &RoutedPool, t: &Tenant) -> Result<Vec<String>, Error> {
+    let mut tx = pool.begin(t).await?;
+    let rows = sqlx::query_scalar("SELECT item FROM orders ORDER BY item")
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// Rows in `shard`, counted by the administrator (no RLS, no SDK).
+fn rows_on(shard: &Shard) -> String {
+    shard
+        .db
+        .admin_sql("SELECT coalesce(string_agg(item, ',' ORDER BY item), '') FROM orders")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn tenants_land_on_their_shard_move_and_survive_a_dead_neighbour() {
+    let (a, b) = (shard("shard-a"), shard("shard-b"));
+    let (acme, globex, initech) = (tenant("acme"), tenant("globex"), tenant("initech"));
+    let router = std::sync::Arc::new(StaticRouter::new([
+        (acme.id(), a.name.clone()),
+        (initech.id(), a.name.clone()),
+        (globex.id(), b.name.clone()),
+    ]));
+    let pool = RoutedPool::builder(router.clone())
+        .target(a.name.clone(), options(&a))
+        .target(b.name.clone(), options(&b))
+        .pool_options(
+            PgPoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(Duration::from_secs(2)),
+        )
+        .build();
+    assert!(pool.open_targets().is_empty(), "pools open lazily");
+
+    insert(&pool, &acme, "Burger").await.unwrap();
+    insert(&pool, &initech, "Stapler").await.unwrap();
+    insert(&pool, &globex, "Taco").await.unwrap();
+    assert_eq!(rows_on(&a), "Burger,Stapler");
+    assert_eq!(rows_on(&b), "Taco");
+    // RLS holds on every shard: initech shares shard a with acme.
+    assert_eq!(items(&pool, &acme).await.unwrap(), ["Burger"]);
+    assert_eq!(pool.open_targets(), [a.name.clone(), b.name.clone()]);
+
+    // Move acme: copy its rows to shard b (through a tenant transaction on
+    // b, so RLS checks the copy), then flip the directory entry.
+    let on_b =
+        tenancy_sqlx::TenantPool::new(PgPoolOptions::new().connect(b.db.app_url()).await.unwrap());
+    let mut copy = on_b.begin(&acme).await.unwrap();
+    for item in items(&pool, &acme).await.unwrap() {
+        Scoped::<Orders>::insert()
+            .value("item", item.as_str())
+            .for_tenant(&acme)
+            .execute(&mut copy)
+            .await
+            .unwrap();
+    }
+    copy.commit().await.unwrap();
+    on_b.close().await;
+    assert_eq!(
+        router.assign(acme.id(), b.name.clone()),
+        Some(a.name.clone())
+    );
+    insert(&pool, &acme, "Fries").await.unwrap();
+    assert_eq!(items(&pool, &acme).await.unwrap(), ["Burger", "Fries"]);
+    assert_eq!(rows_on(&b), "Burger,Fries,Taco");
+
+    // Shard a dies: its tenant fails with an error naming the shard; the
+    // tenants on shard b go on.
+    let Shard {
+        name: a_name,
+        db: a_db,
+        server: a_server,
+    } = a;
+    drop(a_db);
+    drop(a_server);
+    let err = items(&pool, &initech).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Target { target, .. } if target == &a_name),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("connection target shard-a failed"),
+        "{err}"
+    );
+    assert_eq!(items(&pool, &acme).await.unwrap(), ["Burger", "Fries"]);
+    assert_eq!(items(&pool, &globex).await.unwrap(), ["Taco"]);
+
+    // A tenant the directory does not know is not served anywhere.
+    let stranger = tenant("stranger");
+    let err = pool.begin(&stranger).await.unwrap_err();
+    assert!(
+        matches!(err, Error::NoTarget { tenant } if tenant == stranger.id()),
+        "{err}"
+    );
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn one_tenant_cannot_take_its_neighbours_connections_and_idle_pools_are_evicted() {
+    let (a, b) = (shard("shard-a"), shard("shard-b"));
+    let (acme, globex, initech) = (tenant("acme"), tenant("globex"), tenant("initech"));
+    let router = StaticRouter::new([
+        (acme.id(), a.name.clone()),
+        (globex.id(), a.name.clone()),
+        (initech.id(), b.name.clone()),
+    ]);
+    let pool = RoutedPool::builder(router)
+        .target(a.name.clone(), options(&a))
+        .target(b.name.clone(), options(&b))
+        .pool_options(PgPoolOptions::new().max_connections(3))
+        .max_connections_per_tenant_waiting(2, Duration::from_millis(200))
+        .max_open_pools(1)
+        .build();
+
+    // acme holds its two connections; a third waits, then is refused.
+    let first = pool.begin(&acme).await.unwrap();
+    let second = pool.begin(&acme).await.unwrap();
+    let err = pool.begin(&acme).await.unwrap_err();
+    assert!(
+        matches!(err, Error::TenantBusy { tenant, max: 2 } if tenant == acme.id()),
+        "{err}"
+    );
+    // Its neighbour on the same shard is served.
+    assert_eq!(items(&pool, &globex).await.unwrap(), Vec::<String>::new());
+    // Only one pool may be open, and shard a's is busy: no room for b.
+    let err = pool.begin(&initech).await.unwrap_err();
+    assert!(matches!(err, Error::TooManyPools { max: 1 }), "{err}");
+    // Releasing acme's transactions frees its slots and shard a's pool.
+    drop(first);
+    second.commit().await.unwrap();
+    let again = pool.begin(&acme).await.unwrap();
+    drop(again);
+    // Once a's connections are idle, its pool makes room for b's.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut opened = false;
+    for _ in 0..50 {
+        match pool.begin(&initech).await {
+            Ok(tx) => {
+                tx.commit().await.unwrap();
+                opened = true;
+                break;
+            }
+            // The dropped transaction's ROLLBACK may still be on its way.
+            Err(Error::TooManyPools { .. }) => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert!(opened, "the idle pool of shard a was never evicted");
+    assert_eq!(pool.open_targets(), [b.name.clone()]);
+    pool.close().await;
+}
