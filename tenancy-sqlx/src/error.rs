@@ -110,6 +110,14 @@ pub enum Error {
         max: u32,
     },
 
+    /// Writing an export failed.
+    #[error("could not write the export: {0}")]
+    Io(#[source] std::io::Error),
+
+    /// The operation needs something this value was not configured with.
+    #[error("not configured: {0}")]
+    Unsupported(&'static str),
+
     /// A value could not be encoded for PostgreSQL.
     #[error("could not encode the value for column {column:?}: {source}")]
     Encode {

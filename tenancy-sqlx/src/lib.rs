@@ -61,6 +61,8 @@
 //! - `audit` (default): [`audit`], which finds misconfigured row-level security.
 //! - `schemas` (default): [`schemas`], schema per tenant: provisioning and
 //!   migrating tenant schemas.
+//! - `lifecycle` (default): [`lifecycle`], create, suspend, delete and
+//!   export tenants.
 //! - `routing` (default): [`routing`], tenants spread over several servers
 //!   or databases.
 #![deny(missing_docs)]
@@ -68,6 +70,8 @@
 #[cfg(feature = "audit")]
 pub mod audit;
 mod error;
+#[cfg(feature = "lifecycle")]
+pub mod lifecycle;
 mod pool;
 #[cfg(feature = "routing")]
 pub mod routing;

@@ -90,6 +90,17 @@ impl PgTenantStore {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Removes a tenant's entry (after its data is gone). Returns whether
+    /// it existed.
+    pub async fn remove(&self, id: TenantId) -> Result<bool> {
+        let sql = format!("DELETE FROM {} WHERE id = $1", self.table.sql());
+        let done = sqlx::query(AssertSqlSafe(sql))
+            .bind(id.as_uuid())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Moves a tenant: records where its data lives now (its own schema,
     /// another target). Returns whether the tenant exists. Clear caches in
     /// front of the store (e.g. tenancy-tower's) for the move to take

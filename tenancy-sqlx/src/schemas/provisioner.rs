@@ -214,9 +214,19 @@ impl SchemaProvisioner {
         report
     }
 
-    /// The pool this provisioner runs with.
-    pub(crate) fn pool(&self) -> &PgPool {
-        &self.pool
+    /// Drops the schema with everything in it, and its role, in one
+    /// transaction. The tenant's data is gone after this: export first.
+    pub async fn drop_schema(&self, schema: &SchemaName) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        lock_schema(&mut tx, schema).await?;
+        let s = schema.sql();
+        let sql = format!(
+            "DROP SCHEMA IF EXISTS {s} CASCADE;
+             DO $$ BEGIN DROP ROLE {s}; EXCEPTION WHEN undefined_object THEN NULL; END $$;"
+        );
+        sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }
 

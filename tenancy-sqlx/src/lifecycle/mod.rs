@@ -1,0 +1,154 @@
+//! Tenant lifecycle: create, suspend, delete and export, for tenants in
+//! shared tables and in their own schemas alike.
+//!
+//! [`TenantLifecycle`] ties the tenant store, the application pool and the
+//! schema provisioner together. The building blocks are public too:
+//! [`TenantTables`] (tenant tables found in the catalog), [`delete_rows`]
+//! and [`export_rows`].
+
+mod erase;
+mod export;
+mod tables;
+
+pub use erase::{DeletionReport, delete_rows};
+pub use export::export_rows;
+pub use tables::TenantTables;
+
+use tenancy_core::{Tenant, TenantId, TenantStatus};
+use tokio::io::AsyncWrite;
+
+use crate::schemas::SchemaProvisioner;
+use crate::{Error, PgTenantStore, Result, TenantPool};
+
+/// Creates, suspends, deletes and exports tenants.
+///
+/// - [`create`](Self::create): provisions the tenant's schema when its
+///   placement names one, then adds it to the store.
+/// - [`suspend`](Self::suspend): marks it suspended; `tenancy-tower`
+///   answers 403 for it and no tenant transaction opens for it.
+/// - [`delete`](Self::delete): every row in every tenant table (one
+///   transaction), or its schema and schema role; then its store entry.
+///   A dry run reports what would go, and changes nothing.
+/// - [`export`](Self::export): every row as JSON lines, streamed.
+///
+/// ```no_run
+/// use tenancy_sqlx::lifecycle::TenantLifecycle;
+///
+/// # async fn demo(store: tenancy_sqlx::PgTenantStore, pool: tenancy_sqlx::TenantPool, acme: tenancy_core::Tenant) -> tenancy_sqlx::Result<()> {
+/// let lifecycle = TenantLifecycle::new(store, pool);
+/// lifecycle.suspend(acme.id()).await?;
+/// let plan = lifecycle.delete(&acme, true).await?;
+/// for (table, rows) in &plan.tables {
+///     println!("would delete {rows} rows from {table}");
+/// }
+/// lifecycle.delete(&acme, false).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct TenantLifecycle {
+    store: PgTenantStore,
+    pool: TenantPool,
+    provisioner: Option<SchemaProvisioner>,
+    column: String,
+}
+
+impl TenantLifecycle {
+    /// Lifecycle of tenants in `store`, whose rows `pool` (the application
+    /// pool) reaches. The store needs a pool that may write the tenants
+    /// table.
+    pub fn new(store: PgTenantStore, pool: TenantPool) -> Self {
+        Self {
+            store,
+            pool,
+            provisioner: None,
+            column: "tenant_id".to_owned(),
+        }
+    }
+
+    /// Provisions and drops tenant schemas with `provisioner`.
+    #[must_use]
+    pub fn with_schemas(mut self, provisioner: SchemaProvisioner) -> Self {
+        self.provisioner = Some(provisioner);
+        self
+    }
+
+    /// The tenant column, when it is not `tenant_id`.
+    #[must_use]
+    pub fn with_tenant_column(mut self, column: &str) -> Self {
+        column.clone_into(&mut self.column);
+        self
+    }
+
+    /// Provisions the tenant's schema (if its placement names one) and
+    /// adds the tenant to the store.
+    pub async fn create(&self, tenant: &Tenant, domain: Option<&str>) -> Result<()> {
+        if let Some(schema) = tenant.placement().schema() {
+            self.provisioner()?.provision(schema).await?;
+        }
+        self.store.insert(tenant, domain).await
+    }
+
+    /// Suspends the tenant; returns whether it exists.
+    pub async fn suspend(&self, id: TenantId) -> Result<bool> {
+        self.store.set_status(id, TenantStatus::Suspended).await
+    }
+
+    /// Reactivates a suspended tenant; returns whether it exists.
+    pub async fn reactivate(&self, id: TenantId) -> Result<bool> {
+        self.store.set_status(id, TenantStatus::Active).await
+    }
+
+    /// Deletes the tenant's data and its store entry, or with `dry_run`
+    /// reports the rows per table that would go. Works on suspended
+    /// tenants (suspend first, so no request writes while it runs).
+    pub async fn delete(&self, tenant: &Tenant, dry_run: bool) -> Result<DeletionReport> {
+        let mut tx = self.pool.begin(&as_active(tenant)).await?;
+        let report = delete_rows(&mut tx, &self.column, true).await?;
+        if dry_run {
+            tx.rollback().await?;
+            return Ok(report);
+        }
+        let report = match tenant.placement().schema() {
+            Some(schema) => {
+                tx.rollback().await?;
+                self.provisioner()?.drop_schema(schema).await?;
+                DeletionReport {
+                    dry_run: false,
+                    ..report
+                }
+            }
+            None => {
+                let report = delete_rows(&mut tx, &self.column, false).await?;
+                tx.commit().await?;
+                report
+            }
+        };
+        self.store.remove(tenant.id()).await?;
+        Ok(report)
+    }
+
+    /// Writes all of the tenant's rows to `out` as JSON lines (see
+    /// [`export_rows`]); works on suspended tenants.
+    pub async fn export<W: AsyncWrite + Unpin>(
+        &self,
+        tenant: &Tenant,
+        out: W,
+    ) -> Result<Vec<(String, u64)>> {
+        let mut tx = self.pool.begin(&as_active(tenant)).await?;
+        let counts = export_rows(&mut tx, &self.column, out).await?;
+        tx.rollback().await?;
+        Ok(counts)
+    }
+
+    fn provisioner(&self) -> Result<&SchemaProvisioner> {
+        self.provisioner.as_ref().ok_or(Error::Unsupported(
+            "the tenant has its own schema: give the lifecycle a SchemaProvisioner (with_schemas)",
+        ))
+    }
+}
+
+/// The lifecycle's own transactions run for suspended tenants too: that is
+/// how a suspended tenant is exported and deleted.
+fn as_active(tenant: &Tenant) -> Tenant {
+    tenant.to_builder().status(TenantStatus::Active).build()
+}
