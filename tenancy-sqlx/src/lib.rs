@@ -82,6 +82,7 @@ mod session;
 #[cfg(feature = "store")]
 mod store;
 mod table;
+pub mod trail;
 mod tx;
 
 pub use error::{Error, Result};

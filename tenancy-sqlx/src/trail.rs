@@ -1,0 +1,105 @@
+//! [`AuditTrail`]: who did what to which record, per tenant, written in
+//! the same transaction as the change.
+
+use sqlx::AssertSqlSafe;
+use tenancy_core::rls::{Ident, TenantPolicy};
+
+use crate::{Result, TenantTx};
+
+/// An append-only audit log table under row-level security: tenant id
+/// (filled from the transaction's tenant), actor, action, target, time.
+///
+/// [`record`](Self::record) writes an entry in the transaction of the
+/// change it describes, so the entry exists exactly when the change does
+/// (a rolled-back change leaves no entry, a committed one cannot lack it).
+/// Tenants read only their own entries, like any tenant table.
+///
+/// ```no_run
+/// use tenancy_sqlx::trail::AuditTrail;
+///
+/// # async fn demo(pool: tenancy_sqlx::TenantPool, acme: tenancy_core::Tenant) -> tenancy_sqlx::Result<()> {
+/// let trail = AuditTrail::new();
+/// // In a migration, as the table owner: trail.create_table_sql(Some("app"))
+/// let mut tx = pool.begin(&acme).await?;
+/// sqlx::query("UPDATE orders SET quantity = 2 WHERE id = $1").bind(uuid::Uuid::nil()).execute(&mut *tx).await?;
+/// trail.record(&mut tx, "alice", "order.update", "orders/00000000-0000-0000-0000-000000000000").await?;
+/// tx.commit().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct AuditTrail {
+    policy: TenantPolicy,
+}
+
+impl Default for AuditTrail {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AuditTrail {
+    /// The trail in table `tenancy_audit_log`.
+    pub fn new() -> Self {
+        let policy = TenantPolicy::new("tenancy_audit_log")
+            .unwrap_or_else(|_| unreachable!("a valid table name"));
+        Self { policy }
+    }
+
+    /// Uses another table (optionally `schema.table`).
+    pub fn with_table(mut self, table: &str) -> Result<Self> {
+        self.policy = TenantPolicy::new(table)?;
+        Ok(self)
+    }
+
+    /// Migration SQL: the table, its index and its policy. With `app_role`,
+    /// grants that role `SELECT` and `INSERT` only: the application can
+    /// append entries but never change or remove them.
+    pub fn create_table_sql(&self, app_role: Option<&str>) -> Result<String> {
+        let table = self.policy.table().sql();
+        let mut sql = format!(
+            "CREATE TABLE {table} (\n    \
+             id bigint GENERATED ALWAYS AS IDENTITY,\n    \
+             {},\n    \
+             at timestamptz NOT NULL DEFAULT now(),\n    \
+             actor text NOT NULL,\n    \
+             action text NOT NULL,\n    \
+             target text NOT NULL,\n    \
+             PRIMARY KEY ({}, id)\n);\n{}",
+            self.policy.column_sql(),
+            self.policy.column().sql(),
+            self.policy.enable_sql()
+        );
+        if let Some(role) = app_role {
+            let role = Ident::new(role)?;
+            sql.push_str(&format!(
+                "REVOKE ALL ON {table} FROM {role};\nGRANT SELECT, INSERT ON {table} TO {role};\n",
+                role = role.sql()
+            ));
+        }
+        Ok(sql)
+    }
+
+    /// Appends an entry for the transaction's tenant.
+    pub async fn record(
+        &self,
+        tx: &mut TenantTx,
+        actor: &str,
+        action: &str,
+        target: &str,
+    ) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO {} ({}, actor, action, target) VALUES ($1, $2, $3, $4)",
+            self.policy.table().sql(),
+            self.policy.column().sql()
+        );
+        let tenant = tx.tenant().id();
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(tenant.as_uuid())
+            .bind(actor)
+            .bind(action)
+            .bind(target)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,68 @@
+//! The audit trail: written with the change, rolled back with it, read per
+//! tenant, append-only for the application role.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
+
+mod common;
+
+use common::fixture;
+use tenancy_sqlx::trail::AuditTrail;
+use tenancy_testing::APP_ROLE;
+
+#[tokio::test]
+async fn entries_live_and_die_with_their_transaction_and_stay_with_their_tenant() {
+    let f = fixture(2).await;
+    let trail = AuditTrail::new();
+    f.db.owner_sql(&trail.create_table_sql(Some(APP_ROLE)).unwrap())
+        .unwrap();
+
+    let mut tx = f.pool.begin(&f.acme).await.unwrap();
+    sqlx::query("UPDATE orders SET quantity = 5 WHERE item = 'Burger'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    trail
+        .record(&mut tx, "alice", "order.update", "Burger")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = f.pool.begin(&f.globex).await.unwrap();
+    trail
+        .record(&mut tx, "bob", "order.delete", "Taco")
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap(); // the change did not happen: no entry
+
+    let entries = |t| {
+        let pool = f.pool.clone();
+        async move {
+            let mut tx = pool.begin(t).await.unwrap();
+            let rows: Vec<(String, String, String)> =
+                sqlx::query_as("SELECT actor, action, target FROM tenancy_audit_log")
+                    .fetch_all(&mut *tx)
+                    .await
+                    .unwrap();
+            tx.rollback().await.unwrap();
+            rows
+        }
+    };
+    assert_eq!(
+        entries(&f.acme).await,
+        [("alice".into(), "order.update".into(), "Burger".into())]
+    );
+    assert!(entries(&f.globex).await.is_empty());
+    assert_eq!(
+        f.db.admin_sql("SELECT count(*) FROM tenancy_audit_log")
+            .unwrap(),
+        "1"
+    );
+
+    // Append-only: the application cannot rewrite history.
+    let mut tx = f.pool.begin(&f.acme).await.unwrap();
+    let err = sqlx::query("UPDATE tenancy_audit_log SET actor = 'mallory'")
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("permission denied"), "{err}");
+}
