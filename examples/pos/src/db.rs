@@ -4,8 +4,11 @@
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, PgPool};
 use tenancy_core::rls::TenantPolicy;
-use tenancy_core::{Tenant, TenantId, TenantLimits, TenantSettings, TenantStore};
+use tenancy_core::{
+    Placement, SchemaName, Tenant, TenantId, TenantLimits, TenantSettings, TenantStore,
+};
 use tenancy_sqlx::PgTenantStore;
+use tenancy_sqlx::schemas::{Migrations, SchemaProvisioner};
 use tenancy_testing::PgCluster;
 
 use crate::error::SetupError;
@@ -26,15 +29,53 @@ pub const SEED_TENANTS: [(&str, &str, &str, u32, u32); 3] = [
     ("tiny", "Tiny Café (trial plan)", "trial", 1, 3),
 ];
 
-/// The migration: the tenant directory and the orders table under RLS.
+/// How tenants' orders are kept apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// One `orders` table for all tenants, under row-level security.
+    #[default]
+    SharedSchema,
+    /// An `orders` table in each tenant's own schema (same migration, run
+    /// per schema), reached through the schema's own role.
+    SchemaPerTenant,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "shared" => Ok(Self::SharedSchema),
+            "schema" => Ok(Self::SchemaPerTenant),
+            other => Err(format!("unknown mode {other:?}: use shared or schema")),
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::SharedSchema => "shared schema with row-level security",
+            Self::SchemaPerTenant => "schema per tenant",
+        })
+    }
+}
+
+/// The migration: the tenant directory and the orders table under RLS
+/// (shared-schema mode).
 pub fn migration_sql(store: &PgTenantStore) -> Result<String, SetupError> {
+    Ok(format!("{}{}", store.create_table_sql(), orders_sql()?))
+}
+
+/// The orders table with the tenant column and its policy. The same SQL
+/// in `public` (shared schema) and in each tenant schema.
+pub fn orders_sql() -> Result<String, SetupError> {
     let orders = TenantPolicy::new("orders").map_err(tenancy_sqlx::Error::from)?;
-    let tenants = store.create_table_sql();
     Ok(format!(
-        "{tenants}
+        "
 CREATE TABLE IF NOT EXISTS orders (
     id uuid NOT NULL DEFAULT gen_random_uuid(),
-    {tenant_column} REFERENCES tenancy_tenants (id),
+    {tenant_column} REFERENCES public.tenancy_tenants (id),
     item text NOT NULL CHECK (length(item) BETWEEN 1 AND 200),
     quantity integer NOT NULL CHECK (quantity BETWEEN 1 AND 1000),
     total_cents bigint NOT NULL CHECK (total_cents >= 0),
@@ -59,32 +100,44 @@ pub struct Database {
     pub tenants: Vec<Tenant>,
     /// Where it runs, for people: "embedded on port N" or the URL's host.
     pub description: String,
+    /// How tenants' orders are kept apart.
+    pub mode: Mode,
     /// The embedded cluster, stopped when the database is dropped.
     cluster: Option<PgCluster>,
 }
 
 impl Database {
     /// `DATABASE_URL` if set, otherwise an embedded throwaway cluster.
-    pub async fn from_env_or_embedded() -> Result<Self, SetupError> {
+    pub async fn from_env_or_embedded(mode: Mode) -> Result<Self, SetupError> {
         match std::env::var("DATABASE_URL") {
-            Ok(url) if !url.is_empty() => Self::connect(&url, None).await,
-            _ => Self::embedded().await,
+            Ok(url) if !url.is_empty() => Self::connect_in(&url, None, mode).await,
+            _ => Self::embedded(mode).await,
         }
     }
 
     /// Starts a throwaway PostgreSQL (about a second) and sets it up.
-    pub async fn embedded() -> Result<Self, SetupError> {
+    pub async fn embedded(mode: Mode) -> Result<Self, SetupError> {
         let cluster = tokio::task::spawn_blocking(PgCluster::start)
             .await
             .map_err(|e| SetupError::Database(sqlx::Error::Io(std::io::Error::other(e))))??;
         let url = cluster.superuser_url("postgres");
-        Self::connect(&url, Some(cluster)).await
+        Self::connect_in(&url, Some(cluster), mode).await
+    }
+
+    /// [`connect_in`](Self::connect_in) in shared-schema mode.
+    pub async fn connect(admin_url: &str, cluster: Option<PgCluster>) -> Result<Self, SetupError> {
+        Self::connect_in(admin_url, cluster, Mode::SharedSchema).await
     }
 
     /// Sets up the database at `admin_url` (may be a superuser): runs the
-    /// migration, creates the runtime role if missing, seeds the tenants,
-    /// and refuses to go on if the runtime role could bypass RLS.
-    pub async fn connect(admin_url: &str, cluster: Option<PgCluster>) -> Result<Self, SetupError> {
+    /// migration (in `public`, or in a schema per seed tenant), creates the
+    /// runtime role if missing, seeds the tenants, and refuses to go on if
+    /// the runtime role could bypass RLS.
+    pub async fn connect_in(
+        admin_url: &str,
+        cluster: Option<PgCluster>,
+        mode: Mode,
+    ) -> Result<Self, SetupError> {
         let admin_options: PgConnectOptions = admin_url.parse()?;
         let description = match &cluster {
             Some(c) => format!("embedded PostgreSQL on 127.0.0.1:{}", c.port()),
@@ -99,7 +152,11 @@ impl Database {
             .connect_with(admin_options.clone())
             .await?;
         let directory = PgTenantStore::new(admin.clone());
-        sqlx::raw_sql(AssertSqlSafe(migration_sql(&directory)?))
+        let migration = match mode {
+            Mode::SharedSchema => migration_sql(&directory)?,
+            Mode::SchemaPerTenant => directory.create_table_sql(),
+        };
+        sqlx::raw_sql(AssertSqlSafe(migration))
             .execute(&admin)
             .await?;
 
@@ -111,17 +168,33 @@ impl Database {
                 IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{RUNTIME_ROLE}') THEN
                     CREATE ROLE {RUNTIME_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
                 END IF;
+                -- Tenant schema roles' privileges only inside their transactions.
+                ALTER ROLE {RUNTIME_ROLE} NOINHERIT;
                 EXECUTE format('GRANT CONNECT ON DATABASE %I TO {RUNTIME_ROLE}', current_database());
             END $$;
             ALTER ROLE {RUNTIME_ROLE} PASSWORD '{quoted}';
             GRANT USAGE ON SCHEMA public TO {RUNTIME_ROLE};
-            GRANT SELECT ON tenancy_tenants TO {RUNTIME_ROLE};
-            GRANT SELECT, INSERT, UPDATE, DELETE ON orders TO {RUNTIME_ROLE};"
+            GRANT SELECT ON tenancy_tenants TO {RUNTIME_ROLE};"
         )))
         .execute(&admin)
         .await?;
+        if mode == Mode::SharedSchema {
+            sqlx::raw_sql(AssertSqlSafe(format!(
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON orders TO {RUNTIME_ROLE};"
+            )))
+            .execute(&admin)
+            .await?;
+        }
 
-        let tenants = seed(&directory).await?;
+        let tenants = seed(&directory, mode).await?;
+        let provisioner = SchemaProvisioner::new(
+            admin.clone(),
+            Migrations::new().add(1, "orders", &orders_sql()?)?,
+        )
+        .grant_to(RUNTIME_ROLE)?;
+        for schema in tenants.iter().filter_map(|t| t.placement().schema()) {
+            provisioner.provision(schema).await?;
+        }
         let runtime = PgPoolOptions::new()
             .max_connections(16)
             .connect_with(admin_options.username(RUNTIME_ROLE).password(&password))
@@ -132,6 +205,7 @@ impl Database {
             runtime,
             tenants,
             description,
+            mode,
             cluster,
         })
     }
@@ -139,6 +213,29 @@ impl Database {
     /// The seed tenant with this slug.
     pub fn tenant(&self, slug: &str) -> Option<&Tenant> {
         self.tenants.iter().find(|t| t.slug().as_str() == slug)
+    }
+
+    /// Orders over all tenants, wherever they are kept (counted as the
+    /// administrator, for the demo's checks).
+    pub async fn count_all_orders(&self) -> Result<i64, sqlx::Error> {
+        let schemas: Vec<String> = sqlx::query_scalar(
+            "SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relname = 'orders' AND c.relkind = 'r'",
+        )
+        .fetch_all(&self.admin)
+        .await?;
+        let mut total = 0;
+        for schema in schemas {
+            let sql = format!(
+                "SELECT count(*) FROM \"{}\".orders",
+                schema.replace('"', "\"\"")
+            );
+            let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
+                .fetch_one(&self.admin)
+                .await?;
+            total += n;
+        }
+        Ok(total)
     }
 
     /// Closes the pools and stops the embedded cluster, if any.
@@ -152,7 +249,7 @@ impl Database {
 }
 
 /// Inserts the seed tenants that do not exist yet; returns all of them.
-async fn seed(store: &PgTenantStore) -> Result<Vec<Tenant>, SetupError> {
+async fn seed(store: &PgTenantStore, mode: Mode) -> Result<Vec<Tenant>, SetupError> {
     let mut tenants = Vec::new();
     for (slug, name, plan, rate, burst) in SEED_TENANTS {
         let slug = slug.parse().map_err(tenancy_sqlx::Error::from)?;
@@ -166,12 +263,20 @@ async fn seed(store: &PgTenantStore) -> Result<Vec<Tenant>, SetupError> {
             let limits = TenantLimits::none()
                 .with_requests_per_second(rate)
                 .with_burst(burst);
-            let tenant = Tenant::builder(TenantId::new_v4(), slug)
+            let id = TenantId::new_v4();
+            let placement = match mode {
+                Mode::SharedSchema => Placement::shared(),
+                Mode::SchemaPerTenant => {
+                    Placement::shared().with_schema(SchemaName::for_tenant(id))
+                }
+            };
+            let tenant = Tenant::builder(id, slug)
                 .name(name)
                 .settings(
                     TenantSettings::default()
                         .with_plan(plan)
-                        .with_limits(limits),
+                        .with_limits(limits)
+                        .with_placement(placement),
                 )
                 .build();
             store.insert(&tenant, None).await?;
@@ -204,8 +309,10 @@ async fn check_runtime_role(runtime: &PgPool) -> Result<(), SetupError> {
     if let Some(why) = why {
         return Err(SetupError::UnsafeRuntimeRole { role, why });
     }
+    // Every orders table: the shared one, or one per tenant schema.
     let forced: bool = sqlx::query_scalar(
-        "SELECT relrowsecurity AND relforcerowsecurity FROM pg_class WHERE relname = 'orders' AND relkind = 'r'",
+        "SELECT coalesce(bool_and(relrowsecurity AND relforcerowsecurity), false)
+         FROM pg_class WHERE relname = 'orders' AND relkind = 'r'",
     )
     .fetch_one(runtime)
     .await?;

@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use tenancy_sqlx::{PgTenantStore, TenantPool};
 use tokio::task::JoinHandle;
 
-pub use db::Database;
+pub use db::{Database, Mode};
 pub use error::SetupError;
 
 /// A running server.

@@ -380,17 +380,21 @@ impl Story<'_> {
             .fetch_all(&mut *tx)
             .await?;
         tx.commit().await?;
-        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
-            .fetch_one(&self.db.admin)
-            .await?;
+        let total = self.db.count_all_orders().await?;
         let ok = seen.len() == acme_orders
             && seen
                 .iter()
                 .all(|o| o.tenant_id == *self.acme.id().as_uuid());
-        let outcome = format!(
-            "{} rows, all acme's; the table holds {total}: row-level security filtered the rest",
-            seen.len()
-        );
+        let outcome = match self.db.mode {
+            crate::Mode::SharedSchema => format!(
+                "{} rows, all acme's; the table holds {total}: row-level security filtered the rest",
+                seen.len()
+            ),
+            crate::Mode::SchemaPerTenant => format!(
+                "{} rows, all acme's; {total} orders in all: the other tenants' are in their own schemas",
+                seen.len()
+            ),
+        };
         self.steps.check(
             ok,
             "raw `SELECT * FROM orders` inside acme's tenant transaction",
