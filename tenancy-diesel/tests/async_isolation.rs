@@ -230,3 +230,60 @@ async fn connections_come_back_clean_after_commit_drop_failed_begin_and_cancel()
     assert_eq!(items.len(), 3, "no ghost row: {items:?}");
     tx.rollback().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_tenant_with_its_own_schema_is_served_from_it() {
+    let f = fixture().await;
+    let id = TenantId::new_v4();
+    let schema = tenancy_core::SchemaName::for_tenant(id);
+    let app = tenancy_core::rls::Ident::new(tenancy_testing::APP_ROLE).unwrap();
+    let policy = TenantPolicy::new("orders").unwrap();
+    // The provisioning SQL shared with tenancy-sqlx, then the same table.
+    f.db.admin_sql(&format!(
+        "{}SET search_path = {};
+         CREATE TABLE orders (id uuid NOT NULL DEFAULT gen_random_uuid(), {}, item text NOT NULL,
+                              quantity int NOT NULL DEFAULT 1, PRIMARY KEY (tenant_id, id)); {}",
+        schema.provision_sql(Some(&app)),
+        schema.sql(),
+        policy.column_sql(),
+        policy.enable_sql()
+    ))
+    .unwrap();
+    let bank = Tenant::builder(id, "bank".parse().unwrap())
+        .settings(
+            tenancy_core::TenantSettings::default()
+                .with_placement(tenancy_core::Placement::shared().with_schema(schema.clone())),
+        )
+        .build();
+
+    let mut tx = f.pool.begin(&bank).await.unwrap();
+    tx.insert(diesel::insert_into(orders::table).values(orders::item.eq("Loan")))
+        .await
+        .unwrap();
+    let items: Vec<String> = tx
+        .fetch_all(orders::table.for_tenant(&bank).select(orders::item))
+        .await
+        .unwrap();
+    assert_eq!(items, ["Loan"]);
+    tx.commit().await.unwrap();
+    assert_eq!(
+        f.db.admin_sql("SELECT count(*) FROM public.orders")
+            .unwrap(),
+        "5"
+    );
+    let in_schema = format!("SELECT count(*) FROM {}.orders", schema.sql());
+    assert_eq!(f.db.admin_sql(&in_schema).unwrap(), "1");
+
+    // acme's transaction cannot read bank's schema even by naming it.
+    let mut tx = f.pool.begin(&f.acme).await.unwrap();
+    let sneaky = format!("SELECT tenant_id FROM {}.orders", schema.sql());
+    let err = diesel::sql_query(sneaky)
+        .load::<Owner>(tx.raw_connection().unwrap())
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("permission denied"), "{err}");
+    drop(tx);
+    assert_clean(&f).await;
+}
