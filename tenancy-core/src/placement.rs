@@ -1,7 +1,7 @@
 //! [`Placement`]: where a tenant's data lives (shared tables, its own
 //! schema, which server or database).
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use serde::{Deserialize, Serialize};
 
@@ -151,7 +151,8 @@ impl SchemaName {
              ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT USAGE, SELECT ON SEQUENCES TO {s};\n"
         );
         if let Some(app) = app_role {
-            sql.push_str(&format!("GRANT {s} TO {};\n", app.sql()));
+            // Writing into a String cannot fail.
+            let _ = writeln!(sql, "GRANT {s} TO {};", app.sql());
         }
         sql
     }

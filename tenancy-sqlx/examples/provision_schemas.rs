@@ -9,7 +9,12 @@
 //! then adds a third migration and brings all schemas up to date with
 //! `migrate_all`, four at a time, then runs it again (nothing to do).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a measuring tool
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::cast_precision_loss
+)] // a measuring tool
 
 use std::time::Instant;
 
@@ -59,11 +64,11 @@ async fn main() {
     for schema in &schemas {
         provisioner.provision(schema).await.unwrap();
     }
-    let provisioned = started.elapsed();
+    let provisioning = started.elapsed();
     println!(
         "provisioned {n} schemas (schema, role, grants, 2 migrations each) in {:.1} s: {:.1} ms per tenant",
-        provisioned.as_secs_f64(),
-        provisioned.as_secs_f64() * 1000.0 / n as f64
+        provisioning.as_secs_f64(),
+        provisioning.as_secs_f64() * 1000.0 / n as f64
     );
 
     let next = SchemaProvisioner::new(

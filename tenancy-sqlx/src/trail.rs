@@ -1,6 +1,8 @@
 //! [`AuditTrail`]: who did what to which record, per tenant, written in
 //! the same transaction as the change.
 
+use std::fmt::Write as _;
+
 use sqlx::AssertSqlSafe;
 use tenancy_core::rls::{Ident, TenantPolicy};
 
@@ -71,10 +73,12 @@ impl AuditTrail {
         );
         if let Some(role) = app_role {
             let role = Ident::new(role)?;
-            sql.push_str(&format!(
+            // Writing into a String cannot fail.
+            let _ = write!(
+                sql,
                 "REVOKE ALL ON {table} FROM {role};\nGRANT SELECT, INSERT ON {table} TO {role};\n",
                 role = role.sql()
-            ));
+            );
         }
         Ok(sql)
     }

@@ -40,7 +40,7 @@ pub struct TenantTx {
     open: bool,
     /// A routed pool's per-tenant connection slot, released with the
     /// transaction.
-    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl TenantTx {
@@ -61,14 +61,14 @@ impl TenantTx {
             conn: guard.disarm(),
             tenant,
             open: true,
-            _slot: None,
+            slot: None,
         })
     }
 
     /// Keeps `slot` until this transaction is dropped.
     #[cfg(feature = "routing")]
     pub(crate) fn holding(mut self, slot: Option<tokio::sync::OwnedSemaphorePermit>) -> Self {
-        self._slot = slot;
+        self.slot = slot;
         self
     }
 

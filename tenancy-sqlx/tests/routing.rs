@@ -198,6 +198,6 @@ async fn one_tenant_cannot_take_its_neighbours_connections_and_idle_pools_are_ev
         }
     }
     assert!(opened, "the idle pool of shard a was never evicted");
-    assert_eq!(pool.open_targets(), [b.name.clone()]);
+    assert_eq!(pool.open_targets(), std::slice::from_ref(&b.name));
     pool.close().await;
 }

@@ -83,7 +83,7 @@ async fn world() -> World {
         tx.commit().await.unwrap();
     }
     World {
-        db: db,
+        db,
         provisioner,
         provisioner_pool,
         app,

@@ -108,20 +108,17 @@ impl TenantLifecycle {
             tx.rollback().await?;
             return Ok(report);
         }
-        let report = match tenant.placement().schema() {
-            Some(schema) => {
-                tx.rollback().await?;
-                self.provisioner()?.drop_schema(schema).await?;
-                DeletionReport {
-                    dry_run: false,
-                    ..report
-                }
+        let report = if let Some(schema) = tenant.placement().schema() {
+            tx.rollback().await?;
+            self.provisioner()?.drop_schema(schema).await?;
+            DeletionReport {
+                dry_run: false,
+                ..report
             }
-            None => {
-                let report = delete_rows(&mut tx, &self.column, false).await?;
-                tx.commit().await?;
-                report
-            }
+        } else {
+            let report = delete_rows(&mut tx, &self.column, false).await?;
+            tx.commit().await?;
+            report
         };
         self.store.remove(tenant.id()).await?;
         Ok(report)

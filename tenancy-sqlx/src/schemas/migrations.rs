@@ -71,10 +71,11 @@ impl Migrations {
         entries.sort_by_key(std::fs::DirEntry::file_name);
         for entry in entries {
             let name = entry.file_name().to_string_lossy().into_owned();
+            // sqlx's convention is lowercase `.sql`; other names are not migrations.
             let Some(stem) = name.strip_suffix(".sql") else {
                 continue;
             };
-            if stem.ends_with(".down") {
+            if stem.rsplit('.').next() == Some("down") && stem.contains('.') {
                 continue;
             }
             let stem = stem.strip_suffix(".up").unwrap_or(stem);
@@ -100,6 +101,15 @@ impl Migrations {
     /// The highest version, if there is any migration.
     pub fn latest(&self) -> Option<i64> {
         self.0.last().map(|m| m.version)
+    }
+}
+
+impl<'a> IntoIterator for &'a Migrations {
+    type Item = &'a Migration;
+    type IntoIter = std::slice::Iter<'a, Migration>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
     }
 }
 
