@@ -201,3 +201,45 @@ async fn one_tenant_cannot_take_its_neighbours_connections_and_idle_pools_are_ev
     assert_eq!(pool.open_targets(), std::slice::from_ref(&b.name));
     pool.close().await;
 }
+
+#[tokio::test]
+async fn a_routed_tenant_is_exported_and_deleted_on_its_own_shard() {
+    use tenancy_sqlx::PgTenantStore;
+    use tenancy_sqlx::lifecycle::TenantLifecycle;
+
+    let (a, b) = (shard("shard-a"), shard("shard-b"));
+    let (acme, globex) = (tenant("acme"), tenant("globex"));
+    let router = StaticRouter::new([(acme.id(), a.name.clone()), (globex.id(), b.name.clone())]);
+    let pool = RoutedPool::builder(router)
+        .target(a.name.clone(), options(&a))
+        .target(b.name.clone(), options(&b))
+        .build();
+    insert(&pool, &acme, "Burger").await.unwrap();
+    insert(&pool, &acme, "Fries").await.unwrap();
+    insert(&pool, &globex, "Taco").await.unwrap();
+    // The directory lives on its own server (here: shard b's, as the owner).
+    let directory = PgPoolOptions::new()
+        .connect(b.db.owner_url())
+        .await
+        .unwrap();
+    let store = PgTenantStore::new(directory.clone());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(store.create_table_sql()))
+        .execute(&directory)
+        .await
+        .unwrap();
+    let lifecycle = TenantLifecycle::routed(store, pool.clone());
+    lifecycle.create(&acme, None).await.unwrap();
+
+    let mut out = Vec::new();
+    let counts = lifecycle.export(&acme, &mut out).await.unwrap();
+    assert_eq!(counts, [("public.orders".to_owned(), 2)]);
+    assert_eq!(String::from_utf8(out).unwrap().lines().count(), 2);
+    let plan = lifecycle.delete(&acme, true).await.unwrap();
+    assert_eq!((plan.dry_run, plan.rows()), (true, 2));
+    assert_eq!(rows_on(&a), "Burger,Fries");
+    let done = lifecycle.delete(&acme, false).await.unwrap();
+    assert_eq!((done.dry_run, done.rows()), (false, 2));
+    assert_eq!(rows_on(&a), "");
+    assert_eq!(rows_on(&b), "Taco");
+    pool.close().await;
+}

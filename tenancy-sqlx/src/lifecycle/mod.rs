@@ -17,8 +17,9 @@ pub use tables::TenantTables;
 use tenancy_core::{Tenant, TenantId, TenantStatus};
 use tokio::io::AsyncWrite;
 
+use crate::routing::RoutedPool;
 use crate::schemas::SchemaProvisioner;
-use crate::{Error, PgTenantStore, Result, TenantPool};
+use crate::{Error, PgTenantStore, Result, TenantPool, TenantTx};
 
 /// Creates, suspends, deletes and exports tenants.
 ///
@@ -47,7 +48,7 @@ use crate::{Error, PgTenantStore, Result, TenantPool};
 #[derive(Debug, Clone)]
 pub struct TenantLifecycle {
     store: PgTenantStore,
-    pool: TenantPool,
+    pool: RowsPool,
     provisioner: Option<SchemaProvisioner>,
     column: String,
 }
@@ -59,7 +60,20 @@ impl TenantLifecycle {
     pub fn new(store: PgTenantStore, pool: TenantPool) -> Self {
         Self {
             store,
-            pool,
+            pool: RowsPool::Single(pool),
+            provisioner: None,
+            column: "tenant_id".to_owned(),
+        }
+    }
+
+    /// Lifecycle of tenants spread over several targets (shards, a database
+    /// per tenant): rows are deleted and exported on each tenant's target.
+    /// Dropping a tenant's whole database is left to your infrastructure
+    /// tooling (`DROP DATABASE` cannot run in a transaction).
+    pub fn routed(store: PgTenantStore, pool: RoutedPool) -> Self {
+        Self {
+            store,
+            pool: RowsPool::Routed(pool),
             provisioner: None,
             column: "tenant_id".to_owned(),
         }
@@ -102,7 +116,7 @@ impl TenantLifecycle {
     /// reports the rows per table that would go. Works on suspended
     /// tenants (suspend first, so no request writes while it runs).
     pub async fn delete(&self, tenant: &Tenant, dry_run: bool) -> Result<DeletionReport> {
-        let mut tx = self.pool.begin(&as_active(tenant)).await?;
+        let mut tx = self.pool.begin(tenant).await?;
         let report = delete_rows(&mut tx, &self.column, true).await?;
         if dry_run {
             tx.rollback().await?;
@@ -131,7 +145,7 @@ impl TenantLifecycle {
         tenant: &Tenant,
         out: W,
     ) -> Result<Vec<(String, u64)>> {
-        let mut tx = self.pool.begin(&as_active(tenant)).await?;
+        let mut tx = self.pool.begin(tenant).await?;
         let counts = export_rows(&mut tx, &self.column, out).await?;
         tx.rollback().await?;
         Ok(counts)
@@ -144,8 +158,21 @@ impl TenantLifecycle {
     }
 }
 
-/// The lifecycle's own transactions run for suspended tenants too: that is
-/// how a suspended tenant is exported and deleted.
-fn as_active(tenant: &Tenant) -> Tenant {
-    tenant.to_builder().status(TenantStatus::Active).build()
+/// Where a tenant's rows are reached.
+#[derive(Debug, Clone)]
+enum RowsPool {
+    Single(TenantPool),
+    Routed(RoutedPool),
+}
+
+impl RowsPool {
+    /// A transaction for `tenant`, also when it is suspended: that is how a
+    /// suspended tenant is exported and deleted.
+    async fn begin(&self, tenant: &Tenant) -> Result<TenantTx> {
+        let tenant = tenant.to_builder().status(TenantStatus::Active).build();
+        match self {
+            Self::Single(pool) => pool.begin(&tenant).await,
+            Self::Routed(pool) => pool.begin(&tenant).await,
+        }
+    }
 }
