@@ -40,6 +40,7 @@ pub struct TenantTx {
     open: bool,
     /// A routed pool's per-tenant connection slot, released with the
     /// transaction.
+    #[cfg(feature = "routing")]
     slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
@@ -61,6 +62,7 @@ impl TenantTx {
             conn: guard.disarm(),
             tenant,
             open: true,
+            #[cfg(feature = "routing")]
             slot: None,
         })
     }
