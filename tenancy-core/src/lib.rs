@@ -57,6 +57,7 @@ pub mod rls;
 mod slug;
 mod store;
 mod tenant;
+mod tenant_key;
 #[cfg(feature = "tracing")]
 pub mod trace;
 
@@ -70,6 +71,7 @@ pub use propagate::{WithTenant, spawn, spawn_blocking};
 pub use slug::TenantSlug;
 pub use store::{InMemoryTenantStore, StoreError, TenantStore};
 pub use tenant::{Tenant, TenantBuilder, TenantLimits, TenantSettings, TenantStatus};
+pub use tenant_key::TenantKey;
 
 /// Re-export of the `uuid` crate, so users name the same `Uuid` type.
 pub use uuid;

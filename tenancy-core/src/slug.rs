@@ -1,6 +1,8 @@
 //! [`TenantSlug`], the short human-readable name of a tenant.
 
+use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -24,9 +26,17 @@ use crate::error::shorten;
 /// assert!("../etc".parse::<TenantSlug>().is_err());
 /// # Ok::<(), tenancy_core::TenantError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+///
+/// A slug is stored inline (64 bytes, no heap), so parsing one from a
+/// request and cloning it never allocate: resolving a tenant on every
+/// request stays cheap.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct TenantSlug(Box<str>);
+pub struct TenantSlug {
+    /// Lowercase ASCII, `len` bytes used, the rest zero.
+    bytes: [u8; Self::MAX_LEN],
+    len: u8,
+}
 
 impl TenantSlug {
     /// The longest slug: one DNS label.
@@ -34,7 +44,12 @@ impl TenantSlug {
 
     /// The slug as a string slice (always lowercase).
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only checked ASCII is ever stored, so this never falls back.
+        std::str::from_utf8(self.used()).unwrap_or_default()
+    }
+
+    fn used(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
     }
 
     /// Checks `input` against the slug rules without allocating.
@@ -60,13 +75,46 @@ impl TenantSlug {
 
 impl fmt::Display for TenantSlug {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for TenantSlug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("TenantSlug").field(&self.as_str()).finish()
+    }
+}
+
+impl PartialEq for TenantSlug {
+    fn eq(&self, other: &Self) -> bool {
+        self.used() == other.used()
+    }
+}
+
+impl Eq for TenantSlug {}
+
+impl PartialOrd for TenantSlug {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for TenantSlug {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.used().cmp(other.used())
+    }
+}
+
+impl Hash for TenantSlug {
+    /// Hashes like the `str` it holds.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
     }
 }
 
 impl AsRef<str> for TenantSlug {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
@@ -78,7 +126,14 @@ impl FromStr for TenantSlug {
             input: shorten(s),
             reason,
         })?;
-        Ok(Self(s.to_ascii_lowercase().into_boxed_str()))
+        let mut bytes = [0; Self::MAX_LEN];
+        bytes[..s.len()].copy_from_slice(s.as_bytes());
+        bytes.make_ascii_lowercase();
+        Ok(Self {
+            bytes,
+            // `check` bounds the length by MAX_LEN (63).
+            len: u8::try_from(s.len()).unwrap_or_default(),
+        })
     }
 }
 
@@ -100,7 +155,7 @@ impl TryFrom<String> for TenantSlug {
 
 impl From<TenantSlug> for String {
     fn from(slug: TenantSlug) -> Self {
-        slug.0.into()
+        slug.as_str().to_owned()
     }
 }
 
@@ -140,6 +195,18 @@ mod tests {
             let err = bad.parse::<TenantSlug>().unwrap_err();
             assert!(matches!(err, TenantError::InvalidSlug { .. }), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn equality_ordering_and_hash_follow_the_text() {
+        use std::collections::HashSet;
+        let slug = |s: &str| s.parse::<TenantSlug>().unwrap();
+        assert_eq!(slug("Acme"), slug("acme"));
+        assert!(slug("ab") < slug("abc") && slug("abc") < slug("abd"));
+        let set: HashSet<_> = [slug("acme"), slug("ACME"), slug("globex")].into();
+        assert_eq!(set.len(), 2);
+        assert_eq!(format!("{:?}", slug("acme")), "TenantSlug(\"acme\")");
+        assert_eq!(String::from(slug("acme")), "acme");
     }
 
     #[test]

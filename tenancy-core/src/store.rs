@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use crate::{Tenant, TenantId, TenantSlug};
+use crate::{Tenant, TenantId, TenantKey, TenantSlug};
 
 /// A tenant store failed (database down, timeout, ...). Not "tenant unknown":
 /// that is `Ok(None)`.
@@ -39,6 +39,19 @@ pub trait TenantStore: Send + Sync + 'static {
     /// The tenant that owns this custom domain (lowercase, no port, no
     /// trailing dot), such as `orders.acme-corp.com`.
     async fn by_domain(&self, domain: &str) -> Result<Option<Tenant>, StoreError>;
+
+    /// Answers from memory, without I/O, when it can: `Some(answer)` is
+    /// what the async lookup for `key` would answer (`Some(None)`: no such
+    /// tenant), `None` means "ask the async methods".
+    ///
+    /// Stores that hold tenants in memory (the [`InMemoryTenantStore`], a
+    /// cache on a hit) implement it so that resolving the tenant of every
+    /// request needs no boxed future. The default answers `None`, which is
+    /// always correct.
+    fn lookup_now(&self, key: &TenantKey) -> Option<Option<Tenant>> {
+        let _ = key;
+        None
+    }
 }
 
 #[async_trait::async_trait]
@@ -53,6 +66,10 @@ impl<S: TenantStore + ?Sized> TenantStore for Arc<S> {
 
     async fn by_domain(&self, domain: &str) -> Result<Option<Tenant>, StoreError> {
         (**self).by_domain(domain).await
+    }
+
+    fn lookup_now(&self, key: &TenantKey) -> Option<Option<Tenant>> {
+        (**self).lookup_now(key)
     }
 }
 
@@ -147,6 +164,14 @@ impl TenantStore for InMemoryTenantStore {
     async fn by_domain(&self, domain: &str) -> Result<Option<Tenant>, StoreError> {
         Ok(self.get(|m| m.domains.get(domain).copied()))
     }
+
+    fn lookup_now(&self, key: &TenantKey) -> Option<Option<Tenant>> {
+        Some(match key {
+            TenantKey::Slug(slug) => self.get(|m| m.slugs.get(slug).copied()),
+            TenantKey::Id(id) => self.get(|_| Some(*id)),
+            TenantKey::Domain(domain) => self.get(|m| m.domains.get(&**domain).copied()),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -177,5 +202,34 @@ mod tests {
         );
         store.remove(id);
         assert!(store.by_id(id).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn answers_now_what_it_answers_later() {
+        let store = InMemoryTenantStore::new();
+        let acme = Tenant::builder(TenantId::new_v4(), "acme".parse().unwrap()).build();
+        store.insert(acme.clone());
+        store.add_domain("Orders.Acme-Corp.com", acme.id());
+        let keys = [
+            TenantKey::Slug("acme".parse().unwrap()),
+            TenantKey::Slug("ghost".parse().unwrap()),
+            TenantKey::Id(acme.id()),
+            TenantKey::Id(TenantId::new_v4()),
+            TenantKey::Domain("orders.acme-corp.com".into()),
+            TenantKey::Domain("ghost.example".into()),
+        ];
+        for key in keys {
+            let later = match &key {
+                TenantKey::Slug(slug) => store.by_slug(slug).await,
+                TenantKey::Id(id) => store.by_id(*id).await,
+                TenantKey::Domain(domain) => store.by_domain(domain).await,
+            }
+            .unwrap()
+            .map(|t| t.id());
+            let now = store.lookup_now(&key).map(|found| found.map(|t| t.id()));
+            assert_eq!(now, Some(later), "{key}");
+        }
+        let shared: Arc<dyn TenantStore> = Arc::new(store);
+        assert!(shared.lookup_now(&TenantKey::Id(acme.id())).is_some());
     }
 }

@@ -2,9 +2,10 @@
 
 use std::fmt;
 
-use tenancy_core::{Tenant, TenantId, TenantSlug};
+use crate::{Tenant, TenantError, TenantId, TenantSlug};
 
-/// How a request names its tenant, before the store is asked.
+/// How a request names its tenant, before the store is asked: the key of a
+/// [`TenantStore`](crate::TenantStore) lookup.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TenantKey {
     /// A slug, from a subdomain, a header or a path prefix.
@@ -27,7 +28,7 @@ impl TenantKey {
     }
 
     /// Parses a value that is either a UUID (an id) or a slug.
-    pub fn parse_slug_or_id(value: &str) -> Result<Self, tenancy_core::TenantError> {
+    pub fn parse_slug_or_id(value: &str) -> Result<Self, TenantError> {
         // UUID texts are 32 (simple) to 45 (urn) characters: shorter or longer
         // values skip the id attempt, whose error would allocate for nothing.
         if (32..=45).contains(&value.len())
