@@ -4,9 +4,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tenancy_core::{StoreError, Tenant, TenantId, TenantSlug, TenantStore};
-
-use crate::TenantKey;
+use tenancy_core::{StoreError, Tenant, TenantId, TenantKey, TenantSlug, TenantStore};
 
 /// Caches another [`TenantStore`]'s answers for a while, including "no such
 /// tenant" (negative caching), so a flood of requests for unknown tenants
@@ -151,6 +149,14 @@ impl<S: TenantStore> TenantStore for CachedTenantStore<S> {
         })
         .await
     }
+
+    /// A fresh cached answer, else whatever the inner store answers now.
+    fn lookup_now(&self, key: &TenantKey) -> Option<Option<Tenant>> {
+        match self.cached(key) {
+            Cached::Fresh(answer) => Some(answer),
+            Cached::Absent => self.inner.lookup_now(key),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -225,5 +231,35 @@ mod tests {
 
         cache.invalidate(&TenantKey::Slug(acme.clone()));
         assert!(cache.by_slug(&acme).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn answers_now_on_a_hit_and_defers_a_miss_to_the_inner_store() {
+        let counting = Arc::new(Counting::default());
+        let acme = Tenant::builder(TenantId::new_v4(), "acme".parse().unwrap()).build();
+        counting.store.insert(acme.clone());
+        let cache = CachedTenantStore::new(counting.clone());
+        let key = TenantKey::Slug(acme.slug().clone());
+
+        // `Counting` has no `lookup_now`: a miss must go the async way.
+        assert!(cache.lookup_now(&key).is_none());
+        assert!(cache.by_slug(acme.slug()).await.unwrap().is_some());
+        let hit = cache.lookup_now(&key).expect("a hit answers now");
+        assert_eq!(hit.map(|t| t.id()), Some(acme.id()));
+
+        let ghost = TenantKey::Slug("ghost".parse().unwrap());
+        assert!(
+            cache
+                .by_slug(&"ghost".parse().unwrap())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            cache.lookup_now(&ghost).map(|t| t.is_none()),
+            Some(true),
+            "negative entries answer now too"
+        );
+        assert_eq!(counting.calls.load(Ordering::SeqCst), 2);
     }
 }

@@ -1,13 +1,16 @@
 //! Reading the request's host: the `Host` header or the URI authority
 //! (HTTP/2), normalised for comparison.
 
+use std::borrow::Cow;
+
 use http::request::Parts;
 
-/// A normalised host: lowercase ASCII, no port, no trailing dot.
+/// A normalised host: lowercase ASCII, no port, no trailing dot. Borrowed
+/// from the request unless it had to be lowercased.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Host {
+pub(crate) enum Host<'a> {
     /// A DNS name such as `acme.example.com`.
-    Name(String),
+    Name(Cow<'a, str>),
     /// An IPv4 or IPv6 address: never a tenant.
     Ip,
 }
@@ -21,7 +24,7 @@ const MAX_HOST_LEN: usize = 253;
 /// headers, non-ASCII or non-UTF-8 bytes, user info, a bad port, empty or
 /// overlong labels. International names must arrive in their ASCII
 /// (punycode, `xn--`) form, as HTTP requires.
-pub(crate) fn request_host(parts: &Parts) -> Result<Option<Host>, String> {
+pub(crate) fn request_host(parts: &Parts) -> Result<Option<Host<'_>>, String> {
     let mut values = parts.headers.get_all(http::header::HOST).iter();
     let raw = match (values.next(), values.next()) {
         (Some(_), Some(_)) => return Err("more than one Host header".to_owned()),
@@ -37,7 +40,7 @@ pub(crate) fn request_host(parts: &Parts) -> Result<Option<Host>, String> {
 }
 
 /// Parses `host[:port]`, `[v6]:port` or `ipv4:port`.
-pub(crate) fn parse_host(raw: &str) -> Result<Host, String> {
+pub(crate) fn parse_host(raw: &str) -> Result<Host<'_>, String> {
     if raw.is_empty() {
         return Err("the host is empty".to_owned());
     }
@@ -79,7 +82,11 @@ pub(crate) fn parse_host(raw: &str) -> Result<Host, String> {
             return Err("the host contains characters a DNS name cannot have".to_owned());
         }
     }
-    Ok(Host::Name(name.to_ascii_lowercase()))
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        Ok(Host::Name(Cow::Owned(name.to_ascii_lowercase())))
+    } else {
+        Ok(Host::Name(Cow::Borrowed(name)))
+    }
 }
 
 fn check_port(port: Option<&str>, rest: &str) -> Result<(), String> {
@@ -108,7 +115,7 @@ mod tests {
 
     fn name(raw: &str) -> String {
         match parse_host(raw) {
-            Ok(Host::Name(n)) => n,
+            Ok(Host::Name(n)) => n.into_owned(),
             other => panic!("{raw}: {other:?}"),
         }
     }

@@ -215,10 +215,22 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        // The ready service handles this request; a fresh clone waits for the next.
+        let (mut parts, body) = request.into_parts();
+        // The common path: the store answers from memory (a cache hit), the
+        // ready inner service is called at once, nothing is boxed.
+        if let Some(result) = self.resolver.resolve_now(&mut parts) {
+            let state = match result {
+                Ok(tenant) => call_in_scope(&mut self.inner, tenant, parts, body),
+                Err(rejection) => State::Rejected {
+                    response: Some(self.renderer.render(&rejection)),
+                },
+            };
+            return ResponseFuture { state };
+        }
+        // The store must be awaited: the ready service handles this request
+        // once the tenant is known; a fresh clone waits for the next.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        let (mut parts, body) = request.into_parts();
         let resolver = self.resolver.clone();
         let renderer = self.renderer.clone();
         let resolve = Box::pin(async move {
@@ -234,6 +246,21 @@ where
                 rest: Some((body, inner)),
             },
         }
+    }
+}
+
+/// Calls `inner` with the request and the tenant in its extensions, and
+/// scopes the call's future to the tenant (task-local and tracing span).
+fn call_in_scope<S, B>(inner: &mut S, tenant: Tenant, mut parts: Parts, body: B) -> State<S, B>
+where
+    S: Service<Request<B>>,
+{
+    tenancy_core::trace::record(&tracing::Span::current(), &tenant);
+    let span = tenancy_core::trace::span(&tenant);
+    parts.extensions.insert(tenant.clone());
+    let call = inner.call(Request::from_parts(parts, body));
+    State::Calling {
+        future: TenantContext::scope(tenant, call.instrument(span)),
     }
 }
 
@@ -265,6 +292,9 @@ pin_project! {
             #[pin]
             future: TaskLocalFuture<Tenant, Instrumented<S::Future>>,
         },
+        Rejected {
+            response: Option<Response<String>>,
+        },
     }
 }
 
@@ -289,7 +319,7 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Resolving { resolve, rest } => {
-                    let (result, mut parts) = ready!(resolve.as_mut().poll(cx));
+                    let (result, parts) = ready!(resolve.as_mut().poll(cx));
                     let tenant = match result {
                         Ok(tenant) => tenant,
                         Err(rejection) => return Poll::Ready(Ok(rejection.map(ResBody::from))),
@@ -297,13 +327,14 @@ where
                     let Some((body, mut inner)) = rest.take() else {
                         unreachable!("the request is taken once, when the tenant resolves");
                     };
-                    tenancy_core::trace::record(&tracing::Span::current(), &tenant);
-                    let span = tenancy_core::trace::span(&tenant);
-                    parts.extensions.insert(tenant.clone());
-                    let call = inner.call(Request::from_parts(parts, body));
-                    this.state.set(State::Calling {
-                        future: TenantContext::scope(tenant, call.instrument(span)),
-                    });
+                    let next = call_in_scope(&mut inner, tenant, parts, body);
+                    this.state.set(next);
+                }
+                StateProj::Rejected { response } => {
+                    let Some(response) = response.take() else {
+                        panic!("ResponseFuture polled after completion");
+                    };
+                    return Poll::Ready(Ok(response.map(ResBody::from)));
                 }
                 StateProj::Calling { future } => return future.poll(cx),
             }

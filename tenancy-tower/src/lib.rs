@@ -80,7 +80,6 @@ mod cache;
 #[cfg(feature = "axum")]
 mod extract;
 mod host;
-mod key;
 mod layer;
 pub mod limit;
 mod rejection;
@@ -90,10 +89,10 @@ pub mod strategy;
 pub use cache::CachedTenantStore;
 #[cfg(feature = "axum")]
 pub use extract::{CurrentTenant, NoTenantLayer};
-pub use key::TenantKey;
 pub use layer::{ResponseFuture, TenantLayer, TenantLayerBuilder, TenantService};
 pub use rejection::{JsonRejection, RenderRejection, TenantRejection};
 pub use resolver::Mode;
 pub use strategy::{ClaimStatus, Strategy, TenantClaim};
+pub use tenancy_core::TenantKey;
 
 pub use tenancy_core;

@@ -5,7 +5,10 @@
 //! agree (400) → token present if required (401) → active (403) → token
 //! belongs to it (403).
 
+use std::future::Future;
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 use http::request::Parts;
 use tenancy_core::{Tenant, TenantStore};
@@ -36,10 +39,61 @@ pub(crate) struct Resolver {
     pub(crate) store: Arc<dyn TenantStore>,
 }
 
+/// Whether a resolution may wait for the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Io {
+    /// Only answers the store has in memory ([`TenantStore::lookup_now`]).
+    Forbidden,
+    /// Any answer, awaiting the store if needed.
+    Allowed,
+}
+
+/// Why a resolution stopped short of a tenant.
+enum Stop {
+    /// The request is rejected.
+    Rejected(TenantRejection),
+    /// The store must be asked asynchronously ([`Io::Forbidden`] only).
+    NeedsIo,
+}
+
+impl From<TenantRejection> for Stop {
+    fn from(rejection: TenantRejection) -> Self {
+        Self::Rejected(rejection)
+    }
+}
+
 impl Resolver {
-    /// Resolves and verifies the tenant. On success, strategies whose key was
-    /// used may have rewritten `parts` (path prefix stripping).
+    /// Resolves and verifies the tenant at once if the store can answer
+    /// every lookup from memory (a cache hit): the common path then needs no
+    /// boxed future. `None`: the store must be awaited, use
+    /// [`resolve`](Self::resolve); `parts` is then untouched.
+    pub(crate) fn resolve_now(&self, parts: &mut Parts) -> Option<Result<Tenant, TenantRejection>> {
+        // With `Io::Forbidden` nothing is ever awaited that could be pending:
+        // the one poll runs the resolution to its end.
+        let attempt = pin!(self.resolve_with(parts, Io::Forbidden));
+        match attempt.poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Ok(tenant)) => Some(Ok(tenant)),
+            Poll::Ready(Err(Stop::Rejected(rejection))) => Some(Err(rejection)),
+            Poll::Ready(Err(Stop::NeedsIo)) | Poll::Pending => None,
+        }
+    }
+
+    /// Resolves and verifies the tenant, awaiting the store as needed. On
+    /// success, strategies whose key was used may have rewritten `parts`
+    /// (path prefix stripping).
     pub(crate) async fn resolve(&self, parts: &mut Parts) -> Result<Tenant, TenantRejection> {
+        match self.resolve_with(parts, Io::Allowed).await {
+            Ok(tenant) => Ok(tenant),
+            Err(Stop::Rejected(rejection)) => Err(rejection),
+            // Not produced when I/O is allowed; fail closed all the same.
+            Err(Stop::NeedsIo) => Err(TenantRejection::StoreUnavailable),
+        }
+    }
+
+    /// The resolution itself. Strategies and the claim are read without
+    /// side effects, and `parts` is rewritten only after the last lookup, so
+    /// an attempt stopped by [`Stop::NeedsIo`] leaves no trace.
+    async fn resolve_with(&self, parts: &mut Parts, io: Io) -> Result<Tenant, Stop> {
         // Which strategies name a tenant (sync, no I/O). The usual request
         // names it once: `others` stays empty and never allocates.
         let mut first: Option<(usize, TenantKey)> = None;
@@ -60,27 +114,29 @@ impl Resolver {
 
         // Look the tenant up once; other keys must name the same tenant.
         let tenant = match (&first, &claim) {
-            (Some((_, key)), _) => self.lookup(key).await?,
-            (None, Some(ClaimStatus::Tenant(key))) if self.token_only => self.lookup(key).await?,
-            (None, _) => return Err(TenantRejection::Missing),
+            (Some((_, key)), _) => self.lookup(key, io).await?,
+            (None, Some(ClaimStatus::Tenant(key))) if self.token_only => {
+                self.lookup(key, io).await?
+            }
+            (None, _) => return Err(TenantRejection::Missing.into()),
         };
         for (_, key) in &others {
-            if !self.names(key, &tenant).await {
-                return Err(TenantRejection::Conflict);
+            if !self.names(key, &tenant, io).await? {
+                return Err(TenantRejection::Conflict.into());
             }
         }
 
         if self.require_token && matches!(claim, None | Some(ClaimStatus::NoToken)) {
-            return Err(TenantRejection::TokenRequired);
+            return Err(TenantRejection::TokenRequired.into());
         }
         if !tenant.is_active() {
-            return Err(TenantRejection::Suspended);
+            return Err(TenantRejection::Suspended.into());
         }
         match &claim {
-            Some(ClaimStatus::Tenant(key)) if !self.names(key, &tenant).await => {
-                return Err(TenantRejection::Mismatch);
+            Some(ClaimStatus::Tenant(key)) if !self.names(key, &tenant, io).await? => {
+                return Err(TenantRejection::Mismatch.into());
             }
-            Some(ClaimStatus::NoTenant) => return Err(TenantRejection::Mismatch),
+            Some(ClaimStatus::NoTenant) => return Err(TenantRejection::Mismatch.into()),
             _ => {}
         }
 
@@ -90,30 +146,35 @@ impl Resolver {
         Ok(tenant)
     }
 
-    /// Whether `key` names `tenant` (domains need the store to tell).
-    async fn names(&self, key: &TenantKey, tenant: &Tenant) -> bool {
+    /// Whether `key` names `tenant` (domains need the store to tell; a
+    /// domain the store does not know, or cannot look up, names no one).
+    async fn names(&self, key: &TenantKey, tenant: &Tenant, io: Io) -> Result<bool, Stop> {
         match key {
-            TenantKey::Domain(_) => self
-                .lookup(key)
-                .await
-                .ok()
-                .is_some_and(|t| t.id() == tenant.id()),
-            _ => key.names(tenant),
+            TenantKey::Domain(_) => match self.lookup(key, io).await {
+                Ok(found) => Ok(found.id() == tenant.id()),
+                Err(Stop::NeedsIo) => Err(Stop::NeedsIo),
+                Err(Stop::Rejected(_)) => Ok(false),
+            },
+            _ => Ok(key.names(tenant)),
         }
     }
 
-    async fn lookup(&self, key: &TenantKey) -> Result<Tenant, TenantRejection> {
-        let found = match key {
-            TenantKey::Slug(slug) => self.store.by_slug(slug).await,
-            TenantKey::Id(id) => self.store.by_id(*id).await,
-            TenantKey::Domain(domain) => self.store.by_domain(domain).await,
+    async fn lookup(&self, key: &TenantKey, io: Io) -> Result<Tenant, Stop> {
+        let found = match (self.store.lookup_now(key), io) {
+            (Some(answer), _) => Ok(answer),
+            (None, Io::Forbidden) => return Err(Stop::NeedsIo),
+            (None, Io::Allowed) => match key {
+                TenantKey::Slug(slug) => self.store.by_slug(slug).await,
+                TenantKey::Id(id) => self.store.by_id(*id).await,
+                TenantKey::Domain(domain) => self.store.by_domain(domain).await,
+            },
         };
         match found {
             Ok(Some(tenant)) => Ok(tenant),
-            Ok(None) => Err(TenantRejection::NotFound),
+            Ok(None) => Err(TenantRejection::NotFound.into()),
             Err(err) => {
                 tracing::warn!(error = %err, "tenant store lookup failed");
-                Err(TenantRejection::StoreUnavailable)
+                Err(TenantRejection::StoreUnavailable.into())
             }
         }
     }

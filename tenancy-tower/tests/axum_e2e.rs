@@ -64,6 +64,36 @@ fn world() -> World {
     }
 }
 
+/// The same tenants, answered only asynchronously (like a database-backed
+/// store): requests take the layer's awaited path instead of the in-memory
+/// one ([`TenantStore::lookup_now`]).
+struct Awaited(InMemoryTenantStore);
+
+#[async_trait::async_trait]
+impl TenantStore for Awaited {
+    async fn by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
+        tokio::task::yield_now().await;
+        self.0.by_slug(slug).await
+    }
+    async fn by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
+        tokio::task::yield_now().await;
+        self.0.by_id(id).await
+    }
+    async fn by_domain(&self, domain: &str) -> Result<Option<Tenant>, StoreError> {
+        tokio::task::yield_now().await;
+        self.0.by_domain(domain).await
+    }
+}
+
+/// The world's store answering from memory, and answering only after an
+/// await: every outcome must be the same either way.
+fn both_stores(w: &World) -> [(&'static str, Arc<dyn TenantStore>); 2] {
+    [
+        ("in memory", Arc::new(w.store.clone())),
+        ("awaited", Arc::new(Awaited(w.store.clone()))),
+    ]
+}
+
 /// The handler answers with the tenant from the extractor AND from the
 /// task-local context, so both paths are checked.
 async fn whoami(CurrentTenant(tenant): CurrentTenant) -> String {
@@ -122,7 +152,17 @@ fn get_req(host: &str, uri: &str) -> http::request::Builder {
 #[tokio::test]
 async fn every_strategy_resolves_the_right_tenant() {
     let w = world();
-    let app = app(all_strategies(w.store.clone()));
+    for (how, store) in both_stores(&w) {
+        let app = app(all_strategies(store));
+        every_strategy_resolves_the_right_tenant_with(&w, &app, how).await;
+    }
+}
+
+async fn every_strategy_resolves_the_right_tenant_with(
+    w: &World,
+    app: &TenantService<Router>,
+    how: &str,
+) {
     let cases = [
         (get_req("acme.example.com", "/whoami"), "acme|acme"),
         (
@@ -141,15 +181,25 @@ async fn every_strategy_resolves_the_right_tenant() {
         (get_req("orders.acme-corp.com", "/whoami"), "acme|acme"),
     ];
     for (request, want) in cases {
-        let (status, body) = send(&app, request.body(Body::empty()).unwrap()).await;
-        assert_eq!((status, body.as_str()), (StatusCode::OK, want));
+        let (status, body) = send(app, request.body(Body::empty()).unwrap()).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, want), "{how}");
     }
 }
 
 #[tokio::test]
 async fn every_rejection_has_its_status_and_a_json_reason() {
     let w = world();
-    let app = app(all_strategies(w.store.clone()));
+    for (how, store) in both_stores(&w) {
+        let app = app(all_strategies(store));
+        every_rejection_has_its_status_and_a_json_reason_with(&w, &app, how).await;
+    }
+}
+
+async fn every_rejection_has_its_status_and_a_json_reason_with(
+    w: &World,
+    app: &TenantService<Router>,
+    how: &str,
+) {
     let cases = [
         (
             get_req("example.net", "/whoami"),
@@ -200,18 +250,18 @@ async fn every_rejection_has_its_status_and_a_json_reason() {
         ),
     ];
     for (request, status, code) in cases {
-        let (got, body) = send(&app, request.body(Body::empty()).unwrap()).await;
+        let (got, body) = send(app, request.body(Body::empty()).unwrap()).await;
         let json: serde_json::Value =
             serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON: {body}"));
         assert_eq!(
             (got, json["code"].as_str().unwrap()),
             (status, code),
-            "{body}"
+            "{how}: {body}"
         );
         assert!(!json["error"].as_str().unwrap().is_empty());
     }
     let (_, body) = send(
-        &app,
+        app,
         get_req("nobody.example.com", "/x")
             .body(Body::empty())
             .unwrap(),

@@ -60,6 +60,6 @@ impl Strategy for CustomDomain {
         if excluded {
             return Ok(None);
         }
-        Ok(Some(TenantKey::Domain(host.into_boxed_str())))
+        Ok(Some(TenantKey::Domain(host.into())))
     }
 }
