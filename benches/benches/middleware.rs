@@ -1,5 +1,6 @@
 //! What `TenantLayer` adds to a request: time (criterion) and heap
-//! allocations (a counting allocator), against the same service without it.
+//! allocations (a counting allocator), against the same service without it,
+//! both around a bare tower service and inside an axum `Router`.
 
 #![allow(unsafe_code)] // CountingAllocator: a GlobalAlloc that delegates to System and counts.
 
@@ -8,9 +9,13 @@ use std::convert::Infallible;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use axum::Router;
+use axum::routing::get;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, Response};
-use tenancy_core::{InMemoryTenantStore, Tenant, TenantId, TenantSlug, TenantStore};
+use tenancy_core::{
+    InMemoryTenantStore, StoreError, Tenant, TenantId, TenantKey, TenantSlug, TenantStore,
+};
 use tenancy_tower::strategy::{Header, Subdomain};
 use tenancy_tower::{CachedTenantStore, TenantLayer};
 use tower::{Layer, Service, ServiceExt, service_fn};
@@ -54,6 +59,23 @@ fn inner() -> Inner {
     service_fn(handle as fn(_) -> _)
 }
 
+/// Tenants that are only answered asynchronously, as from `PgTenantStore`:
+/// every answer the layer gets without awaiting is a cache hit.
+struct Database(InMemoryTenantStore);
+
+#[async_trait::async_trait]
+impl TenantStore for Database {
+    async fn by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
+        self.0.by_slug(slug).await
+    }
+    async fn by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
+        self.0.by_id(id).await
+    }
+    async fn by_domain(&self, domain: &str) -> Result<Option<Tenant>, StoreError> {
+        self.0.by_domain(domain).await
+    }
+}
+
 fn layer() -> TenantLayer {
     let store = InMemoryTenantStore::new();
     store.insert(
@@ -63,10 +85,46 @@ fn layer() -> TenantLayer {
         )
         .build(),
     );
-    TenantLayer::builder(CachedTenantStore::new(store))
+    TenantLayer::builder(CachedTenantStore::new(Database(store)))
         .strategy(Subdomain::of("example.com"))
         .strategy(Header::x_tenant())
         .build()
+}
+
+/// An axum app with one route; `Router::layer` runs the layer after routing,
+/// as most apps apply it. Any layer applied so costs axum a boxed route and
+/// a boxed future per request, hence the case with a layer that does nothing.
+fn router() -> Router {
+    Router::new().route("/orders", get(|| async { "" }))
+}
+
+/// A layer that only passes requests on: what axum charges for any layer.
+#[derive(Clone)]
+struct PassThrough;
+
+impl<S> Layer<S> for PassThrough {
+    type Service = PassThroughService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        PassThroughService(inner)
+    }
+}
+
+#[derive(Clone)]
+struct PassThroughService<S>(S);
+
+impl<S: Service<R>, R> Service<R> for PassThroughService<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+    fn call(&mut self, request: R) -> Self::Future {
+        self.0.call(request)
+    }
 }
 
 fn by_header() -> Request<String> {
@@ -86,9 +144,13 @@ fn by_subdomain() -> Request<String> {
 }
 
 /// Allocations per request (excluding building the request), averaged.
-fn allocations<S>(rt: &tokio::runtime::Runtime, service: &S, make: fn() -> Request<String>) -> f64
+fn allocations<S, B>(
+    rt: &tokio::runtime::Runtime,
+    service: &S,
+    make: fn() -> Request<String>,
+) -> f64
 where
-    S: Service<Request<String>, Response = Response<String>> + Clone,
+    S: Service<Request<String>, Response = Response<B>> + Clone,
 {
     const N: u64 = 10_000;
     let mut requests: Vec<_> = (0..N).map(|_| make()).collect();
@@ -121,23 +183,36 @@ fn parts(rt: &tokio::runtime::Runtime) -> serde_json::Value {
     .build();
     store.insert(tenant.clone());
     let cached: std::sync::Arc<dyn TenantStore> =
-        std::sync::Arc::new(CachedTenantStore::new(store));
-    let slug: TenantSlug = "acme".parse().unwrap_or_else(|_| unreachable!());
-    let _ = rt.block_on(cached.by_slug(&slug));
+        std::sync::Arc::new(CachedTenantStore::new(Database(store)));
+    let _ = rt.block_on(cached.by_slug(tenant.slug()));
+    let key = TenantKey::Slug(tenant.slug().clone());
+    // A request as axum's router hands it on: its extensions hold a value.
+    let routed = || {
+        let mut request = Request::new(());
+        request.extensions_mut().insert(1_u8);
+        request
+    };
+    let into_routed = count(|| {
+        let mut request = routed();
+        request.extensions_mut().insert(tenant.clone());
+        black_box(request);
+    }) - count(|| {
+        black_box(routed());
+    });
     serde_json::json!({
-        "parsing the slug (TenantSlug is a Box<str>)": count(|| {
+        "parsing the slug (stored inline, no heap)": count(|| {
             black_box("acme".parse::<TenantSlug>().ok());
         }),
-        "cached store hit through dyn TenantStore (async-trait boxes the future; the cache key clones the slug)": count(|| {
-            black_box(rt.block_on(cached.by_slug(&slug)).ok());
+        "cached store hit (`TenantStore::lookup_now`: no future)": count(|| {
+            black_box(cached.lookup_now(&key));
         }),
-        "Tenant into the request's empty extensions (http allocates the map and boxes the value)": count(|| {
+        "Tenant into extensions that already hold a value, as in an axum route (http boxes the value)": into_routed,
+        "Tenant into a bare request's empty extensions (http allocates the map, its table and the boxed value)": count(|| {
             // `Request::new` itself allocates nothing.
             let mut request = Request::new(());
             request.extensions_mut().insert(tenant.clone());
             black_box(request);
         }),
-        "the resolution future (an async fn over a dyn store, boxed in ResponseFuture)": 1.0,
     })
 }
 
@@ -147,9 +222,15 @@ fn bench(c: &mut Criterion) {
         .unwrap_or_else(|_| unreachable!());
     let plain = inner();
     let layered = layer().layer(inner());
-    // Warm the cache.
+    // `with_state(())` turns handlers into routes once, as `axum::serve` does
+    // per connection; otherwise axum would rebuild them on every request.
+    let plain_app = router().with_state(());
+    let noop_app = router().layer(PassThrough).with_state(());
+    let layered_app = router().layer(layer()).with_state(());
+    // Warm the caches.
     rt.block_on(async {
         let _ = layered.clone().oneshot(by_header()).await;
+        let _ = layered_app.clone().oneshot(by_header()).await;
     });
 
     let mut group = c.benchmark_group("middleware");
@@ -165,12 +246,27 @@ fn bench(c: &mut Criterion) {
         b.to_async(&rt)
             .iter(|| layered.clone().oneshot(black_box(by_subdomain())))
     });
+    group.bench_function("axum_baseline", |b| {
+        b.to_async(&rt)
+            .iter(|| plain_app.clone().oneshot(black_box(by_header())))
+    });
+    group.bench_function("axum_noop_layer", |b| {
+        b.to_async(&rt)
+            .iter(|| noop_app.clone().oneshot(black_box(by_header())))
+    });
+    group.bench_function("axum_header", |b| {
+        b.to_async(&rt)
+            .iter(|| layered_app.clone().oneshot(black_box(by_header())))
+    });
     group.finish();
 
     let counts = serde_json::json!({
         "baseline": allocations(&rt, &plain, by_header),
         "header": allocations(&rt, &layered, by_header),
         "subdomain": allocations(&rt, &layered, by_subdomain),
+        "axum_baseline": allocations(&rt, &plain_app, by_header),
+        "axum_noop_layer": allocations(&rt, &noop_app, by_header),
+        "axum_header": allocations(&rt, &layered_app, by_header),
         "parts": parts(&rt),
     });
     eprintln!("allocations per request: {counts}");

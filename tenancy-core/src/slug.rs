@@ -127,8 +127,9 @@ impl FromStr for TenantSlug {
             reason,
         })?;
         let mut bytes = [0; Self::MAX_LEN];
-        bytes[..s.len()].copy_from_slice(s.as_bytes());
-        bytes.make_ascii_lowercase();
+        let used = &mut bytes[..s.len()];
+        used.copy_from_slice(s.as_bytes());
+        used.make_ascii_lowercase();
         Ok(Self {
             bytes,
             // `check` bounds the length by MAX_LEN (63).
