@@ -37,6 +37,7 @@ use crate::{Result, TenantSession, TenantTx};
 pub struct TenantPool {
     pool: PgPool,
     binding: TenantBinding,
+    named_statements: bool,
 }
 
 impl TenantPool {
@@ -48,6 +49,7 @@ impl TenantPool {
         Self {
             pool,
             binding: TenantBinding::default(),
+            named_statements: true,
         }
     }
 
@@ -55,6 +57,35 @@ impl TenantPool {
     #[must_use]
     pub fn with_binding(mut self, binding: TenantBinding) -> Self {
         self.binding = binding;
+        self
+    }
+
+    /// Prepares the SDK's queries as unnamed statements, for transaction
+    /// poolers that cannot keep named ones: **pgbouncer before 1.21** (or
+    /// later without `max_prepared_statements`) in transaction mode, where
+    /// the next transaction may run on another server connection.
+    ///
+    /// sqlx prepares every query as a named statement (`sqlx_s_1`, ...),
+    /// numbered per client connection, even with the statement cache off.
+    /// Behind such a pooler two clients' statements meet on one server
+    /// connection and fail with `prepared statement "sqlx_s_1" already
+    /// exists` (or `does not exist`): failures, never leaks, but frequent
+    /// ones. With this setting the [`Scoped`](crate::Scoped) builders use
+    /// unnamed statements ([`TenantTx::named_statements`] is `false`); mark
+    /// your own queries with `.persistent(false)` as well. The cost is one
+    /// parse per query.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), sqlx::Error> {
+    /// let pg = sqlx::postgres::PgPoolOptions::new()
+    ///     .connect("postgres://app@pgbouncer:6432/pos")
+    ///     .await?;
+    /// let pool = tenancy_sqlx::TenantPool::new(pg).unnamed_statements();
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn unnamed_statements(mut self) -> Self {
+        self.named_statements = false;
         self
     }
 
@@ -71,13 +102,13 @@ impl TenantPool {
     /// suspended tenant.
     pub async fn begin(&self, tenant: &Tenant) -> Result<TenantTx> {
         let sql = self.binding.begin_sql(tenant)?;
-        TenantTx::begin(&self.pool, sql, tenant.clone()).await
+        TenantTx::begin(&self.pool, sql, tenant.clone(), self.named_statements).await
     }
 
     /// [`begin`](TenantPool::begin) with other transaction options.
     pub async fn begin_with(&self, tenant: &Tenant, options: &TxOptions) -> Result<TenantTx> {
         let sql = self.binding.begin_sql_with(tenant, options)?;
-        TenantTx::begin(&self.pool, sql, tenant.clone()).await
+        TenantTx::begin(&self.pool, sql, tenant.clone(), self.named_statements).await
     }
 
     /// Opens a transaction for the current tenant of [`TenantContext`];

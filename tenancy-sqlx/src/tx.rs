@@ -38,6 +38,8 @@ pub struct TenantTx {
     conn: PoolConnection<Postgres>,
     tenant: Tenant,
     open: bool,
+    /// Whether statements may be prepared as named, cached statements.
+    named_statements: bool,
     /// A routed pool's per-tenant connection slot, released with the
     /// transaction.
     #[cfg(feature = "routing")]
@@ -53,7 +55,12 @@ impl TenantTx {
     /// half-begun transaction (possibly with the tenant set) can never reach
     /// the next user. sqlx's own `begin_with` returns such a connection to the
     /// pool inside an aborted transaction.
-    pub(crate) async fn begin(pool: &PgPool, begin_sql: String, tenant: Tenant) -> Result<Self> {
+    pub(crate) async fn begin(
+        pool: &PgPool,
+        begin_sql: String,
+        tenant: Tenant,
+        named_statements: bool,
+    ) -> Result<Self> {
         let conn = pool.acquire().await?;
         let mut guard = CloseUnlessDisarmed(Some(conn));
         let conn = guard.conn();
@@ -62,6 +69,7 @@ impl TenantTx {
             conn: guard.disarm(),
             tenant,
             open: true,
+            named_statements,
             #[cfg(feature = "routing")]
             slot: None,
         })
@@ -77,6 +85,25 @@ impl TenantTx {
     /// The tenant this transaction is bound to.
     pub fn tenant(&self) -> &Tenant {
         &self.tenant
+    }
+
+    /// Whether queries on this transaction may be prepared as named
+    /// statements (sqlx's default, cached per connection): `false` when the
+    /// pool was built with
+    /// [`TenantPool::unnamed_statements`](crate::TenantPool::unnamed_statements).
+    /// The [`Scoped`](crate::Scoped) builders follow it; pass it to your own
+    /// queries with sqlx's `.persistent(...)`:
+    ///
+    /// ```no_run
+    /// # async fn demo(mut tx: tenancy_sqlx::TenantTx) -> tenancy_sqlx::Result<()> {
+    /// let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+    ///     .persistent(tx.named_statements())
+    ///     .fetch_one(&mut *tx)
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn named_statements(&self) -> bool {
+        self.named_statements
     }
 
     /// Commits the transaction.

@@ -56,6 +56,7 @@ struct Inner {
     resolve: Option<Box<Resolve>>,
     pool_options: PgPoolOptions,
     binding: TenantBinding,
+    named_statements: bool,
     max_open_pools: usize,
     per_tenant: Option<(u32, Duration)>,
     open: Mutex<HashMap<TargetName, OpenPool>>,
@@ -84,6 +85,7 @@ impl RoutedPool {
                 resolve: None,
                 pool_options: PgPoolOptions::new().max_connections(10),
                 binding: TenantBinding::default(),
+                named_statements: true,
                 max_open_pools: 64,
                 per_tenant: None,
                 open: Mutex::new(HashMap::new()),
@@ -200,7 +202,10 @@ impl RoutedPool {
             tokio::spawn(async move { evicted.raw.close().await });
         }
         let raw = inner.pool_options.clone().connect_lazy_with(options);
-        let pool = TenantPool::new(raw.clone()).with_binding(inner.binding.clone());
+        let mut pool = TenantPool::new(raw.clone()).with_binding(inner.binding.clone());
+        if !inner.named_statements {
+            pool = pool.unnamed_statements();
+        }
         open.insert(
             target.clone(),
             OpenPool {
@@ -241,6 +246,13 @@ impl RoutedPoolBuilder {
     /// How tenants are bound in each transaction (setting, schemas).
     pub fn binding(mut self, binding: TenantBinding) -> Self {
         self.inner.binding = binding;
+        self
+    }
+
+    /// Unnamed statements on every target, for transaction poolers that
+    /// cannot keep named ones; see [`TenantPool::unnamed_statements`].
+    pub fn unnamed_statements(mut self) -> Self {
+        self.inner.named_statements = false;
         self
     }
 

@@ -50,6 +50,7 @@ impl<T: TenantTable> Delete<T, Bound> {
             self.parts.where_clause(&prepared)
         );
         let done = sqlx::query_with(AssertSqlSafe(sql), self.parts.take_args())
+            .persistent(tx.named_statements())
             .execute(&mut **tx)
             .await?;
         Ok(done.rows_affected())

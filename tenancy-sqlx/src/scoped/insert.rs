@@ -86,6 +86,7 @@ impl<T: TenantTable> Insert<T, Bound> {
     pub async fn execute(mut self, tx: &mut TenantTx) -> Result<u64> {
         let sql = self.sql(tx, false)?;
         let done = sqlx::query_with(AssertSqlSafe(sql), self.parts.take_args())
+            .persistent(tx.named_statements())
             .execute(&mut **tx)
             .await?;
         Ok(done.rows_affected())
@@ -99,6 +100,7 @@ impl<T: TenantTable> Insert<T, Bound> {
     {
         let sql = self.sql(tx, true)?;
         let row = sqlx::query_as_with(AssertSqlSafe(sql), self.parts.take_args())
+            .persistent(tx.named_statements())
             .fetch_one(&mut **tx)
             .await?;
         Ok(row)

@@ -113,6 +113,7 @@ impl<T: TenantTable> Select<T, Bound> {
     {
         let sql = self.sql(tx)?;
         let rows = sqlx::query_as_with(AssertSqlSafe(sql), self.parts.take_args())
+            .persistent(tx.named_statements())
             .fetch_all(&mut **tx)
             .await?;
         Ok(rows)
@@ -125,6 +126,7 @@ impl<T: TenantTable> Select<T, Bound> {
     {
         let sql = self.sql(tx)?;
         let row = sqlx::query_as_with(AssertSqlSafe(sql), self.parts.take_args())
+            .persistent(tx.named_statements())
             .fetch_optional(&mut **tx)
             .await?;
         Ok(row)
@@ -137,6 +139,7 @@ impl<T: TenantTable> Select<T, Bound> {
     {
         let sql = self.sql(tx)?;
         let row = sqlx::query_as_with(AssertSqlSafe(sql), self.parts.take_args())
+            .persistent(tx.named_statements())
             .fetch_one(&mut **tx)
             .await?;
         Ok(row)
@@ -149,6 +152,7 @@ impl<T: TenantTable> Select<T, Bound> {
         self.limit = None;
         let sql = self.sql(tx)?;
         let n = sqlx::query_scalar_with(AssertSqlSafe(sql), self.parts.take_args())
+            .persistent(tx.named_statements())
             .fetch_one(&mut **tx)
             .await?;
         Ok(n)

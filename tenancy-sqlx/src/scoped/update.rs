@@ -78,6 +78,7 @@ impl<T: TenantTable> Update<T, Bound> {
     pub async fn execute(mut self, tx: &mut TenantTx) -> Result<u64> {
         let sql = self.sql(tx, false)?;
         let done = sqlx::query_with(AssertSqlSafe(sql), self.parts.take_args())
+            .persistent(tx.named_statements())
             .execute(&mut **tx)
             .await?;
         Ok(done.rows_affected())
@@ -90,6 +91,7 @@ impl<T: TenantTable> Update<T, Bound> {
     {
         let sql = self.sql(tx, true)?;
         let rows = sqlx::query_as_with(AssertSqlSafe(sql), self.parts.take_args())
+            .persistent(tx.named_statements())
             .fetch_all(&mut **tx)
             .await?;
         Ok(rows)

@@ -50,10 +50,12 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
                 };
                 torture::run(&world, backend, admin, target, &config).await
             } else {
-                let backend = Sqlx::new(
-                    world.app_pool(&url, config.max_connections).await?,
-                    config.max_connections,
-                );
+                let app = world.app_pool(&url, config.max_connections).await?;
+                let backend = if through_bouncer {
+                    Sqlx::through_pgbouncer(app, config.max_connections)
+                } else {
+                    Sqlx::new(app, config.max_connections)
+                };
                 torture::run(&world, backend, admin, target, &config).await
             };
             eprintln!(

@@ -109,3 +109,65 @@ async fn a_session_level_set_leaks_to_the_next_client_but_the_default_does_not()
     sqlx::raw_sql("RESET ALL").execute(&mut b).await.unwrap();
     assert_eq!(seen_by(&mut b).await.1, 0);
 }
+
+/// Counts acme's orders through the Scoped builder, in a transaction of `pool`.
+async fn count_through(pool: &TenantPool, world: &World) -> tenancy_sqlx::Result<i64> {
+    let acme = &world.tenants[0];
+    let mut tx = pool.begin(acme).await?;
+    let n = Scoped::<Orders>::select()
+        .for_tenant(acme)
+        .count(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+#[tokio::test]
+async fn unnamed_statements_survive_a_pooler_that_cannot_keep_named_ones() {
+    let world = World::new(1).unwrap();
+    // ONE server connection, two clients (two pools of one connection each):
+    // both clients' transactions run on the same server connection.
+    let bouncer = PgBouncer::start(PgServer::shared().unwrap(), 1).unwrap();
+    let url = bouncer.url(APP_ROLE, world.db.name());
+    let pool = |named: bool| {
+        let world = &world;
+        let url = url.clone();
+        async move {
+            let pool = TenantPool::new(world.app_pool(&url, 1).await.unwrap());
+            if named {
+                pool
+            } else {
+                pool.unnamed_statements()
+            }
+        }
+    };
+    let (a, b) = (pool(false).await, pool(false).await);
+    seed(&world, &a).await;
+    for round in 0..3 {
+        for (client, pool) in [("a", &a), ("b", &b)] {
+            let n = count_through(pool, &world).await;
+            assert_eq!(
+                n.map_err(|e| e.to_string()),
+                Ok(3),
+                "unnamed statements, round {round}, client {client}"
+            );
+        }
+    }
+
+    // sqlx's default, named statements numbered per client connection: both
+    // clients prepare `sqlx_s_1` on the one server connection. pgbouncer
+    // before 1.21 does not track them, and the second client fails (closed:
+    // an error, never another tenant's rows).
+    let (a, b) = (pool(true).await, pool(true).await);
+    assert_eq!(count_through(&a, &world).await.unwrap(), 3);
+    let second = count_through(&b, &world).await;
+    eprintln!("named statements, second client: {second:?}");
+    match second {
+        Err(e) => assert!(
+            e.to_string().contains("prepared statement"),
+            "a named statement collision, not: {e}"
+        ),
+        // pgbouncer 1.21+ with max_prepared_statements keeps named ones.
+        Ok(n) => assert_eq!(n, 3),
+    }
+}

@@ -39,6 +39,15 @@ async fn run<B: Backend>(world: &World, backend: B, target: &str) {
         report.seed,
         report.leaks.join("\n")
     );
+    let lost_statements: Vec<_> = report
+        .top_errors
+        .iter()
+        .filter(|(message, _)| message.contains("prepared statement"))
+        .collect();
+    assert!(
+        lost_statements.is_empty(),
+        "prepared statements lost between server connections: {lost_statements:?}"
+    );
     assert!(
         report.operations >= 5_000,
         "only {} operations ran",
@@ -65,7 +74,7 @@ async fn sqlx_through_pgbouncer_in_transaction_mode() {
     let world = World::new(50).unwrap();
     let bouncer = PgBouncer::start(PgServer::shared().unwrap(), 4).unwrap();
     let max = config().max_connections;
-    let backend = Sqlx::new(
+    let backend = Sqlx::through_pgbouncer(
         world
             .app_pool(&bouncer.url(APP_ROLE, world.db.name()), max)
             .await

@@ -18,10 +18,21 @@ pub struct Sqlx {
 }
 
 impl Sqlx {
-    /// The backend on `app` (the app role's pool, direct or via pgbouncer).
+    /// The backend on `app`, the app role's pool directly on PostgreSQL.
     pub fn new(app: PgPool, max_connections: u32) -> Self {
         Self {
             pool: TenantPool::new(app.clone()),
+            raw: app,
+            max_connections,
+        }
+    }
+
+    /// The backend on `app` through pgbouncer before 1.21 in transaction
+    /// mode, which cannot keep named prepared statements: every query is
+    /// unnamed ([`TenantPool::unnamed_statements`]).
+    pub fn through_pgbouncer(app: PgPool, max_connections: u32) -> Self {
+        Self {
+            pool: TenantPool::new(app.clone()).unnamed_statements(),
             raw: app,
             max_connections,
         }
@@ -64,6 +75,7 @@ impl Backend for Sqlx {
             .await
             .map_err(text)?;
         let owners: Vec<Uuid> = sqlx::query_scalar("SELECT tenant_id FROM orders")
+            .persistent(tx.named_statements())
             .fetch_all(&mut *tx)
             .await
             .map_err(text)?;
@@ -80,11 +92,13 @@ impl Backend for Sqlx {
         let mut tx = self.pool.begin(tenant).await.map_err(text)?;
         let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE tenant_id = $1")
             .bind(victim.id().as_uuid())
+            .persistent(tx.named_statements())
             .fetch_one(&mut *tx)
             .await
             .map_err(text)?;
         let changed = sqlx::query("UPDATE orders SET quantity = quantity + 1 WHERE tenant_id = $1")
             .bind(victim.id().as_uuid())
+            .persistent(tx.named_statements())
             .execute(&mut *tx)
             .await
             .map_err(text)?
@@ -92,6 +106,7 @@ impl Backend for Sqlx {
         let planted = sqlx::query("INSERT INTO orders (tenant_id, op) VALUES ($1, $2)")
             .bind(victim.id().as_uuid())
             .bind(Uuid::new_v4())
+            .persistent(tx.named_statements())
             .execute(&mut *tx)
             .await
             .is_ok();
@@ -104,6 +119,7 @@ impl Backend for Sqlx {
         match end {
             End::Sleep => {
                 sqlx::query("SELECT pg_sleep(0.005)")
+                    .persistent(tx.named_statements())
                     .execute(&mut *tx)
                     .await
                     .map_err(text)?;
@@ -111,6 +127,7 @@ impl Backend for Sqlx {
             End::Panic => std::panic::panic_any(INJECTED_PANIC),
             End::StatementError => {
                 sqlx::query("SELECT 1 / 0")
+                    .persistent(tx.named_statements())
                     .execute(&mut *tx)
                     .await
                     .map_err(text)?;
@@ -121,12 +138,19 @@ impl Backend for Sqlx {
     }
 
     async fn no_tenant(&self) -> BackendResult<(Option<String>, i64)> {
-        sqlx::query_as(
+        // In a plain transaction: behind a transaction pooler, a statement
+        // outside one may be parsed on one server connection and executed
+        // on another.
+        let mut tx = self.raw.begin().await.map_err(text)?;
+        let seen = sqlx::query_as(
             "SELECT current_setting('app.tenant_id', true), (SELECT count(*) FROM orders)",
         )
-        .fetch_one(&self.raw)
+        .persistent(false)
+        .fetch_one(&mut *tx)
         .await
-        .map_err(text)
+        .map_err(text)?;
+        tx.commit().await.map_err(text)?;
+        Ok(seen)
     }
 
     async fn pooled_settings(&self) -> BackendResult<Vec<Option<String>>> {
