@@ -36,6 +36,16 @@ use crate::strategy::{ReadClaim, Strategy, TenantClaim, TokenClaim};
 /// Rejections are responses (`Ok`), never service errors, so the layer fits
 /// axum as is.
 ///
+/// # Cost
+///
+/// When the store answers from memory ([`TenantStore::lookup_now`]: a
+/// [`CachedTenantStore`](crate::CachedTenantStore) hit, an
+/// [`InMemoryTenantStore`](tenancy_core::InMemoryTenantStore)), the tenant
+/// is resolved inside `call` and the inner service is called at once: the
+/// only heap allocation the layer adds is the tenant in the request
+/// extensions. Otherwise the lookup is awaited in a boxed future. Wrap a
+/// database-backed store in a `CachedTenantStore`.
+///
 /// ```
 /// use tenancy_core::InMemoryTenantStore;
 /// use tenancy_tower::{TenantLayer, strategy::{Header, Subdomain}};

@@ -24,6 +24,9 @@ use crate::TenantKey;
 /// ```
 pub trait TenantClaim: Send + Sync + 'static {
     /// The tenant the token belongs to; `None` if it names none.
+    ///
+    /// May be called more than once per request (again when the store must
+    /// be awaited): keep it a pure read of the claims.
     fn tenant_key(&self) -> Option<TenantKey>;
 }
 

@@ -31,6 +31,10 @@ pub trait Strategy: Send + Sync + 'static {
     fn name(&self) -> &'static str;
 
     /// Finds the tenant key in the request head.
+    ///
+    /// May be called more than once per request: the layer first tries to
+    /// resolve from the store's memory, and identifies again when it must
+    /// await the store. Keep it a pure function of `parts`.
     fn identify(&self, parts: &Parts) -> Result<Option<TenantKey>, TenantRejection>;
 
     /// Called when this strategy's key was used, before the inner service
