@@ -1,6 +1,6 @@
 //! The torture's `tenancy-sqlx` backend.
 
-use sqlx::PgPool;
+use sqlx::{PgPool, Row};
 use tenancy_core::Tenant;
 use tenancy_core::rls::{IsolationLevel, TxOptions};
 use tenancy_sqlx::{Scoped, TenantPool, TenantTx};
@@ -160,13 +160,13 @@ impl Backend for Sqlx {
         }
         let mut settings = Vec::new();
         for conn in &mut held {
-            let setting: Option<String> =
-                sqlx::query_scalar("SELECT current_setting('app.tenant_id', true)")
-                    .persistent(false)
-                    .fetch_one(&mut **conn)
-                    .await
-                    .map_err(text)?;
-            settings.push(setting);
+            // The simple query protocol: one message, nothing prepared, so a
+            // transaction pooler cannot split it across server connections.
+            let row = sqlx::raw_sql("SELECT current_setting('app.tenant_id', true)")
+                .fetch_one(&mut **conn)
+                .await
+                .map_err(text)?;
+            settings.push(row.try_get(0).map_err(text)?);
         }
         Ok(settings)
     }
