@@ -70,6 +70,17 @@ pub enum TenantError {
         id: TenantId,
     },
 
+    /// Transaction options tried to set the setting that carries the
+    /// tenant: only the tenant binding sets it.
+    #[error(
+        "the transaction options set {name:?}, the setting that carries the tenant: \
+         only the tenant binding sets it; remove it from the options"
+    )]
+    ReservedSetting {
+        /// The setting.
+        name: String,
+    },
+
     /// Work addressed to one tenant was about to run for another.
     #[error(
         "tenant mismatch: the work belongs to tenant {expected} but was given tenant {found}; \

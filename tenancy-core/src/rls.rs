@@ -188,6 +188,11 @@ impl fmt::Display for SettingName {
 }
 
 /// Transaction options written into the `BEGIN` statement.
+///
+/// Settings are limited to those that are safe per transaction (see
+/// [`TxOptions::setting`]): nothing here can replace the tenant, the role or
+/// the `search_path` that the [`TenantBinding`] sets, and the binding is
+/// applied after the options anyway.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TxOptions {
@@ -195,9 +200,9 @@ pub struct TxOptions {
     pub isolation: Option<IsolationLevel>,
     /// `READ ONLY`.
     pub read_only: bool,
-    /// Extra transaction-local settings (`SET LOCAL name = 'value'`), such as
-    /// `statement_timeout`.
-    pub settings: Vec<(Ident, SettingValue)>,
+    /// Extra transaction-local settings, each checked by
+    /// [`TxOptions::setting`].
+    settings: Vec<(TxSetting, SettingValue)>,
 }
 
 impl TxOptions {
@@ -215,11 +220,137 @@ impl TxOptions {
         self
     }
 
-    /// Adds a transaction-local setting, such as `("statement_timeout", "5s")`.
+    /// Adds a transaction-local setting (`SET LOCAL name = 'value'`), such as
+    /// `("statement_timeout", "5s")`.
+    ///
+    /// `name` is either one of the server settings that are safe per
+    /// transaction ([`TxOptions::SAFE_SETTINGS`]: timeouts,
+    /// `application_name`, memory and planner settings,
+    /// `synchronous_commit`) or a custom `prefix.name` setting of the
+    /// application's own, such as `app.user_id`. Anything else is refused,
+    /// above all what changes who the transaction runs as or which tables
+    /// its names resolve to (`role`, `session_authorization`,
+    /// `search_path`, ...). The tenant setting itself is refused when the
+    /// transaction begins ([`TenantError::ReservedSetting`](crate::TenantError::ReservedSetting)).
+    ///
+    /// ```
+    /// use tenancy_core::rls::TxOptions;
+    ///
+    /// assert!(TxOptions::default().setting("statement_timeout", "5s").is_ok());
+    /// assert!(TxOptions::default().setting("app.user_id", "42").is_ok());
+    /// assert!(TxOptions::default().setting("role", "admin").is_err());
+    /// assert!(TxOptions::default().setting("search_path", "pg_temp").is_err());
+    /// ```
     pub fn setting(mut self, name: &str, value: &str) -> Result<Self, InvalidName> {
         self.settings
-            .push((Ident::new(name)?, SettingValue::new(value)?));
+            .push((TxSetting::new(name)?, SettingValue::new(value)?));
         Ok(self)
+    }
+
+    /// The extra settings, in the order they were added.
+    pub fn settings(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
+        self.settings
+            .iter()
+            .map(|(name, value)| (name.as_str(), &*value.0))
+    }
+
+    /// The server settings [`TxOptions::setting`] accepts (besides custom
+    /// `prefix.name` settings): none of them changes identity, privileges,
+    /// name resolution or what a later transaction on the connection sees.
+    pub const SAFE_SETTINGS: &'static [&'static str] = &[
+        // Timeouts.
+        "statement_timeout",
+        "lock_timeout",
+        "idle_in_transaction_session_timeout",
+        "transaction_timeout",
+        // Labels.
+        "application_name",
+        // Memory.
+        "work_mem",
+        "hash_mem_multiplier",
+        "maintenance_work_mem",
+        // Durability.
+        "synchronous_commit",
+        // Planner.
+        "constraint_exclusion",
+        "cpu_index_tuple_cost",
+        "cpu_operator_cost",
+        "cpu_tuple_cost",
+        "cursor_tuple_fraction",
+        "default_statistics_target",
+        "effective_cache_size",
+        "effective_io_concurrency",
+        "enable_async_append",
+        "enable_bitmapscan",
+        "enable_gathermerge",
+        "enable_hashagg",
+        "enable_hashjoin",
+        "enable_incremental_sort",
+        "enable_indexonlyscan",
+        "enable_indexscan",
+        "enable_material",
+        "enable_memoize",
+        "enable_mergejoin",
+        "enable_nestloop",
+        "enable_parallel_append",
+        "enable_parallel_hash",
+        "enable_partition_pruning",
+        "enable_partitionwise_aggregate",
+        "enable_partitionwise_join",
+        "enable_presorted_aggregate",
+        "enable_seqscan",
+        "enable_sort",
+        "enable_tidscan",
+        "from_collapse_limit",
+        "geqo",
+        "geqo_threshold",
+        "jit",
+        "jit_above_cost",
+        "jit_inline_above_cost",
+        "jit_optimize_above_cost",
+        "join_collapse_limit",
+        "max_parallel_workers_per_gather",
+        "min_parallel_index_scan_size",
+        "min_parallel_table_scan_size",
+        "parallel_setup_cost",
+        "parallel_tuple_cost",
+        "plan_cache_mode",
+        "random_page_cost",
+        "seq_page_cost",
+    ];
+}
+
+/// The name of a setting [`TxOptions`] may set: a safe server setting or a
+/// custom `prefix.name` one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TxSetting {
+    Server(&'static str),
+    Custom(SettingName),
+}
+
+impl TxSetting {
+    fn new(name: &str) -> Result<Self, InvalidName> {
+        if name.contains('.') {
+            return SettingName::new(name).map(Self::Custom);
+        }
+        match TxOptions::SAFE_SETTINGS.iter().find(|safe| **safe == name) {
+            Some(safe) => Ok(Self::Server(safe)),
+            None => Err(InvalidName::new(
+                "transaction setting",
+                name,
+                "only settings that are safe per transaction may be set (timeouts, \
+                 application_name, memory and planner settings, synchronous_commit, or a custom \
+                 prefix.name setting); the tenant binding owns the tenant setting, role, \
+                 session_authorization and search_path",
+            )),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Server(name) => name,
+            Self::Custom(name) => name.as_str(),
+        }
     }
 }
 
@@ -269,24 +400,101 @@ impl SettingValue {
 }
 
 /// The statement that opens a tenant transaction in one message:
-/// `BEGIN [options]; SET LOCAL app.tenant_id = '<uuid>'[; SET LOCAL ...]`.
+/// `BEGIN [options][; SET LOCAL option = ...]; SET LOCAL app.tenant_id = '<uuid>'`,
+/// then [`TEMP_LAST_SQL`], which moves temporary tables to the end of the
+/// `search_path` for the transaction.
 ///
 /// Injection-safe by construction: the setting name is validated, the tenant
 /// id is a UUID (hex and hyphens only) and extra values are quoted literals.
+/// The options come before the tenant, so none can replace it.
 ///
 /// ```
 /// use tenancy_core::TenantId;
-/// use tenancy_core::rls::{SettingName, TxOptions, begin_sql};
+/// use tenancy_core::rls::{SettingName, TEMP_LAST_SQL, TxOptions, begin_sql};
 ///
 /// let id: TenantId = "67e55044-10b1-426f-9247-bb680e5fe0c8".parse()?;
 /// assert_eq!(
 ///     begin_sql(&SettingName::default(), id, &TxOptions::default()),
-///     "BEGIN; SET LOCAL app.tenant_id = '67e55044-10b1-426f-9247-bb680e5fe0c8'"
+///     format!("BEGIN; SET LOCAL app.tenant_id = '67e55044-10b1-426f-9247-bb680e5fe0c8'{TEMP_LAST_SQL}")
 /// );
 /// # Ok::<(), tenancy_core::TenantError>(())
 /// ```
 pub fn begin_sql(setting: &SettingName, tenant: TenantId, options: &TxOptions) -> String {
     begin_sql_in(setting, tenant, options, None)
+}
+
+/// The part of the `BEGIN` message that moves `pg_temp` to the end of the
+/// `search_path` for the transaction (a tenant with its own schema gets it
+/// in its `SET LOCAL search_path` instead).
+///
+/// PostgreSQL searches temporary tables *first* unless `pg_temp` is listed,
+/// and grants `TEMPORARY` to `PUBLIC` by default: without this, one
+/// `CREATE TEMP TABLE orders (...)` would shadow the real `orders` for every
+/// later statement on the connection. Revoke `TEMPORARY` too
+/// ([`revoke_temporary_sql`]); this is the second wall.
+///
+/// Any `pg_temp` the connection's own `search_path` lists is taken out
+/// first: a `search_path` set at session level, such as
+/// `pg_temp, public`, cannot put temporary tables back in front.
+pub const TEMP_LAST_SQL: &str = "; SELECT set_config('search_path', concat_ws(', ', \
+     nullif(array_to_string(array(SELECT p FROM unnest(string_to_array(current_setting('search_path'), ',')) AS p \
+     WHERE left(btrim(p, ' \"'), 7) <> 'pg_temp'), ','), ''), 'pg_temp'), true)";
+
+/// Statements that put a connection's session back to how it was when it
+/// was opened, for a connection on which raw SQL ran: settings (`RESET ALL`,
+/// which includes a session-level tenant setting), role, cursors, temporary
+/// tables, sequences' cached values, `LISTEN`s and advisory locks. They run
+/// inside a transaction too (unlike `DISCARD ALL`), so they can go in the
+/// same message as its `COMMIT`.
+///
+/// Prepared statements are left alone, since dropping them would drop the
+/// driver's statement cache; the last statement counts the ones raw SQL
+/// made (`PREPARE`), and a connection with any should be closed, not reused.
+pub const SESSION_RESET_SQL: &str = session_reset!();
+
+/// The text of [`SESSION_RESET_SQL`], for `concat!`.
+macro_rules! session_reset {
+    () => {
+        "CLOSE ALL; RESET ALL; RESET ROLE; RESET SESSION AUTHORIZATION; DISCARD TEMP; \
+         DISCARD SEQUENCES; UNLISTEN *; SELECT pg_advisory_unlock_all(); \
+         SELECT count(*) FROM pg_prepared_statements WHERE from_sql"
+    };
+}
+use session_reset;
+
+/// The message that commits a transaction on which raw SQL ran and resets
+/// the session ([`SESSION_RESET_SQL`]) in one round trip. Deferred
+/// constraints are checked first, while the tenant is still set.
+pub const COMMIT_AND_RESET_SQL: &str = concat!(
+    "SET CONSTRAINTS ALL IMMEDIATE; ",
+    session_reset!(),
+    "; COMMIT"
+);
+
+/// The message that rolls back a transaction on which raw SQL ran and then
+/// resets the session ([`SESSION_RESET_SQL`]) in one round trip. The reset
+/// runs in a transaction of its own, so a `BEGIN` sent after this message
+/// in the same one cannot take it into a transaction that is rolled back.
+pub const ROLLBACK_AND_RESET_SQL: &str = concat!("ROLLBACK; BEGIN; ", session_reset!(), "; COMMIT");
+
+/// `REVOKE TEMPORARY` on `database` from `PUBLIC` and from `app_role`: the
+/// set-up step that keeps the application role from creating temporary
+/// tables, which could shadow tenant tables (see [`TEMP_LAST_SQL`]).
+/// Run it as the database owner or a superuser.
+///
+/// ```
+/// use tenancy_core::rls::{Ident, revoke_temporary_sql};
+///
+/// let sql = revoke_temporary_sql(&Ident::new("pos")?, &Ident::new("pos_app")?);
+/// assert_eq!(sql, "REVOKE TEMPORARY ON DATABASE \"pos\" FROM PUBLIC, \"pos_app\";");
+/// # Ok::<(), tenancy_core::rls::InvalidName>(())
+/// ```
+pub fn revoke_temporary_sql(database: &Ident, app_role: &Ident) -> String {
+    format!(
+        "REVOKE TEMPORARY ON DATABASE {} FROM PUBLIC, {};",
+        database.sql(),
+        app_role.sql()
+    )
 }
 
 /// [`begin_sql`] that also sets `search_path` transaction-locally, to
@@ -305,19 +513,24 @@ fn begin_sql_in(
     if options.read_only {
         sql.push_str(" READ ONLY");
     }
-    // Writing into a String cannot fail.
+    // The options first, the binding after them: nothing in the options can
+    // replace what the binding sets. Writing into a String cannot fail.
+    for (name, value) in &options.settings {
+        let _ = write!(sql, "; SET LOCAL {} = {}", name.as_str(), value.sql());
+    }
     let _ = write!(sql, "; SET LOCAL {setting} = '{tenant}'");
     if let Some((schema, shared, as_schema_role)) = search_path {
         let _ = write!(sql, "; SET LOCAL search_path = {}", schema.sql());
         for name in shared {
             let _ = write!(sql, ", {}", name.sql());
         }
+        // Temporary tables are searched last, so none can shadow a tenant table.
+        sql.push_str(", pg_temp");
         if as_schema_role {
             let _ = write!(sql, "; SET LOCAL ROLE {}", schema.sql());
         }
-    }
-    for (name, value) in &options.settings {
-        let _ = write!(sql, "; SET LOCAL {} = {}", name.sql(), value.sql());
+    } else {
+        sql.push_str(TEMP_LAST_SQL);
     }
     sql
 }
@@ -353,7 +566,9 @@ impl TenantBinding {
     }
 
     /// Options for every transaction (isolation, read-only, settings such
-    /// as `statement_timeout`).
+    /// as `statement_timeout`). They are written before the binding's own
+    /// statements, and an option that names the tenant setting fails every
+    /// `BEGIN` with [`TenantError::ReservedSetting`](crate::TenantError::ReservedSetting).
     #[must_use]
     pub fn with_tx_options(mut self, options: TxOptions) -> Self {
         self.options = options;
@@ -377,7 +592,7 @@ impl TenantBinding {
     ///     .build();
     /// let sql = TenantBinding::default().with_shared_schemas(&["public"])?.begin_sql(&tenant)?;
     /// let schema = format!("\"tenant_{}\"", id.as_uuid().simple());
-    /// assert!(sql.ends_with(&format!("SET LOCAL search_path = {schema}, \"public\"; SET LOCAL ROLE {schema}")));
+    /// assert!(sql.ends_with(&format!("SET LOCAL search_path = {schema}, \"public\", pg_temp; SET LOCAL ROLE {schema}")));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_shared_schemas(mut self, schemas: &[&str]) -> Result<Self, InvalidName> {
@@ -431,6 +646,13 @@ impl TenantBinding {
         options: &TxOptions,
     ) -> Result<String, crate::TenantError> {
         tenant.ensure_active()?;
+        for (name, _) in &options.settings {
+            if name.as_str() == self.setting.as_str() {
+                return Err(crate::TenantError::ReservedSetting {
+                    name: self.setting.as_str().to_owned(),
+                });
+            }
+        }
         let schema = tenant.placement().schema();
         if self.require_schema && schema.is_none() {
             return Err(crate::TenantError::NoSchema { id: tenant.id() });
@@ -629,11 +851,66 @@ mod tests {
         assert_eq!(
             begin_sql(&SettingName::default(), id, &opts),
             format!(
-                "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY; SET LOCAL app.tenant_id = '{id}'; \
-                 SET LOCAL \"statement_timeout\" = '5s'; SET LOCAL \"application_name\" = 'it''s'"
+                "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY; SET LOCAL statement_timeout = '5s'; \
+                 SET LOCAL application_name = 'it''s'; SET LOCAL app.tenant_id = '{id}'{TEMP_LAST_SQL}"
             )
         );
-        assert!(TxOptions::default().setting("x", "a\\'").is_err());
+        assert!(
+            TxOptions::default()
+                .setting("statement_timeout", "a\\'")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn options_cannot_name_identity_or_name_resolution() {
+        for reserved in [
+            "role",
+            "session_authorization",
+            "search_path",
+            "row_security",
+            "default_transaction_read_only",
+            "temp_tablespaces",
+            "Statement_Timeout",
+            "statement_timeout; RESET ROLE",
+        ] {
+            let err = TxOptions::default().setting(reserved, "x").unwrap_err();
+            assert!(
+                err.to_string().contains("safe per transaction"),
+                "{reserved}: {err}"
+            );
+        }
+        assert!(TxOptions::default().setting("app.user_id", "7").is_ok());
+    }
+
+    #[test]
+    fn options_cannot_set_the_tenant_setting() {
+        let tenant = crate::Tenant::builder(TenantId::new_v4(), "acme".parse().unwrap()).build();
+        let options = TxOptions::default().setting("app.tenant_id", "x").unwrap();
+        let err = TenantBinding::default()
+            .begin_sql_with(&tenant, &options)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            crate::TenantError::ReservedSetting {
+                name: "app.tenant_id".into()
+            }
+        );
+        // Another custom setting is the application's own.
+        let options = TxOptions::default().setting("app.user_id", "7").unwrap();
+        let sql = TenantBinding::default()
+            .begin_sql_with(&tenant, &options)
+            .unwrap();
+        assert!(
+            sql.find("app.user_id").unwrap() < sql.find("app.tenant_id").unwrap(),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn the_end_messages_contain_the_reset() {
+        assert!(COMMIT_AND_RESET_SQL.contains(SESSION_RESET_SQL));
+        assert!(ROLLBACK_AND_RESET_SQL.contains(SESSION_RESET_SQL));
     }
 
     #[test]

@@ -23,7 +23,7 @@
 //! let mut tx = pool.begin(&acme).await?;
 //! let mine: i64 = Scoped::<Orders>::select().for_tenant(&acme).count(&mut tx).await?;
 //! // Raw SQL runs only on a tenant transaction, so RLS still applies:
-//! let also_mine: i64 = sqlx::query_scalar("SELECT count(*) FROM orders").fetch_one(&mut *tx).await?;
+//! let also_mine: i64 = sqlx::query_scalar("SELECT count(*) FROM orders").fetch_one(&mut tx).await?;
 //! assert_eq!(mine, also_mine);
 //! tx.commit().await?;
 //! # Ok(()) }
@@ -70,6 +70,7 @@
 #[cfg(feature = "audit")]
 pub mod audit;
 mod error;
+mod executor;
 #[cfg(feature = "lifecycle")]
 pub mod lifecycle;
 mod pool;

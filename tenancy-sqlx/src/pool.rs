@@ -26,7 +26,7 @@ use crate::{Result, TenantSession, TenantTx};
 /// let pool = TenantPool::new(pg);
 ///
 /// let mut tx = pool.begin(&acme).await?;
-/// sqlx::query("INSERT INTO orders (item) VALUES ($1)").bind("Burger").execute(&mut *tx).await?;
+/// sqlx::query("INSERT INTO orders (item) VALUES ($1)").bind("Burger").execute(&mut tx).await?;
 /// tx.commit().await?;
 /// # Ok(()) }
 /// ```

@@ -1,25 +1,38 @@
 //! [`TenantSession`]: the opt-in session-level tenant mode.
 
 use std::fmt;
-use std::ops::{Deref, DerefMut};
 
-use sqlx::{AssertSqlSafe, Executor, PgConnection};
+use sqlx::{AssertSqlSafe, Executor, PgConnection, Row};
 use tenancy_core::Tenant;
-use tenancy_core::rls::SettingName;
+use tenancy_core::rls::{SESSION_RESET_SQL, SettingName};
 
 use crate::Result;
+use crate::executor::RawConnection;
 use crate::tx::CloseUnlessDisarmed;
 
 /// A pooled connection with the tenant set at **session** level, for a batch
 /// of statements that should not each pay for a transaction.
 ///
-/// Get one from [`TenantPool::session`](crate::TenantPool::session). It
-/// derefs to [`PgConnection`]; every statement on it runs as the tenant.
+/// Get one from [`TenantPool::session`](crate::TenantPool::session).
+/// `&mut TenantSession` is an sqlx [`Executor`]; every statement on it runs
+/// as the tenant:
 ///
-/// End it with [`release`](TenantSession::release), which resets the setting
-/// and returns the connection to the pool. A session that is dropped without
-/// `release` (an error, a panic, a cancelled future) has its connection
-/// **closed**, so a tenant setting can never reach the next user.
+/// ```no_run
+/// # async fn demo(pool: tenancy_sqlx::TenantPool, acme: tenancy_core::Tenant) -> tenancy_sqlx::Result<()> {
+/// let mut session = pool.session(&acme).await?;
+/// let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders").fetch_one(&mut session).await?;
+/// session.release().await?;
+/// # Ok(()) }
+/// ```
+///
+/// End it with [`release`](TenantSession::release), which rolls back a
+/// transaction left open, resets the session (the tenant setting and
+/// whatever else raw SQL changed, see
+/// [`SESSION_RESET_SQL`](tenancy_core::rls::SESSION_RESET_SQL)) and returns
+/// the connection to the pool. A session that is dropped without `release`
+/// (an error, a panic, a cancelled future), or on which raw SQL prepared
+/// statements, has its connection **closed**, so nothing it set can reach
+/// the next user.
 ///
 /// # Limits: read before using
 ///
@@ -60,31 +73,26 @@ impl TenantSession {
         &self.tenant
     }
 
-    /// Resets the tenant setting and returns the connection to the pool.
-    /// If the reset fails, the connection is closed instead.
+    /// Rolls back a transaction left open, resets the session and returns
+    /// the connection to the pool. If the reset fails, or raw SQL left
+    /// prepared statements, the connection is closed instead.
     pub async fn release(mut self) -> Result<()> {
-        let sql = format!("RESET {}", self.setting);
-        self.guard.conn().execute(AssertSqlSafe(sql)).await?;
-        drop(self.guard.disarm());
+        // `BEGIN; ROLLBACK` ends a transaction that raw SQL left open, and
+        // warns of nothing when there is none (the usual case).
+        let sql = format!("BEGIN; ROLLBACK; {SESSION_RESET_SQL}");
+        let rows = sqlx::raw_sql(AssertSqlSafe(sql))
+            .fetch_all(self.guard.conn())
+            .await?;
+        let prepared = rows.last().and_then(|row| row.try_get::<i64, _>(0).ok());
+        if prepared == Some(0) {
+            drop(self.guard.disarm());
+        }
         Ok(())
     }
 }
 
-impl Deref for TenantSession {
-    type Target = PgConnection;
-
-    fn deref(&self) -> &PgConnection {
-        match &self.guard.0 {
-            Some(conn) => conn,
-            None => unreachable!(
-                "the connection is only taken by `release`, which consumes the session"
-            ),
-        }
-    }
-}
-
-impl DerefMut for TenantSession {
-    fn deref_mut(&mut self) -> &mut PgConnection {
+impl RawConnection for TenantSession {
+    fn raw_connection(&mut self) -> &mut PgConnection {
         self.guard.conn()
     }
 }

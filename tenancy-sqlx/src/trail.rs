@@ -23,7 +23,7 @@ use crate::{Result, TenantTx};
 /// let trail = AuditTrail::new();
 /// // In a migration, as the table owner: trail.create_table_sql(Some("app"))
 /// let mut tx = pool.begin(&acme).await?;
-/// sqlx::query("UPDATE orders SET quantity = 2 WHERE id = $1").bind(uuid::Uuid::nil()).execute(&mut *tx).await?;
+/// sqlx::query("UPDATE orders SET quantity = 2 WHERE id = $1").bind(uuid::Uuid::nil()).execute(&mut tx).await?;
 /// trail.record(&mut tx, "alice", "order.update", "orders/00000000-0000-0000-0000-000000000000").await?;
 /// tx.commit().await?;
 /// # Ok(()) }
@@ -102,7 +102,7 @@ impl AuditTrail {
             .bind(actor)
             .bind(action)
             .bind(target)
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?;
         Ok(())
     }

@@ -1,31 +1,36 @@
 //! [`TenantTx`]: a transaction bound to one tenant.
 
 use std::fmt;
-use std::ops::{Deref, DerefMut};
 
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgTransactionManager;
-use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, SqlSafeStr};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Row, SqlSafeStr};
 use sqlx_core::transaction::TransactionManager;
 use tenancy_core::Tenant;
+use tenancy_core::rls::{COMMIT_AND_RESET_SQL, ROLLBACK_AND_RESET_SQL};
 
 use crate::Result;
+use crate::executor::RawConnection;
 
 /// A database transaction bound to one tenant: the tenant is set
 /// transaction-locally (`SET LOCAL`) for PostgreSQL row-level security.
 ///
-/// Get one from [`TenantPool::begin`](crate::TenantPool::begin). It derefs to
-/// [`PgConnection`], so raw sqlx queries run on it with `&mut *tx`, and row
-/// security still applies to them:
+/// Get one from [`TenantPool::begin`](crate::TenantPool::begin).
+/// `&mut TenantTx` is an sqlx [`Executor`](sqlx::Executor), so raw sqlx
+/// queries (and `sqlx::query!`) run on it with `&mut tx`, and row security
+/// still applies to them:
 ///
 /// ```no_run
 /// # async fn demo(pool: tenancy_sqlx::TenantPool, acme: tenancy_core::Tenant) -> tenancy_sqlx::Result<()> {
 /// let mut tx = pool.begin(&acme).await?;
 /// // No WHERE clause, yet only acme's rows come back: RLS filters them.
-/// let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders").fetch_one(&mut *tx).await?;
+/// let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders").fetch_one(&mut tx).await?;
 /// tx.commit().await?;
 /// # Ok(()) }
 /// ```
+///
+/// It hands out no `&mut PgConnection`: one could be swapped
+/// (`std::mem::swap`) for another tenant's or an administrator's connection.
 ///
 /// # Ending it
 ///
@@ -34,10 +39,26 @@ use crate::Result;
 /// cancelled future) rolls it back: the `ROLLBACK` is sent before the
 /// connection is reused. Either way the tenant setting ends with the
 /// transaction, so the pooled connection carries no tenant afterwards.
+///
+/// # After raw SQL
+///
+/// Raw SQL can leave state on the connection that outlives the transaction:
+/// a `COMMIT` followed by a session-level `SET`, temporary tables,
+/// `LISTEN`, advisory locks, prepared statements. So once raw SQL ran on a
+/// transaction, ending it also resets the session
+/// ([`SESSION_RESET_SQL`](tenancy_core::rls::SESSION_RESET_SQL)), in the
+/// same message as the `COMMIT` or `ROLLBACK` (no extra round trip). The
+/// connection is **closed** instead of reused when raw SQL left prepared
+/// statements, when the reset fails (for example in a transaction that an
+/// error aborted: `commit` then returns that error), and when the
+/// transaction is dropped without `commit` or `rollback`. Transactions that
+/// ran only [`Scoped`](crate::Scoped) builders skip all of this.
 pub struct TenantTx {
     conn: PoolConnection<Postgres>,
     tenant: Tenant,
     open: bool,
+    /// Whether raw SQL ran, which may have changed the session.
+    raw: bool,
     /// Whether statements may be prepared as named, cached statements.
     named_statements: bool,
     /// A routed pool's per-tenant connection slot, released with the
@@ -69,6 +90,7 @@ impl TenantTx {
             conn: guard.disarm(),
             tenant,
             open: true,
+            raw: false,
             named_statements,
             #[cfg(feature = "routing")]
             slot: None,
@@ -98,7 +120,7 @@ impl TenantTx {
     /// # async fn demo(mut tx: tenancy_sqlx::TenantTx) -> tenancy_sqlx::Result<()> {
     /// let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
     ///     .persistent(tx.named_statements())
-    ///     .fetch_one(&mut *tx)
+    ///     .fetch_one(&mut tx)
     ///     .await?;
     /// # Ok(()) }
     /// ```
@@ -106,17 +128,59 @@ impl TenantTx {
         self.named_statements
     }
 
-    /// Commits the transaction.
+    /// The connection, for the SDK's own statements (which change no session
+    /// state): unlike raw SQL, they do not mark the session for a reset.
+    pub(crate) fn conn(&mut self) -> &mut PgConnection {
+        &mut self.conn
+    }
+
+    /// Commits the transaction (and resets the session if raw SQL ran).
     pub async fn commit(mut self) -> Result<()> {
+        if self.raw {
+            return self.end_and_reset(COMMIT_AND_RESET_SQL).await;
+        }
         PgTransactionManager::commit(&mut self.conn).await?;
         self.open = false;
         Ok(())
     }
 
-    /// Rolls the transaction back.
+    /// Rolls the transaction back (and resets the session if raw SQL ran).
     pub async fn rollback(mut self) -> Result<()> {
+        if self.raw {
+            return self.end_and_reset(ROLLBACK_AND_RESET_SQL).await;
+        }
         PgTransactionManager::rollback(&mut self.conn).await?;
         self.open = false;
+        Ok(())
+    }
+
+    /// Ends the transaction with `end` (`COMMIT` or `ROLLBACK` and the
+    /// session reset, ending with the count of prepared statements raw SQL
+    /// made). Closes the connection unless the reset succeeded and found no
+    /// prepared statements.
+    async fn end_and_reset(&mut self, end: &'static str) -> Result<()> {
+        // `BEGIN` at the end keeps sqlx's count of open transactions true;
+        // the `ROLLBACK` of that empty transaction is queued below and sent
+        // with the pool's check of the returned connection, so it costs no
+        // round trip of its own.
+        let sql = format!("{end}; BEGIN");
+        let result = sqlx::raw_sql(AssertSqlSafe(sql))
+            .fetch_all(&mut *self.conn)
+            .await;
+        self.open = false;
+        let clean = match &result {
+            Ok(rows) => rows
+                .last()
+                .and_then(|row| row.try_get::<i64, _>(0).ok())
+                .is_some_and(|prepared| prepared == 0),
+            Err(_) => false,
+        };
+        if clean {
+            PgTransactionManager::start_rollback(&mut self.conn);
+        } else {
+            self.conn.close_on_drop();
+        }
+        result?;
         Ok(())
     }
 }
@@ -124,6 +188,12 @@ impl TenantTx {
 impl Drop for TenantTx {
     fn drop(&mut self) {
         if self.open {
+            if self.raw {
+                // Raw SQL may have changed the session, and a queued
+                // ROLLBACK cannot reset it.
+                self.conn.close_on_drop();
+                return;
+            }
             // Queues ROLLBACK (one per open level, savepoints included); sqlx
             // sends it before the connection is handed out again.
             while PgTransactionManager::get_transaction_depth(&self.conn) > 0 {
@@ -133,16 +203,9 @@ impl Drop for TenantTx {
     }
 }
 
-impl Deref for TenantTx {
-    type Target = PgConnection;
-
-    fn deref(&self) -> &PgConnection {
-        &self.conn
-    }
-}
-
-impl DerefMut for TenantTx {
-    fn deref_mut(&mut self) -> &mut PgConnection {
+impl RawConnection for TenantTx {
+    fn raw_connection(&mut self) -> &mut PgConnection {
+        self.raw = true;
         &mut self.conn
     }
 }
@@ -152,6 +215,7 @@ impl fmt::Debug for TenantTx {
         f.debug_struct("TenantTx")
             .field("tenant", &self.tenant.id())
             .field("open", &self.open)
+            .field("raw", &self.raw)
             .finish_non_exhaustive()
     }
 }

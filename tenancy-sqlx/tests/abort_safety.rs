@@ -71,7 +71,7 @@ async fn cancelling_a_query_mid_transaction_rolls_back() {
             .await
             .unwrap();
         sqlx::query("SELECT pg_sleep(0.3)")
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .unwrap();
         tx.commit().await.unwrap();
@@ -127,7 +127,7 @@ async fn a_statement_error_then_drop_leaves_the_pool_clean() {
     let f = fixture(1).await;
     let mut tx = f.pool.begin(&f.acme).await.unwrap();
     let err = sqlx::query("SELECT 1/0")
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("division by zero"));
@@ -137,7 +137,7 @@ async fn a_statement_error_then_drop_leaves_the_pool_clean() {
     // Committing an aborted transaction reports it and still cleans up.
     let mut tx = f.pool.begin(&f.acme).await.unwrap();
     let _ = sqlx::query("SELECT 1/0")
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .unwrap_err();
     let _ = tx.commit().await;

@@ -144,12 +144,25 @@ async fn dangerous_application_roles_are_found() {
             vec!["app_role_owns_table"],
         ),
         (
+            // The owner owns the database too, so it may create temporary tables.
             "CREATE ROLE {r} LOGIN; GRANT tenancy_owner TO {r}",
-            vec!["app_role_owns_table", "app_role_owns_table"],
+            vec![
+                "app_role_owns_table",
+                "app_role_owns_table",
+                "app_role_temporary",
+            ],
         ),
         (
             "CREATE ROLE {r} LOGIN; ALTER ROLE {r} SET row_security = off",
             vec!["app_role_row_security_off"],
+        ),
+        (
+            "CREATE ROLE {r} LOGIN; DO $$ BEGIN EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO {r}', current_database()); END $$",
+            vec!["app_role_temporary"],
+        ),
+        (
+            "CREATE ROLE {r} LOGIN; DO $$ BEGIN EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO PUBLIC', current_database()); END $$",
+            vec!["app_role_temporary"],
         ),
         ("SELECT 1", vec!["app_role_missing"]),
     ];

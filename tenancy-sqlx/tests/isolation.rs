@@ -28,7 +28,7 @@ async fn each_tenant_sees_exactly_its_rows_via_builder_and_raw_sql() {
             .await
             .unwrap();
         let raw: Vec<Order> = sqlx::query_as("SELECT * FROM orders")
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut tx)
             .await
             .unwrap();
         assert_eq!(items(&built), want);
@@ -44,14 +44,14 @@ async fn rls_alone_stops_an_unscoped_select() {
     let f = fixture(1).await;
     let mut tx = f.pool.begin(&f.acme).await.unwrap();
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await
         .unwrap();
     assert_eq!(n, 3, "acme must see its 3 rows, not all 5");
     // Even asking for globex's rows by tenant id returns nothing.
     let theirs: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE tenant_id = $1")
         .bind(f.globex.id().as_uuid())
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await
         .unwrap();
     assert_eq!(theirs, 0);
@@ -69,7 +69,7 @@ async fn builder_alone_scopes_when_rls_is_off() {
     .unwrap();
     let mut tx = f.pool.begin(&f.acme).await.unwrap();
     let raw: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await
         .unwrap();
     assert_eq!(
@@ -92,7 +92,7 @@ async fn builder_alone_scopes_when_rls_is_off() {
         "a scoped delete without conditions removes only the tenant's rows"
     );
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await
         .unwrap();
     assert_eq!(left, 2);
@@ -115,7 +115,7 @@ async fn writes_cannot_reach_another_tenant() {
     // Updating or deleting globex's row by id: silently nothing.
     let updated = sqlx::query("UPDATE orders SET quantity = 99 WHERE id = $1")
         .bind(globex_order.id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .unwrap();
     assert_eq!(updated.rows_affected(), 0);
@@ -160,7 +160,7 @@ async fn writes_cannot_reach_another_tenant() {
     let mut tx = f.pool.begin(&f.acme).await.unwrap();
     let err = sqlx::query("INSERT INTO orders (tenant_id, item) VALUES ($1, 'Stolen')")
         .bind(f.globex.id().as_uuid())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("row-level security"), "{err}");
@@ -170,7 +170,7 @@ async fn writes_cannot_reach_another_tenant() {
     let mut tx = f.pool.begin(&f.acme).await.unwrap();
     let err = sqlx::query("UPDATE orders SET tenant_id = $1")
         .bind(f.globex.id().as_uuid())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("row-level security"), "{err}");
@@ -215,7 +215,7 @@ async fn a_released_connection_has_no_tenant_and_no_transaction() {
     let f = fixture(1).await;
     let mut tx = f.pool.begin(&f.acme).await.unwrap();
     let setting: String = sqlx::query_scalar("SELECT current_setting('app.tenant_id')")
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await
         .unwrap();
     assert_eq!(setting, f.acme.id().to_string());

@@ -87,7 +87,7 @@ async fn order(app: &TenantPool, t: &Tenant, item: &str, notes: usize) {
     let mut tx = app.begin(t).await.unwrap();
     let id: uuid::Uuid = sqlx::query_scalar("INSERT INTO orders (item) VALUES ($1) RETURNING id")
         .bind(item)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await
         .unwrap();
     for i in 0..notes {

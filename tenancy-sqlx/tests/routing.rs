@@ -50,7 +50,7 @@ async fn insert(pool: &RoutedPool, t: &Tenant, item: &str) -> Result<(), Error> 
 async fn items(pool: &RoutedPool, t: &Tenant) -> Result<Vec<String>, Error> {
     let mut tx = pool.begin(t).await?;
     let rows = sqlx::query_scalar("SELECT item FROM orders ORDER BY item")
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut tx)
         .await?;
     tx.commit().await?;
     Ok(rows)

@@ -97,7 +97,7 @@ async fn world() -> World {
 async fn items(pool: &TenantPool, t: &Tenant, sql: &str) -> Result<Vec<String>, Error> {
     let mut tx = pool.begin(t).await?;
     let rows = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut tx)
         .await?;
     tx.rollback().await?;
     Ok(rows)
@@ -237,7 +237,7 @@ async fn migrating_all_schemas_reports_a_failing_one_and_resumes() {
     // And the application writes the new column in globex's schema.
     let mut tx = w.app.begin(&w.globex).await.unwrap();
     sqlx::query("UPDATE orders SET note = 'spicy'")
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .unwrap();
     tx.commit().await.unwrap();

@@ -14,7 +14,7 @@ async fn a_session_runs_every_statement_as_its_tenant_and_release_resets_it() {
     for _ in 0..3 {
         // No transaction, no WHERE: still only globex's rows.
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
-            .fetch_one(&mut *session)
+            .fetch_one(&mut session)
             .await
             .unwrap();
         assert_eq!(n, 2);
@@ -33,7 +33,7 @@ async fn a_session_dropped_without_release_closes_its_connection() {
     let pid = assert_clean(&f.raw).await;
     let mut session = f.pool.session(&f.acme).await.unwrap();
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
-        .fetch_one(&mut *session)
+        .fetch_one(&mut session)
         .await
         .unwrap();
     assert_eq!(n, 3);

@@ -18,7 +18,7 @@ async fn entries_live_and_die_with_their_transaction_and_stay_with_their_tenant(
 
     let mut tx = f.pool.begin(&f.acme).await.unwrap();
     sqlx::query("UPDATE orders SET quantity = 5 WHERE item = 'Burger'")
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .unwrap();
     trail
@@ -40,7 +40,7 @@ async fn entries_live_and_die_with_their_transaction_and_stay_with_their_tenant(
             let mut tx = pool.begin(t).await.unwrap();
             let rows: Vec<(String, String, String)> =
                 sqlx::query_as("SELECT actor, action, target FROM tenancy_audit_log")
-                    .fetch_all(&mut *tx)
+                    .fetch_all(&mut tx)
                     .await
                     .unwrap();
             tx.rollback().await.unwrap();
@@ -61,7 +61,7 @@ async fn entries_live_and_die_with_their_transaction_and_stay_with_their_tenant(
     // Append-only: the application cannot rewrite history.
     let mut tx = f.pool.begin(&f.acme).await.unwrap();
     let err = sqlx::query("UPDATE tenancy_audit_log SET actor = 'mallory'")
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("permission denied"), "{err}");

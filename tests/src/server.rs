@@ -115,7 +115,8 @@ impl PgServer {
     }
 
     /// Creates a fresh, empty database owned by [`OWNER_ROLE`], in which
-    /// [`APP_ROLE`] may connect and gets `SELECT, INSERT, UPDATE, DELETE` on
+    /// [`APP_ROLE`] may connect (but not create temporary tables, which could
+    /// shadow tenant tables: `TEMPORARY` is revoked from `PUBLIC`) and gets `SELECT, INSERT, UPDATE, DELETE` on
     /// every table (and `USAGE, SELECT` on every sequence) that
     /// [`OWNER_ROLE`] creates in schema `public`.
     pub fn create_database(&self) -> Result<TestDatabase, HarnessError> {
@@ -136,7 +137,7 @@ impl PgServer {
         };
         db.admin_sql(&format!(
             "REVOKE ALL ON DATABASE {name} FROM PUBLIC; \
-             GRANT CONNECT, TEMPORARY ON DATABASE {name} TO {APP_ROLE}; \
+             GRANT CONNECT ON DATABASE {name} TO {APP_ROLE}; \
              GRANT CONNECT, CREATE ON DATABASE {name} TO {PROVISIONER_ROLE}; \
              ALTER DEFAULT PRIVILEGES FOR ROLE {OWNER_ROLE} IN SCHEMA public \
                GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {APP_ROLE}; \

@@ -35,7 +35,7 @@ pub fn bench(c: &mut Criterion, rt: &tokio::runtime::Runtime, data: &Dataset) {
                     let ((tenant, id), raw) = (data.key(next), raw.clone());
                     set.spawn(async move {
                         let mut tx = raw.begin().await.expect("begin");
-                        let found = by_key(&mut tx, BY_KEY_PLAIN, &tenant, id).await;
+                        let found = by_key(&mut *tx, BY_KEY_PLAIN, &tenant, id).await;
                         tx.commit().await.expect("commit");
                         assert!(found, "plain: the row was not found");
                     });

@@ -10,8 +10,8 @@
 //!   `SELECT set_config(...)` round trip, the statement, commit.
 
 use criterion::Criterion;
+use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{PgConnection, PgPool};
 use tenancy_core::Tenant;
 use tenancy_sqlx::{Scoped, TenantPool};
 use uuid::Uuid;
@@ -29,7 +29,12 @@ pub const BY_KEY: &str = "SELECT id, quantity FROM orders WHERE tenant_id = $1 A
 pub const BY_KEY_PLAIN: &str =
     "SELECT id, quantity FROM orders_plain WHERE tenant_id = $1 AND id = $2";
 
-pub async fn by_key(conn: &mut PgConnection, sql: &'static str, tenant: &Tenant, id: Uuid) -> bool {
+pub async fn by_key<'c>(
+    conn: impl sqlx::Executor<'c, Database = sqlx::Postgres>,
+    sql: &'static str,
+    tenant: &Tenant,
+    id: Uuid,
+) -> bool {
     let row: Option<Row> = sqlx::query_as(sql)
         .bind(tenant.id().as_uuid())
         .bind(id)
@@ -53,7 +58,7 @@ pub fn bench(c: &mut Criterion, rt: &tokio::runtime::Runtime, data: &Dataset) {
         let raw = raw.clone();
         async move {
             let mut tx = raw.begin().await.expect("begin");
-            let found = by_key(&mut tx, BY_KEY_PLAIN, &tenant, id).await;
+            let found = by_key(&mut *tx, BY_KEY_PLAIN, &tenant, id).await;
             tx.commit().await.expect("commit");
             found
         }
@@ -91,7 +96,7 @@ pub fn bench(c: &mut Criterion, rt: &tokio::runtime::Runtime, data: &Dataset) {
                 .execute(&mut *tx)
                 .await
                 .expect("set_config");
-            let found = by_key(&mut tx, BY_KEY, &tenant, id).await;
+            let found = by_key(&mut *tx, BY_KEY, &tenant, id).await;
             tx.commit().await.expect("commit");
             found
         }

@@ -171,6 +171,9 @@ impl Database {
                 -- Tenant schema roles' privileges only inside their transactions.
                 ALTER ROLE {RUNTIME_ROLE} NOINHERIT;
                 EXECUTE format('GRANT CONNECT ON DATABASE %I TO {RUNTIME_ROLE}', current_database());
+                -- No temporary tables: one named like a tenant table would
+                -- shadow it (tenancy_core::rls::revoke_temporary_sql).
+                EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC, {RUNTIME_ROLE}', current_database());
             END $$;
             ALTER ROLE {RUNTIME_ROLE} PASSWORD '{quoted}';
             GRANT USAGE ON SCHEMA public TO {RUNTIME_ROLE};

@@ -377,7 +377,7 @@ impl Story<'_> {
         Steps::section("The Friday-night bug: a handler forgets WHERE tenant_id.");
         let mut tx = self.server.state.pool.begin(self.acme).await?;
         let seen: Vec<Order> = sqlx::query_as("SELECT * FROM orders")
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut tx)
             .await?;
         tx.commit().await?;
         let total = self.db.count_all_orders().await?;

@@ -398,6 +398,22 @@ pub(crate) async fn app_role(
         // A superuser "is a member of" every role; the finding above says it all.
         return Ok(());
     }
+    let temporary: bool =
+        sqlx::query_scalar("SELECT has_database_privilege($1, current_database(), 'TEMPORARY')")
+            .bind(role)
+            .fetch_one(&mut *conn)
+            .await?;
+    if temporary {
+        out.push(finding(
+            Severity::High,
+            "app_role_temporary",
+            &object,
+            "the role may create temporary tables (directly or through PUBLIC, which has TEMPORARY by default): \
+             a temporary table named like a tenant table shadows it for later statements on the connection",
+            r#"REVOKE TEMPORARY ON DATABASE <db> FROM PUBLIC, "<role>"; (tenancy_core::rls::revoke_temporary_sql)"#
+                .replace("<role>", role),
+        ));
+    }
     let oids: Vec<i64> = tables.iter().map(|t| t.oid).collect();
     let owned: Vec<String> = sqlx::query_scalar(
         "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -41,6 +41,7 @@
 //! |---|---|---|
 //! | `app_role_superuser` / `app_role_bypassrls` | critical | the application role skips RLS entirely |
 //! | `app_role_owns_table` | critical | the application role owns (or is a member of the owner of) a tenant table |
+//! | `app_role_temporary` | high | the application role may create temporary tables (`TEMPORARY`, granted to `PUBLIC` by default), which can shadow tenant tables |
 //! | `app_role_row_security_off` | medium | `row_security = off` is set for the application role |
 //! | `app_role_missing` | high | the named application role does not exist |
 //! | `view_bypasses_rls` | high | a view over a tenant table without `security_invoker` |

@@ -29,7 +29,7 @@ impl DeletionReport {
 /// Both layers apply: the statements say `WHERE tenant_id = $1`, and row
 /// security limits them to the tenant anyway.
 pub async fn delete_rows(tx: &mut TenantTx, column: &str, dry_run: bool) -> Result<DeletionReport> {
-    let tables = TenantTables::discover(tx, column).await?;
+    let tables = TenantTables::discover(tx.conn(), column).await?;
     let tenant = tx.tenant().id();
     let mut report = DeletionReport {
         tables: Vec::new(),
@@ -49,7 +49,7 @@ pub async fn delete_rows(tx: &mut TenantTx, column: &str, dry_run: bool) -> Resu
         };
         let rows: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
             .bind(tenant.as_uuid())
-            .fetch_one(&mut **tx)
+            .fetch_one(tx.conn())
             .await?;
         report
             .tables

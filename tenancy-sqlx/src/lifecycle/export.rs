@@ -31,7 +31,7 @@ pub async fn export_rows<W: AsyncWrite + Unpin>(
     column: &str,
     mut out: W,
 ) -> Result<Vec<(String, u64)>> {
-    let tables = TenantTables::discover(tx, column).await?;
+    let tables = TenantTables::discover(tx.conn(), column).await?;
     let tenant = tx.tenant().id();
     let mut counts = Vec::new();
     for table in tables.tables() {
@@ -43,7 +43,7 @@ pub async fn export_rows<W: AsyncWrite + Unpin>(
         let mut rows = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql))
             .bind(tenant.as_uuid())
             .bind(table.as_str())
-            .fetch(&mut **tx);
+            .fetch(tx.conn());
         let mut n = 0_u64;
         while let Some(line) = rows.try_next().await? {
             out.write_all(line.as_bytes()).await.map_err(Error::Io)?;

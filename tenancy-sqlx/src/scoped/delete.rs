@@ -51,7 +51,7 @@ impl<T: TenantTable> Delete<T, Bound> {
         );
         let done = sqlx::query_with(AssertSqlSafe(sql), self.parts.take_args())
             .persistent(tx.named_statements())
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?;
         Ok(done.rows_affected())
     }

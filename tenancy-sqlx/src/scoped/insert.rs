@@ -87,7 +87,7 @@ impl<T: TenantTable> Insert<T, Bound> {
         let sql = self.sql(tx, false)?;
         let done = sqlx::query_with(AssertSqlSafe(sql), self.parts.take_args())
             .persistent(tx.named_statements())
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?;
         Ok(done.rows_affected())
     }
@@ -101,7 +101,7 @@ impl<T: TenantTable> Insert<T, Bound> {
         let sql = self.sql(tx, true)?;
         let row = sqlx::query_as_with(AssertSqlSafe(sql), self.parts.take_args())
             .persistent(tx.named_statements())
-            .fetch_one(&mut **tx)
+            .fetch_one(tx.conn())
             .await?;
         Ok(row)
     }

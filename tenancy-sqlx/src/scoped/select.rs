@@ -114,7 +114,7 @@ impl<T: TenantTable> Select<T, Bound> {
         let sql = self.sql(tx)?;
         let rows = sqlx::query_as_with(AssertSqlSafe(sql), self.parts.take_args())
             .persistent(tx.named_statements())
-            .fetch_all(&mut **tx)
+            .fetch_all(tx.conn())
             .await?;
         Ok(rows)
     }
@@ -127,7 +127,7 @@ impl<T: TenantTable> Select<T, Bound> {
         let sql = self.sql(tx)?;
         let row = sqlx::query_as_with(AssertSqlSafe(sql), self.parts.take_args())
             .persistent(tx.named_statements())
-            .fetch_optional(&mut **tx)
+            .fetch_optional(tx.conn())
             .await?;
         Ok(row)
     }
@@ -140,7 +140,7 @@ impl<T: TenantTable> Select<T, Bound> {
         let sql = self.sql(tx)?;
         let row = sqlx::query_as_with(AssertSqlSafe(sql), self.parts.take_args())
             .persistent(tx.named_statements())
-            .fetch_one(&mut **tx)
+            .fetch_one(tx.conn())
             .await?;
         Ok(row)
     }
@@ -153,7 +153,7 @@ impl<T: TenantTable> Select<T, Bound> {
         let sql = self.sql(tx)?;
         let n = sqlx::query_scalar_with(AssertSqlSafe(sql), self.parts.take_args())
             .persistent(tx.named_statements())
-            .fetch_one(&mut **tx)
+            .fetch_one(tx.conn())
             .await?;
         Ok(n)
     }

@@ -79,7 +79,7 @@ impl<T: TenantTable> Update<T, Bound> {
         let sql = self.sql(tx, false)?;
         let done = sqlx::query_with(AssertSqlSafe(sql), self.parts.take_args())
             .persistent(tx.named_statements())
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?;
         Ok(done.rows_affected())
     }
@@ -92,7 +92,7 @@ impl<T: TenantTable> Update<T, Bound> {
         let sql = self.sql(tx, true)?;
         let rows = sqlx::query_as_with(AssertSqlSafe(sql), self.parts.take_args())
             .persistent(tx.named_statements())
-            .fetch_all(&mut **tx)
+            .fetch_all(tx.conn())
             .await?;
         Ok(rows)
     }

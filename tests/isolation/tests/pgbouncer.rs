@@ -97,7 +97,7 @@ async fn a_session_level_set_leaks_to_the_next_client_but_the_default_does_not()
     let mut session = pool.session(acme).await.unwrap();
     let _ = sqlx::query("SELECT 1")
         .persistent(false)
-        .execute(&mut *session)
+        .execute(&mut session)
         .await
         .unwrap();
     let (_, rows) = seen_by(&mut b).await;

@@ -5,7 +5,7 @@ use tenancy_sqlx::TenantPool;
 #[allow(dead_code)]
 async fn count(pool: &TenantPool, tenant: &Tenant) -> tenancy_sqlx::Result<()> {
     let mut tx = pool.begin(tenant).await?;
-    sqlx::query("SELECT count(*) FROM orders").execute(&mut *tx).await?;
+    sqlx::query("SELECT count(*) FROM orders").execute(&mut tx).await?;
     tx.commit().await
 }
 

@@ -76,7 +76,7 @@ impl Backend for Sqlx {
             .map_err(text)?;
         let owners: Vec<Uuid> = sqlx::query_scalar("SELECT tenant_id FROM orders")
             .persistent(tx.named_statements())
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut tx)
             .await
             .map_err(text)?;
         let scoped = Scoped::<Orders>::select()
@@ -93,13 +93,13 @@ impl Backend for Sqlx {
         let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE tenant_id = $1")
             .bind(victim.id().as_uuid())
             .persistent(tx.named_statements())
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut tx)
             .await
             .map_err(text)?;
         let changed = sqlx::query("UPDATE orders SET quantity = quantity + 1 WHERE tenant_id = $1")
             .bind(victim.id().as_uuid())
             .persistent(tx.named_statements())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(text)?
             .rows_affected();
@@ -107,7 +107,7 @@ impl Backend for Sqlx {
             .bind(victim.id().as_uuid())
             .bind(Uuid::new_v4())
             .persistent(tx.named_statements())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .is_ok();
         Ok((seen, changed, planted))
@@ -120,7 +120,7 @@ impl Backend for Sqlx {
             End::Sleep => {
                 sqlx::query("SELECT pg_sleep(0.005)")
                     .persistent(tx.named_statements())
-                    .execute(&mut *tx)
+                    .execute(&mut tx)
                     .await
                     .map_err(text)?;
             }
@@ -128,7 +128,7 @@ impl Backend for Sqlx {
             End::StatementError => {
                 sqlx::query("SELECT 1 / 0")
                     .persistent(tx.named_statements())
-                    .execute(&mut *tx)
+                    .execute(&mut tx)
                     .await
                     .map_err(text)?;
             }
