@@ -450,14 +450,33 @@ pub const TEMP_LAST_SQL: &str = "; SELECT set_config('search_path', concat_ws(',
 /// Prepared statements are left alone, since dropping them would drop the
 /// driver's statement cache; the last statement counts the ones raw SQL
 /// made (`PREPARE`), and a connection with any should be closed, not reused.
-pub const SESSION_RESET_SQL: &str = session_reset!();
+pub const SESSION_RESET_SQL: &str = concat!(
+    session_reset!(),
+    "; SELECT count(*) FROM pg_prepared_statements WHERE from_sql"
+);
 
-/// The text of [`SESSION_RESET_SQL`], for `concat!`.
+/// [`SESSION_RESET_SQL`] for drivers that cannot read the results of a
+/// multi-statement message (diesel's `batch_execute`): it fails instead of
+/// counting when raw SQL left prepared statements, or when the connection
+/// runs as a role that skips row-level security (a superuser's or
+/// administrator's connection swapped in through a `&mut`). A connection on
+/// which it fails must be closed, not reused. Run it outside a transaction.
+pub const SESSION_RESET_OR_FAIL_SQL: &str = concat!(
+    session_reset!(),
+    "; DO $tenancy$ BEGIN \
+     IF EXISTS (SELECT FROM pg_prepared_statements WHERE from_sql) THEN \
+     RAISE EXCEPTION 'tenancy: raw SQL left prepared statements on this connection; close it'; END IF; \
+     IF (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = session_user) THEN \
+     RAISE EXCEPTION 'tenancy: this connection skips row-level security; close it'; END IF; \
+     END $tenancy$"
+);
+
+/// The statements of [`SESSION_RESET_SQL`] without its last one, for
+/// `concat!`.
 macro_rules! session_reset {
     () => {
         "CLOSE ALL; RESET ALL; RESET ROLE; RESET SESSION AUTHORIZATION; DISCARD TEMP; \
-         DISCARD SEQUENCES; UNLISTEN *; SELECT pg_advisory_unlock_all(); \
-         SELECT count(*) FROM pg_prepared_statements WHERE from_sql"
+         DISCARD SEQUENCES; UNLISTEN *; SELECT pg_advisory_unlock_all()"
     };
 }
 use session_reset;
@@ -468,14 +487,18 @@ use session_reset;
 pub const COMMIT_AND_RESET_SQL: &str = concat!(
     "SET CONSTRAINTS ALL IMMEDIATE; ",
     session_reset!(),
-    "; COMMIT"
+    "; SELECT count(*) FROM pg_prepared_statements WHERE from_sql; COMMIT"
 );
 
 /// The message that rolls back a transaction on which raw SQL ran and then
 /// resets the session ([`SESSION_RESET_SQL`]) in one round trip. The reset
 /// runs in a transaction of its own, so a `BEGIN` sent after this message
 /// in the same one cannot take it into a transaction that is rolled back.
-pub const ROLLBACK_AND_RESET_SQL: &str = concat!("ROLLBACK; BEGIN; ", session_reset!(), "; COMMIT");
+pub const ROLLBACK_AND_RESET_SQL: &str = concat!(
+    "ROLLBACK; BEGIN; ",
+    session_reset!(),
+    "; SELECT count(*) FROM pg_prepared_statements WHERE from_sql; COMMIT"
+);
 
 /// `REVOKE TEMPORARY` on `database` from `PUBLIC` and from `app_role`: the
 /// set-up step that keeps the application role from creating temporary

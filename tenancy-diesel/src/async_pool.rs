@@ -4,8 +4,11 @@
 use diesel::query_builder::InsertStatement;
 use diesel_async::methods::{ExecuteDsl, LoadQuery};
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
-use tenancy_core::rls::TenantBinding;
+use diesel_async::{
+    AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
+    TransactionManager,
+};
+use tenancy_core::rls::{SESSION_RESET_OR_FAIL_SQL, TenantBinding};
 use tenancy_core::{Tenant, TenantContext};
 
 use crate::scoped::{Scoped, TenantScoped};
@@ -77,6 +80,7 @@ impl AsyncTenantPool {
             conn: Some(conn),
             tenant: tenant.clone(),
             open: true,
+            raw: false,
         };
         AnsiTransactionManager::begin_transaction_sql(tx.conn()?, &sql).await?;
         Ok(tx)
@@ -101,6 +105,8 @@ pub struct AsyncTenantTx {
     conn: Option<Object<AsyncPgConnection>>,
     tenant: Tenant,
     open: bool,
+    /// Whether raw SQL had the connection (see [`Self::raw_connection`]).
+    raw: bool,
 }
 
 impl std::fmt::Debug for AsyncTenantTx {
@@ -161,20 +167,38 @@ impl AsyncTenantTx {
     }
 
     /// The connection, for raw SQL; row-level security still applies.
+    ///
+    /// Once this was called, ending the transaction also resets the
+    /// session, and closes the connection instead of returning it when that
+    /// fails, as [`TenantTx::raw_connection`](crate::TenantTx::raw_connection)
+    /// describes.
     pub fn raw_connection(&mut self) -> Result<&mut AsyncPgConnection> {
+        self.raw = true;
         self.conn()
     }
 
     /// Commits the transaction and returns the connection to the pool.
     pub async fn commit(mut self) -> Result<()> {
-        AnsiTransactionManager::commit_transaction(self.conn()?).await?;
-        self.open = false;
-        Ok(())
+        let ended = AnsiTransactionManager::commit_transaction(self.conn()?).await;
+        self.end(ended).await
     }
 
     /// Rolls the transaction back and returns the connection to the pool.
     pub async fn rollback(mut self) -> Result<()> {
-        AnsiTransactionManager::rollback_transaction(self.conn()?).await?;
+        let ended = AnsiTransactionManager::rollback_transaction(self.conn()?).await;
+        self.end(ended).await
+    }
+
+    /// After `COMMIT` or `ROLLBACK`: resets the session if raw SQL ran; the
+    /// connection stays out of the pool (`open`, so dropping closes it)
+    /// unless the transaction ended and the reset succeeded.
+    async fn end(&mut self, ended: diesel::QueryResult<()>) -> Result<()> {
+        ended?;
+        if self.raw {
+            self.conn()?
+                .batch_execute(SESSION_RESET_OR_FAIL_SQL)
+                .await?;
+        }
         self.open = false;
         Ok(())
     }

@@ -1,9 +1,9 @@
 //! [`TenantPool`]: tenant-bound transactions on an r2d2 pool of `PgConnection`s.
 
 use diesel::PgConnection;
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::r2d2::{ConnectionManager, Pool};
-use tenancy_core::rls::TenantBinding;
+use tenancy_core::rls::{SESSION_RESET_OR_FAIL_SQL, TenantBinding};
 use tenancy_core::{Tenant, TenantContext};
 
 use crate::tx::best_effort;
@@ -86,24 +86,29 @@ impl TenantPool {
             best_effort(&mut conn, "ROLLBACK");
             return Err(Error::from(err).into());
         }
-        let result = f(&mut TenantTx {
+        let mut tx = TenantTx {
             conn: &mut conn,
             tenant,
-        });
-        match result {
-            Ok(value) => match AnsiTransactionManager::commit_transaction(&mut *conn) {
-                Ok(()) => Ok(value),
-                Err(err) => {
-                    let _ = AnsiTransactionManager::rollback_transaction(&mut *conn);
-                    Err(Error::from(err).into())
-                }
-            },
-            Err(err) => {
-                if AnsiTransactionManager::rollback_transaction(&mut *conn).is_err() {
-                    best_effort(&mut conn, "ROLLBACK");
-                }
-                Err(err)
-            }
+            raw: false,
+        };
+        let result = f(&mut tx);
+        let raw = tx.raw;
+        let ended = match &result {
+            Ok(_) => AnsiTransactionManager::commit_transaction(&mut *conn).inspect_err(|_| {
+                let _ = AnsiTransactionManager::rollback_transaction(&mut *conn);
+            }),
+            Err(_) => AnsiTransactionManager::rollback_transaction(&mut *conn).or_else(|_| {
+                best_effort(&mut conn, "ROLLBACK");
+                Ok(())
+            }),
+        };
+        if raw && (ended.is_err() || conn.batch_execute(SESSION_RESET_OR_FAIL_SQL).is_err()) {
+            discard(&mut conn);
+        }
+        match (result, ended) {
+            (Ok(value), Ok(())) => Ok(value),
+            (Ok(_), Err(err)) => Err(Error::from(err).into()),
+            (Err(err), _) => Err(err),
         }
     }
 
@@ -117,4 +122,10 @@ impl TenantPool {
         let tenant = TenantContext::current().map_err(Error::from)?;
         self.transaction(&tenant, f)
     }
+}
+
+/// Makes r2d2 discard `conn` when it comes back: it does so with a
+/// connection that diesel believes is inside a transaction.
+fn discard(conn: &mut PgConnection) {
+    let _ = AnsiTransactionManager::begin_transaction(conn);
 }

@@ -23,6 +23,9 @@ use crate::scoped::{Scoped, TenantScoped};
 pub struct TenantTx<'a> {
     pub(crate) conn: &'a mut PgConnection,
     pub(crate) tenant: &'a Tenant,
+    /// Whether raw SQL had the connection, which may have changed the
+    /// session (or swapped the connection).
+    pub(crate) raw: bool,
 }
 
 impl std::fmt::Debug for TenantTx<'_> {
@@ -103,7 +106,18 @@ impl TenantTx<'_> {
     /// The connection, for raw SQL (`diesel::sql_query`, `batch_execute`).
     /// It is inside this tenant's transaction, so row-level security still
     /// filters every statement.
+    ///
+    /// Raw SQL can leave state on the connection that outlives the
+    /// transaction (a session-level `SET`, temporary tables, `LISTEN`,
+    /// advisory locks, prepared statements), so once this was called the
+    /// session is reset after the transaction ends
+    /// ([`SESSION_RESET_OR_FAIL_SQL`](tenancy_core::rls::SESSION_RESET_OR_FAIL_SQL),
+    /// one more round trip), and the connection is discarded instead of
+    /// returned to the pool when that fails or the transaction cannot be
+    /// ended: for example because another connection was swapped in
+    /// through this `&mut`.
     pub fn raw_connection(&mut self) -> &mut PgConnection {
+        self.raw = true;
         self.conn
     }
 }

@@ -287,3 +287,86 @@ async fn a_tenant_with_its_own_schema_is_served_from_it() {
     drop(tx);
     assert_clean(&f).await;
 }
+
+/// What the next user of the pool's one connection sees of its session (see
+/// the same check in `isolation.rs`).
+#[derive(QueryableByName, Debug)]
+struct SessionState {
+    #[diesel(sql_type = Text)]
+    state: String,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pid: i32,
+}
+
+const SESSION_STATE: &str = "SELECT concat_ws('|', coalesce(current_setting('app.tenant_id', true), ''), \
+     current_setting('search_path'), current_setting('default_transaction_read_only'), \
+     (SELECT count(*) FROM pg_listening_channels()), \
+     (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()), \
+     current_user, (SELECT count(*) FROM orders)) AS state, pg_backend_pid() AS pid";
+const FRESH_SESSION: &str = "|\"$user\", public|off|0|0|tenancy_app|0";
+
+async fn session_state(f: &Fixture) -> SessionState {
+    let mut conn = f.raw.get().await.unwrap();
+    diesel::sql_query(SESSION_STATE)
+        .get_result(&mut conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn session_state_left_by_raw_sql_is_reset_or_the_connection_closed() {
+    use diesel_async::SimpleAsyncConnection;
+    let f = fixture().await;
+    let before = session_state(&f).await;
+    assert_eq!(before.state, FRESH_SESSION);
+    // Session-level SETs inside the transaction outlive its COMMIT.
+    let attack = format!(
+        "SET app.tenant_id = '{}'; SET search_path = pg_temp, public; \
+         SET default_transaction_read_only = on; LISTEN tenant_events; SELECT pg_advisory_lock(42)",
+        f.globex.id()
+    );
+    for commit in [true, false] {
+        let mut tx = f.pool.begin(&f.acme).await.unwrap();
+        tx.raw_connection()
+            .unwrap()
+            .batch_execute(&attack)
+            .await
+            .unwrap();
+        if commit {
+            tx.commit().await.unwrap();
+        } else {
+            tx.rollback().await.unwrap();
+        }
+        let after = session_state(&f).await;
+        assert_eq!(after.state, FRESH_SESSION, "commit: {commit}");
+        assert_eq!(after.pid, before.pid, "a reset connection is reused");
+    }
+    // Prepared statements cannot be reset without the driver's: closed.
+    let mut tx = f.pool.begin(&f.acme).await.unwrap();
+    tx.raw_connection()
+        .unwrap()
+        .batch_execute("PREPARE squatter AS SELECT * FROM orders")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap_err();
+    let after = session_state(&f).await;
+    assert_eq!(after.state, FRESH_SESSION);
+    assert_ne!(after.pid, before.pid);
+}
+
+#[tokio::test]
+async fn a_connection_swapped_in_through_raw_connection_never_reaches_the_pool() {
+    use diesel_async::AsyncConnection;
+    let f = fixture().await;
+    let mut admin = AsyncPgConnection::establish(f.db.admin_url())
+        .await
+        .unwrap();
+    let mut tx = f.pool.begin(&f.acme).await.unwrap();
+    std::mem::swap(tx.raw_connection().unwrap(), &mut admin);
+    // The administrator's connection is in no transaction: COMMIT fails,
+    // and the connection is closed rather than returned.
+    tx.commit().await.unwrap_err();
+    drop(admin);
+    let next = session_state(&f).await;
+    assert_eq!(next.state, FRESH_SESSION);
+}

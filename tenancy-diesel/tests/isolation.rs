@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
 
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, Pool};
 use diesel::sql_types::{Nullable, Text, Uuid as SqlUuid};
@@ -90,6 +91,9 @@ struct Owner {
 /// idle (no open or aborted transaction), no tenant setting, no rows.
 /// Returns its backend pid.
 fn assert_clean(f: &Fixture) -> i32 {
+    // Checked out first: after a discarded connection, r2d2 opens the next
+    // one in the background, and `get` waits for it.
+    let mut conn = f.raw.get().unwrap();
     let state =
         f.db.admin_sql(&format!(
             "SELECT state FROM pg_stat_activity WHERE usename = 'tenancy_app' AND datname = '{}'",
@@ -100,7 +104,6 @@ fn assert_clean(f: &Fixture) -> i32 {
         state, "idle",
         "the pooled connection is not idle: {state:?}"
     );
-    let mut conn = f.raw.get().unwrap();
     let setting: Setting =
         diesel::sql_query("SELECT current_setting('app.tenant_id', true) AS setting")
             .get_result(&mut conn)
@@ -316,4 +319,129 @@ fn transaction_current_takes_the_context_and_fails_closed_without_one() {
     })
     .unwrap();
     assert_eq!(n, 2);
+}
+
+/// What the next user of the pool's one connection sees of its session:
+/// tenant setting, search path, read-only default, `LISTEN`s and advisory
+/// locks, and who it is.
+#[derive(QueryableByName, Debug)]
+struct SessionState {
+    #[diesel(sql_type = Text)]
+    state: String,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pid: i32,
+}
+
+const SESSION_STATE: &str = "SELECT concat_ws('|', coalesce(current_setting('app.tenant_id', true), ''), \
+     current_setting('search_path'), current_setting('default_transaction_read_only'), \
+     (SELECT count(*) FROM pg_listening_channels()), \
+     (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()), \
+     current_user, (SELECT count(*) FROM orders)) AS state, pg_backend_pid() AS pid";
+const FRESH_SESSION: &str = "|\"$user\", public|off|0|0|tenancy_app|0";
+
+fn session_state(f: &Fixture) -> SessionState {
+    let mut conn = f.raw.get().unwrap();
+    diesel::sql_query(SESSION_STATE)
+        .get_result(&mut conn)
+        .unwrap()
+}
+
+#[test]
+fn session_state_left_by_raw_sql_is_reset_when_the_transaction_ends() {
+    let f = fixture();
+    let before = session_state(&f);
+    assert_eq!(before.state, FRESH_SESSION);
+    // Session-level SETs inside the transaction outlive its COMMIT.
+    let attack = format!(
+        "SET app.tenant_id = '{}'; SET search_path = pg_temp, public; \
+         SET default_transaction_read_only = on; LISTEN tenant_events; SELECT pg_advisory_lock(42)",
+        f.globex.id()
+    );
+    for fail in [false, true] {
+        let result = f.pool.transaction(&f.acme, |tx| {
+            tx.raw_connection().batch_execute(&attack)?;
+            if fail {
+                return Err(Error::Database(diesel::result::Error::RollbackTransaction));
+            }
+            Ok(())
+        });
+        assert_eq!(result.is_err(), fail, "{result:?}");
+        let after = session_state(&f);
+        assert_eq!(after.state, FRESH_SESSION, "failed: {fail}");
+        assert_eq!(after.pid, before.pid, "a reset connection is reused");
+    }
+}
+
+#[test]
+fn a_transaction_ended_by_raw_sql_fails_and_discards_the_connection() {
+    let f = fixture();
+    let before = session_state(&f);
+    let result = f.pool.transaction(&f.acme, |tx| {
+        tx.raw_connection()
+            .batch_execute(&format!("COMMIT; SET app.tenant_id = '{}'", f.globex.id()))?;
+        Ok::<_, Error>(())
+    });
+    assert!(
+        matches!(
+            result,
+            Err(Error::Database(diesel::result::Error::NotInTransaction))
+        ),
+        "{result:?}"
+    );
+    let after = session_state(&f);
+    assert_eq!(after.state, FRESH_SESSION);
+    assert_ne!(after.pid, before.pid);
+}
+
+#[test]
+fn prepared_statements_left_by_raw_sql_discard_the_connection() {
+    let f = fixture();
+    let before = session_state(&f);
+    f.pool
+        .transaction(&f.acme, |tx| {
+            tx.raw_connection()
+                .batch_execute("PREPARE squatter AS SELECT * FROM orders")?;
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+    let after = session_state(&f);
+    assert_eq!(after.state, FRESH_SESSION);
+    assert_ne!(
+        after.pid, before.pid,
+        "the prepared statement must not survive"
+    );
+}
+
+#[test]
+fn a_connection_swapped_in_through_raw_connection_never_reaches_the_pool() {
+    let f = fixture();
+    for begin_it in [false, true] {
+        // An administrator's connection, which bypasses row-level security.
+        let mut admin = PgConnection::establish(f.db.admin_url()).unwrap();
+        if begin_it {
+            // Dressed up as the tenant's transaction, so COMMIT succeeds.
+            admin
+                .batch_execute(&format!(
+                    "BEGIN; SET LOCAL app.tenant_id = '{}'",
+                    f.acme.id()
+                ))
+                .unwrap();
+            diesel::connection::AnsiTransactionManager::begin_transaction_sql(
+                &mut admin, "SELECT 1",
+            )
+            .unwrap();
+        }
+        let _ = f.pool.transaction(&f.acme, |tx| {
+            std::mem::swap(tx.raw_connection(), &mut admin);
+            Ok::<_, Error>(())
+        });
+        // `admin` now holds the tenant's connection; closing it ends its
+        // transaction.
+        drop(admin);
+        let next = session_state(&f);
+        assert_eq!(
+            next.state, FRESH_SESSION,
+            "the pool handed out the swapped-in connection (begun: {begin_it})"
+        );
+    }
 }

@@ -20,6 +20,9 @@ async fn main() -> ExitCode {
     }
 }
 
+/// The table of attacks on the walls, kept by hand next to the tests it names.
+const ATTACKS: &str = include_str!("../../../docs/attacks.md");
+
 async fn run() -> Result<bool, Box<dyn std::error::Error>> {
     let path = std::env::args()
         .nth(1)
@@ -85,8 +88,9 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
          narrow window between sending it and reading the reply too rarely here to prove much;\n\
          `tenancy-sqlx/tests/abort_safety.rs` cancels 150 begins at each poll point instead (and\n\
          fails without the SDK's close-on-failure guard). This run does catch, for example, a\n\
-         missing rollback on drop: queries without a tenant then see other tenants' rows.\n\n{}\n",
-        sections.join("\n")
+         missing rollback on drop: queries without a tenant then see other tenants' rows.\n\n{}\n{}",
+        sections.join("\n"),
+        ATTACKS
     );
     if let Some(dir) = std::path::Path::new(&path).parent() {
         std::fs::create_dir_all(dir)?;
