@@ -3,6 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
 
 use diesel::prelude::*;
+
+mod common;
+use common::{FRESH_SESSION, SESSION_STATE, SessionState};
 use diesel::sql_types::{Nullable, Text, Uuid as SqlUuid};
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::Pool;
@@ -287,23 +290,6 @@ async fn a_tenant_with_its_own_schema_is_served_from_it() {
     drop(tx);
     assert_clean(&f).await;
 }
-
-/// What the next user of the pool's one connection sees of its session (see
-/// the same check in `isolation.rs`).
-#[derive(QueryableByName, Debug)]
-struct SessionState {
-    #[diesel(sql_type = Text)]
-    state: String,
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    pid: i32,
-}
-
-const SESSION_STATE: &str = "SELECT concat_ws('|', coalesce(current_setting('app.tenant_id', true), ''), \
-     current_setting('search_path'), current_setting('default_transaction_read_only'), \
-     (SELECT count(*) FROM pg_listening_channels()), \
-     (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()), \
-     current_user, (SELECT count(*) FROM orders)) AS state, pg_backend_pid() AS pid";
-const FRESH_SESSION: &str = "|\"$user\", public|off|0|0|tenancy_app|0";
 
 async fn session_state(f: &Fixture) -> SessionState {
     let mut conn = f.raw.get().await.unwrap();

@@ -4,6 +4,9 @@
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
+
+mod common;
+use common::{FRESH_SESSION, SESSION_STATE, SessionState};
 use diesel::r2d2::{ConnectionManager, Pool};
 use diesel::sql_types::{Nullable, Text, Uuid as SqlUuid};
 use tenancy_core::rls::{TenantPolicy, TxOptions};
@@ -320,24 +323,6 @@ fn transaction_current_takes_the_context_and_fails_closed_without_one() {
     .unwrap();
     assert_eq!(n, 2);
 }
-
-/// What the next user of the pool's one connection sees of its session:
-/// tenant setting, search path, read-only default, `LISTEN`s and advisory
-/// locks, and who it is.
-#[derive(QueryableByName, Debug)]
-struct SessionState {
-    #[diesel(sql_type = Text)]
-    state: String,
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    pid: i32,
-}
-
-const SESSION_STATE: &str = "SELECT concat_ws('|', coalesce(current_setting('app.tenant_id', true), ''), \
-     current_setting('search_path'), current_setting('default_transaction_read_only'), \
-     (SELECT count(*) FROM pg_listening_channels()), \
-     (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()), \
-     current_user, (SELECT count(*) FROM orders)) AS state, pg_backend_pid() AS pid";
-const FRESH_SESSION: &str = "|\"$user\", public|off|0|0|tenancy_app|0";
 
 fn session_state(f: &Fixture) -> SessionState {
     let mut conn = f.raw.get().unwrap();
