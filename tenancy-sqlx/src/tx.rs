@@ -53,6 +53,11 @@ use crate::executor::RawConnection;
 /// error aborted: `commit` then returns that error), and when the
 /// transaction is dropped without `commit` or `rollback`. Transactions that
 /// ran only [`Scoped`](crate::Scoped) builders skip all of this.
+///
+/// `RESET ALL` returns every setting to its value at connection start: put
+/// per-connection settings into the connect options
+/// (`PgConnectOptions::options`), not into a `SET` in the pool's
+/// `after_connect`, which the reset would undo.
 pub struct TenantTx {
     conn: PoolConnection<Postgres>,
     tenant: Tenant,

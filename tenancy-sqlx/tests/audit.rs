@@ -175,6 +175,25 @@ async fn dangerous_application_roles_are_found() {
 }
 
 #[tokio::test]
+async fn the_fix_for_temporary_tables_clears_the_finding() {
+    let db = tenancy_testing::test_database();
+    db.owner_sql(&baseline()).unwrap();
+    db.admin_sql(&format!(
+        "GRANT TEMPORARY ON DATABASE {} TO PUBLIC",
+        db.name()
+    ))
+    .unwrap();
+    let report = run(&db, &app()).await;
+    let finding = report
+        .findings
+        .iter()
+        .find(|f| f.code == "app_role_temporary")
+        .expect("TEMPORARY through PUBLIC is reported");
+    db.admin_sql(&finding.fix).unwrap();
+    assert!(run(&db, &app()).await.codes().is_empty());
+}
+
+#[tokio::test]
 async fn views_and_functions_that_bypass_rls_are_found() {
     let cases = [
         (

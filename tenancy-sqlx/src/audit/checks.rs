@@ -398,20 +398,22 @@ pub(crate) async fn app_role(
         // A superuser "is a member of" every role; the finding above says it all.
         return Ok(());
     }
-    let temporary: bool =
-        sqlx::query_scalar("SELECT has_database_privilege($1, current_database(), 'TEMPORARY')")
-            .bind(role)
-            .fetch_one(&mut *conn)
-            .await?;
+    let (temporary, revoke): (bool, String) = sqlx::query_as(
+        "SELECT has_database_privilege($1, current_database(), 'TEMPORARY'),
+                format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC, %I;', current_database(), $1)",
+    )
+    .bind(role)
+    .fetch_one(&mut *conn)
+    .await?;
     if temporary {
         out.push(finding(
             Severity::High,
             "app_role_temporary",
             &object,
-            "the role may create temporary tables (directly or through PUBLIC, which has TEMPORARY by default): \
-             a temporary table named like a tenant table shadows it for later statements on the connection",
-            r#"REVOKE TEMPORARY ON DATABASE <db> FROM PUBLIC, "<role>"; (tenancy_core::rls::revoke_temporary_sql)"#
-                .replace("<role>", role),
+            "the role may create temporary tables (directly, through PUBLIC, which has TEMPORARY by default, \
+             or through a role it is a member of): a temporary table named like a tenant table shadows it \
+             for later statements on the connection",
+            revoke,
         ));
     }
     let oids: Vec<i64> = tables.iter().map(|t| t.oid).collect();
