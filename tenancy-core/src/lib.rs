@@ -53,6 +53,7 @@ mod job;
 mod keys;
 mod placement;
 mod propagate;
+pub mod reset;
 pub mod rls;
 mod slug;
 mod store;

@@ -8,7 +8,8 @@ use diesel_async::{
     AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
     TransactionManager,
 };
-use tenancy_core::rls::{SESSION_RESET_OR_FAIL_SQL, TenantBinding};
+use tenancy_core::reset::{Leftovers, TxEnd, end_and_reset_sql};
+use tenancy_core::rls::TenantBinding;
 use tenancy_core::{Tenant, TenantContext};
 
 use crate::scoped::{Scoped, TenantScoped};
@@ -178,26 +179,28 @@ impl AsyncTenantTx {
     }
 
     /// Commits the transaction and returns the connection to the pool.
-    pub async fn commit(mut self) -> Result<()> {
-        let ended = AnsiTransactionManager::commit_transaction(self.conn()?).await;
-        self.end(ended).await
+    pub async fn commit(self) -> Result<()> {
+        self.end(TxEnd::Commit).await
     }
 
     /// Rolls the transaction back and returns the connection to the pool.
-    pub async fn rollback(mut self) -> Result<()> {
-        let ended = AnsiTransactionManager::rollback_transaction(self.conn()?).await;
-        self.end(ended).await
+    pub async fn rollback(self) -> Result<()> {
+        self.end(TxEnd::Rollback).await
     }
 
-    /// After `COMMIT` or `ROLLBACK`: resets the session if raw SQL ran; the
-    /// connection stays out of the pool (`open`, so dropping closes it)
-    /// unless the transaction ended and the reset succeeded.
-    async fn end(&mut self, ended: diesel::QueryResult<()>) -> Result<()> {
-        ended?;
+    /// Ends the transaction, after raw SQL in one message with the session
+    /// reset (see [`tenancy_core::reset`]; diesel then ends the empty
+    /// transaction that message leaves open). On any failure the connection
+    /// stays out of the pool: `open` stays true, so dropping closes it.
+    async fn end(mut self, end: TxEnd) -> Result<()> {
         if self.raw {
             self.conn()?
-                .batch_execute(SESSION_RESET_OR_FAIL_SQL)
+                .batch_execute(end_and_reset_sql(end, Leftovers::Fail))
                 .await?;
+        }
+        match end {
+            TxEnd::Commit => AnsiTransactionManager::commit_transaction(self.conn()?).await?,
+            TxEnd::Rollback => AnsiTransactionManager::rollback_transaction(self.conn()?).await?,
         }
         self.open = false;
         Ok(())

@@ -3,7 +3,8 @@
 use diesel::PgConnection;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::r2d2::{ConnectionManager, Pool};
-use tenancy_core::rls::{SESSION_RESET_OR_FAIL_SQL, TenantBinding};
+use tenancy_core::reset::{Leftovers, TxEnd, end_and_reset_sql};
+use tenancy_core::rls::TenantBinding;
 use tenancy_core::{Tenant, TenantContext};
 
 use crate::tx::best_effort;
@@ -93,16 +94,33 @@ impl TenantPool {
         };
         let result = f(&mut tx);
         let raw = tx.raw;
-        let ended = match &result {
-            Ok(_) => AnsiTransactionManager::commit_transaction(&mut *conn).inspect_err(|_| {
-                let _ = AnsiTransactionManager::rollback_transaction(&mut *conn);
-            }),
-            Err(_) => AnsiTransactionManager::rollback_transaction(&mut *conn).or_else(|_| {
-                best_effort(&mut conn, "ROLLBACK");
-                Ok(())
-            }),
+        // After raw SQL, the reset goes in one message with the end of the
+        // transaction (see `tenancy_core::reset`); diesel then ends the empty
+        // transaction that message leaves open.
+        let reset = if raw {
+            let end = if result.is_ok() {
+                TxEnd::Commit
+            } else {
+                TxEnd::Rollback
+            };
+            conn.batch_execute(end_and_reset_sql(end, Leftovers::Fail))
+        } else {
+            Ok(())
         };
-        if raw && (ended.is_err() || conn.batch_execute(SESSION_RESET_OR_FAIL_SQL).is_err()) {
+        let ended = match (&result, reset) {
+            (Ok(_), Ok(())) => {
+                AnsiTransactionManager::commit_transaction(&mut *conn).inspect_err(|_| {
+                    let _ = AnsiTransactionManager::rollback_transaction(&mut *conn);
+                })
+            }
+            (_, reset) => {
+                if AnsiTransactionManager::rollback_transaction(&mut *conn).is_err() {
+                    best_effort(&mut conn, "ROLLBACK");
+                }
+                reset
+            }
+        };
+        if raw && ended.is_err() {
             discard(&mut conn);
         }
         match (result, ended) {

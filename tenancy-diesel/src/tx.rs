@@ -110,12 +110,12 @@ impl TenantTx<'_> {
     /// Raw SQL can leave state on the connection that outlives the
     /// transaction (a session-level `SET`, temporary tables, `LISTEN`,
     /// advisory locks, prepared statements), so once this was called the
-    /// session is reset after the transaction ends
-    /// ([`SESSION_RESET_OR_FAIL_SQL`](tenancy_core::rls::SESSION_RESET_OR_FAIL_SQL),
-    /// one more round trip), and the connection is discarded instead of
-    /// returned to the pool when that fails or the transaction cannot be
-    /// ended: for example because another connection was swapped in
-    /// through this `&mut`.
+    /// session is reset in the message that ends the transaction
+    /// ([`tenancy_core::reset`], one more round trip), and the connection is
+    /// discarded instead of returned to the pool when that fails or the
+    /// transaction cannot be ended: for example because raw SQL left
+    /// prepared statements (the commit then fails), or because another
+    /// connection was swapped in through this `&mut`.
     pub fn raw_connection(&mut self) -> &mut PgConnection {
         self.raw = true;
         self.conn

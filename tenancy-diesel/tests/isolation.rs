@@ -382,13 +382,15 @@ fn a_transaction_ended_by_raw_sql_fails_and_discards_the_connection() {
 fn prepared_statements_left_by_raw_sql_discard_the_connection() {
     let f = fixture();
     let before = session_state(&f);
-    f.pool
+    let err = f
+        .pool
         .transaction(&f.acme, |tx| {
             tx.raw_connection()
                 .batch_execute("PREPARE squatter AS SELECT * FROM orders")?;
             Ok::<_, Error>(())
         })
-        .unwrap();
+        .unwrap_err();
+    assert!(err.to_string().contains("prepared statements"), "{err}");
     let after = session_state(&f);
     assert_eq!(after.state, FRESH_SESSION);
     assert_ne!(

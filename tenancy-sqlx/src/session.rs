@@ -4,7 +4,8 @@ use std::fmt;
 
 use sqlx::{AssertSqlSafe, Executor, PgConnection, Row};
 use tenancy_core::Tenant;
-use tenancy_core::rls::{SESSION_RESET_SQL, SettingName};
+use tenancy_core::reset::SESSION_RESET_SQL;
+use tenancy_core::rls::SettingName;
 
 use crate::Result;
 use crate::executor::RawConnection;
@@ -28,7 +29,7 @@ use crate::tx::CloseUnlessDisarmed;
 /// End it with [`release`](TenantSession::release), which rolls back a
 /// transaction left open, resets the session (the tenant setting and
 /// whatever else raw SQL changed, see
-/// [`SESSION_RESET_SQL`](tenancy_core::rls::SESSION_RESET_SQL)) and returns
+/// [`tenancy_core::reset`]) and returns
 /// the connection to the pool. A session that is dropped without `release`
 /// (an error, a panic, a cancelled future), or on which raw SQL prepared
 /// statements, has its connection **closed**, so nothing it set can reach

@@ -7,7 +7,7 @@ use sqlx::postgres::PgTransactionManager;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Row, SqlSafeStr};
 use sqlx_core::transaction::TransactionManager;
 use tenancy_core::Tenant;
-use tenancy_core::rls::{COMMIT_AND_RESET_SQL, ROLLBACK_AND_RESET_SQL};
+use tenancy_core::reset::{Leftovers, TxEnd, end_and_reset_sql};
 
 use crate::Result;
 use crate::executor::RawConnection;
@@ -46,7 +46,7 @@ use crate::executor::RawConnection;
 /// a `COMMIT` followed by a session-level `SET`, temporary tables,
 /// `LISTEN`, advisory locks, prepared statements. So once raw SQL ran on a
 /// transaction, ending it also resets the session
-/// ([`SESSION_RESET_SQL`](tenancy_core::rls::SESSION_RESET_SQL)), in the
+/// ([`tenancy_core::reset`]), in the
 /// same message as the `COMMIT` or `ROLLBACK` (no extra round trip). The
 /// connection is **closed** instead of reused when raw SQL left prepared
 /// statements, when the reset fails (for example in a transaction that an
@@ -142,7 +142,7 @@ impl TenantTx {
     /// Commits the transaction (and resets the session if raw SQL ran).
     pub async fn commit(mut self) -> Result<()> {
         if self.raw {
-            return self.end_and_reset(COMMIT_AND_RESET_SQL).await;
+            return self.end_and_reset(TxEnd::Commit).await;
         }
         PgTransactionManager::commit(&mut self.conn).await?;
         self.open = false;
@@ -152,26 +152,23 @@ impl TenantTx {
     /// Rolls the transaction back (and resets the session if raw SQL ran).
     pub async fn rollback(mut self) -> Result<()> {
         if self.raw {
-            return self.end_and_reset(ROLLBACK_AND_RESET_SQL).await;
+            return self.end_and_reset(TxEnd::Rollback).await;
         }
         PgTransactionManager::rollback(&mut self.conn).await?;
         self.open = false;
         Ok(())
     }
 
-    /// Ends the transaction with `end` (`COMMIT` or `ROLLBACK` and the
-    /// session reset, ending with the count of prepared statements raw SQL
-    /// made). Closes the connection unless the reset succeeded and found no
-    /// prepared statements.
-    async fn end_and_reset(&mut self, end: &'static str) -> Result<()> {
-        // `BEGIN` at the end keeps sqlx's count of open transactions true;
-        // the `ROLLBACK` of that empty transaction is queued below and sent
-        // with the pool's check of the returned connection, so it costs no
-        // round trip of its own.
-        let sql = format!("{end}; BEGIN");
-        let result = sqlx::raw_sql(AssertSqlSafe(sql))
-            .fetch_all(&mut *self.conn)
-            .await;
+    /// Ends the transaction with `end` and resets the session in one
+    /// message, whose last row counts the prepared statements raw SQL made.
+    /// Closes the connection unless the reset succeeded and found none.
+    async fn end_and_reset(&mut self, end: TxEnd) -> Result<()> {
+        // The message ends with `BEGIN`, which keeps sqlx's count of open
+        // transactions true; the `ROLLBACK` of that empty transaction is
+        // queued below and sent with the pool's check of the returned
+        // connection, so it costs no round trip of its own.
+        let sql = end_and_reset_sql(end, Leftovers::Count);
+        let result = sqlx::raw_sql(sql).fetch_all(&mut *self.conn).await;
         self.open = false;
         let clean = match &result {
             Ok(rows) => rows

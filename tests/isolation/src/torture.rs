@@ -76,7 +76,7 @@ struct Ledger {
     discarded: HashSet<Uuid>,
 }
 
-const KINDS: [&str; 9] = [
+const KINDS: [&str; 10] = [
     "insert",
     "read",
     "cross-tenant attack",
@@ -86,6 +86,7 @@ const KINDS: [&str; 9] = [
     "kill backend",
     "rollback",
     "query without tenant on the shared pool",
+    "raw-SQL attack on the next user (temp table, session SET, options)",
 ];
 
 struct Shared<B> {
@@ -227,8 +228,9 @@ fn discard<B>(shared: &Shared<B>, op: Uuid) {
 async fn operation<B: Backend>(shared: &Shared<B>, rng: &mut Rng) {
     let tenant = rng.pick(&shared.tenants).clone();
     let kind = match rng.below(100) {
-        0..32 => 0,
-        32..52 => 1,
+        0..30 => 0,
+        30..33 => 9,
+        33..52 => 1,
         52..60 => 2,
         60..74 => 3,
         74..78 => 4,
@@ -260,7 +262,11 @@ async fn operation<B: Backend>(shared: &Shared<B>, rng: &mut Rng) {
             discard(shared, op);
             shared.backend.uncommitted(&tenant, op, End::Rollback).await
         }
-        _ => no_tenant(shared).await,
+        8 => no_tenant(shared).await,
+        _ => {
+            let victim = rng.pick(&shared.tenants).clone();
+            raw_sql_attack(shared, &tenant, &victim).await
+        }
     };
     if let Err(err) = result {
         shared.errors.fetch_add(1, Ordering::Relaxed);
@@ -341,6 +347,31 @@ async fn attack<B: Backend>(shared: &Shared<B>, tenant: &Tenant, victim: &Tenant
             shared,
             format!(
                 "tenant {} saw {seen}, changed {changed} rows of tenant {} (planted a row: {planted})",
+                tenant.id(),
+                victim.id()
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// The effects on later users of the connection are checked by every other
+/// operation: a captured insert is missing from the table at the end, a
+/// session tenant shows in the queries without a tenant and in the pooled
+/// connections' settings.
+async fn raw_sql_attack<B: Backend>(
+    shared: &Shared<B>,
+    tenant: &Tenant,
+    victim: &Tenant,
+) -> OpResult {
+    if victim.id() == tenant.id() {
+        return Ok(());
+    }
+    if shared.backend.raw_sql_attack(tenant, victim).await? {
+        leak(
+            shared,
+            format!(
+                "tenant {}: transaction options naming tenant {} were accepted",
                 tenant.id(),
                 victim.id()
             ),

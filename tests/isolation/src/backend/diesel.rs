@@ -10,7 +10,7 @@ use tenancy_core::rls::{IsolationLevel, TxOptions};
 use tenancy_diesel::{AsyncTenantPool, AsyncTenantTx, ForTenantDsl};
 use uuid::Uuid;
 
-use super::{Backend, BackendResult, Commit, End, INJECTED_PANIC};
+use super::{Backend, BackendResult, Commit, End, INJECTED_PANIC, override_options, plant_sql};
 
 diesel::table! {
     orders (tenant_id, id) {
@@ -49,6 +49,8 @@ pub struct DieselAsync {
     snapshot: AsyncTenantPool,
     raw: Pool<AsyncPgConnection>,
     max_connections: usize,
+    /// Behind a transaction pooler (see [`super::plant_sql`]).
+    pooler: bool,
 }
 
 impl std::fmt::Debug for DieselAsync {
@@ -63,6 +65,7 @@ impl DieselAsync {
         Self::with_manager(
             AsyncDieselConnectionManager::<AsyncPgConnection>::new(url),
             max_connections,
+            false,
         )
     }
 
@@ -75,12 +78,14 @@ impl DieselAsync {
                 tenancy_diesel::pgbouncer::manager_config(),
             ),
             max_connections,
+            true,
         )
     }
 
     fn with_manager(
         manager: AsyncDieselConnectionManager<AsyncPgConnection>,
         max_connections: usize,
+        pooler: bool,
     ) -> Result<Self, String> {
         // No wait timeout here (deadpool would need its runtime feature): the
         // torture bounds every operation itself.
@@ -98,6 +103,7 @@ impl DieselAsync {
             snapshot,
             raw,
             max_connections,
+            pooler,
         })
     }
 }
@@ -168,6 +174,23 @@ impl Backend for DieselAsync {
             .await
             .is_ok();
         Ok((seen, u64::try_from(changed).unwrap_or(u64::MAX), planted))
+    }
+
+    async fn raw_sql_attack(&self, tenant: &Tenant, victim: &Tenant) -> BackendResult<bool> {
+        use diesel_async::SimpleAsyncConnection as _;
+        let overridden = self.pool.clone().with_binding(
+            tenancy_core::rls::TenantBinding::default().with_tx_options(override_options(victim)?),
+        );
+        let accepted = overridden.begin(tenant).await.is_ok();
+        let mut tx = self.pool.begin(tenant).await.map_err(text)?;
+        let after_commit = !self.pooler && tenant.id() < victim.id();
+        tx.raw_connection()
+            .map_err(text)?
+            .batch_execute(&plant_sql(victim, after_commit))
+            .await
+            .map_err(text)?;
+        tx.commit().await.map_err(text)?;
+        Ok(accepted)
     }
 
     async fn uncommitted(&self, tenant: &Tenant, op: Uuid, end: End) -> BackendResult<()> {

@@ -40,6 +40,29 @@ pub enum End {
 /// The panic message of [`End::Panic`].
 pub const INJECTED_PANIC: &str = "injected panic inside a tenant transaction";
 
+/// The raw SQL of [`Backend::raw_sql_attack`]: a temporary `orders` that
+/// would capture the next user's inserts and reads, temporary tables first
+/// in the session's `search_path`, and `victim` as the session's tenant.
+/// With `after_commit`, it first ends the SDK's transaction, so the rest runs
+/// outside it. Not behind a transaction pooler: there the statements after a
+/// `COMMIT` stay on a server connection the SDK does not see again (see
+/// `docs/attacks.md`).
+pub fn plant_sql(victim: &Tenant, after_commit: bool) -> String {
+    format!(
+        "{}CREATE TEMP TABLE IF NOT EXISTS orders (LIKE public.orders INCLUDING DEFAULTS); \
+         SET search_path = pg_temp, public; SET app.tenant_id = '{}'",
+        if after_commit { "COMMIT; " } else { "" },
+        victim.id()
+    )
+}
+
+/// Transaction options that try to make `victim` the tenant.
+pub fn override_options(victim: &Tenant) -> Result<tenancy_core::rls::TxOptions, String> {
+    tenancy_core::rls::TxOptions::default()
+        .setting("app.tenant_id", &victim.id().to_string())
+        .map_err(|e| e.to_string())
+}
+
 /// One database layer under test.
 pub trait Backend: Clone + Send + Sync + 'static {
     /// A name for reports.
@@ -75,6 +98,16 @@ pub trait Backend: Clone + Send + Sync + 'static {
         op: Uuid,
         end: End,
     ) -> impl Future<Output = BackendResult<()>> + Send;
+
+    /// Raw SQL inside `tenant`'s transaction that tries to reach the next
+    /// user of the connection ([`plant_sql`]), then the transaction is
+    /// committed as usual. Before that, transaction options that name
+    /// `victim` as the tenant: returns whether they were accepted (a leak).
+    fn raw_sql_attack(
+        &self,
+        tenant: &Tenant,
+        victim: &Tenant,
+    ) -> impl Future<Output = BackendResult<bool>> + Send;
 
     /// A query without a tenant on the shared pool: the tenant setting it
     /// sees and the rows it sees.

@@ -6,7 +6,7 @@ use tenancy_core::rls::{IsolationLevel, TxOptions};
 use tenancy_sqlx::{Scoped, TenantPool, TenantTx};
 use uuid::Uuid;
 
-use super::{Backend, BackendResult, Commit, End, INJECTED_PANIC};
+use super::{Backend, BackendResult, Commit, End, INJECTED_PANIC, override_options, plant_sql};
 use crate::fixture::Orders;
 
 /// `tenancy-sqlx` over a `PgPool`.
@@ -15,6 +15,8 @@ pub struct Sqlx {
     pool: TenantPool,
     raw: PgPool,
     max_connections: u32,
+    /// Behind a transaction pooler (see [`super::plant_sql`]).
+    pooler: bool,
 }
 
 impl Sqlx {
@@ -24,6 +26,7 @@ impl Sqlx {
             pool: TenantPool::new(app.clone()),
             raw: app,
             max_connections,
+            pooler: false,
         }
     }
 
@@ -35,6 +38,7 @@ impl Sqlx {
             pool: TenantPool::new(app.clone()).unnamed_statements(),
             raw: app,
             max_connections,
+            pooler: true,
         }
     }
 }
@@ -111,6 +115,22 @@ impl Backend for Sqlx {
             .await
             .is_ok();
         Ok((seen, changed, planted))
+    }
+
+    async fn raw_sql_attack(&self, tenant: &Tenant, victim: &Tenant) -> BackendResult<bool> {
+        let accepted = self
+            .pool
+            .begin_with(tenant, &override_options(victim)?)
+            .await
+            .is_ok();
+        let mut tx = self.pool.begin(tenant).await.map_err(text)?;
+        let after_commit = !self.pooler && tenant.id() < victim.id();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(plant_sql(victim, after_commit)))
+            .execute(&mut tx)
+            .await
+            .map_err(text)?;
+        tx.commit().await.map_err(text)?;
+        Ok(accepted)
     }
 
     async fn uncommitted(&self, tenant: &Tenant, op: Uuid, end: End) -> BackendResult<()> {
