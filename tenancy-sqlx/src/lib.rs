@@ -97,6 +97,11 @@ pub use tx::TenantTx;
 
 pub use tenancy_core;
 
+/// The table in each tenant schema that records its applied migrations: the
+/// SDK's own, so the audit does not report it as a table without a tenant.
+#[cfg(any(feature = "audit", feature = "schemas"))]
+pub(crate) const MIGRATIONS_TABLE: &str = "_tenancy_migrations";
+
 #[doc(hidden)]
 pub mod __private {
     pub use crate::table::is_sql_name;

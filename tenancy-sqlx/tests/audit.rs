@@ -18,6 +18,7 @@ fn baseline() -> String {
          CREATE TABLE order_lines (id uuid NOT NULL DEFAULT gen_random_uuid(), {}, order_id uuid NOT NULL,
                                    PRIMARY KEY (tenant_id, id),
                                    FOREIGN KEY (tenant_id, order_id) REFERENCES orders (tenant_id, id));
+         CREATE INDEX ON order_lines (tenant_id, order_id);
          {}",
         orders.column_sql(),
         orders.enable_sql(),
@@ -75,7 +76,34 @@ async fn table_level_misconfigurations_are_each_found() {
         ("ALTER TABLE orders DISABLE ROW LEVEL SECURITY".into(), vec!["rls_disabled"]),
         ("ALTER TABLE orders NO FORCE ROW LEVEL SECURITY".into(), vec!["rls_not_forced"]),
         ("DROP POLICY tenant_isolation ON orders".into(), vec!["no_policy"]),
-        ("CREATE POLICY peek ON orders FOR SELECT USING (true)".into(), vec!["policy_not_tenant_scoped"]),
+        (
+            "CREATE POLICY peek ON orders FOR SELECT USING (true)".into(),
+            vec!["policy_not_tenant_scoped", "multiple_permissive_policies"],
+        ),
+        (
+            format!("CREATE POLICY again ON orders FOR SELECT USING (tenant_id = {SCOPED})"),
+            vec!["multiple_permissive_policies"],
+        ),
+        (
+            format!(
+                "DROP POLICY tenant_isolation ON orders;
+                 CREATE POLICY tenant_isolation ON orders USING (tenant_id = coalesce({SCOPED}, tenant_id))
+                   WITH CHECK (tenant_id = {SCOPED})"
+            ),
+            vec!["policy_fail_open"],
+        ),
+        (
+            format!(
+                "DROP POLICY tenant_isolation ON orders;
+                 CREATE POLICY tenant_isolation ON orders USING ({SCOPED} IS NULL OR tenant_id = {SCOPED})
+                   WITH CHECK (tenant_id = {SCOPED})"
+            ),
+            vec!["policy_fail_open"],
+        ),
+        (
+            "DROP INDEX order_lines_tenant_id_order_id_idx".into(),
+            vec!["fk_without_index"],
+        ),
         (
             format!(
                 "DROP POLICY tenant_isolation ON orders;
@@ -84,7 +112,10 @@ async fn table_level_misconfigurations_are_each_found() {
             ),
             vec!["policy_or_widens"],
         ),
-        ("CREATE POLICY any_insert ON orders FOR INSERT WITH CHECK (true)".into(), vec!["write_not_checked"]),
+        (
+            "CREATE POLICY any_insert ON orders FOR INSERT WITH CHECK (true)".into(),
+            vec!["write_not_checked", "multiple_permissive_policies"],
+        ),
         (
             "DROP POLICY tenant_isolation ON orders;
              CREATE POLICY tenant_isolation ON orders USING (tenant_id = (SELECT current_setting('app.tenant_id')::uuid))"
@@ -117,7 +148,8 @@ async fn table_level_misconfigurations_are_each_found() {
         (
             "ALTER TABLE order_lines ADD COLUMN other_tenant uuid;
              ALTER TABLE order_lines ADD CONSTRAINT lines_any_order
-               FOREIGN KEY (order_id, other_tenant) REFERENCES orders (id, tenant_id)"
+               FOREIGN KEY (order_id, other_tenant) REFERENCES orders (id, tenant_id);
+             CREATE INDEX ON order_lines (order_id, other_tenant)"
                 .into(),
             vec!["fk_without_tenant"],
         ),
@@ -164,6 +196,10 @@ async fn dangerous_application_roles_are_found() {
             "CREATE ROLE {r} LOGIN; DO $$ BEGIN EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO PUBLIC', current_database()); END $$",
             vec!["app_role_temporary"],
         ),
+        (
+            "CREATE ROLE {r} LOGIN; CREATE ROLE {r}_tenant; GRANT {r}_tenant TO {r}",
+            vec!["app_role_member_of_roles"],
+        ),
         ("SELECT 1", vec!["app_role_missing"]),
     ];
     for (template, want) in cases {
@@ -209,8 +245,20 @@ async fn views_and_functions_that_bypass_rls_are_found() {
             vec!["materialized_view"],
         ),
         (
-            "CREATE FUNCTION all_orders() RETURNS bigint LANGUAGE sql SECURITY DEFINER AS 'SELECT count(*) FROM orders'",
+            "CREATE FUNCTION all_orders() RETURNS bigint LANGUAGE sql SECURITY DEFINER SET search_path = public
+               AS 'SELECT count(*) FROM orders';
+             REVOKE EXECUTE ON FUNCTION all_orders() FROM PUBLIC",
             vec!["security_definer_reads_tenant_table"],
+        ),
+        (
+            "CREATE FUNCTION stamp() RETURNS timestamptz LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog
+               AS 'SELECT now()'",
+            vec!["security_definer_executable"],
+        ),
+        (
+            "CREATE FUNCTION stamp() RETURNS timestamptz LANGUAGE sql SECURITY DEFINER AS 'SELECT now()';
+             REVOKE EXECUTE ON FUNCTION stamp() FROM PUBLIC",
+            vec!["security_definer_search_path"],
         ),
         (
             "CREATE FUNCTION my_orders() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM orders'",
@@ -220,6 +268,37 @@ async fn views_and_functions_that_bypass_rls_are_found() {
     for (sql, want) in cases {
         assert_eq!(codes_after(sql, &app()).await, want, "after: {sql}");
     }
+}
+
+#[tokio::test]
+async fn tables_the_app_role_reaches_without_rls_are_found_unless_shared() {
+    let granted = "CREATE TABLE settings (k text); GRANT SELECT ON settings TO tenancy_app";
+    assert_eq!(
+        codes_after(granted, &app()).await,
+        vec!["table_reachable_without_rls"]
+    );
+    assert_eq!(
+        codes_after(granted, &app().shared_table("settings")).await,
+        Vec::<&str>::new()
+    );
+    // Not granted to the application role: nothing to report.
+    assert_eq!(
+        codes_after("CREATE TABLE settings (k text)", &app()).await,
+        Vec::<&str>::new()
+    );
+}
+
+#[tokio::test]
+async fn the_sdks_migration_table_is_not_a_table_without_tenant() {
+    let options = app().tenant_schema("public");
+    assert_eq!(
+        codes_after(
+            "CREATE TABLE _tenancy_migrations (version bigint PRIMARY KEY)",
+            &options
+        )
+        .await,
+        Vec::<&str>::new()
+    );
 }
 
 #[tokio::test]

@@ -130,6 +130,45 @@ async fn schema_tenants_and_shared_tenants_each_see_only_their_rows() {
 }
 
 #[tokio::test]
+async fn raw_sql_can_switch_to_another_tenants_role_and_the_audit_says_so() {
+    // Said plainly (docs/models.md, docs/attacks.md): the app role is a
+    // member of every tenant role, so raw SQL in acme's transaction can
+    // become globex. The default mode does not stop it; sealed tenants will.
+    let w = world().await;
+    let globex = schema_of(&w.globex).sql();
+    let sql = format!(
+        "SET LOCAL ROLE {globex}; SET LOCAL search_path = {globex}; \
+         SET LOCAL app.tenant_id = '{}'; SELECT item FROM orders",
+        w.globex.id()
+    );
+    let mut tx = w.app.begin(&w.acme).await.unwrap();
+    let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&mut tx)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    let items: Vec<String> = rows.iter().map(|r| sqlx::Row::get(r, 0)).collect();
+    assert_eq!(items, ["Taco"]);
+    let report = tenancy_sqlx::audit::audit(
+        &w.raw,
+        &tenancy_sqlx::audit::AuditOptions::default().app_role(APP_ROLE),
+    )
+    .await
+    .unwrap();
+    let membership = report
+        .findings
+        .iter()
+        .find(|f| f.code == "app_role_member_of_roles")
+        .expect("the audit reports the memberships");
+    // Roles are cluster-wide: other tests' tenants count too.
+    assert!(
+        membership.message.contains("can SET ROLE"),
+        "{}",
+        membership.message
+    );
+}
+
+#[tokio::test]
 async fn naming_another_tenants_schema_is_refused_by_the_database() {
     let w = world().await;
     // The application bug: a query that names globex's schema outright,

@@ -27,7 +27,7 @@ impl TenantTable {
     }
 }
 
-fn finding(
+pub(super) fn finding(
     severity: Severity,
     code: &'static str,
     object: impl Into<String>,
@@ -101,7 +101,7 @@ fn without_literals(expr: &str) -> String {
     out
 }
 
-fn contains_word(haystack: &str, word: &str) -> bool {
+pub(super) fn contains_word(haystack: &str, word: &str) -> bool {
     let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
     haystack.match_indices(word).any(|(i, _)| {
         let before = haystack[..i].chars().next_back();
@@ -145,11 +145,32 @@ pub(crate) async fn table(
         ));
     }
     policies(conn, options, table, out).await?;
+    unindexed_foreign_keys(conn, table, out).await?;
     keys_and_indexes(conn, options, table, all, out).await
 }
 
 /// name, permissive, command, USING, WITH CHECK.
 type PolicyRow = (String, bool, String, Option<String>, Option<String>);
+
+/// More than one permissive policy for the same commands.
+fn overlapping_permissive(table: &TenantTable, policies: &[PolicyRow], out: &mut Vec<Finding>) {
+    let permissive: Vec<&PolicyRow> = policies.iter().filter(|p| p.1).collect();
+    for (i, a) in permissive.iter().enumerate() {
+        if let Some(b) = permissive[i + 1..]
+            .iter()
+            .find(|b| commands_overlap(&a.2, &b.2))
+        {
+            out.push(finding(
+                Severity::Medium,
+                "multiple_permissive_policies",
+                &table.name,
+                format!("permissive policies {} and {} apply to the same commands: PostgreSQL ORs them, so the table is only as tight as the loosest one, and every query evaluates both", a.0, b.0),
+                "keep one permissive tenant policy; make other rules AS RESTRICTIVE",
+            ));
+            break;
+        }
+    }
+}
 
 async fn policies(
     conn: &mut PgConnection,
@@ -174,11 +195,20 @@ async fn policies(
             "create the tenant policy (TenantPolicy::enable_sql)",
         ));
     }
+    overlapping_permissive(table, &policies, out);
     for (policy, permissive, cmd, using, check) in &policies {
         let object = format!("policy {policy} on {}", table.name);
         if *permissive {
             if let Some(using) = using {
-                if !is_tenant_scoped(using, options) {
+                if fails_open(using, options) {
+                    out.push(finding(
+                        Severity::Critical,
+                        "policy_fail_open",
+                        &object,
+                        format!("USING ({using}) lets every row through when no tenant is set (a coalesce with the tenant column, or the setting IS NULL OR ...): a connection without a tenant sees every tenant's rows"),
+                        format!("USING ({} = {}): no tenant, no rows", options.tenant_column, options.setting.policy_expr()),
+                    ));
+                } else if !is_tenant_scoped(using, options) {
                     out.push(finding(
                         Severity::Critical,
                         "policy_not_tenant_scoped",
@@ -236,6 +266,61 @@ async fn policies(
     Ok(())
 }
 
+/// Whether two policies' commands (`pg_policy.polcmd`: `*` for all) meet.
+fn commands_overlap(a: &str, b: &str) -> bool {
+    a == "*" || b == "*" || a == b
+}
+
+/// Whether a policy expression lets rows through when no tenant is set:
+/// the setting inside a `coalesce` whose fallback is the tenant column
+/// (`tenant_id = coalesce(setting, tenant_id)`), or `... IS NULL` combined with `OR` and
+/// the rest.
+fn fails_open(expr: &str, options: &AuditOptions) -> bool {
+    let expr = without_literals(&expr.to_ascii_lowercase());
+    let coalesce_fallback = expr.match_indices("coalesce(").any(|(i, _)| {
+        let args = balanced(&expr[i + "coalesce".len()..]);
+        args.contains("current_setting(") && contains_word(args, &options.tenant_column)
+    });
+    let setting_is_null = expr
+        .match_indices(" is null")
+        .any(|(i, _)| enclosing_group(&expr[..i]).contains("current_setting("));
+    coalesce_fallback || (setting_is_null && contains_word(&expr, "or"))
+}
+
+/// The text from the last unmatched `(` before the end of `s` to its end:
+/// the group an operator at the end of `s` belongs to.
+fn enclosing_group(s: &str) -> &str {
+    let mut depth = 0_usize;
+    for (i, c) in s.char_indices().rev() {
+        match c {
+            ')' => depth += 1,
+            '(' if depth == 0 => return &s[i..],
+            '(' => depth -= 1,
+            _ => {}
+        }
+    }
+    s
+}
+
+/// The parenthesised text at the start of `s` (which starts with `(`),
+/// up to its matching `)`; all of `s` if it does not close.
+fn balanced(s: &str) -> &str {
+    let mut depth = 0_usize;
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return &s[..=i];
+                }
+            }
+            _ => {}
+        }
+    }
+    s
+}
+
 /// `current_setting('x')` without `missing_ok`, or without `nullif`.
 fn setting_unset_unsafe(expr: &str) -> bool {
     let expr = expr.to_ascii_lowercase();
@@ -253,6 +338,38 @@ fn setting_unset_unsafe(expr: &str) -> bool {
 fn per_row_setting(expr: &str) -> bool {
     let expr = expr.to_ascii_lowercase();
     expr.contains("current_setting(") && !expr.contains("select")
+}
+
+/// Foreign keys of `table` whose columns no index leads with.
+async fn unindexed_foreign_keys(
+    conn: &mut PgConnection,
+    table: &TenantTable,
+    out: &mut Vec<Finding>,
+) -> Result<(), sqlx::Error> {
+    let unindexed: Vec<String> = sqlx::query_scalar(
+        "SELECT c.conname::text FROM pg_constraint c
+         WHERE c.conrelid = $1::int8::oid AND c.contype = 'f'
+           AND NOT EXISTS (
+             SELECT 1 FROM pg_index i
+             WHERE i.indrelid = c.conrelid
+               AND (SELECT array_agg(k) FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS u(k, n)
+                    WHERE n <= cardinality(c.conkey)) @> c.conkey
+               AND cardinality(i.indkey::int2[]) >= cardinality(c.conkey))
+         ORDER BY 1",
+    )
+    .bind(table.oid)
+    .fetch_all(&mut *conn)
+    .await?;
+    for fk in unindexed {
+        out.push(finding(
+            Severity::Low,
+            "fk_without_index",
+            format!("{fk} on {}", table.name),
+            "no index leads with the foreign key's columns: deleting or changing a referenced row scans this table (a tenant's cascade delete becomes slow and locks more)",
+            format!("CREATE INDEX ON {} (<the foreign key's columns>);", table.sql_name()),
+        ));
+    }
+    Ok(())
 }
 
 async fn keys_and_indexes(
@@ -496,38 +613,6 @@ fn security_invoker(reloptions: &str) -> bool {
     })
 }
 
-pub(crate) async fn security_definer_functions(
-    conn: &mut PgConnection,
-    tables: &[TenantTable],
-    out: &mut Vec<Finding>,
-) -> Result<(), sqlx::Error> {
-    let functions: Vec<(String, String)> = sqlx::query_as(
-        "SELECT p.oid::regprocedure::text, coalesce(p.prosrc, '') FROM pg_proc p
-         JOIN pg_namespace n ON n.oid = p.pronamespace
-         WHERE p.prosecdef AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    for (function, source) in functions {
-        let source = source.to_ascii_lowercase();
-        let read: Vec<&str> = tables
-            .iter()
-            .filter(|t| contains_word(&source, &t.table))
-            .map(|t| t.name.as_str())
-            .collect();
-        if !read.is_empty() {
-            out.push(finding(
-                Severity::High,
-                "security_definer_reads_tenant_table",
-                format!("function {function}"),
-                format!("a SECURITY DEFINER function that uses {}: it runs with its owner's rights, which usually bypass RLS", read.join(", ")),
-                "make it SECURITY INVOKER, or filter by the current tenant inside it and own it by a role subject to RLS",
-            ));
-        }
-    }
-    Ok(())
-}
-
 pub(crate) async fn tenant_schemas(
     conn: &mut PgConnection,
     options: &AuditOptions,
@@ -548,11 +633,7 @@ pub(crate) async fn tenant_schemas(
     .fetch_all(&mut *conn)
     .await?;
     for (qualified, table) in tables {
-        if options
-            .shared_tables
-            .iter()
-            .any(|s| *s == qualified || *s == table)
-        {
+        if options.is_shared(&qualified, &table) {
             continue;
         }
         out.push(finding(
@@ -587,6 +668,15 @@ mod tests {
         ));
         assert!(contains_word("a or b", "or"));
         assert!(!contains_word("orders", "or"));
+        let coalesce = "(tenant_id = COALESCE(( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS \"nullif\"), tenant_id))";
+        assert!(fails_open(coalesce, &options));
+        let null_or = "((( SELECT NULLIF(current_setting('app.tenant_id'::text, true), ''::text) AS \"nullif\") IS NULL) OR (tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS \"nullif\")))";
+        assert!(fails_open(null_or, &options));
+        assert!(!fails_open(good, &options));
+        let fallback_constant = "(tenant_id = COALESCE((NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid, '00000000-0000-0000-0000-000000000000'::uuid))";
+        assert!(!fails_open(fallback_constant, &options));
+        let other_null = "((tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS \"nullif\")) AND ((deleted_at IS NULL) OR archived))";
+        assert!(!fails_open(other_null, &options));
         assert!(security_invoker("security_invoker=true"));
         assert!(!security_invoker("security_barrier=true"));
     }

@@ -24,6 +24,8 @@
 //! | `rls_disabled` | critical | row-level security not enabled |
 //! | `rls_not_forced` | high | not `FORCE`d: the owner bypasses it |
 //! | `no_policy` | high | RLS on but no policy (every query fails; someone will switch RLS off) |
+//! | `policy_fail_open` | critical | a policy that lets every row through when no tenant is set (`coalesce(setting, tenant_id)`, `setting IS NULL OR ...`) |
+//! | `multiple_permissive_policies` | medium | more than one permissive policy for the same commands: combined with OR, as loose as the loosest |
 //! | `policy_not_tenant_scoped` | critical | a permissive policy that does not compare the tenant column with the setting (`USING (true)`, another column) |
 //! | `policy_or_widens` | high | a policy with `OR`, which can widen access beyond the tenant |
 //! | `write_not_checked` | high | a policy for writes whose check does not pin the tenant (`WITH CHECK (true)`) |
@@ -32,6 +34,7 @@
 //! | `tenant_column_nullable` | high | the tenant column allows NULL |
 //! | `no_tenant_index` | low | no index leads with the tenant column (slow policies) |
 //! | `unique_without_tenant` | medium | a unique key without the tenant column: its errors reveal other tenants' rows |
+//! | `fk_without_index` | low | a foreign key whose columns no index leads with: cascades and deletes of referenced rows scan the table |
 //! | `fk_without_tenant` | medium | a foreign key to another tenant table without the tenant column |
 //! | `index_unusable_under_rls` | low | an index whose operators are not leakproof (LIKE, jsonb, full text): unusable under RLS |
 //!
@@ -42,14 +45,20 @@
 //! | `app_role_superuser` / `app_role_bypassrls` | critical | the application role skips RLS entirely |
 //! | `app_role_owns_table` | critical | the application role owns (or is a member of the owner of) a tenant table |
 //! | `app_role_temporary` | high | the application role may create temporary tables (`TEMPORARY`, granted to `PUBLIC` by default), which can shadow tenant tables |
+//! | `app_role_member_of_roles` | medium | the application role can `SET ROLE` to other roles (in schema per tenant: every tenant's) |
+//! | `table_reachable_without_rls` | medium | a table without tenant column and without RLS that the application role can use, not declared shared |
 //! | `app_role_row_security_off` | medium | `row_security = off` is set for the application role |
 //! | `app_role_missing` | high | the named application role does not exist |
 //! | `view_bypasses_rls` | high | a view over a tenant table without `security_invoker` |
 //! | `materialized_view` | critical | a materialized view over a tenant table (no RLS at all) |
 //! | `security_definer_reads_tenant_table` | high | a `SECURITY DEFINER` function that mentions a tenant table |
+//! | `security_definer_executable` | high | the application role may call a `SECURITY DEFINER` function, whatever it reads (`EXECUTE` goes to `PUBLIC` by default) |
+//! | `security_definer_search_path` | high | a `SECURITY DEFINER` function without a fixed `search_path` |
 //! | `table_without_tenant_column` | high | a table in a tenant-scoped schema without the tenant column |
 
 mod checks;
+mod functions;
+mod reach;
 mod report;
 
 pub use report::{Finding, Report, Severity};
@@ -118,6 +127,19 @@ impl AuditOptions {
     }
 }
 
+impl AuditOptions {
+    /// Whether `qualified` (`schema.table`) or `table` is declared shared,
+    /// or is one of the SDK's own bookkeeping tables (the schema migrations'
+    /// `_tenancy_migrations`).
+    pub(crate) fn is_shared(&self, qualified: &str, table: &str) -> bool {
+        table == crate::MIGRATIONS_TABLE
+            || self
+                .shared_tables
+                .iter()
+                .any(|s| s == qualified || s == table)
+    }
+}
+
 /// Audits the database `conn` is connected to. Any role that can read the
 /// system catalogs can run it; it changes nothing.
 pub async fn audit(
@@ -139,9 +161,10 @@ async fn audit_connection(
     }
     if let Some(role) = &options.app_role {
         checks::app_role(conn, role, &tables, &mut findings).await?;
+        reach::app_role_reach(conn, options, role, &tables, &mut findings).await?;
     }
     checks::views(conn, &tables, &mut findings).await?;
-    checks::security_definer_functions(conn, &tables, &mut findings).await?;
+    functions::security_definer_functions(conn, options, &tables, &mut findings).await?;
     checks::tenant_schemas(conn, options, &mut findings).await?;
     findings.sort_by(|a, b| {
         b.severity

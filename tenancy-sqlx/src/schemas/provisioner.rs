@@ -11,7 +11,7 @@ use super::Migrations;
 use crate::{Error, Result};
 
 /// The table in each tenant schema that records applied migrations.
-const TRACKING_TABLE: &str = "_tenancy_migrations";
+use crate::MIGRATIONS_TABLE as TRACKING_TABLE;
 
 /// Creates tenant schemas and runs the application's [`Migrations`] in them.
 ///

@@ -78,7 +78,8 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
          unprivileged app role, and again through `tenancy-diesel` (diesel-async), each directly\n\
          and through pgbouncer, over a pool of 8 connections (so tasks also wait for connections),\n\
          while faults are injected: futures cancelled at random points, panics inside open\n\
-         transactions, statement errors, rollbacks and backends killed with `pg_terminate_backend`.\n\n\
+         transactions, statement errors, rollbacks, backends killed with `pg_terminate_backend`, and\n\
+         raw SQL that tries to leave state for the next user of the connection (see the table at the end).\n\n\
          Checked after every operation: a tenant sees only its own rows (raw SQL and scoped\n\
          builder agree), and cannot read, change or insert rows of another tenant. Checked at the\n\
          end, against a ledger kept by the run: every committed write is there, in its own tenant;\n\
