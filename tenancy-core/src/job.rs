@@ -13,6 +13,11 @@ use crate::{Tenant, TenantContext, TenantError, TenantId};
 /// job body then runs inside that tenant's [`TenantContext`] scope. `run`
 /// refuses a tenant with another id and a tenant that is not active.
 ///
+/// The envelope is plain data: anyone who can write to the queue can change
+/// its tenant id. Where the queue is not fully trusted, seal it (feature
+/// `sealed-jobs`, `sealed_job::JobKeys::seal`): an HMAC over tenant and
+/// payload, refused by the worker when either was changed.
+///
 /// ```
 /// use tenancy_core::{Tenant, TenantContext, TenantId, TenantJob};
 ///
@@ -48,10 +53,12 @@ impl<P> TenantJob<P> {
 
     /// Wraps `payload` for an explicitly given tenant.
     pub fn for_tenant(tenant: &Tenant, payload: P) -> Self {
-        Self {
-            tenant_id: tenant.id(),
-            payload,
-        }
+        Self::with_id(tenant.id(), payload)
+    }
+
+    #[cfg_attr(not(feature = "sealed-jobs"), allow(dead_code))]
+    pub(crate) fn with_id(tenant_id: TenantId, payload: P) -> Self {
+        Self { tenant_id, payload }
     }
 
     /// The id of the tenant the job belongs to.

@@ -43,6 +43,8 @@
 //! # Features
 //!
 //! - `tracing` (default): the [`trace`] module.
+//! - `sealed-jobs`: [`sealed_job`], job envelopes sealed with an HMAC so a
+//!   job cannot be moved to another tenant while it waits in a queue.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
@@ -55,6 +57,8 @@ mod placement;
 mod propagate;
 pub mod reset;
 pub mod rls;
+#[cfg(feature = "sealed-jobs")]
+pub mod sealed_job;
 mod slug;
 mod store;
 mod tenant;
