@@ -213,6 +213,14 @@ impl Database {
         })
     }
 
+    /// Closes the administrator pool: while serving, every connection the
+    /// process holds is the runtime role's (not a superuser, no
+    /// `BYPASSRLS`, owns no table), the tenant directory included.
+    /// [`count_all_orders`](Self::count_all_orders) fails afterwards.
+    pub async fn close_admin(&self) {
+        self.admin.close().await;
+    }
+
     /// The seed tenant with this slug.
     pub fn tenant(&self, slug: &str) -> Option<&Tenant> {
         self.tenants.iter().find(|t| t.slug().as_str() == slug)

@@ -91,6 +91,7 @@ async fn serve(listen: &str, mode: Mode) -> Result<bool, Box<dyn std::error::Err
         .parse()
         .map_err(|e| format!("--listen {listen:?}: {e}"))?;
     let db = Database::from_env_or_embedded(mode).await?;
+    db.close_admin().await;
     let server = Server::start(&db, listen).await?;
     tracing::info!(addr = %server.addr, database = %db.description, isolation = %db.mode, "serving until Ctrl-C");
     println!(

@@ -12,35 +12,38 @@ use tenancy_testing::TestDatabase;
 
 struct Shared {
     addr: SocketAddr,
-    _db: TestDatabase,
+    db: TestDatabase,
 }
 
-/// One server for the whole test binary, on its own runtime thread.
+/// One server for the whole test binary, on its own runtime thread, set up
+/// as `pos serve` does (the administrator pool closed before serving).
 fn server() -> SocketAddr {
+    shared().addr
+}
+
+fn shared() -> &'static Shared {
     static SHARED: OnceLock<Shared> = OnceLock::new();
-    SHARED
-        .get_or_init(|| {
-            let db = tenancy_testing::test_database();
-            let url = db.admin_url().to_owned();
-            let (ready, addr) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
-                let runtime = tokio::runtime::Runtime::new().unwrap();
-                runtime.block_on(async move {
-                    let database = pos::Database::connect(&url, None).await.unwrap();
-                    let server =
-                        pos::Server::start(&database, SocketAddr::from(([127, 0, 0, 1], 0)))
-                            .await
-                            .unwrap();
-                    ready.send(server.addr).unwrap();
-                    std::future::pending::<()>().await;
-                });
+    SHARED.get_or_init(|| {
+        let db = tenancy_testing::test_database();
+        let url = db.admin_url().to_owned();
+        let (ready, addr) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            runtime.block_on(async move {
+                let database = pos::Database::connect(&url, None).await.unwrap();
+                database.close_admin().await;
+                let server = pos::Server::start(&database, SocketAddr::from(([127, 0, 0, 1], 0)))
+                    .await
+                    .unwrap();
+                ready.send(server.addr).unwrap();
+                std::future::pending::<()>().await;
             });
-            Shared {
-                addr: addr.recv().expect("the POS server failed to start"),
-                _db: db,
-            }
-        })
-        .addr
+        });
+        Shared {
+            addr: addr.recv().expect("the POS server failed to start"),
+            db,
+        }
+    })
 }
 
 #[derive(Clone, Copy)]
@@ -156,6 +159,34 @@ async fn demo_token_contract() {
     )
     .await;
     assert_json_error(status, &body, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn while_serving_every_connection_is_the_unprivileged_runtime_role() {
+    // Work that opens connections: a token (directory lookup) and a list.
+    let alice = token("acme", "alice").await;
+    let (status, _) = call(
+        Method::GET,
+        "/orders",
+        Via::Host("acme"),
+        Some(&alice),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let roles = shared()
+        .db
+        .admin_sql(
+            "SELECT string_agg(DISTINCT usename::text, ',') FROM pg_stat_activity
+             WHERE datname = current_database() AND backend_type = 'client backend'
+               AND pid <> pg_backend_pid()",
+        )
+        .unwrap();
+    assert_eq!(
+        roles.trim(),
+        "pos_app",
+        "the serving process holds other roles' connections"
+    );
 }
 
 #[tokio::test]
