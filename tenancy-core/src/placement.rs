@@ -128,7 +128,10 @@ impl SchemaName {
     /// role of the same name that may use the schema and read and write
     /// the tables created in it later (by the role running this SQL), and
     /// makes `app_role` a member of that role, so tenant transactions can
-    /// `SET LOCAL ROLE` to it. Run the application's migrations in the
+    /// `SET LOCAL ROLE` to it. When the role running it owns the database
+    /// (or is a superuser), it also revokes `TEMPORARY` from `PUBLIC`, which
+    /// the tenant roles would otherwise inherit (a temporary table can
+    /// shadow a tenant table). Run the application's migrations in the
     /// schema afterwards (`tenancy_sqlx::schemas` does both).
     ///
     /// ```
@@ -148,7 +151,11 @@ impl SchemaName {
              EXCEPTION WHEN duplicate_object THEN NULL; END $$;\n\
              GRANT USAGE ON SCHEMA {s} TO {s};\n\
              ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {s};\n\
-             ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT USAGE, SELECT ON SEQUENCES TO {s};\n"
+             ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT USAGE, SELECT ON SEQUENCES TO {s};\n\
+             DO $$ BEGIN IF pg_has_role(current_user, (SELECT datdba FROM pg_database \
+             WHERE datname = current_database()), 'MEMBER') THEN \
+             EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database()); \
+             END IF; END $$;\n"
         );
         if let Some(app) = app_role {
             // Writing into a String cannot fail.

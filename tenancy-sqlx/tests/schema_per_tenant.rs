@@ -169,6 +169,30 @@ async fn raw_sql_can_switch_to_another_tenants_role_and_the_audit_says_so() {
 }
 
 #[tokio::test]
+async fn provisioning_as_the_database_owner_revokes_temporary_from_public() {
+    let db = tenancy_testing::test_database();
+    db.admin_sql(&format!(
+        "GRANT TEMPORARY ON DATABASE {} TO PUBLIC",
+        db.name()
+    ))
+    .unwrap();
+    let admin = pool(db.admin_url()).await;
+    let schema = schema_of(&schema_tenant("acme"));
+    SchemaProvisioner::new(admin, migrations())
+        .provision(&schema)
+        .await
+        .unwrap();
+    let temporary = db
+        .admin_sql(&format!(
+            "SELECT has_database_privilege('public', current_database(), 'TEMPORARY') \
+             OR has_database_privilege('{}', current_database(), 'TEMPORARY')",
+            schema.as_str()
+        ))
+        .unwrap();
+    assert_eq!(temporary.trim(), "f");
+}
+
+#[tokio::test]
 async fn naming_another_tenants_schema_is_refused_by_the_database() {
     let w = world().await;
     // The application bug: a query that names globex's schema outright,
