@@ -318,3 +318,38 @@ async fn a_temporary_table_does_not_shadow_a_tenant_table() {
         assert_eq!(real.trim(), expected);
     }
 }
+
+#[tokio::test]
+async fn a_released_session_leaves_no_state_and_one_with_prepared_statements_is_closed() {
+    let f = fixture(1).await;
+    f.db.admin_sql(&format!(
+        "GRANT TEMPORARY ON DATABASE {} TO {APP_ROLE}",
+        f.db.name()
+    ))
+    .unwrap();
+    let (_, pid) = session_state(&f.raw).await;
+    let mut session = f.pool.session(&f.acme).await.unwrap();
+    // A transaction left open, too: release must end it.
+    let attack = format!(
+        "{}; BEGIN",
+        leave_state_behind(&f.globex).replacen("COMMIT; ", "", 1)
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(attack))
+        .execute(&mut session)
+        .await
+        .unwrap();
+    session.release().await.unwrap();
+    let (after, pid_after) = session_state(&f.raw).await;
+    assert_eq!(after, fresh_session());
+    assert_eq!(pid_after, pid, "a reset session's connection is reused");
+
+    let mut session = f.pool.session(&f.acme).await.unwrap();
+    sqlx::raw_sql("PREPARE squatter AS SELECT 1")
+        .execute(&mut session)
+        .await
+        .unwrap();
+    session.release().await.unwrap();
+    let (after, pid_after) = session_state(&f.raw).await;
+    assert_eq!(after, fresh_session());
+    assert_ne!(pid_after, pid, "the prepared statement must not survive");
+}
