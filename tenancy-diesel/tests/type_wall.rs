@@ -1,0 +1,286 @@
+//! The type-level wall alone, for diesel (r2d2) and diesel-async: every
+//! scoped operation with row-level security switched off on the table
+//! (proven by a raw count that sees every tenant's rows). Each test runs
+//! the operation for acme, compares what it saw or touched with an
+//! administrator query with an explicit `WHERE tenant_id = ...`, and checks
+//! that globex's rows are untouched. Each fails when `for_tenant` stops
+//! adding the tenant condition.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
+
+use std::collections::BTreeMap;
+
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, Pool};
+use diesel_async::AsyncPgConnection;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::Pool as AsyncPool;
+use tenancy_core::rls::TenantPolicy;
+use tenancy_core::{Tenant, TenantId};
+use tenancy_diesel::{AsyncTenantPool, Error, ForTenantDsl, TenantPool};
+use tenancy_testing::TestDatabase;
+use uuid::Uuid;
+
+diesel::table! {
+    orders (tenant_id, id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        item -> Text,
+        quantity -> Int4,
+    }
+}
+tenancy_diesel::tenant_scoped!(orders.tenant_id);
+
+struct Fixture {
+    db: TestDatabase,
+    pool: TenantPool,
+    acme: Tenant,
+    globex: Tenant,
+}
+
+fn tenant(slug: &str) -> Tenant {
+    Tenant::builder(TenantId::new_v4(), slug.parse().unwrap()).build()
+}
+
+/// acme gets 3 orders, globex 2; then RLS goes off on `orders`.
+fn rls_off() -> Fixture {
+    let db = tenancy_testing::test_database();
+    let policy = TenantPolicy::new("orders").unwrap();
+    db.owner_sql(&format!(
+        "CREATE TABLE orders (id uuid NOT NULL DEFAULT gen_random_uuid(), {}, item text NOT NULL,
+                              quantity int NOT NULL DEFAULT 1, PRIMARY KEY (tenant_id, id)); {}",
+        policy.column_sql(),
+        policy.enable_sql()
+    ))
+    .unwrap();
+    let raw = Pool::builder()
+        .max_size(1)
+        .build(ConnectionManager::<PgConnection>::new(db.app_url()))
+        .unwrap();
+    let pool = TenantPool::new(raw);
+    let (acme, globex) = (tenant("acme"), tenant("globex"));
+    for (t, items) in [
+        (&acme, &["Burger", "Fries", "Cola"][..]),
+        (&globex, &["Taco", "Nachos"][..]),
+    ] {
+        pool.transaction(t, |tx| {
+            for item in items {
+                tx.insert(diesel::insert_into(orders::table).values(orders::item.eq(*item)))?;
+            }
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+    }
+    db.owner_sql(&policy.disable_sql()).unwrap();
+    let seen: i64 = pool
+        .transaction(&acme, |tx| {
+            Ok::<_, Error>(diesel::RunQueryDsl::get_result(
+                orders::table.count(),
+                tx.raw_connection(),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(
+        seen, 5,
+        "RLS must be off: a raw query sees every tenant's rows"
+    );
+    Fixture {
+        db,
+        pool,
+        acme,
+        globex,
+    }
+}
+
+/// A tenant's rows, by id, from an explicit `WHERE`: (item, quantity).
+fn rows_of(f: &Fixture, tenant: &Tenant) -> BTreeMap<Uuid, (String, i32)> {
+    let out =
+        f.db.admin_sql(&format!(
+            "SELECT id, item, quantity FROM orders WHERE tenant_id = '{}'",
+            tenant.id()
+        ))
+        .unwrap();
+    out.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let mut parts = l.split('|');
+            let id = parts.next().unwrap().parse().unwrap();
+            let item = parts.next().unwrap().to_owned();
+            let quantity = parts.next().unwrap().parse().unwrap();
+            (id, (item, quantity))
+        })
+        .collect()
+}
+
+fn sorted(mut ids: Vec<Uuid>) -> Vec<Uuid> {
+    ids.sort_unstable();
+    ids
+}
+
+#[test]
+fn select_sees_exactly_the_tenants_rows() {
+    let f = rls_off();
+    let acme = rows_of(&f, &f.acme);
+    let globex_id = *rows_of(&f, &f.globex).keys().next().unwrap();
+    let (all, theirs, own) = f
+        .pool
+        .transaction(&f.acme, |tx| {
+            let t = tx.tenant().clone();
+            let all: Vec<Uuid> = tx.fetch_all(orders::table.for_tenant(&t).select(orders::id))?;
+            let theirs: Option<Uuid> = tx.fetch_optional(
+                orders::table
+                    .for_tenant(&t)
+                    .filter(orders::id.eq(globex_id))
+                    .select(orders::id),
+            )?;
+            let own: Option<Uuid> = tx.fetch_optional(
+                orders::table
+                    .for_tenant(&t)
+                    .order(orders::item)
+                    .limit(1)
+                    .select(orders::tenant_id),
+            )?;
+            Ok::<_, Error>((all, theirs, own))
+        })
+        .unwrap();
+    assert_eq!(sorted(all), acme.keys().copied().collect::<Vec<_>>());
+    assert_eq!(theirs, None);
+    assert_eq!(own, Some(*f.acme.id().as_uuid()));
+}
+
+#[test]
+fn inserts_land_in_the_tenant() {
+    let f = rls_off();
+    let globex_before = rows_of(&f, &f.globex);
+    let returned: Vec<(Uuid, Uuid)> = f
+        .pool
+        .transaction(&f.acme, |tx| {
+            tx.insert(diesel::insert_into(orders::table).values(orders::item.eq("Shake")))?;
+            tx.insert_returning(
+                diesel::insert_into(orders::table)
+                    .values(orders::item.eq("Pie"))
+                    .returning((orders::id, orders::tenant_id)),
+            )
+        })
+        .unwrap();
+    assert_eq!(returned.len(), 1);
+    assert_eq!(returned[0].1, *f.acme.id().as_uuid());
+    let acme = rows_of(&f, &f.acme);
+    assert_eq!(acme.len(), 5);
+    assert!(acme.values().any(|(item, _)| item == "Shake"));
+    assert_eq!(acme.get(&returned[0].0).map(|r| r.0.as_str()), Some("Pie"));
+    assert_eq!(rows_of(&f, &f.globex), globex_before);
+}
+
+#[test]
+fn update_and_delete_touch_only_the_tenants_rows() {
+    let f = rls_off();
+    let globex_before = rows_of(&f, &f.globex);
+    let globex_id = *globex_before.keys().next().unwrap();
+    let (updated, theirs_updated) = f
+        .pool
+        .transaction(&f.acme, |tx| {
+            let t = tx.tenant().clone();
+            let updated = tx.execute_scoped(
+                diesel::update(orders::table)
+                    .set(orders::quantity.eq(7))
+                    .for_tenant(&t),
+            )?;
+            let theirs = tx.execute_scoped(
+                diesel::update(orders::table)
+                    .set(orders::quantity.eq(99))
+                    .for_tenant(&t)
+                    .filter(orders::id.eq(globex_id)),
+            )?;
+            Ok::<_, Error>((updated, theirs))
+        })
+        .unwrap();
+    assert_eq!((updated, theirs_updated), (3, 0));
+    assert!(rows_of(&f, &f.acme).values().all(|(_, q)| *q == 7));
+    assert_eq!(rows_of(&f, &f.globex), globex_before);
+
+    let (theirs_deleted, deleted) = f
+        .pool
+        .transaction(&f.acme, |tx| {
+            let t = tx.tenant().clone();
+            let theirs = tx.execute_scoped(
+                diesel::delete(orders::table)
+                    .for_tenant(&t)
+                    .filter(orders::id.eq(globex_id)),
+            )?;
+            let deleted = tx.execute_scoped(diesel::delete(orders::table).for_tenant(&t))?;
+            Ok::<_, Error>((theirs, deleted))
+        })
+        .unwrap();
+    assert_eq!((theirs_deleted, deleted), (0, 3));
+    assert!(rows_of(&f, &f.acme).is_empty());
+    assert_eq!(rows_of(&f, &f.globex), globex_before);
+}
+
+#[tokio::test]
+async fn diesel_async_select_insert_update_delete_touch_only_the_tenants_rows() {
+    let f = rls_off();
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(f.db.app_url());
+    let pool = AsyncTenantPool::new(AsyncPool::builder(manager).max_size(1).build().unwrap());
+    let globex_before = rows_of(&f, &f.globex);
+    let globex_id = *globex_before.keys().next().unwrap();
+    let acme_before = rows_of(&f, &f.acme);
+
+    let mut tx = pool.begin(&f.acme).await.unwrap();
+    let raw: i64 =
+        diesel_async::RunQueryDsl::get_result(orders::table.count(), tx.raw_connection().unwrap())
+            .await
+            .unwrap();
+    assert_eq!(raw, 5, "RLS must be off for diesel-async too");
+    let t = f.acme.clone();
+    let all: Vec<Uuid> = tx
+        .fetch_all(orders::table.for_tenant(&t).select(orders::id))
+        .await
+        .unwrap();
+    assert_eq!(sorted(all), acme_before.keys().copied().collect::<Vec<_>>());
+    let theirs: Vec<Uuid> = tx
+        .fetch_all(
+            orders::table
+                .for_tenant(&t)
+                .filter(orders::id.eq(globex_id))
+                .select(orders::id),
+        )
+        .await
+        .unwrap();
+    assert!(theirs.is_empty());
+    tx.insert(diesel::insert_into(orders::table).values(orders::item.eq("Shake")))
+        .await
+        .unwrap();
+    let updated = tx
+        .execute_scoped(
+            diesel::update(orders::table)
+                .set(orders::quantity.eq(7))
+                .for_tenant(&t),
+        )
+        .await
+        .unwrap();
+    let theirs_deleted = tx
+        .execute_scoped(
+            diesel::delete(orders::table)
+                .for_tenant(&t)
+                .filter(orders::id.eq(globex_id)),
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((updated, theirs_deleted), (4, 0));
+    let acme = rows_of(&f, &f.acme);
+    assert_eq!(acme.len(), 4);
+    assert!(acme.values().all(|(_, q)| *q == 7));
+    assert_eq!(rows_of(&f, &f.globex), globex_before);
+
+    let mut tx = pool.begin(&f.acme).await.unwrap();
+    let deleted = tx
+        .execute_scoped(diesel::delete(orders::table).for_tenant(&t))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(deleted, 4);
+    assert!(rows_of(&f, &f.acme).is_empty());
+    assert_eq!(rows_of(&f, &f.globex), globex_before);
+}
