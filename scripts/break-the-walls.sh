@@ -70,6 +70,15 @@ mutant diesel-type-wall tenancy-diesel/src/scoped.rs \
     'T::TenantColumn::default().eq(*tenant.id().as_uuid())' 'T::TenantColumn::default().ne(uuid::Uuid::nil())' \
     -- -p tenancy-diesel --all-features --test type_wall
 
+mutant torture-sqlx-type-wall tenancy-sqlx/src/scoped/parts.rs \
+    'format!(" WHERE {} = {}", prepared.tenant_column, prepared.tenant)' \
+    'format!(" WHERE ({} = {} OR TRUE)", prepared.tenant_column, prepared.tenant)' \
+    -- -p tenancy-isolation --test torture sqlx_builders_alone
+mutant torture-diesel-type-wall tenancy-diesel/src/scoped.rs \
+    'pub type TenantFilter<T> = Eq<' 'pub type TenantFilter<T> = diesel::dsl::NotEq<' \
+    'T::TenantColumn::default().eq(*tenant.id().as_uuid())' 'T::TenantColumn::default().ne(uuid::Uuid::nil())' \
+    -- -p tenancy-isolation --test torture diesel_async_builders_alone
+
 # The database wall: the generated policy lets every row through.
 mutant rls-wall tenancy-core/src/rls.rs \
     'format!("{} = {}", self.column.sql(), self.setting.policy_expr())' \

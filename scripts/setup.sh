@@ -11,7 +11,7 @@ command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
 # As root the harness runs PostgreSQL as the `postgres` OS user, which the package creates.
 if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then need+=(postgresql); fi
 # libpq for diesel's PgConnection (pq-sys links it).
-ls /usr/lib/*/libpq.so /usr/lib/libpq.so >/dev/null 2>&1 || need+=(libpq-dev)
+ls /usr/lib/*/libpq.so >/dev/null 2>&1 || ls /usr/lib/libpq.so >/dev/null 2>&1 || need+=(libpq-dev)
 # pgbouncer for the transaction-pooling isolation tests.
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)
 

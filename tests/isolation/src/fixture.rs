@@ -63,6 +63,16 @@ impl World {
         Ok(Self { db, tenants })
     }
 
+    /// Switches row-level security off on `orders` (as its owner), to test
+    /// the type-level wall alone.
+    pub fn disable_rls(&self) -> Result<(), HarnessError> {
+        let policy = TenantPolicy::new("orders").map_err(|e| HarnessError::Command {
+            what: "policy".into(),
+            output: e.to_string(),
+        })?;
+        self.db.owner_sql(&policy.disable_sql()).map(drop)
+    }
+
     /// A pool of the app role at `url` (the database directly, or pgbouncer).
     /// The statement cache is off: pgbouncer 1.18 in transaction mode cannot
     /// keep named prepared statements.

@@ -27,12 +27,19 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
     let path = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "docs/isolation.md".to_owned());
-    let config = Config::default();
     let mut sections = Vec::new();
     let mut clean = true;
-    for through_bouncer in [false, true] {
+    // The last pair runs with RLS off: the type-level wall alone.
+    for (through_bouncer, rls) in [(false, true), (true, true), (false, false)] {
+        let config = Config {
+            rls,
+            ..Config::default()
+        };
         for diesel in [false, true] {
             let world = World::new(50)?;
+            if !rls {
+                world.disable_rls()?;
+            }
             let bouncer = through_bouncer
                 .then(|| PgBouncer::start(PgServer::shared()?, 4))
                 .transpose()?;
@@ -41,7 +48,11 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
                     b.url(APP_ROLE, world.db.name()),
                     "through pgbouncer 1.18 (pool_mode = transaction, 4 server connections)",
                 ),
-                None => (world.db.app_url().to_owned(), "directly to PostgreSQL"),
+                None if rls => (world.db.app_url().to_owned(), "directly to PostgreSQL"),
+                None => (
+                    world.db.app_url().to_owned(),
+                    "directly to PostgreSQL, row-level security OFF (the type-level wall alone)",
+                ),
             };
             let admin = world.admin_pool().await?;
             let report = if diesel {
@@ -80,11 +91,15 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
          while faults are injected: futures cancelled at random points, panics inside open\n\
          transactions, statement errors, rollbacks, backends killed with `pg_terminate_backend`, and\n\
          raw SQL that tries to leave state for the next user of the connection (see the table at the end).\n\n\
-         Checked after every operation: a tenant sees only its own rows (raw SQL and scoped\n\
-         builder agree), and cannot read, change or insert rows of another tenant. Checked at the\n\
+         Checked after every operation: a tenant sees only its own rows (a raw SQL read, against\n\
+         row-level security; the scoped builder's rows, against the run's ledger of who wrote\n\
+         what), and cannot read, change or insert rows of another tenant. Checked at the\n\
          end, against a ledger kept by the run: every committed write is there, in its own tenant;\n\
          no cancelled, panicked, failed or rolled-back write is; and every pooled connection\n\
          carries no tenant setting and no open transaction.\n\n\
+         The last two runs switch row-level security off on the table: only the scoped builders keep\n\
+         tenants apart there, and every scoped read is checked against the run's ledger (each row\n\
+         written for the reading tenant, none discarded, none committed before the read missing).\n\n\
          Limits, honestly: the sync diesel pool (r2d2) is not in this run. A cancelled `BEGIN` lands in the\n\
          narrow window between sending it and reading the reply too rarely here to prove much;\n\
          `tenancy-sqlx/tests/abort_safety.rs` cancels 150 begins at each poll point instead (and\n\

@@ -29,6 +29,11 @@ pub struct Config {
     pub seed: u64,
     /// Upper bound on the run's duration.
     pub time_limit: Duration,
+    /// Whether the table is under row-level security. Without it the run
+    /// tests the type-level wall alone: the operations whose checks rely on
+    /// RLS (raw reads, cross-tenant attacks in raw SQL, queries without a
+    /// tenant) become scoped reads, checked against the ledger.
+    pub rls: bool,
 }
 
 impl Default for Config {
@@ -39,6 +44,7 @@ impl Default for Config {
             max_connections: 8,
             seed: 0x7e4a_2c01,
             time_limit: Duration::from_secs(90),
+            rls: true,
         }
     }
 }
@@ -52,8 +58,8 @@ pub struct Report {
     pub target: String,
     /// Operations run.
     pub operations: u64,
-    /// Operations by kind.
-    pub by_kind: Vec<(&'static str, u64)>,
+    /// Operations by kind: (kind, ran, failed with an error, checks completed).
+    pub by_kind: Vec<KindReport>,
     /// Operations that failed with an error (expected under faults).
     pub errors: u64,
     /// The most frequent error messages (digits masked), with their counts.
@@ -66,8 +72,25 @@ pub struct Report {
     pub elapsed: Duration,
 }
 
+/// One kind of operation in a [`Report`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KindReport {
+    /// The kind.
+    pub kind: &'static str,
+    /// How many ran.
+    pub ran: u64,
+    /// How many failed with an error (expected under faults; their checks
+    /// did not run).
+    pub failed: u64,
+    /// How many completed their isolation checks (0 for kinds checked only
+    /// at the end, against the ledger).
+    pub checked: u64,
+}
+
 #[derive(Default)]
 struct Ledger {
+    /// Every write attempted, by operation: the tenant it was for.
+    intended: HashMap<Uuid, TenantId>,
     /// Ops whose commit succeeded, by tenant.
     committed: HashMap<TenantId, HashSet<Uuid>>,
     /// Ops whose commit outcome is unknown (connection killed mid-commit).
@@ -97,6 +120,9 @@ struct Shared<B> {
     ledger: Mutex<Ledger>,
     leaks: Mutex<Vec<String>>,
     counts: [AtomicU64; KINDS.len()],
+    failed: [AtomicU64; KINDS.len()],
+    checked: [AtomicU64; KINDS.len()],
+    rls: bool,
     errors: AtomicU64,
     error_messages: Mutex<HashMap<String, u64>>,
     next_op: AtomicU64,
@@ -160,6 +186,9 @@ pub async fn run<B: Backend>(
         ledger: Mutex::new(Ledger::default()),
         leaks: Mutex::new(Vec::new()),
         counts: Default::default(),
+        failed: Default::default(),
+        checked: Default::default(),
+        rls: config.rls,
         errors: AtomicU64::new(0),
         error_messages: Mutex::default(),
         next_op: AtomicU64::new(0),
@@ -196,8 +225,13 @@ pub async fn run<B: Backend>(
         operations,
         by_kind: KINDS
             .iter()
-            .zip(&shared.counts)
-            .map(|(k, c)| (*k, c.load(Ordering::Relaxed)))
+            .enumerate()
+            .map(|(i, kind)| KindReport {
+                kind,
+                ran: shared.counts[i].load(Ordering::Relaxed),
+                failed: shared.failed[i].load(Ordering::Relaxed),
+                checked: shared.checked[i].load(Ordering::Relaxed),
+            })
             .collect(),
         errors: shared.errors.load(Ordering::Relaxed),
         top_errors: top_errors(&shared.error_messages, 5),
@@ -219,10 +253,24 @@ fn record<B>(shared: &Shared<B>, f: impl FnOnce(&mut Ledger)) {
     }
 }
 
-fn discard<B>(shared: &Shared<B>, op: Uuid) {
+/// Records that `op` is a write for `tenant`, before it is attempted.
+fn intend<B>(shared: &Shared<B>, tenant: &Tenant, op: Uuid) {
     record(shared, |l| {
+        l.intended.insert(op, tenant.id());
+    });
+}
+
+/// Records a write for `tenant` that must never become visible.
+fn discard<B>(shared: &Shared<B>, tenant: &Tenant, op: Uuid) {
+    record(shared, |l| {
+        l.intended.insert(op, tenant.id());
         l.discarded.insert(op);
     });
+}
+
+/// Counts a completed isolation check of operation kind `kind`.
+fn checked<B>(shared: &Shared<B>, kind: usize) {
+    shared.checked[kind].fetch_add(1, Ordering::Relaxed);
 }
 
 async fn operation<B: Backend>(shared: &Shared<B>, rng: &mut Rng) {
@@ -239,6 +287,13 @@ async fn operation<B: Backend>(shared: &Shared<B>, rng: &mut Rng) {
         85..90 => 7,
         _ => 8,
     };
+    // Without RLS, the checks of raw reads, raw attacks and queries without
+    // a tenant would only show that RLS is off: scoped reads instead.
+    let kind = if !shared.rls && matches!(kind, 2 | 8) {
+        1
+    } else {
+        kind
+    };
     shared.counts[kind].fetch_add(1, Ordering::Relaxed);
     let op = Uuid::new_v4();
     let result = match kind {
@@ -251,7 +306,7 @@ async fn operation<B: Backend>(shared: &Shared<B>, rng: &mut Rng) {
         3 => cancel(shared, &tenant, op, rng).await,
         4 => panic_inside(shared, &tenant, op).await,
         5 => {
-            discard(shared, op);
+            discard(shared, &tenant, op);
             shared
                 .backend
                 .uncommitted(&tenant, op, End::StatementError)
@@ -259,7 +314,7 @@ async fn operation<B: Backend>(shared: &Shared<B>, rng: &mut Rng) {
         }
         6 => kill_backend(shared).await,
         7 => {
-            discard(shared, op);
+            discard(shared, &tenant, op);
             shared.backend.uncommitted(&tenant, op, End::Rollback).await
         }
         8 => no_tenant(shared).await,
@@ -270,6 +325,7 @@ async fn operation<B: Backend>(shared: &Shared<B>, rng: &mut Rng) {
     };
     if let Err(err) = result {
         shared.errors.fetch_add(1, Ordering::Relaxed);
+        shared.failed[kind].fetch_add(1, Ordering::Relaxed);
         let masked: String = err
             .chars()
             .map(|c| if c.is_ascii_digit() { '#' } else { c })
@@ -293,6 +349,7 @@ fn top_errors(messages: &Mutex<HashMap<String, u64>>, n: usize) -> Vec<(String, 
 type OpResult = Result<(), String>;
 
 async fn insert<B: Backend>(shared: &Shared<B>, tenant: &Tenant, op: Uuid) -> OpResult {
+    intend(shared, tenant, op);
     match shared.backend.insert(tenant, op).await {
         Ok(Commit::Committed) => {
             record(shared, |l| {
@@ -307,15 +364,28 @@ async fn insert<B: Backend>(shared: &Shared<B>, tenant: &Tenant, op: Uuid) -> Op
             Err("commit failed".to_owned())
         }
         Err(err) => {
-            discard(shared, op);
+            discard(shared, tenant, op);
             Err(err)
         }
     }
 }
 
 async fn read<B: Backend>(shared: &Shared<B>, tenant: &Tenant) -> OpResult {
-    let (owners, scoped) = shared.backend.read(tenant).await?;
-    if let Some(other) = owners.iter().find(|o| *o != tenant.id().as_uuid()) {
+    // Committed before the read began, so inside its snapshot.
+    let committed_before: Vec<Uuid> = shared
+        .ledger
+        .lock()
+        .map(|l| {
+            l.committed
+                .get(&tenant.id())
+                .map(|ops| ops.iter().copied().collect())
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    let read = shared.backend.read(tenant).await?;
+    if shared.rls
+        && let Some(other) = read.raw_owners.iter().find(|o| *o != tenant.id().as_uuid())
+    {
         leak(
             shared,
             format!(
@@ -324,17 +394,57 @@ async fn read<B: Backend>(shared: &Shared<B>, tenant: &Tenant) -> OpResult {
             ),
         );
     }
-    if usize::try_from(scoped).ok() != Some(owners.len()) {
-        leak(
-            shared,
-            format!(
-                "tenant {}: scoped count {scoped} differs from RLS count {}",
-                tenant.id(),
-                owners.len()
-            ),
-        );
-    }
+    check_scoped_rows(shared, tenant, &read.scoped, &committed_before);
+    checked(shared, 1);
     Ok(())
+}
+
+/// The scoped builder's rows against the ledger, not against the database
+/// it ran on: each row is the tenant's (its column, and the operation that
+/// wrote it), none was discarded, and every write committed before the read
+/// is there.
+fn check_scoped_rows<B>(
+    shared: &Shared<B>,
+    tenant: &Tenant,
+    rows: &[(Uuid, Uuid)],
+    committed_before: &[Uuid],
+) {
+    let Ok(ledger) = shared.ledger.lock() else {
+        leak(shared, "the ledger is poisoned".into());
+        return;
+    };
+    let mut problems = Vec::new();
+    for (op, owner) in rows {
+        if owner != tenant.id().as_uuid() {
+            problems.push(format!(
+                "the scoped builder returned a row of tenant {owner}"
+            ));
+        }
+        match ledger.intended.get(op) {
+            Some(writer) if *writer == tenant.id() => {}
+            Some(writer) => problems.push(format!(
+                "the scoped builder returned op {op}, written for tenant {writer}"
+            )),
+            None => problems.push(format!(
+                "the scoped builder returned op {op}, which no operation wrote"
+            )),
+        }
+        if ledger.discarded.contains(op) {
+            problems.push(format!(
+                "the scoped builder returned op {op}, which was never committed"
+            ));
+        }
+    }
+    let seen: HashSet<&Uuid> = rows.iter().map(|(op, _)| op).collect();
+    if let Some(missing) = committed_before.iter().find(|op| !seen.contains(op)) {
+        problems.push(format!(
+            "the scoped builder missed op {missing}, committed before the read"
+        ));
+    }
+    drop(ledger);
+    for problem in problems {
+        leak(shared, format!("tenant {}: {problem}", tenant.id()));
+    }
 }
 
 async fn attack<B: Backend>(shared: &Shared<B>, tenant: &Tenant, victim: &Tenant) -> OpResult {
@@ -352,6 +462,7 @@ async fn attack<B: Backend>(shared: &Shared<B>, tenant: &Tenant, victim: &Tenant
             ),
         );
     }
+    checked(shared, 2);
     Ok(())
 }
 
@@ -377,6 +488,7 @@ async fn raw_sql_attack<B: Backend>(
             ),
         );
     }
+    checked(shared, 9);
     Ok(())
 }
 
@@ -386,7 +498,7 @@ async fn cancel<B: Backend>(
     op: Uuid,
     rng: &mut Rng,
 ) -> OpResult {
-    discard(shared, op);
+    discard(shared, tenant, op);
     let work = shared.backend.uncommitted(tenant, op, End::Sleep);
     if rng.below(2) == 0 {
         let _ = tokio::time::timeout(Duration::from_micros(rng.below(3_000)), work).await;
@@ -408,7 +520,7 @@ async fn cancel<B: Backend>(
 }
 
 async fn panic_inside<B: Backend>(shared: &Shared<B>, tenant: &Tenant, op: Uuid) -> OpResult {
-    discard(shared, op);
+    discard(shared, tenant, op);
     let backend = shared.backend.clone();
     let tenant = tenant.clone();
     // The spawned task panics with the transaction open (or fails before).
@@ -424,6 +536,7 @@ async fn no_tenant<B: Backend>(shared: &Shared<B>) -> OpResult {
             format!("a query without a tenant saw {rows} rows (setting {setting:?})"),
         );
     }
+    checked(shared, 8);
     Ok(())
 }
 
@@ -561,9 +674,6 @@ impl Report {
             Config::default().max_connections,
             self.seed
         );
-        for (kind, n) in &self.by_kind {
-            let _ = writeln!(out, "| {kind} | {n} |");
-        }
         let _ = writeln!(
             out,
             "| operations that failed (expected under faults) | {} |",
@@ -571,6 +681,18 @@ impl Report {
         );
         let _ = writeln!(out, "| rows at the end | {} |", self.rows);
         let _ = writeln!(out, "| **leaks found** | **{}** |", self.leaks.len());
+        let _ = writeln!(
+            out,
+            "\n| operation | ran | failed (expected under faults) | isolation checks completed |\n|---|---|---|---|"
+        );
+        for k in &self.by_kind {
+            let checked = if k.checked == 0 {
+                "at the end, against the ledger".to_owned()
+            } else {
+                k.checked.to_string()
+            };
+            let _ = writeln!(out, "| {} | {} | {} | {checked} |", k.kind, k.ran, k.failed);
+        }
         for leak in &self.leaks {
             let _ = writeln!(out, "\n- LEAK: {leak}");
         }

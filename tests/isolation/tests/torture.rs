@@ -8,6 +8,15 @@ use tenancy_isolation::fixture::World;
 use tenancy_isolation::torture::{self, Config};
 use tenancy_testing::{APP_ROLE, PgBouncer, PgServer};
 
+/// Kinds that check isolation as they run (the others are checked at the
+/// end, against the ledger): each must have completed enough checks.
+const CHECKING: [&str; 4] = [
+    "read",
+    "cross-tenant attack",
+    "query without tenant",
+    "raw-SQL attack",
+];
+
 fn config() -> Config {
     let seed = std::env::var("TORTURE_SEED")
         .ok()
@@ -21,7 +30,10 @@ fn config() -> Config {
 }
 
 async fn run<B: Backend>(world: &World, backend: B, target: &str) {
-    let config = config();
+    run_with(world, backend, target, config()).await;
+}
+
+async fn run_with<B: Backend>(world: &World, backend: B, target: &str, config: Config) {
     let report = torture::run(
         world,
         backend,
@@ -53,11 +65,30 @@ async fn run<B: Backend>(world: &World, backend: B, target: &str) {
         "only {} operations ran",
         report.operations
     );
-    for (kind, n) in &report.by_kind {
+    for k in &report.by_kind {
+        let skipped = !config.rls
+            && ["cross-tenant attack", "query without tenant"]
+                .iter()
+                .any(|s| k.kind.starts_with(s));
+        if skipped {
+            assert_eq!(k.ran, 0, "{} runs only with RLS on", k.kind);
+            continue;
+        }
         assert!(
-            *n > 0,
-            "no {kind} operation ran: the run exercised less than it claims"
+            k.ran > 0,
+            "no {} operation ran: the run exercised less than it claims",
+            k.kind
         );
+        if CHECKING.iter().any(|c| k.kind.starts_with(c)) {
+            assert!(
+                k.checked >= 50,
+                "only {} of {} {} operations completed their checks ({} failed)",
+                k.checked,
+                k.ran,
+                k.kind,
+                k.failed
+            );
+        }
     }
 }
 
@@ -101,4 +132,34 @@ async fn diesel_async_through_pgbouncer_in_transaction_mode() {
     )
     .unwrap();
     run(&world, backend, "through pgbouncer").await;
+}
+
+/// The type-level wall alone: RLS off on the table, so only the scoped
+/// builders keep tenants apart; every scoped read is checked against the
+/// ledger (each row written for this tenant, none discarded, none missing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlx_builders_alone_with_rls_off() {
+    let world = World::new(50).unwrap();
+    world.disable_rls().unwrap();
+    let config = Config {
+        rls: false,
+        operations: 5_000,
+        ..config()
+    };
+    let max = config.max_connections;
+    let backend = Sqlx::new(world.app_pool(world.db.app_url(), max).await.unwrap(), max);
+    run_with(&world, backend, "directly, RLS off", config).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diesel_async_builders_alone_with_rls_off() {
+    let world = World::new(50).unwrap();
+    world.disable_rls().unwrap();
+    let config = Config {
+        rls: false,
+        operations: 5_000,
+        ..config()
+    };
+    let backend = DieselAsync::new(world.db.app_url(), config.max_connections as usize).unwrap();
+    run_with(&world, backend, "directly, RLS off", config).await;
 }

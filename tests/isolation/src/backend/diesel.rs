@@ -10,7 +10,9 @@ use tenancy_core::rls::{IsolationLevel, TxOptions};
 use tenancy_diesel::{AsyncTenantPool, AsyncTenantTx, ForTenantDsl};
 use uuid::Uuid;
 
-use super::{Backend, BackendResult, Commit, End, INJECTED_PANIC, override_options, plant_sql};
+use super::{
+    Backend, BackendResult, Commit, End, INJECTED_PANIC, Read, override_options, plant_sql,
+};
 
 diesel::table! {
     orders (tenant_id, id) {
@@ -133,21 +135,25 @@ impl Backend for DieselAsync {
         })
     }
 
-    async fn read(&self, tenant: &Tenant) -> BackendResult<(Vec<Uuid>, i64)> {
+    async fn read(&self, tenant: &Tenant) -> BackendResult<Read> {
         let mut tx = self.snapshot.begin(tenant).await.map_err(text)?;
         let owners: Vec<Owner> = diesel::sql_query("SELECT tenant_id FROM orders")
             .load(tx.raw_connection().map_err(text)?)
             .await
             .map_err(text)?;
-        let scoped: Vec<Uuid> = tx
-            .fetch_all(orders::table.for_tenant(tenant).select(orders::id))
+        let scoped: Vec<(Uuid, Uuid)> = tx
+            .fetch_all(
+                orders::table
+                    .for_tenant(tenant)
+                    .select((orders::op, orders::tenant_id)),
+            )
             .await
             .map_err(text)?;
         tx.commit().await.map_err(text)?;
-        Ok((
-            owners.into_iter().map(|o| o.tenant_id).collect(),
-            i64::try_from(scoped.len()).unwrap_or(i64::MAX),
-        ))
+        Ok(Read {
+            raw_owners: owners.into_iter().map(|o| o.tenant_id).collect(),
+            scoped,
+        })
     }
 
     async fn attack(&self, tenant: &Tenant, victim: &Tenant) -> BackendResult<(i64, u64, bool)> {

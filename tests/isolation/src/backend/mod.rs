@@ -12,6 +12,16 @@ use uuid::Uuid;
 pub use self::diesel::DieselAsync;
 pub use self::sqlx::Sqlx;
 
+/// What [`Backend::read`] saw.
+#[derive(Debug, Clone, Default)]
+pub struct Read {
+    /// The owners of the rows a raw `SELECT` without `WHERE` returned
+    /// (row-level security's answer).
+    pub raw_owners: Vec<Uuid>,
+    /// The rows the scoped builder returned: (`op`, `tenant_id`).
+    pub scoped: Vec<(Uuid, Uuid)>,
+}
+
 /// An operation's error, as text (backends have different error types).
 pub type BackendResult<T> = Result<T, String>;
 
@@ -77,9 +87,9 @@ pub trait Backend: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = BackendResult<Commit>> + Send;
 
     /// In one snapshot: the owners of every row a raw `SELECT` without
-    /// `WHERE` returns, and the count the scoped builder returns.
-    fn read(&self, tenant: &Tenant)
-    -> impl Future<Output = BackendResult<(Vec<Uuid>, i64)>> + Send;
+    /// `WHERE` returns, and the rows the scoped builder returns (`op`,
+    /// `tenant_id`).
+    fn read(&self, tenant: &Tenant) -> impl Future<Output = BackendResult<Read>> + Send;
 
     /// From `tenant`'s transaction: how many of `victim`'s rows it sees, how
     /// many an `UPDATE` of them changes, and whether inserting a row for the

@@ -6,7 +6,9 @@ use tenancy_core::rls::{IsolationLevel, TxOptions};
 use tenancy_sqlx::{Scoped, TenantPool, TenantTx};
 use uuid::Uuid;
 
-use super::{Backend, BackendResult, Commit, End, INJECTED_PANIC, override_options, plant_sql};
+use super::{
+    Backend, BackendResult, Commit, End, INJECTED_PANIC, Read, override_options, plant_sql,
+};
 use crate::fixture::Orders;
 
 /// `tenancy-sqlx` over a `PgPool`.
@@ -71,25 +73,26 @@ impl Backend for Sqlx {
         })
     }
 
-    async fn read(&self, tenant: &Tenant) -> BackendResult<(Vec<Uuid>, i64)> {
+    async fn read(&self, tenant: &Tenant) -> BackendResult<Read> {
         let snapshot = TxOptions::default().isolation(IsolationLevel::RepeatableRead);
         let mut tx = self
             .pool
             .begin_with(tenant, &snapshot)
             .await
             .map_err(text)?;
-        let owners: Vec<Uuid> = sqlx::query_scalar("SELECT tenant_id FROM orders")
+        let raw_owners: Vec<Uuid> = sqlx::query_scalar("SELECT tenant_id FROM orders")
             .persistent(tx.named_statements())
             .fetch_all(&mut tx)
             .await
             .map_err(text)?;
-        let scoped = Scoped::<Orders>::select()
+        let scoped: Vec<(Uuid, Uuid)> = Scoped::<Orders>::select()
+            .columns(&["op", "tenant_id"])
             .for_tenant(tenant)
-            .count(&mut tx)
+            .fetch_all(&mut tx)
             .await
             .map_err(text)?;
         tx.commit().await.map_err(text)?;
-        Ok((owners, scoped))
+        Ok(Read { raw_owners, scoped })
     }
 
     async fn attack(&self, tenant: &Tenant, victim: &Tenant) -> BackendResult<(i64, u64, bool)> {
