@@ -5,9 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
 
 use sqlx::{Connection, PgConnection};
+use tenancy_core::Tenant;
 use tenancy_isolation::fixture::{Orders, World};
 use tenancy_sqlx::{Scoped, TenantPool};
 use tenancy_testing::{APP_ROLE, PgBouncer, PgServer};
+use uuid::Uuid;
 
 async fn client(bouncer: &PgBouncer, world: &World) -> PgConnection {
     let options: sqlx::postgres::PgConnectOptions =
@@ -25,19 +27,20 @@ async fn seen_by(conn: &mut PgConnection) -> (Option<String>, i64) {
         .unwrap()
 }
 
-/// acme gets 3 rows.
+/// The first tenant (acme) gets 3 rows, the second (globex), if any, 2.
 async fn seed(world: &World, pool: &TenantPool) {
-    let acme = &world.tenants[0];
-    let mut tx = pool.begin(acme).await.unwrap();
-    for _ in 0..3 {
-        Scoped::<Orders>::insert()
-            .value("op", uuid::Uuid::new_v4())
-            .for_tenant(acme)
-            .execute(&mut tx)
-            .await
-            .unwrap();
+    for (tenant, rows) in world.tenants.iter().zip([3, 2]) {
+        let mut tx = pool.begin(tenant).await.unwrap();
+        for _ in 0..rows {
+            Scoped::<Orders>::insert()
+                .value("op", uuid::Uuid::new_v4())
+                .for_tenant(tenant)
+                .execute(&mut tx)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
     }
-    tx.commit().await.unwrap();
 }
 
 #[tokio::test]
@@ -49,7 +52,8 @@ async fn a_session_level_set_leaks_to_the_next_client_but_the_default_does_not()
         .app_pool(&bouncer.url(APP_ROLE, world.db.name()), 4)
         .await
         .unwrap();
-    let pool = TenantPool::new(app.clone());
+    // As behind any pgbouncer before 1.21: no named statements.
+    let pool = TenantPool::new(app.clone()).unnamed_statements();
     seed(&world, &pool).await;
     let acme = &world.tenants[0];
 
@@ -74,6 +78,9 @@ async fn a_session_level_set_leaks_to_the_next_client_but_the_default_does_not()
         rows, 0,
         "after a tenant transaction, another client sees nothing"
     );
+    // And the next tenant on that server connection sees only its own rows.
+    assert_eq!(count_through(&pool, &world.tenants[1]).await.unwrap(), 2);
+    assert_eq!(count_through(&pool, acme).await.unwrap(), 3);
 
     // What the SDK does not do: a session-level SET by client A ...
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
@@ -110,23 +117,36 @@ async fn a_session_level_set_leaks_to_the_next_client_but_the_default_does_not()
     assert_eq!(seen_by(&mut b).await.1, 0);
 }
 
-/// Counts acme's orders through the Scoped builder, in a transaction of `pool`.
-async fn count_through(pool: &TenantPool, world: &World) -> tenancy_sqlx::Result<i64> {
-    let acme = &world.tenants[0];
-    let mut tx = pool.begin(acme).await?;
-    let n = Scoped::<Orders>::select()
-        .for_tenant(acme)
-        .count(&mut tx)
+/// The owners of the rows `tenant` reads through the Scoped builder, in a
+/// transaction of `pool`.
+async fn owners_through(pool: &TenantPool, tenant: &Tenant) -> tenancy_sqlx::Result<Vec<Uuid>> {
+    let mut tx = pool.begin(tenant).await?;
+    let owners: Vec<(Uuid,)> = Scoped::<Orders>::select()
+        .columns(&["tenant_id"])
+        .for_tenant(tenant)
+        .fetch_all(&mut tx)
         .await?;
     tx.commit().await?;
-    Ok(n)
+    Ok(owners.into_iter().map(|(o,)| o).collect())
+}
+
+/// `owners_through`, checked: exactly `rows` rows, all `tenant`'s.
+async fn count_through(pool: &TenantPool, tenant: &Tenant) -> tenancy_sqlx::Result<usize> {
+    let owners = owners_through(pool, tenant).await?;
+    assert!(
+        owners.iter().all(|o| o == tenant.id().as_uuid()),
+        "a client saw another tenant's rows: {owners:?}"
+    );
+    Ok(owners.len())
 }
 
 #[tokio::test]
 async fn unnamed_statements_survive_a_pooler_that_cannot_keep_named_ones() {
-    let world = World::new(1).unwrap();
+    let world = World::new(2).unwrap();
+    let (acme, globex) = (&world.tenants[0], &world.tenants[1]);
     // ONE server connection, two clients (two pools of one connection each):
-    // both clients' transactions run on the same server connection.
+    // both clients' transactions, for two tenants in turn, run on the same
+    // server connection.
     let bouncer = PgBouncer::start(PgServer::shared().unwrap(), 1).unwrap();
     let url = bouncer.url(APP_ROLE, world.db.name());
     let pool = |named: bool| {
@@ -144,11 +164,16 @@ async fn unnamed_statements_survive_a_pooler_that_cannot_keep_named_ones() {
     let (a, b) = (pool(false).await, pool(false).await);
     seed(&world, &a).await;
     for round in 0..3 {
-        for (client, pool) in [("a", &a), ("b", &b)] {
-            let n = count_through(pool, &world).await;
+        for (client, pool, tenant, rows) in [
+            ("a", &a, acme, 3),
+            ("b", &b, globex, 2),
+            ("a", &a, globex, 2),
+            ("b", &b, acme, 3),
+        ] {
+            let n = count_through(pool, tenant).await;
             assert_eq!(
                 n.map_err(|e| e.to_string()),
-                Ok(3),
+                Ok(rows),
                 "unnamed statements, round {round}, client {client}"
             );
         }
@@ -159,8 +184,8 @@ async fn unnamed_statements_survive_a_pooler_that_cannot_keep_named_ones() {
     // before 1.21 does not track them, and the second client fails (closed:
     // an error, never another tenant's rows).
     let (a, b) = (pool(true).await, pool(true).await);
-    assert_eq!(count_through(&a, &world).await.unwrap(), 3);
-    let second = count_through(&b, &world).await;
+    assert_eq!(count_through(&a, acme).await.unwrap(), 3);
+    let second = count_through(&b, globex).await;
     eprintln!("named statements, second client: {second:?}");
     match second {
         Err(e) => assert!(
@@ -168,6 +193,6 @@ async fn unnamed_statements_survive_a_pooler_that_cannot_keep_named_ones() {
             "a named statement collision, not: {e}"
         ),
         // pgbouncer 1.21+ with max_prepared_statements keeps named ones.
-        Ok(n) => assert_eq!(n, 3),
+        Ok(n) => assert_eq!(n, 2),
     }
 }
