@@ -236,6 +236,15 @@ async fn another_tenants_order_is_404_for_every_method() {
         (StatusCode::OK, &json!(2)),
         "globex's order must be untouched"
     );
+    // The database agrees: the row is there, globex's, unchanged.
+    let row = shared()
+        .db
+        .admin_sql(&format!(
+            "SELECT tenant_id, quantity FROM orders WHERE id = '{}'",
+            theirs["id"].as_str().unwrap()
+        ))
+        .unwrap();
+    assert_eq!(row.trim(), format!("{}|2", tenant_id("globex")));
 
     let unknown = format!("/orders/{}", uuid::Uuid::new_v4());
     let (status, body) = call(Method::GET, &unknown, Via::Host("acme"), Some(&alice), None).await;
@@ -473,6 +482,98 @@ fn tokens() -> &'static (String, String) {
             .unwrap();
         runtime.block_on(async { (token("acme", "alice").await, token("globex", "bob").await) })
     })
+}
+
+/// The id of the seed tenant `slug`, from the database.
+fn tenant_id(slug: &str) -> String {
+    shared()
+        .db
+        .admin_sql(&format!(
+            "SELECT id FROM tenancy_tenants WHERE slug = '{slug}'"
+        ))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// The ids of `tenant_id`'s orders, from an administrator query with an
+/// explicit `WHERE`.
+fn order_ids_of(tenant_id: &str) -> std::collections::HashSet<String> {
+    shared()
+        .db
+        .admin_sql(&format!(
+            "SELECT id FROM orders WHERE tenant_id = '{tenant_id}'"
+        ))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+mod real_tenants {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Requests that name a real tenant (by subdomain or header, any
+        /// case, with or without a port), with either tenant's token: with
+        /// the tenant's own token, 200 and only that tenant's orders, as an
+        /// administrator's query with an explicit WHERE finds them; with the
+        /// other tenant's token, 403.
+        #[test]
+        fn requests_for_real_tenants_see_only_their_own_orders(
+            named in prop_oneof![Just("acme"), Just("globex")],
+            by_host in any::<bool>(),
+            upper in any::<bool>(),
+            with_port in any::<bool>(),
+            token_of in prop_oneof![Just("acme"), Just("globex")],
+        ) {
+            let (alice, bob) = tokens();
+            let token = if token_of == "acme" { alice } else { bob };
+            let port = server().port();
+            let name = if upper { named.to_ascii_uppercase() } else { named.to_owned() };
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let (created, status, body) = runtime.block_on(async {
+                // With its own token, the tenant has at least this order.
+                let created = if token_of == named {
+                    Some(create(Via::Header(named), token, "proptest").await)
+                } else {
+                    None
+                };
+                let client = reqwest::Client::new();
+                let mut request = client
+                    .get(format!("http://127.0.0.1:{port}/orders"))
+                    .bearer_auth(token);
+                let suffix = if with_port { format!(":{port}") } else { String::new() };
+                request = if by_host {
+                    request.header("host", format!("{name}.localhost{suffix}"))
+                } else {
+                    request.header("host", format!("localhost{suffix}")).header("x-tenant", name.clone())
+                };
+                let response = request.send().await.unwrap();
+                let status = response.status();
+                (created, status, response.json::<Value>().await.unwrap_or(Value::Null))
+            });
+            if token_of == named {
+                prop_assert_eq!(status, StatusCode::OK, "{}", body);
+                let id = tenant_id(named);
+                let in_database = order_ids_of(&id);
+                let orders = body.as_array().unwrap();
+                let created = created.unwrap();
+                prop_assert!(orders.iter().any(|o| o["id"] == created["id"]), "own new order missing");
+                for order in orders {
+                    prop_assert_eq!(order["tenant_id"].as_str(), Some(id.as_str()));
+                    prop_assert!(in_database.contains(order["id"].as_str().unwrap()), "{}", order);
+                }
+            } else {
+                prop_assert_eq!(status, StatusCode::FORBIDDEN, "{}", body);
+            }
+        }
+    }
 }
 
 mod hostile {
