@@ -97,3 +97,80 @@ proptest! {
         }
     }
 }
+
+/// How a well-formed request names its tenant.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    Subdomain,
+    Header,
+    Path,
+}
+
+fn request_naming(named: &[(Source, &str)], upper: bool, port: bool) -> Request<Body> {
+    let case = |slug: &str| {
+        if upper {
+            slug.to_ascii_uppercase()
+        } else {
+            slug.to_owned()
+        }
+    };
+    let port = if port { ":8443" } else { "" };
+    let mut host = format!("example.com{port}");
+    let mut path = "/orders".to_owned();
+    let mut builder = Request::builder();
+    for (source, slug) in named {
+        match source {
+            Source::Subdomain => host = format!("{}.example.com{port}", case(slug)),
+            Source::Header => builder = builder.header("x-tenant", case(slug)),
+            Source::Path => path = format!("/t/{}/orders", case(slug)),
+        }
+    }
+    builder
+        .uri(path)
+        .header("host", host)
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn source() -> impl Strategy<Value = Source> {
+    prop_oneof![
+        Just(Source::Subdomain),
+        Just(Source::Header),
+        Just(Source::Path)
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Well-formed requests that name real tenants, through one or two
+    /// sources, in any case, with or without a port: one tenant named
+    /// (however often) resolves exactly that tenant; two different tenants
+    /// named is a 400, never either of them.
+    #[test]
+    fn real_tenants_resolve_exactly_as_named(
+        first in (source(), prop_oneof![Just("acme"), Just("globex")]),
+        second in proptest::option::of((source(), prop_oneof![Just("acme"), Just("globex")])),
+        upper in any::<bool>(),
+        port in any::<bool>(),
+    ) {
+        // Two sources of the same kind: the second would overwrite the first.
+        let second = second.filter(|(s, _)| std::mem::discriminant(s) != std::mem::discriminant(&first.0));
+        let named: Vec<(Source, &str)> = std::iter::once(first).chain(second).collect();
+        let request = request_naming(&named, upper, port);
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let (status, body) = runtime.block_on(async {
+            let response = app().oneshot(request).await.unwrap();
+            let status = response.status();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8_lossy(&body).into_owned())
+        });
+        if named.iter().all(|(_, slug)| *slug == first.1) {
+            prop_assert_eq!(status, http::StatusCode::OK, "{:?}: {}", named, body);
+            prop_assert_eq!(body.as_str(), first.1);
+        } else {
+            prop_assert_eq!(status, http::StatusCode::BAD_REQUEST, "{:?}: {}", named, body);
+            prop_assert!(body != "acme" && body != "globex", "the handler ran for {body}");
+        }
+    }
+}
