@@ -96,6 +96,12 @@ mutant torture-session-reset tenancy-sqlx/src/tx.rs \
     'self.raw = true;' '' \
     -- -p tenancy-isolation --test torture sqlx_directly
 
+# The tenant bound for the session instead of the transaction: behind a
+# transaction pooler it reaches the next client.
+mutant transaction-local-binding tenancy-core/src/rls.rs \
+    "\"; SET LOCAL {setting} = '{tenant}'\"" "\"; SET {setting} = '{tenant}'\"" \
+    -- -p tenancy-isolation --test pgbouncer
+
 # Temporary tables searched first again.
 mutant temp-tables-last tenancy-core/src/rls.rs \
     'sql.push_str(TEMP_LAST_SQL);' '' \
