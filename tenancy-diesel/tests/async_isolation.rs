@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 
 mod common;
-use common::{FRESH_SESSION, SESSION_STATE, SessionState};
+use common::{FRESH_SESSION, SEED, SESSION_STATE, SessionState, database, orders, tenant};
 use diesel::sql_types::{Nullable, Text, Uuid as SqlUuid};
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::Pool;
@@ -17,16 +17,6 @@ use tenancy_testing::TestDatabase;
 use tenancy_testing::cancel::{PollBudget, poll_at_most};
 use uuid::Uuid;
 
-diesel::table! {
-    orders (tenant_id, id) {
-        id -> Uuid,
-        tenant_id -> Uuid,
-        item -> Text,
-        quantity -> Int4,
-    }
-}
-tenancy_diesel::tenant_scoped!(orders.tenant_id);
-
 struct Fixture {
     db: TestDatabase,
     raw: Pool<AsyncPgConnection>,
@@ -35,28 +25,13 @@ struct Fixture {
     globex: Tenant,
 }
 
-fn tenant(slug: &str) -> Tenant {
-    Tenant::builder(TenantId::new_v4(), slug.parse().unwrap()).build()
-}
-
 async fn fixture() -> Fixture {
-    let db = tenancy_testing::test_database();
-    let policy = TenantPolicy::new("orders").unwrap();
-    db.owner_sql(&format!(
-        "CREATE TABLE orders (id uuid NOT NULL DEFAULT gen_random_uuid(), {}, item text NOT NULL,
-                              quantity int NOT NULL DEFAULT 1, PRIMARY KEY (tenant_id, id)); {}",
-        policy.column_sql(),
-        policy.enable_sql()
-    ))
-    .unwrap();
+    let db = database();
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(db.app_url());
     let raw = Pool::builder(manager).max_size(1).build().unwrap();
     let pool = AsyncTenantPool::new(raw.clone());
     let (acme, globex) = (tenant("acme"), tenant("globex"));
-    for (t, items) in [
-        (&acme, &["Burger", "Fries", "Cola"][..]),
-        (&globex, &["Taco", "Nachos"][..]),
-    ] {
+    for (t, items) in [(&acme, SEED[0]), (&globex, SEED[1])] {
         let mut tx = pool.begin(t).await.unwrap();
         for item in items {
             tx.insert(diesel::insert_into(orders::table).values(orders::item.eq(*item)))

@@ -6,77 +6,12 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
 mod common;
-use common::{FRESH_SESSION, SESSION_STATE, SessionState};
-use diesel::r2d2::{ConnectionManager, Pool};
+use common::{FRESH_SESSION, Fixture, SESSION_STATE, SessionState, fixture, orders};
 use diesel::sql_types::{Nullable, Text, Uuid as SqlUuid};
-use tenancy_core::rls::{TenantPolicy, TxOptions};
-use tenancy_core::{Tenant, TenantContext, TenantError, TenantId};
-use tenancy_diesel::{Error, ForTenantDsl, TenantPool};
-use tenancy_testing::TestDatabase;
+use tenancy_core::rls::TxOptions;
+use tenancy_core::{TenantContext, TenantError};
+use tenancy_diesel::{Error, ForTenantDsl};
 use uuid::Uuid;
-
-diesel::table! {
-    orders (tenant_id, id) {
-        id -> Uuid,
-        tenant_id -> Uuid,
-        item -> Text,
-        quantity -> Int4,
-    }
-}
-tenancy_diesel::tenant_scoped!(orders.tenant_id);
-
-type Raw = Pool<ConnectionManager<PgConnection>>;
-
-struct Fixture {
-    db: TestDatabase,
-    raw: Raw,
-    pool: TenantPool,
-    acme: Tenant,
-    globex: Tenant,
-}
-
-fn tenant(slug: &str) -> Tenant {
-    Tenant::builder(TenantId::new_v4(), slug.parse().unwrap()).build()
-}
-
-/// acme gets 3 orders, globex 2; the pool has ONE connection, so the next
-/// user of a connection is certain to be the test's check.
-fn fixture() -> Fixture {
-    let db = tenancy_testing::test_database();
-    let policy = TenantPolicy::new("orders").unwrap();
-    db.owner_sql(&format!(
-        "CREATE TABLE orders (id uuid NOT NULL DEFAULT gen_random_uuid(), {}, item text NOT NULL,
-                              quantity int NOT NULL DEFAULT 1, PRIMARY KEY (tenant_id, id)); {}",
-        policy.column_sql(),
-        policy.enable_sql()
-    ))
-    .unwrap();
-    let raw = Pool::builder()
-        .max_size(1)
-        .build(ConnectionManager::<PgConnection>::new(db.app_url()))
-        .unwrap();
-    let pool = TenantPool::new(raw.clone());
-    let (acme, globex) = (tenant("acme"), tenant("globex"));
-    for (t, items) in [
-        (&acme, &["Burger", "Fries", "Cola"][..]),
-        (&globex, &["Taco", "Nachos"][..]),
-    ] {
-        pool.transaction(t, |tx| {
-            for item in items {
-                tx.insert(diesel::insert_into(orders::table).values(orders::item.eq(*item)))?;
-            }
-            Ok::<_, Error>(())
-        })
-        .unwrap();
-    }
-    Fixture {
-        db,
-        raw,
-        pool,
-        acme,
-        globex,
-    }
-}
 
 #[derive(QueryableByName)]
 struct Setting {

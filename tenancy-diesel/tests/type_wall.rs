@@ -10,70 +10,26 @@
 
 use std::collections::BTreeMap;
 
+mod common;
+use common::{Fixture, fixture, orders};
+
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, Pool};
 use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::Pool as AsyncPool;
+use tenancy_core::Tenant;
 use tenancy_core::rls::TenantPolicy;
-use tenancy_core::{Tenant, TenantId};
-use tenancy_diesel::{AsyncTenantPool, Error, ForTenantDsl, TenantPool};
-use tenancy_testing::TestDatabase;
+use tenancy_diesel::{AsyncTenantPool, Error, ForTenantDsl};
 use uuid::Uuid;
 
-diesel::table! {
-    orders (tenant_id, id) {
-        id -> Uuid,
-        tenant_id -> Uuid,
-        item -> Text,
-        quantity -> Int4,
-    }
-}
-tenancy_diesel::tenant_scoped!(orders.tenant_id);
-
-struct Fixture {
-    db: TestDatabase,
-    pool: TenantPool,
-    acme: Tenant,
-    globex: Tenant,
-}
-
-fn tenant(slug: &str) -> Tenant {
-    Tenant::builder(TenantId::new_v4(), slug.parse().unwrap()).build()
-}
-
-/// acme gets 3 orders, globex 2; then RLS goes off on `orders`.
+/// [`fixture`], then RLS off on `orders`, proven by a raw count.
 fn rls_off() -> Fixture {
-    let db = tenancy_testing::test_database();
-    let policy = TenantPolicy::new("orders").unwrap();
-    db.owner_sql(&format!(
-        "CREATE TABLE orders (id uuid NOT NULL DEFAULT gen_random_uuid(), {}, item text NOT NULL,
-                              quantity int NOT NULL DEFAULT 1, PRIMARY KEY (tenant_id, id)); {}",
-        policy.column_sql(),
-        policy.enable_sql()
-    ))
-    .unwrap();
-    let raw = Pool::builder()
-        .max_size(1)
-        .build(ConnectionManager::<PgConnection>::new(db.app_url()))
+    let f = fixture();
+    f.db.owner_sql(&TenantPolicy::new("orders").unwrap().disable_sql())
         .unwrap();
-    let pool = TenantPool::new(raw);
-    let (acme, globex) = (tenant("acme"), tenant("globex"));
-    for (t, items) in [
-        (&acme, &["Burger", "Fries", "Cola"][..]),
-        (&globex, &["Taco", "Nachos"][..]),
-    ] {
-        pool.transaction(t, |tx| {
-            for item in items {
-                tx.insert(diesel::insert_into(orders::table).values(orders::item.eq(*item)))?;
-            }
-            Ok::<_, Error>(())
-        })
-        .unwrap();
-    }
-    db.owner_sql(&policy.disable_sql()).unwrap();
-    let seen: i64 = pool
-        .transaction(&acme, |tx| {
+    let seen: i64 = f
+        .pool
+        .transaction(&f.acme, |tx| {
             Ok::<_, Error>(diesel::RunQueryDsl::get_result(
                 orders::table.count(),
                 tx.raw_connection(),
@@ -84,12 +40,7 @@ fn rls_off() -> Fixture {
         seen, 5,
         "RLS must be off: a raw query sees every tenant's rows"
     );
-    Fixture {
-        db,
-        pool,
-        acme,
-        globex,
-    }
+    f
 }
 
 /// A tenant's rows, by id, from an explicit `WHERE`: (item, quantity).

@@ -62,6 +62,15 @@ async fn options_cannot_replace_the_tenant_role_or_search_path() {
     assert_clean(&f.raw).await;
 }
 
+/// Gives the app role `TEMPORARY` back, to test the walls behind the revoke.
+fn grant_temporary(f: &common::Fixture) {
+    f.db.admin_sql(&format!(
+        "GRANT TEMPORARY ON DATABASE {} TO {APP_ROLE}",
+        f.db.name()
+    ))
+    .unwrap();
+}
+
 /// The session state the next user of the pool's one connection sees.
 #[derive(Debug, PartialEq, Eq)]
 struct Session {
@@ -136,11 +145,7 @@ fn leave_state_behind(other: &tenancy_core::Tenant) -> String {
 async fn session_state_left_by_raw_sql_is_reset_when_the_transaction_ends() {
     let f = fixture(1).await;
     // Both walls against temporary tables off: this test is about the reset.
-    f.db.admin_sql(&format!(
-        "GRANT TEMPORARY ON DATABASE {} TO {APP_ROLE}",
-        f.db.name()
-    ))
-    .unwrap();
+    grant_temporary(&f);
     let (before, pid) = session_state(&f.raw).await;
     assert_eq!(before, fresh_session());
     for end_with_commit in [true, false] {
@@ -248,11 +253,7 @@ async fn the_app_role_cannot_create_temporary_tables() {
 async fn a_temporary_table_does_not_shadow_a_tenant_table() {
     let f = fixture(1).await;
     // The revoke off: this test is about the search path.
-    f.db.admin_sql(&format!(
-        "GRANT TEMPORARY ON DATABASE {} TO {APP_ROLE}",
-        f.db.name()
-    ))
-    .unwrap();
+    grant_temporary(&f);
     // In the transaction that made it: the builders still reach the real table.
     let mut tx = f.pool.begin(&f.acme).await.unwrap();
     sqlx::raw_sql("CREATE TEMP TABLE orders (LIKE public.orders INCLUDING DEFAULTS)")
@@ -322,11 +323,7 @@ async fn a_temporary_table_does_not_shadow_a_tenant_table() {
 #[tokio::test]
 async fn a_released_session_leaves_no_state_and_one_with_prepared_statements_is_closed() {
     let f = fixture(1).await;
-    f.db.admin_sql(&format!(
-        "GRANT TEMPORARY ON DATABASE {} TO {APP_ROLE}",
-        f.db.name()
-    ))
-    .unwrap();
+    grant_temporary(&f);
     let (_, pid) = session_state(&f.raw).await;
     let mut session = f.pool.session(&f.acme).await.unwrap();
     // A transaction left open, too: release must end it.
