@@ -79,6 +79,11 @@ mutant torture-diesel-type-wall tenancy-diesel/src/scoped.rs \
     'T::TenantColumn::default().eq(*tenant.id().as_uuid())' 'T::TenantColumn::default().ne(uuid::Uuid::nil())' \
     -- -p tenancy-isolation --test torture diesel_async_builders_alone
 
+# A condition added to a scoped diesel query, no longer in parentheses.
+mutant diesel-grouped-filter tenancy-diesel/src/grouped.rs \
+    'out.push_sql("(");' '' 'out.push_sql(")");' '' \
+    -- -p tenancy-diesel --all-features --test type_wall
+
 # The database wall: the generated policy lets every row through.
 mutant rls-wall tenancy-core/src/rls.rs \
     'format!("{} = {}", self.column.sql(), self.setting.policy_expr())' \

@@ -54,6 +54,7 @@
 #[cfg(feature = "async")]
 mod async_pool;
 mod error;
+mod grouped;
 #[cfg(feature = "async")]
 pub mod pgbouncer;
 mod pool;
@@ -64,7 +65,7 @@ mod tx;
 pub use async_pool::{AsyncTenantPool, AsyncTenantTx};
 pub use error::{Error, Result};
 pub use pool::TenantPool;
-pub use scoped::{ForTenantDsl, Scoped, TenantFilter, TenantScoped};
+pub use scoped::{ForTenantDsl, Grouped, Scoped, TenantFilter, TenantScoped};
 pub use tx::TenantTx;
 
 pub use tenancy_core;

@@ -2,10 +2,12 @@
 
 use diesel::dsl::{Eq, Filter, Limit, Order, Select};
 use diesel::expression::Expression;
-use diesel::query_builder::{DeleteStatement, UpdateStatement};
+use diesel::query_builder::{DeleteStatement, IntoUpdateTarget, UpdateStatement};
 use diesel::query_dsl::methods::{FilterDsl, LimitDsl, OrderDsl, SelectDsl};
 use diesel::{Column, ExpressionMethods, Table, sql_types};
 use tenancy_core::{Tenant, TenantId};
+
+pub use crate::grouped::Grouped;
 
 /// A table with a tenant column (a `uuid`). Only such tables can be scoped
 /// with [`for_tenant`](ForTenantDsl::for_tenant); a table without one does
@@ -73,6 +75,15 @@ impl<Q> Scoped<Q> {
         self.tenant
     }
 
+    /// The SQL and bound values, for logs and tests (diesel's
+    /// `debug_query`).
+    pub fn debug_sql(&self) -> String
+    where
+        Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+    {
+        diesel::debug_query::<diesel::pg::Pg, _>(&self.query).to_string()
+    }
+
     /// `Ok` if this query is scoped to `tenant`, the mismatch otherwise.
     pub(crate) fn ensure_tenant(&self, tenant: &Tenant) -> crate::Result<()> {
         if self.tenant == tenant.id() {
@@ -92,12 +103,14 @@ impl<Q> Scoped<Q> {
         }
     }
 
-    /// Adds a condition, joined with `AND` to the tenant condition.
-    pub fn filter<P>(self, predicate: P) -> Scoped<Filter<Q, P>>
+    /// Adds a condition, in parentheses and joined with `AND` to the tenant
+    /// condition: whatever it contains (an `OR` inside a `dsl::sql`
+    /// fragment, say) cannot widen the query beyond the tenant.
+    pub fn filter<P>(self, predicate: P) -> Scoped<Filter<Q, Grouped<P>>>
     where
-        Q: FilterDsl<P>,
+        Q: FilterDsl<Grouped<P>>,
     {
-        self.map(|q| q.filter(predicate))
+        self.map(|q| q.filter(Grouped(predicate)))
     }
 
     /// Orders the rows.
@@ -152,9 +165,12 @@ where
     }
 }
 
-impl<T, U, V, Ret> ForTenantDsl<T> for UpdateStatement<T, U, V, Ret>
+/// Only for an `UPDATE` without a `WHERE` clause yet: a condition added
+/// before the tenant's would be joined to it with a bare `AND`. Scope first,
+/// then [`filter`](Scoped::filter).
+impl<T, V, Ret> ForTenantDsl<T> for UpdateStatement<T, <T as IntoUpdateTarget>::WhereClause, V, Ret>
 where
-    T: TenantScoped + diesel::QuerySource,
+    T: TenantScoped + diesel::QuerySource + IntoUpdateTarget,
     Self: FilterDsl<TenantFilter<T>>,
 {
     type Output = Filter<Self, TenantFilter<T>>;
@@ -164,9 +180,10 @@ where
     }
 }
 
-impl<T, U, Ret> ForTenantDsl<T> for DeleteStatement<T, U, Ret>
+/// Only for a `DELETE` without a `WHERE` clause yet (see the `UPDATE` impl).
+impl<T, Ret> ForTenantDsl<T> for DeleteStatement<T, <T as IntoUpdateTarget>::WhereClause, Ret>
 where
-    T: TenantScoped + diesel::QuerySource,
+    T: TenantScoped + diesel::QuerySource + IntoUpdateTarget,
     Self: FilterDsl<TenantFilter<T>>,
 {
     type Output = Filter<Self, TenantFilter<T>>;

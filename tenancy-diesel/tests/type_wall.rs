@@ -235,3 +235,35 @@ async fn diesel_async_select_insert_update_delete_touch_only_the_tenants_rows() 
     assert!(rows_of(&f, &f.acme).is_empty());
     assert_eq!(rows_of(&f, &f.globex), globex_before);
 }
+
+#[test]
+fn a_condition_with_or_cannot_widen_a_scoped_query() {
+    use diesel::dsl::sql;
+    use diesel::sql_types::Bool;
+    let f = rls_off();
+    let globex_before = rows_of(&f, &f.globex);
+    let (seen, updated, sql_text) = f
+        .pool
+        .transaction(&f.acme, |tx| {
+            let t = tx.tenant().clone();
+            let query = orders::table
+                .for_tenant(&t)
+                .filter(sql::<Bool>("TRUE OR TRUE"))
+                .select(orders::tenant_id);
+            let sql_text = query.debug_sql();
+            let seen: Vec<Uuid> = tx.fetch_all(query)?;
+            let updated = tx.execute_scoped(
+                diesel::update(orders::table)
+                    .set(orders::quantity.eq(5))
+                    .for_tenant(&t)
+                    .filter(sql::<Bool>("TRUE OR TRUE")),
+            )?;
+            Ok::<_, Error>((seen, updated, sql_text))
+        })
+        .unwrap();
+    assert!(sql_text.contains("AND (TRUE OR TRUE)"), "{sql_text}");
+    assert_eq!(seen.len(), 3, "{sql_text}");
+    assert!(seen.iter().all(|t| t == f.acme.id().as_uuid()));
+    assert_eq!(updated, 3);
+    assert_eq!(rows_of(&f, &f.globex), globex_before);
+}
