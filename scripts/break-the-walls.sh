@@ -84,6 +84,11 @@ mutant diesel-grouped-filter tenancy-diesel/src/grouped.rs \
     'out.push_sql("(");' '' 'out.push_sql(")");' '' \
     -- -p tenancy-diesel --all-features --test type_wall
 
+# Diesel writes may name the tenant column again.
+mutant diesel-tenant-column-writes tenancy-diesel/src/tenant_column_writes.rs \
+    'if writes_column(sql, column) {' 'if false {' \
+    -- -p tenancy-diesel --all-features --test type_wall writes_naming
+
 # The database wall: the generated policy lets every row through.
 mutant rls-wall tenancy-core/src/rls.rs \
     'format!("{} = {}", self.column.sql(), self.setting.policy_expr())' \

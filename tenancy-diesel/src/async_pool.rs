@@ -1,7 +1,8 @@
 //! [`AsyncTenantPool`] and [`AsyncTenantTx`]: the same guarantees for
 //! diesel-async (feature `async`).
 
-use diesel::query_builder::InsertStatement;
+use diesel::pg::Pg;
+use diesel::query_builder::{InsertStatement, QueryFragment};
 use diesel_async::methods::{ExecuteDsl, LoadQuery};
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::{
@@ -13,6 +14,8 @@ use tenancy_core::rls::TenantBinding;
 use tenancy_core::{Tenant, TenantContext};
 
 use crate::scoped::{Scoped, TenantScoped};
+use crate::tenant_column_writes::refuse_tenant_column_writes;
+use crate::tx::tenant_column;
 use crate::{Error, Result};
 
 /// A deadpool of diesel-async `AsyncPgConnection`s that hands out
@@ -146,24 +149,29 @@ impl AsyncTenantTx {
     }
 
     /// Runs a scoped `UPDATE` or `DELETE`; returns the number of rows changed.
+    /// An `UPDATE` that sets the tenant column is refused, as in
+    /// [`TenantTx::execute_scoped`](crate::TenantTx::execute_scoped).
     pub async fn execute_scoped<'q, Q>(&mut self, statement: Scoped<Q>) -> Result<usize>
     where
-        Q: ExecuteDsl<AsyncPgConnection> + 'q,
+        Q: ExecuteDsl<AsyncPgConnection> + QueryFragment<Pg> + 'q,
     {
         self.check(&statement)?;
+        refuse_tenant_column_writes(&statement.query, statement.tenant_column)?;
         Ok(statement.query.execute(self.conn()?).await?)
     }
 
     /// Runs an insert into a tenant table; the tenant column gets its
-    /// default, this transaction's tenant (see [`TenantTx::insert`](crate::TenantTx::insert)).
+    /// default, this transaction's tenant, and a statement that names it is
+    /// refused (see [`TenantTx::insert`](crate::TenantTx::insert)).
     pub async fn insert<'q, T, U, Op, Ret>(
         &mut self,
         statement: InsertStatement<T, U, Op, Ret>,
     ) -> Result<usize>
     where
         T: TenantScoped,
-        InsertStatement<T, U, Op, Ret>: ExecuteDsl<AsyncPgConnection> + 'q,
+        InsertStatement<T, U, Op, Ret>: ExecuteDsl<AsyncPgConnection> + QueryFragment<Pg> + 'q,
     {
+        refuse_tenant_column_writes(&statement, tenant_column::<T>())?;
         Ok(statement.execute(self.conn()?).await?)
     }
 

@@ -24,6 +24,17 @@ pub enum Error {
     #[error("no database connection available: {0}")]
     AsyncPool(String),
 
+    /// A write named the tenant column: the transaction's tenant fills it,
+    /// and rows never move between tenants.
+    #[error(
+        "the statement writes the tenant column {column:?}: leave it out, the transaction's tenant \
+         fills it (its column default), and rows never move between tenants"
+    )]
+    TenantColumn {
+        /// The tenant column.
+        column: &'static str,
+    },
+
     /// A query scoped to one tenant was run in another tenant's transaction.
     #[error(
         "the query is scoped to tenant {bound} but was run in a transaction of tenant {transaction}; \

@@ -59,6 +59,7 @@ mod grouped;
 pub mod pgbouncer;
 mod pool;
 mod scoped;
+mod tenant_column_writes;
 mod tx;
 
 #[cfg(feature = "async")]

@@ -52,6 +52,7 @@ where
     Scoped {
         query: query.filter(T::TenantColumn::default().eq(*tenant.id().as_uuid())),
         tenant: tenant.id(),
+        tenant_column: <T::TenantColumn as Column>::NAME,
     }
 }
 
@@ -67,6 +68,8 @@ where
 pub struct Scoped<Q> {
     pub(crate) query: Q,
     pub(crate) tenant: TenantId,
+    /// The table's tenant column, which writes must not set.
+    pub(crate) tenant_column: &'static str,
 }
 
 impl<Q> Scoped<Q> {
@@ -100,6 +103,7 @@ impl<Q> Scoped<Q> {
         Scoped {
             query: f(self.query),
             tenant: self.tenant,
+            tenant_column: self.tenant_column,
         }
     }
 

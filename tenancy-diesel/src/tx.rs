@@ -1,7 +1,9 @@
 //! [`TenantTx`]: a diesel transaction bound to one tenant.
 
 use diesel::connection::SimpleConnection;
+use diesel::pg::Pg;
 use diesel::query_builder::InsertStatement;
+use diesel::query_builder::QueryFragment;
 use diesel::query_dsl::LoadQuery;
 use diesel::query_dsl::methods::ExecuteDsl;
 use diesel::{OptionalExtension, PgConnection, RunQueryDsl};
@@ -9,6 +11,12 @@ use tenancy_core::Tenant;
 
 use crate::Result;
 use crate::scoped::{Scoped, TenantScoped};
+use crate::tenant_column_writes::refuse_tenant_column_writes;
+
+/// The name of table `T`'s tenant column.
+pub(crate) fn tenant_column<T: TenantScoped>() -> &'static str {
+    <T::TenantColumn as diesel::Column>::NAME
+}
 
 /// A transaction bound to one tenant; the tenant is set transaction-locally
 /// for PostgreSQL row-level security. Handed to the closure of
@@ -65,11 +73,16 @@ impl TenantTx<'_> {
     }
 
     /// Runs a scoped `UPDATE` or `DELETE`; returns the number of rows changed.
+    ///
+    /// An `UPDATE` that sets the tenant column is refused
+    /// ([`Error::TenantColumn`](crate::Error::TenantColumn)) before it is
+    /// sent.
     pub fn execute_scoped<Q>(&mut self, statement: Scoped<Q>) -> Result<usize>
     where
-        Q: RunQueryDsl<PgConnection> + ExecuteDsl<PgConnection>,
+        Q: RunQueryDsl<PgConnection> + ExecuteDsl<PgConnection> + QueryFragment<Pg>,
     {
         self.check(&statement)?;
+        refuse_tenant_column_writes(&statement.query, statement.tenant_column)?;
         Ok(statement.query.execute(self.conn)?)
     }
 
@@ -77,29 +90,35 @@ impl TenantTx<'_> {
     ///
     /// Leave the tenant column out of the values: its default (from
     /// [`TenantPolicy::column_sql`](tenancy_core::rls::TenantPolicy::column_sql))
-    /// is this transaction's tenant. A value naming another tenant is
-    /// refused by the policy's `WITH CHECK`.
+    /// is this transaction's tenant. A statement that names the tenant
+    /// column (in its values or an `ON CONFLICT ... DO UPDATE`) is refused
+    /// ([`Error::TenantColumn`](crate::Error::TenantColumn)) before it is
+    /// sent; with row-level security on, the policy's `WITH CHECK` would
+    /// refuse another tenant's id as well.
     pub fn insert<T, U, Op, Ret>(
         &mut self,
         statement: InsertStatement<T, U, Op, Ret>,
     ) -> Result<usize>
     where
         T: TenantScoped,
-        InsertStatement<T, U, Op, Ret>: ExecuteDsl<PgConnection>,
+        InsertStatement<T, U, Op, Ret>: ExecuteDsl<PgConnection> + QueryFragment<Pg>,
     {
+        refuse_tenant_column_writes(&statement, tenant_column::<T>())?;
         Ok(statement.execute(self.conn)?)
     }
 
     /// Runs an insert into a tenant table that has a `RETURNING` clause and
-    /// returns the inserted row(s).
+    /// returns the inserted row(s); the tenant column is refused as in
+    /// [`insert`](Self::insert).
     pub fn insert_returning<R, T, U, Op, Ret>(
         &mut self,
         statement: InsertStatement<T, U, Op, Ret>,
     ) -> Result<Vec<R>>
     where
         T: TenantScoped,
-        InsertStatement<T, U, Op, Ret>: for<'q> LoadQuery<'q, PgConnection, R>,
+        InsertStatement<T, U, Op, Ret>: for<'q> LoadQuery<'q, PgConnection, R> + QueryFragment<Pg>,
     {
+        refuse_tenant_column_writes(&statement, tenant_column::<T>())?;
         Ok(statement.load(self.conn)?)
     }
 

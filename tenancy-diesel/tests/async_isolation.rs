@@ -123,11 +123,25 @@ async fn isolation_via_builder_and_sql_query_and_with_check() {
         .await
         .unwrap();
     assert_eq!(changed, 0, "globex's Taco is out of reach");
-    let err = tx
-        .insert(diesel::insert_into(orders::table).values((
-            orders::tenant_id.eq(f.globex.id().as_uuid()),
-            orders::item.eq("Stolen"),
-        )))
+    let globex = *f.globex.id().as_uuid();
+    let stolen = move || {
+        diesel::insert_into(orders::table)
+            .values((orders::tenant_id.eq(globex), orders::item.eq("Stolen")))
+    };
+    // The SDK refuses a write that names the tenant column ...
+    let err = tx.insert(stolen()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::TenantColumn {
+                column: "tenant_id"
+            }
+        ),
+        "{err}"
+    );
+    // ... and past the SDK, row-level security refuses it.
+    let err = stolen()
+        .execute(tx.raw_connection().unwrap())
         .await
         .unwrap_err();
     assert!(err.to_string().contains("row-level security"), "{err}");

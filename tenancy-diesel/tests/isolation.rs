@@ -117,11 +117,25 @@ fn writes_cannot_reach_another_tenant() {
         .unwrap();
     assert_eq!((updated, deleted), (0, 0));
 
+    let globex = *f.globex.id().as_uuid();
+    let stolen = move || {
+        diesel::insert_into(orders::table)
+            .values((orders::tenant_id.eq(globex), orders::item.eq("Stolen")))
+    };
+    // The SDK refuses a write that names the tenant column ...
+    let planted = f.pool.transaction(&f.acme, |tx| tx.insert(stolen()));
+    assert!(
+        matches!(
+            planted,
+            Err(Error::TenantColumn {
+                column: "tenant_id"
+            })
+        ),
+        "{planted:?}"
+    );
+    // ... and past the SDK, row-level security refuses it.
     let planted = f.pool.transaction(&f.acme, |tx| {
-        tx.insert(diesel::insert_into(orders::table).values((
-            orders::tenant_id.eq(f.globex.id().as_uuid()),
-            orders::item.eq("Stolen"),
-        )))
+        Ok::<_, Error>(stolen().execute(tx.raw_connection())?)
     });
     assert!(
         planted

@@ -267,3 +267,45 @@ fn a_condition_with_or_cannot_widen_a_scoped_query() {
     assert_eq!(updated, 3);
     assert_eq!(rows_of(&f, &f.globex), globex_before);
 }
+
+#[test]
+fn writes_naming_the_tenant_column_are_refused_before_the_database() {
+    let f = rls_off();
+    let (acme_before, globex_before) = (rows_of(&f, &f.acme), rows_of(&f, &f.globex));
+    let globex = *f.globex.id().as_uuid();
+    let planted = f.pool.transaction(&f.acme, |tx| {
+        tx.insert(
+            diesel::insert_into(orders::table)
+                .values((orders::tenant_id.eq(globex), orders::item.eq("Stolen"))),
+        )
+    });
+    assert!(
+        matches!(planted, Err(Error::TenantColumn { .. })),
+        "{planted:?}"
+    );
+    let returned = f.pool.transaction(&f.acme, |tx| {
+        tx.insert_returning::<Uuid, _, _, _, _>(
+            diesel::insert_into(orders::table)
+                .values((orders::tenant_id.eq(globex), orders::item.eq("Stolen")))
+                .returning(orders::id),
+        )
+    });
+    assert!(
+        matches!(returned, Err(Error::TenantColumn { .. })),
+        "{returned:?}"
+    );
+    let moved = f.pool.transaction(&f.acme, |tx| {
+        let t = tx.tenant().clone();
+        tx.execute_scoped(
+            diesel::update(orders::table)
+                .set(orders::tenant_id.eq(globex))
+                .for_tenant(&t),
+        )
+    });
+    assert!(
+        matches!(moved, Err(Error::TenantColumn { .. })),
+        "{moved:?}"
+    );
+    assert_eq!(rows_of(&f, &f.acme), acme_before);
+    assert_eq!(rows_of(&f, &f.globex), globex_before);
+}
