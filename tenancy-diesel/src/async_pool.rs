@@ -1,6 +1,7 @@
 //! [`AsyncTenantPool`] and [`AsyncTenantTx`]: the same guarantees for
 //! diesel-async (feature `async`).
 
+use diesel::OptionalExtension;
 use diesel::pg::Pg;
 use diesel::query_builder::{InsertStatement, QueryFragment};
 use diesel_async::methods::{ExecuteDsl, LoadQuery};
@@ -148,6 +149,16 @@ impl AsyncTenantTx {
         Ok(query.query.load(self.conn()?).await?)
     }
 
+    /// Loads the first row of a scoped query, if any.
+    pub async fn fetch_optional<'q, U, Q>(&mut self, query: Scoped<Q>) -> Result<Option<U>>
+    where
+        Q: LoadQuery<'q, AsyncPgConnection, U> + 'q,
+        U: Send,
+    {
+        self.check(&query)?;
+        Ok(query.query.get_result(self.conn()?).await.optional()?)
+    }
+
     /// Runs a scoped `UPDATE` or `DELETE`; returns the number of rows changed.
     /// An `UPDATE` that sets the tenant column is refused, as in
     /// [`TenantTx::execute_scoped`](crate::TenantTx::execute_scoped).
@@ -173,6 +184,22 @@ impl AsyncTenantTx {
     {
         refuse_tenant_column_writes(&statement, tenant_column::<T>())?;
         Ok(statement.execute(self.conn()?).await?)
+    }
+
+    /// Runs an insert with a `RETURNING` clause and returns the inserted
+    /// row(s); the tenant column is refused as in [`insert`](Self::insert).
+    pub async fn insert_returning<'q, R, T, U, Op, Ret>(
+        &mut self,
+        statement: InsertStatement<T, U, Op, Ret>,
+    ) -> Result<Vec<R>>
+    where
+        T: TenantScoped,
+        InsertStatement<T, U, Op, Ret>:
+            LoadQuery<'q, AsyncPgConnection, R> + QueryFragment<Pg> + 'q,
+        R: Send,
+    {
+        refuse_tenant_column_writes(&statement, tenant_column::<T>())?;
+        Ok(statement.load(self.conn()?).await?)
     }
 
     /// The connection, for raw SQL; row-level security still applies.

@@ -309,3 +309,61 @@ fn writes_naming_the_tenant_column_are_refused_before_the_database() {
     assert_eq!(rows_of(&f, &f.acme), acme_before);
     assert_eq!(rows_of(&f, &f.globex), globex_before);
 }
+
+#[tokio::test]
+async fn diesel_async_fetch_optional_and_insert_returning_stay_in_the_tenant() {
+    let f = rls_off();
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(f.db.app_url());
+    let pool = AsyncTenantPool::new(AsyncPool::builder(manager).max_size(1).build().unwrap());
+    let globex_before = rows_of(&f, &f.globex);
+    let globex_id = *globex_before.keys().next().unwrap();
+    let t = f.acme.clone();
+    let mut tx = pool.begin(&t).await.unwrap();
+    let theirs: Option<Uuid> = tx
+        .fetch_optional(
+            orders::table
+                .for_tenant(&t)
+                .filter(orders::id.eq(globex_id))
+                .select(orders::id),
+        )
+        .await
+        .unwrap();
+    assert_eq!(theirs, None);
+    let own: Option<Uuid> = tx
+        .fetch_optional(
+            orders::table
+                .for_tenant(&t)
+                .select(orders::tenant_id)
+                .limit(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(own, Some(*t.id().as_uuid()));
+    let returned: Vec<(Uuid, Uuid)> = tx
+        .insert_returning(
+            diesel::insert_into(orders::table)
+                .values(orders::item.eq("Pie"))
+                .returning((orders::id, orders::tenant_id)),
+        )
+        .await
+        .unwrap();
+    let refused = tx
+        .insert_returning::<Uuid, _, _, _, _>(
+            diesel::insert_into(orders::table)
+                .values((
+                    orders::tenant_id.eq(*f.globex.id().as_uuid()),
+                    orders::item.eq("Stolen"),
+                ))
+                .returning(orders::id),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(Error::TenantColumn { .. })),
+        "{refused:?}"
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(returned.len(), 1);
+    assert_eq!(returned[0].1, *t.id().as_uuid());
+    assert!(rows_of(&f, &f.acme).contains_key(&returned[0].0));
+    assert_eq!(rows_of(&f, &f.globex), globex_before);
+}
