@@ -1,9 +1,11 @@
 //! [`TenantScoped`] tables, the [`ForTenantDsl`] extension and [`Scoped`] queries.
 
-use diesel::dsl::{Eq, Filter, Limit, Order, Select};
+use diesel::dsl::{CountStar, Distinct, Eq, Filter, GroupBy, Limit, Offset, Order, Select};
 use diesel::expression::Expression;
 use diesel::query_builder::{DeleteStatement, IntoUpdateTarget, UpdateStatement};
-use diesel::query_dsl::methods::{FilterDsl, LimitDsl, OrderDsl, SelectDsl};
+use diesel::query_dsl::methods::{
+    DistinctDsl, FilterDsl, GroupByDsl, LimitDsl, OffsetDsl, OrderDsl, SelectDsl,
+};
 use diesel::{Column, ExpressionMethods, Table, sql_types};
 use tenancy_core::{Tenant, TenantId};
 
@@ -61,7 +63,9 @@ where
 ///
 /// Made by [`for_tenant`](ForTenantDsl::for_tenant); it can be narrowed
 /// further with [`filter`](Scoped::filter) (joined with `AND` to the tenant
-/// condition), [`order`](Scoped::order), [`limit`](Scoped::limit) and
+/// condition), [`order`](Scoped::order), [`limit`](Scoped::limit),
+/// [`offset`](Scoped::offset), [`distinct`](Scoped::distinct),
+/// [`group_by`](Scoped::group_by), [`count`](Scoped::count) and
 /// [`select`](Scoped::select), but never widened: there is no `or_filter`.
 #[derive(Debug, Clone)]
 #[must_use = "a scoped query does nothing until a TenantTx runs it"]
@@ -134,13 +138,48 @@ impl<Q> Scoped<Q> {
         self.map(|q| q.limit(limit))
     }
 
-    /// Selects these columns.
+    /// Selects these columns (or aggregates: `count_star()`, `sum(..)`, ...).
     pub fn select<S>(self, selection: S) -> Scoped<Select<Q, S>>
     where
         Q: SelectDsl<S>,
         S: Expression,
     {
         self.map(|q| q.select(selection))
+    }
+
+    /// Skips the first `offset` rows (for pages, with [`order`](Self::order)
+    /// and [`limit`](Self::limit)).
+    pub fn offset(self, offset: i64) -> Scoped<Offset<Q>>
+    where
+        Q: OffsetDsl,
+    {
+        self.map(|q| q.offset(offset))
+    }
+
+    /// `SELECT DISTINCT`.
+    pub fn distinct(self) -> Scoped<Distinct<Q>>
+    where
+        Q: DistinctDsl,
+    {
+        self.map(DistinctDsl::distinct)
+    }
+
+    /// Groups the tenant's rows (`GROUP BY`), for aggregates in
+    /// [`select`](Self::select).
+    pub fn group_by<G>(self, group: G) -> Scoped<GroupBy<Q, G>>
+    where
+        Q: GroupByDsl<G>,
+        G: Expression,
+    {
+        self.map(|q| q.group_by(group))
+    }
+
+    /// Counts the tenant's rows that match (`SELECT COUNT(*)`).
+    pub fn count(self) -> Scoped<Select<Q, CountStar>>
+    where
+        Q: SelectDsl<CountStar>,
+    {
+        self.map(|q| q.select(diesel::dsl::count_star()))
     }
 }
 

@@ -367,3 +367,64 @@ async fn diesel_async_fetch_optional_and_insert_returning_stay_in_the_tenant() {
     assert!(rows_of(&f, &f.acme).contains_key(&returned[0].0));
     assert_eq!(rows_of(&f, &f.globex), globex_before);
 }
+
+#[test]
+fn count_group_by_distinct_and_pages_stay_in_the_tenant() {
+    use diesel::dsl::sum;
+    let f = rls_off();
+    // A second Burger for acme, and globex quantities that would change the sums.
+    f.pool
+        .transaction(&f.acme, |tx| {
+            tx.insert(
+                diesel::insert_into(orders::table)
+                    .values((orders::item.eq("Burger"), orders::quantity.eq(4))),
+            )
+        })
+        .unwrap();
+    let (count, per_item, items, page) = f
+        .pool
+        .transaction(&f.acme, |tx| {
+            let t = tx.tenant().clone();
+            let count: Option<i64> = tx.fetch_optional(orders::table.for_tenant(&t).count())?;
+            let per_item: Vec<(String, Option<i64>)> = tx.fetch_all(
+                orders::table
+                    .for_tenant(&t)
+                    .group_by(orders::item)
+                    .select((orders::item, sum(orders::quantity)))
+                    .order(orders::item),
+            )?;
+            let items: Vec<String> = tx.fetch_all(
+                orders::table
+                    .for_tenant(&t)
+                    .select(orders::item)
+                    .distinct()
+                    .order(orders::item),
+            )?;
+            let page: Vec<String> = tx.fetch_all(
+                orders::table
+                    .for_tenant(&t)
+                    .select(orders::item)
+                    .order(orders::item)
+                    .limit(2)
+                    .offset(1),
+            )?;
+            Ok::<_, Error>((count, per_item, items, page))
+        })
+        .unwrap();
+    // The same, from an administrator's explicit WHERE.
+    let acme = rows_of(&f, &f.acme);
+    assert_eq!(count, Some(i64::try_from(acme.len()).unwrap()));
+    let mut expected: BTreeMap<String, i64> = BTreeMap::new();
+    for (item, quantity) in acme.values() {
+        *expected.entry(item.clone()).or_default() += i64::from(*quantity);
+    }
+    let per_item: BTreeMap<String, i64> = per_item
+        .into_iter()
+        .map(|(item, total)| (item, total.unwrap_or(0)))
+        .collect();
+    assert_eq!(per_item, expected);
+    assert_eq!(items, expected.keys().cloned().collect::<Vec<_>>());
+    let mut all: Vec<String> = acme.values().map(|(item, _)| item.clone()).collect();
+    all.sort();
+    assert_eq!(page, all[1..3].to_vec());
+}
