@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use sqlx::AssertSqlSafe;
 
 use super::parts::Parts;
-use super::{Bound, Unbound, binding_methods, filter_methods};
+use super::{BoundToTenant, Unbound, binding_methods, filter_methods};
 use crate::{Result, TenantTable, TenantTx};
 
 /// A scoped `DELETE` from table `T`; runs only when `S` is [`Bound`]. It
@@ -40,10 +40,13 @@ impl<T: TenantTable, S> Delete<T, S> {
 binding_methods!(Delete);
 filter_methods!(Delete);
 
-impl<T: TenantTable> Delete<T, Bound> {
+impl<T: TenantTable, S> Delete<T, S> {
     /// Runs the delete; returns the number of rows removed.
-    pub async fn execute(mut self, tx: &mut TenantTx) -> Result<u64> {
-        let prepared = self.parts.prepare::<T>(&self.state, tx)?;
+    pub async fn execute(mut self, tx: &mut TenantTx) -> Result<u64>
+    where
+        S: BoundToTenant,
+    {
+        let prepared = self.parts.prepare::<T>(self.state.bound(), tx)?;
         let sql = format!(
             "DELETE FROM {}{}",
             prepared.table,

@@ -6,7 +6,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, FromRow};
 
 use super::parts::{Parts, Prepared};
-use super::{Bound, Unbound, binding_methods};
+use super::{BoundToTenant, Unbound, binding_methods};
 use crate::{Result, TenantTable, TenantTx};
 
 /// A scoped `INSERT` of one row into table `T`; runs only when `S` is
@@ -60,13 +60,16 @@ impl<T: TenantTable, S> Insert<T, S> {
 
 binding_methods!(Insert);
 
-impl<T: TenantTable> Insert<T, Bound> {
-    fn sql(&mut self, tx: &TenantTx, returning: bool) -> Result<String> {
+impl<T: TenantTable, S> Insert<T, S> {
+    fn sql(&mut self, tx: &TenantTx, returning: bool) -> Result<String>
+    where
+        S: BoundToTenant,
+    {
         let Prepared {
             table,
             tenant_column,
             tenant,
-        } = self.parts.prepare::<T>(&self.state, tx)?;
+        } = self.parts.prepare::<T>(self.state.bound(), tx)?;
         let mut columns = vec![tenant_column];
         columns.extend(self.columns.iter().cloned());
         let mut values = vec![tenant];
@@ -83,7 +86,10 @@ impl<T: TenantTable> Insert<T, Bound> {
     }
 
     /// Inserts the row; returns the number of rows inserted (1).
-    pub async fn execute(mut self, tx: &mut TenantTx) -> Result<u64> {
+    pub async fn execute(mut self, tx: &mut TenantTx) -> Result<u64>
+    where
+        S: BoundToTenant,
+    {
         let sql = self.sql(tx, false)?;
         let done = sqlx::query_with(AssertSqlSafe(sql), self.parts.take_args())
             .persistent(tx.named_statements())
@@ -96,6 +102,7 @@ impl<T: TenantTable> Insert<T, Bound> {
     /// database filled in (ids, defaults, the tenant).
     pub async fn returning<R>(mut self, tx: &mut TenantTx) -> Result<R>
     where
+        S: BoundToTenant,
         R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
         let sql = self.sql(tx, true)?;

@@ -90,6 +90,33 @@ pub struct Bound {
     tenant: Tenant,
 }
 
+/// The type state of a builder that can run: only [`Bound`]. The methods
+/// that run a builder ask for it, so running an [`Unbound`] one fails to
+/// compile with a message that says to bind it, not with a method that is
+/// merely missing (or an unrelated one, such as `Iterator::count`).
+#[diagnostic::on_unimplemented(
+    message = "this query builder is not bound to a tenant, so it cannot run",
+    label = "not bound to a tenant",
+    note = "bind it first: `.for_tenant(&tenant)`, or `.for_current_tenant()?` inside a tenant scope"
+)]
+pub trait BoundToTenant: sealed::Sealed {
+    /// The binding.
+    #[doc(hidden)]
+    fn bound(&self) -> &Bound;
+}
+
+impl BoundToTenant for Bound {
+    fn bound(&self) -> &Bound {
+        self
+    }
+}
+
+mod sealed {
+    /// Only the crate's own type states.
+    pub trait Sealed {}
+    impl Sealed for super::Bound {}
+}
+
 /// Generates `for_tenant` and `for_current_tenant` for a builder.
 macro_rules! binding_methods {
     ($builder:ident) => {

@@ -6,7 +6,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, FromRow};
 
 use super::parts::Parts;
-use super::{Bound, Unbound, binding_methods, filter_methods};
+use super::{BoundToTenant, Unbound, binding_methods, filter_methods};
 use crate::{Result, TenantTable, TenantTx};
 
 /// Sort direction for [`Select::order_by`].
@@ -85,9 +85,12 @@ impl<T: TenantTable, S> Select<T, S> {
 binding_methods!(Select);
 filter_methods!(Select);
 
-impl<T: TenantTable> Select<T, Bound> {
-    fn sql(&mut self, tx: &TenantTx) -> Result<String> {
-        let prepared = self.parts.prepare::<T>(&self.state, tx)?;
+impl<T: TenantTable, S> Select<T, S> {
+    fn sql(&mut self, tx: &TenantTx) -> Result<String>
+    where
+        S: BoundToTenant,
+    {
+        let prepared = self.parts.prepare::<T>(self.state.bound(), tx)?;
         let mut sql = format!(
             "SELECT {} FROM {}{}",
             self.columns,
@@ -109,6 +112,7 @@ impl<T: TenantTable> Select<T, Bound> {
     /// All matching rows of the bound tenant.
     pub async fn fetch_all<R>(mut self, tx: &mut TenantTx) -> Result<Vec<R>>
     where
+        S: BoundToTenant,
         R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
         let sql = self.sql(tx)?;
@@ -122,6 +126,7 @@ impl<T: TenantTable> Select<T, Bound> {
     /// The first matching row, if any.
     pub async fn fetch_optional<R>(mut self, tx: &mut TenantTx) -> Result<Option<R>>
     where
+        S: BoundToTenant,
         R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
         let sql = self.sql(tx)?;
@@ -135,6 +140,7 @@ impl<T: TenantTable> Select<T, Bound> {
     /// Exactly one matching row; `sqlx::Error::RowNotFound` if there is none.
     pub async fn fetch_one<R>(mut self, tx: &mut TenantTx) -> Result<R>
     where
+        S: BoundToTenant,
         R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
         let sql = self.sql(tx)?;
@@ -146,7 +152,10 @@ impl<T: TenantTable> Select<T, Bound> {
     }
 
     /// The number of matching rows.
-    pub async fn count(mut self, tx: &mut TenantTx) -> Result<i64> {
+    pub async fn count(mut self, tx: &mut TenantTx) -> Result<i64>
+    where
+        S: BoundToTenant,
+    {
         "count(*)".clone_into(&mut self.columns);
         self.order.clear();
         self.limit = None;

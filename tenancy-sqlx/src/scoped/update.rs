@@ -6,7 +6,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, FromRow};
 
 use super::parts::Parts;
-use super::{Bound, Unbound, binding_methods, filter_methods};
+use super::{BoundToTenant, Unbound, binding_methods, filter_methods};
 use crate::{Error, Result, TenantTable, TenantTx};
 
 /// A scoped `UPDATE` of table `T`; runs only when `S` is [`Bound`]. It only
@@ -56,12 +56,15 @@ impl<T: TenantTable, S> Update<T, S> {
 binding_methods!(Update);
 filter_methods!(Update);
 
-impl<T: TenantTable> Update<T, Bound> {
-    fn sql(&mut self, tx: &TenantTx, returning: bool) -> Result<String> {
+impl<T: TenantTable, S> Update<T, S> {
+    fn sql(&mut self, tx: &TenantTx, returning: bool) -> Result<String>
+    where
+        S: BoundToTenant,
+    {
         if self.sets.is_empty() {
             return Err(Error::EmptyUpdate);
         }
-        let prepared = self.parts.prepare::<T>(&self.state, tx)?;
+        let prepared = self.parts.prepare::<T>(self.state.bound(), tx)?;
         let mut sql = format!(
             "UPDATE {} SET {}{}",
             prepared.table,
@@ -75,7 +78,10 @@ impl<T: TenantTable> Update<T, Bound> {
     }
 
     /// Runs the update; returns the number of rows changed.
-    pub async fn execute(mut self, tx: &mut TenantTx) -> Result<u64> {
+    pub async fn execute(mut self, tx: &mut TenantTx) -> Result<u64>
+    where
+        S: BoundToTenant,
+    {
         let sql = self.sql(tx, false)?;
         let done = sqlx::query_with(AssertSqlSafe(sql), self.parts.take_args())
             .persistent(tx.named_statements())
@@ -87,6 +93,7 @@ impl<T: TenantTable> Update<T, Bound> {
     /// Runs the update and returns the changed rows (`RETURNING *`).
     pub async fn returning<R>(mut self, tx: &mut TenantTx) -> Result<Vec<R>>
     where
+        S: BoundToTenant,
         R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
         let sql = self.sql(tx, true)?;
