@@ -88,7 +88,7 @@ mod tx;
 
 pub use error::{Error, Result};
 pub use pool::TenantPool;
-pub use scoped::Scoped;
+pub use scoped::{Order, Scoped};
 pub use session::TenantSession;
 #[cfg(feature = "store")]
 pub use store::PgTenantStore;

@@ -12,8 +12,8 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{Fixture, Order, Orders, fixture};
-use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use sqlx::{Executor, PgPool};
 use tenancy_core::Tenant;
 use tenancy_core::rls::TenantPolicy;
 use tenancy_sqlx::{Error, Scoped};
@@ -204,4 +204,107 @@ async fn delete_removes_only_the_tenants_rows() {
     tx.commit().await.unwrap();
     assert!(rows_of(&admin, &f.acme).await.is_empty());
     assert_eq!(rows_of(&admin, &f.globex).await, globex_before);
+}
+
+#[tokio::test]
+async fn comparisons_lists_nulls_and_pages_stay_in_the_tenant() {
+    let (f, admin) = rls_off().await;
+    // Quantities 1..=3 for acme's orders, 9 for globex's: a condition that
+    // reached globex would show.
+    admin
+        .execute("UPDATE orders SET quantity = 9")
+        .await
+        .unwrap();
+    let acme_ids: Vec<Uuid> = rows_of(&admin, &f.acme).await.keys().copied().collect();
+    for (i, id) in acme_ids.iter().enumerate() {
+        sqlx::query("UPDATE orders SET quantity = $1 WHERE id = $2")
+            .bind(i32::try_from(i).unwrap() + 1)
+            .bind(id)
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+    let acme = rows_of(&admin, &f.acme).await;
+    let expect = |keep: &dyn Fn(&(String, i32)) -> bool| -> Vec<Uuid> {
+        acme.iter()
+            .filter(|(_, r)| keep(r))
+            .map(|(id, _)| *id)
+            .collect()
+    };
+    let mut tx = f.pool.begin(&f.acme).await.unwrap();
+    macro_rules! ids_where {
+        ($builder:expr) => {{
+            let rows: Vec<Order> = $builder
+                .for_tenant(&f.acme)
+                .fetch_all(&mut tx)
+                .await
+                .unwrap();
+            assert!(rows.iter().all(|o| o.tenant_id == *f.acme.id().as_uuid()));
+            ids(&rows)
+        }};
+    }
+    let select = Scoped::<Orders>::select;
+    assert_eq!(
+        ids_where!(select().where_gt("quantity", 1_i32)),
+        expect(&|r| r.1 > 1)
+    );
+    assert_eq!(
+        ids_where!(select().where_ge("quantity", 2_i32)),
+        expect(&|r| r.1 >= 2)
+    );
+    assert_eq!(
+        ids_where!(select().where_lt("quantity", 9_i32)),
+        expect(&|r| r.1 < 9)
+    );
+    assert_eq!(
+        ids_where!(select().where_le("quantity", 2_i32)),
+        expect(&|r| r.1 <= 2)
+    );
+    assert_eq!(
+        ids_where!(select().where_ne("item", "Burger")),
+        expect(&|r| r.0 != "Burger")
+    );
+    assert_eq!(
+        ids_where!(select().where_in("item", vec!["Burger".to_owned(), "Taco".to_owned()])),
+        expect(&|r| r.0 == "Burger")
+    );
+    assert_eq!(ids_where!(select().where_null("item")), Vec::<Uuid>::new());
+    assert_eq!(
+        ids_where!(select().where_not_null("item")),
+        expect(&|_| true)
+    );
+
+    // A page: ordered by quantity, the second and third rows.
+    let page: Vec<Order> = select()
+        .order_by("quantity", tenancy_sqlx::Order::Asc)
+        .limit(2)
+        .offset(1)
+        .for_tenant(&f.acme)
+        .fetch_all(&mut tx)
+        .await
+        .unwrap();
+    assert_eq!(page.iter().map(|o| o.quantity).collect::<Vec<_>>(), [2, 3]);
+    // count respects the page instead of dropping it.
+    let on_page = select()
+        .limit(2)
+        .offset(2)
+        .for_tenant(&f.acme)
+        .count(&mut tx)
+        .await
+        .unwrap();
+    assert_eq!(on_page, 1);
+    let changed = Scoped::<Orders>::update()
+        .set("quantity", 7_i32)
+        .where_lt("quantity", 3_i32)
+        .for_tenant(&f.acme)
+        .execute(&mut tx)
+        .await
+        .unwrap();
+    assert_eq!(changed, 2);
+    tx.commit().await.unwrap();
+    let globex = rows_of(&admin, &f.globex).await;
+    assert!(
+        globex.values().all(|(_, q)| *q == 9),
+        "globex untouched: {globex:?}"
+    );
 }

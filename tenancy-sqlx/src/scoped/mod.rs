@@ -1,7 +1,9 @@
 //! Type-state query builders for tenant tables.
 //!
-//! A builder starts [`Unbound`]: it can be refined (`where_eq`, `order_by`,
-//! `value`, `set`, ...) but has no method that runs it. Binding it to a tenant
+//! A builder starts [`Unbound`]: it can be refined (`where_eq`, `where_ne`,
+//! `where_lt`/`le`/`gt`/`ge`, `where_in`, `where_null`, `where_not_null`,
+//! `order_by`, `limit`, `offset`, `value`, `set`, ...) but cannot run: its
+//! runners ask for [`BoundToTenant`], and the compiler says to bind it. Binding it to a tenant
 //! with `for_tenant(&tenant)` (or `for_current_tenant()`) makes it [`Bound`],
 //! and only a bound builder runs, on a [`TenantTx`](crate::TenantTx) of the
 //! same tenant. Every statement names the tenant explicitly
@@ -141,21 +143,66 @@ macro_rules! binding_methods {
     };
 }
 
-/// Generates `where_eq` for a builder that filters rows.
+/// Generates the conditions (`where_eq`, `where_lt`, `where_in`, ...) for a
+/// builder that filters rows. Every condition is joined with `AND` to the
+/// others and to the tenant condition, which always comes first.
 macro_rules! filter_methods {
     ($builder:ident) => {
         impl<T: $crate::TenantTable, S> $builder<T, S> {
-            /// Adds the condition `column = value`, joined with `AND` to the others and
-            /// with the tenant condition.
+            $crate::scoped::compare_methods! {
+                where_eq "=" "Adds the condition `column = value`.";
+                where_ne "<>" "Adds the condition `column <> value`.";
+                where_lt "<" "Adds the condition `column < value`.";
+                where_le "<=" "Adds the condition `column <= value`.";
+                where_gt ">" "Adds the condition `column > value`.";
+                where_ge ">=" "Adds the condition `column >= value`.";
+            }
+
+            /// Adds the condition `column = ANY(values)`: one of `values`
+            /// (none: no row).
             #[must_use]
-            pub fn where_eq<'t, V>(mut self, column: &'static str, value: V) -> Self
+            pub fn where_in<'t, V>(mut self, column: &'static str, values: Vec<V>) -> Self
             where
-                V: sqlx::Encode<'t, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+                Vec<V>: sqlx::Encode<'t, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
             {
-                self.parts.where_eq(column, value);
+                let col = self.parts.column(column);
+                let placeholder = self.parts.bind(column, values);
+                self.parts
+                    .conditions
+                    .push(format!("{col} = ANY({placeholder})"));
+                self
+            }
+
+            /// Adds the condition `column IS NULL`.
+            #[must_use]
+            pub fn where_null(mut self, column: &'static str) -> Self {
+                self.parts.null(column, true);
+                self
+            }
+
+            /// Adds the condition `column IS NOT NULL`.
+            #[must_use]
+            pub fn where_not_null(mut self, column: &'static str) -> Self {
+                self.parts.null(column, false);
                 self
             }
         }
     };
 }
-pub(crate) use {binding_methods, filter_methods};
+/// Generates one comparison method per operator, for [`filter_methods`].
+macro_rules! compare_methods {
+    ($($name:ident $op:literal $doc:literal;)*) => {
+        $(
+            #[doc = $doc]
+            #[must_use]
+            pub fn $name<'t, V>(mut self, column: &'static str, value: V) -> Self
+            where
+                V: sqlx::Encode<'t, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+            {
+                self.parts.compare(column, $op, value);
+                self
+            }
+        )*
+    };
+}
+pub(crate) use {binding_methods, compare_methods, filter_methods};

@@ -81,14 +81,22 @@ impl Parts {
         format!("${}", self.args.len())
     }
 
-    /// Adds `column = $n`.
-    pub(crate) fn where_eq<'t, V>(&mut self, column: &'static str, value: V)
+    /// Adds `column <op> $n` (`op` is one of the crate's fixed operators,
+    /// never input).
+    pub(crate) fn compare<'t, V>(&mut self, column: &'static str, op: &'static str, value: V)
     where
         V: sqlx::Encode<'t, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
     {
         let col = self.column(column);
         let placeholder = self.bind(column, value);
-        self.conditions.push(format!("{col} = {placeholder}"));
+        self.conditions.push(format!("{col} {op} {placeholder}"));
+    }
+
+    /// Adds `column IS NULL` or `column IS NOT NULL`.
+    pub(crate) fn null(&mut self, column: &'static str, is_null: bool) {
+        let col = self.column(column);
+        let not = if is_null { "" } else { "NOT " };
+        self.conditions.push(format!("{col} IS {not}NULL"));
     }
 
     /// Checks the builder and the transaction's tenant, then binds the

@@ -25,6 +25,7 @@ pub struct Select<T, S> {
     columns: String,
     order: Vec<String>,
     limit: Option<i64>,
+    offset: Option<i64>,
     state: S,
     table: PhantomData<T>,
 }
@@ -36,6 +37,7 @@ impl<T: TenantTable> Select<T, Unbound> {
             columns: "*".to_owned(),
             order: Vec::new(),
             limit: None,
+            offset: None,
             state: Unbound,
             table: PhantomData,
         }
@@ -49,6 +51,7 @@ impl<T: TenantTable, S> Select<T, S> {
             columns: self.columns,
             order: self.order,
             limit: self.limit,
+            offset: self.offset,
             state,
             table: PhantomData,
         }
@@ -80,6 +83,14 @@ impl<T: TenantTable, S> Select<T, S> {
         self.limit = Some(n);
         self
     }
+
+    /// Adds `OFFSET n`: skips the first `n` rows (for pages, with
+    /// [`order_by`](Self::order_by) and [`limit`](Self::limit)).
+    #[must_use]
+    pub fn offset(mut self, n: i64) -> Self {
+        self.offset = Some(n);
+        self
+    }
 }
 
 binding_methods!(Select);
@@ -104,6 +115,11 @@ impl<T: TenantTable, S> Select<T, S> {
         if let Some(limit) = self.limit {
             let placeholder = self.parts.bind("LIMIT", limit);
             sql.push_str(" LIMIT ");
+            sql.push_str(&placeholder);
+        }
+        if let Some(offset) = self.offset {
+            let placeholder = self.parts.bind("OFFSET", offset);
+            sql.push_str(" OFFSET ");
             sql.push_str(&placeholder);
         }
         Ok(sql)
@@ -151,15 +167,26 @@ impl<T: TenantTable, S> Select<T, S> {
         Ok(row)
     }
 
-    /// The number of matching rows.
+    /// The number of matching rows. With [`limit`](Self::limit) or
+    /// [`offset`](Self::offset), the number of rows on that page (the
+    /// order does not change a count).
     pub async fn count(mut self, tx: &mut TenantTx) -> Result<i64>
     where
         S: BoundToTenant,
     {
-        "count(*)".clone_into(&mut self.columns);
-        self.order.clear();
-        self.limit = None;
-        let sql = self.sql(tx)?;
+        let paged = self.limit.is_some() || self.offset.is_some();
+        if paged {
+            "1".clone_into(&mut self.columns);
+        } else {
+            "count(*)".clone_into(&mut self.columns);
+            self.order.clear();
+        }
+        let page = self.sql(tx)?;
+        let sql = if paged {
+            format!("SELECT count(*) FROM ({page}) AS page")
+        } else {
+            page
+        };
         let n = sqlx::query_scalar_with(AssertSqlSafe(sql), self.parts.take_args())
             .persistent(tx.named_statements())
             .fetch_one(tx.conn())
