@@ -8,7 +8,7 @@ use super::parts::Parts;
 use super::{BoundToTenant, Unbound, binding_methods, filter_methods};
 use crate::{Result, TenantTable, TenantTx};
 
-/// A scoped `DELETE` from table `T`; runs only when `S` is [`Bound`]. It
+/// A scoped `DELETE` from table `T`; runs only when `S` is [`Bound`](super::Bound). It
 /// only removes the bound tenant's rows.
 #[derive(Debug)]
 pub struct Delete<T, S> {

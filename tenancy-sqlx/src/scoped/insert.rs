@@ -10,7 +10,7 @@ use super::{BoundToTenant, Unbound, binding_methods};
 use crate::{Result, TenantTable, TenantTx};
 
 /// A scoped `INSERT` of one row into table `T`; runs only when `S` is
-/// [`Bound`]. The tenant column is filled from the bound tenant; setting it
+/// [`Bound`](super::Bound). The tenant column is filled from the bound tenant; setting it
 /// with [`value`](Insert::value) is an error.
 #[derive(Debug)]
 pub struct Insert<T, S> {

@@ -18,7 +18,7 @@ pub enum Order {
     Desc,
 }
 
-/// A scoped `SELECT` on table `T`; runs only when `S` is [`Bound`].
+/// A scoped `SELECT` on table `T`; runs only when `S` is [`Bound`](super::Bound).
 #[derive(Debug)]
 pub struct Select<T, S> {
     parts: Parts,

@@ -9,7 +9,7 @@ use super::parts::Parts;
 use super::{BoundToTenant, Unbound, binding_methods, filter_methods};
 use crate::{Error, Result, TenantTable, TenantTx};
 
-/// A scoped `UPDATE` of table `T`; runs only when `S` is [`Bound`]. It only
+/// A scoped `UPDATE` of table `T`; runs only when `S` is [`Bound`](super::Bound). It only
 /// touches the bound tenant's rows and can never change the tenant column.
 #[derive(Debug)]
 pub struct Update<T, S> {
