@@ -134,11 +134,11 @@ async fn diesel_async_through_pgbouncer_in_transaction_mode() {
     run(&world, backend, "through pgbouncer").await;
 }
 
-/// The type-level wall alone: RLS off on the table, so only the scoped
-/// builders keep tenants apart; every scoped read is checked against the
-/// ledger (each row written for this tenant, none discarded, none missing).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlx_builders_alone_with_rls_off() {
+/// The type-level wall alone: a world with RLS off on the table, so only
+/// the scoped builders keep tenants apart; every scoped read is checked
+/// against the ledger (each row written for this tenant, none discarded,
+/// none missing).
+fn rls_off() -> (World, Config) {
     let world = World::new(50).unwrap();
     world.disable_rls().unwrap();
     let config = Config {
@@ -146,6 +146,12 @@ async fn sqlx_builders_alone_with_rls_off() {
         operations: 5_000,
         ..config()
     };
+    (world, config)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlx_builders_alone_with_rls_off() {
+    let (world, config) = rls_off();
     let max = config.max_connections;
     let backend = Sqlx::new(world.app_pool(world.db.app_url(), max).await.unwrap(), max);
     run_with(&world, backend, "directly, RLS off", config).await;
@@ -153,13 +159,7 @@ async fn sqlx_builders_alone_with_rls_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn diesel_async_builders_alone_with_rls_off() {
-    let world = World::new(50).unwrap();
-    world.disable_rls().unwrap();
-    let config = Config {
-        rls: false,
-        operations: 5_000,
-        ..config()
-    };
+    let (world, config) = rls_off();
     let backend = DieselAsync::new(world.db.app_url(), config.max_connections as usize).unwrap();
     run_with(&world, backend, "directly, RLS off", config).await;
 }
