@@ -65,12 +65,21 @@
 //!   export tenants.
 //! - `routing` (default): [`routing`], tenants spread over several servers
 //!   or databases.
+//! - `macros`: [`query!`], [`query_as!`] and [`query_scalar!`], sqlx's
+//!   compile-time checked macros with the tenant scoping proven too, and
+//!   the [`manifest`] of tenant tables they read ([`macros`] explains).
+//! - `manifest` (part of `macros`): [`manifest`] alone, to write and verify
+//!   the manifest (the `tenancy` command uses it).
 #![deny(missing_docs)]
 
 #[cfg(feature = "audit")]
 pub mod audit;
 mod error;
 mod executor;
+#[cfg(feature = "macros")]
+pub mod macros;
+#[cfg(feature = "manifest")]
+pub mod manifest;
 #[cfg(feature = "lifecycle")]
 pub mod lifecycle;
 mod pool;
@@ -96,6 +105,8 @@ pub use table::TenantTable;
 pub use tx::TenantTx;
 
 pub use tenancy_core;
+#[cfg(feature = "macros")]
+pub use tenancy_macros::{query, query_as, query_scalar};
 
 /// The table in each tenant schema that records its applied migrations: the
 /// SDK's own, so the audit does not report it as a table without a tenant.
