@@ -68,7 +68,12 @@ pub async fn delete_customer(tx: &mut TenantTx, id: i64) -> Result<u64> {
 // ---- Catalog ---------------------------------------------------------------
 
 /// Adds a category.
-pub async fn insert_category(tx: &mut TenantTx, id: i64, parent: Option<i64>, name: &str) -> Result<()> {
+pub async fn insert_category(
+    tx: &mut TenantTx,
+    id: i64,
+    parent: Option<i64>,
+    name: &str,
+) -> Result<()> {
     tenancy_sqlx::query!(
         "INSERT INTO categories (tenant_id, id, parent_id, name) VALUES ($tenant, $1, $2, $3)",
         id,
@@ -182,7 +187,13 @@ pub async fn products_never_sold(tx: &mut TenantTx) -> Result<Vec<Product>> {
 // ---- Orders ----------------------------------------------------------------
 
 /// Opens an order; the currency is a shared table's key.
-pub async fn insert_order(tx: &mut TenantTx, id: i64, customer: i64, currency: &str, placed_on: &str) -> Result<()> {
+pub async fn insert_order(
+    tx: &mut TenantTx,
+    id: i64,
+    customer: i64,
+    currency: &str,
+    placed_on: &str,
+) -> Result<()> {
     tenancy_sqlx::query!(
         "INSERT INTO orders (tenant_id, id, customer_id, currency, placed_on)
          SELECT $tenant, $1, c.id, cur.code, $4::text::date
@@ -199,7 +210,13 @@ pub async fn insert_order(tx: &mut TenantTx, id: i64, customer: i64, currency: &
 }
 
 /// Adds a line at the product's current price (`INSERT ... SELECT`).
-pub async fn add_line(tx: &mut TenantTx, order: i64, line_no: i32, product: i64, qty: i32) -> Result<u64> {
+pub async fn add_line(
+    tx: &mut TenantTx,
+    order: i64,
+    line_no: i32,
+    product: i64,
+    qty: i32,
+) -> Result<u64> {
     Ok(tenancy_sqlx::query!(
         "INSERT INTO order_lines (tenant_id, order_id, line_no, product_id, qty, price_cents)
          SELECT $tenant, $1, $2, p.id, $4, p.price_cents
@@ -232,7 +249,12 @@ pub async fn order_lines(tx: &mut TenantTx, order: i64) -> Result<Vec<OrderLineV
 }
 
 /// Records a payment.
-pub async fn record_payment(tx: &mut TenantTx, id: i64, order: i64, amount_cents: i64) -> Result<()> {
+pub async fn record_payment(
+    tx: &mut TenantTx,
+    id: i64,
+    order: i64,
+    amount_cents: i64,
+) -> Result<()> {
     tenancy_sqlx::query!(
         "INSERT INTO payments (tenant_id, id, order_id, amount_cents) VALUES ($tenant, $1, $2, $3)",
         id,
@@ -426,7 +448,12 @@ pub async fn recent_lines(tx: &mut TenantTx, customer: i64) -> Result<Vec<(i64, 
 
 /// Sets the prices of the listed SKUs, adding the products that are
 /// missing (`MERGE`).
-pub async fn sync_prices(tx: &mut TenantTx, category: i64, skus: &[String], prices: &[i64]) -> Result<u64> {
+pub async fn sync_prices(
+    tx: &mut TenantTx,
+    category: i64,
+    skus: &[String],
+    prices: &[i64],
+) -> Result<u64> {
     Ok(tenancy_sqlx::query!(
         "MERGE INTO products p
          USING (SELECT s.sku, s.price,

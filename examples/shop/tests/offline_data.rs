@@ -39,14 +39,24 @@ async fn offline_data_matches_the_schema() {
     let db = migrated_database();
     let mut conn = PgConnection::connect(db.app_url()).await.unwrap();
     let files = query_files();
-    assert!(files.len() >= 25, "expected the offline data of every shop query, found {}", files.len());
+    assert!(
+        files.len() >= 25,
+        "expected the offline data of every shop query, found {}",
+        files.len()
+    );
     for file in files {
-        let data: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        let data: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
         let sql = data["query"].as_str().unwrap().to_owned();
         let described = (&mut conn)
             .describe(AssertSqlSafe(sql.clone()).into_sql_str())
             .await
-            .unwrap_or_else(|e| panic!("{}: the schema no longer accepts\n{sql}\n{e}\nrun scripts/sqlx-prepare.sh", file.display()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{}: the schema no longer accepts\n{sql}\n{e}\nrun scripts/sqlx-prepare.sh",
+                    file.display()
+                )
+            });
         assert_eq!(
             serde_json::to_value(&described).unwrap(),
             data["describe"],

@@ -1,0 +1,220 @@
+//! Every shop query, for real: acme's answers from a database it shares
+//! with globex must equal its answers from a database that holds only
+//! acme, with row-level security on and with it switched off (so the
+//! compile-time scoping alone must do it), and acme's writes must leave
+//! globex's data as it was.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::json;
+use shop::queries as q;
+use sqlx::postgres::PgPoolOptions;
+use tenancy_core::{Tenant, TenantId};
+use tenancy_sqlx::{TenantPool, TenantTx};
+use tenancy_testing::TestDatabase;
+
+fn tenant(slug: &str) -> Tenant {
+    Tenant::builder(TenantId::new_v4(), slug.parse().unwrap()).build()
+}
+
+/// A shop's data; `k` makes each tenant's names, prices and quantities
+/// differ, while ids are the same (composite keys allow it).
+async fn seed(tx: &mut TenantTx, k: i64) {
+    let name = |s: &str| format!("{s}-{k}");
+    q::insert_category(tx, 1, None, &name("Food"))
+        .await
+        .unwrap();
+    q::insert_category(tx, 2, Some(1), &name("Drinks"))
+        .await
+        .unwrap();
+    q::insert_category(tx, 3, Some(2), &name("Hot"))
+        .await
+        .unwrap();
+    q::insert_category(tx, 4, None, &name("Merch"))
+        .await
+        .unwrap();
+    for (id, cat, sku, price, attrs) in [
+        (1, 1, "burger", 800, json!({"vegan": false})),
+        (2, 1, "salad", 650, json!({"vegan": true})),
+        (3, 2, "cola", 250, json!({"vegan": true, "size": "l"})),
+        (4, 3, "coffee", 300, json!({"vegan": true})),
+        (5, 4, "mug", 1200, json!({})),
+    ] {
+        let sku = name(sku);
+        q::insert_product(tx, id, cat, &sku, &sku, price * k, attrs)
+            .await
+            .unwrap();
+    }
+    for id in 1..=3 {
+        let customer = name(&format!("customer{id}"));
+        q::upsert_customer(tx, id, &customer, &format!("{customer}@example.com"))
+            .await
+            .unwrap();
+    }
+    let orders: [(i64, i64, &str, &[(i64, i32)]); 5] = [
+        (1, 1, "2026-11-20", &[(1, 2), (3, 2)]),
+        (2, 1, "2026-11-21", &[(4, 1)]),
+        (3, 2, "2026-11-21", &[(1, 1), (2, 1), (3, 3), (4, 2)]),
+        (4, 3, "2026-11-22", &[(2, 4)]),
+        (5, 2, "2026-11-23", &[]),
+    ];
+    for (id, customer, day, lines) in orders {
+        q::insert_order(tx, id, customer, "EUR", day).await.unwrap();
+        for (no, (product, qty)) in (1..).zip(lines.iter()) {
+            let qty = *qty * i32::try_from(k).unwrap();
+            assert_eq!(q::add_line(tx, id, no, *product, qty).await.unwrap(), 1);
+        }
+    }
+    q::record_payment(tx, 1, 1, 2100 * k * k).await.unwrap();
+    q::record_payment(tx, 2, 3, 100).await.unwrap();
+}
+
+/// What every read query answers, as text.
+async fn report(tx: &mut TenantTx) -> Vec<String> {
+    vec![
+        format!(
+            "{:?}",
+            q::customer_by_email(tx, "customer2-1@example.com")
+                .await
+                .unwrap()
+        ),
+        format!("{:?}", q::customers_page(tx, 1, 10).await.unwrap()),
+        format!("{:?}", q::category_tree(tx, 1).await.unwrap()),
+        format!(
+            "{:?}",
+            q::products_matching(tx, json!({"vegan": true}))
+                .await
+                .unwrap()
+        ),
+        format!("{:?}", q::products_page(tx, 2, 1).await.unwrap()),
+        format!("{:?}", q::products_never_sold(tx).await.unwrap()),
+        format!("{:?}", q::order_lines(tx, 3).await.unwrap()),
+        format!("{:?}", q::customer_orders(tx, 1).await.unwrap()),
+        format!("{:?}", q::unpaid_orders(tx).await.unwrap()),
+        format!(
+            "{:?}",
+            q::revenue_per_day(tx, "2026-11-01", "2026-11-30")
+                .await
+                .unwrap()
+        ),
+        format!("{:?}", q::top_products(tx, 2).await.unwrap()),
+        format!("{:?}", q::customer_values(tx).await.unwrap()),
+        format!("{:?}", q::orders_above_average(tx).await.unwrap()),
+        format!("{:?}", q::orders_by_status(tx).await.unwrap()),
+        format!("{:?}", q::recent_lines(tx, 2).await.unwrap()),
+        format!("{:?}", q::currencies(tx).await.unwrap()),
+    ]
+}
+
+/// The writes, with what each returned, then the report after them.
+async fn writes(tx: &mut TenantTx) -> Vec<String> {
+    let mut out = vec![
+        format!("raise {}", q::raise_prices(tx, 2, 10).await.unwrap()),
+        format!("close {}", q::close_paid_orders(tx).await.unwrap()),
+        format!(
+            "sync {}",
+            q::sync_prices(
+                tx,
+                4,
+                &["mug-1".into(), "cap-1".into(), "pin-1".into()],
+                &[1500, 900, 200]
+            )
+            .await
+            .unwrap()
+        ),
+        format!(
+            "upsert {}",
+            q::upsert_customer(tx, 3, "renamed", "renamed@example.com")
+                .await
+                .unwrap()
+        ),
+        format!("delete order {:?}", q::delete_order(tx, 2).await.unwrap()),
+        format!(
+            "delete lines {}",
+            q::delete_customer_lines(tx, 3).await.unwrap()
+        ),
+        format!(
+            "delete customer {}",
+            q::delete_customer(tx, 2).await.unwrap()
+        ),
+    ];
+    out.extend(report(tx).await);
+    out
+}
+
+struct Shop {
+    db: TestDatabase,
+    pool: TenantPool,
+}
+
+async fn shop(tenants: &[(&Tenant, i64)]) -> Shop {
+    let db = tenancy_testing::test_database();
+    db.owner_sql(&shop::migration()).unwrap();
+    let raw = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(db.app_url())
+        .await
+        .unwrap();
+    let pool = TenantPool::new(raw);
+    for (t, k) in tenants {
+        let mut tx = pool.begin(t).await.unwrap();
+        seed(&mut tx, *k).await;
+        tx.commit().await.unwrap();
+    }
+    Shop { db, pool }
+}
+
+impl Shop {
+    /// Row-level security off on every tenant table: only the queries'
+    /// own scoping keeps tenants apart.
+    fn rls_off(&self) {
+        for table in shop::TENANT_TABLES {
+            self.db
+                .owner_sql(&format!(
+                    "ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY; ALTER TABLE {table} DISABLE ROW LEVEL SECURITY;"
+                ))
+                .unwrap();
+        }
+    }
+
+    async fn read(&self, t: &Tenant) -> Vec<String> {
+        let mut tx = self.pool.begin(t).await.unwrap();
+        let out = report(&mut tx).await;
+        tx.rollback().await.unwrap();
+        out
+    }
+
+    async fn write(&self, t: &Tenant) -> Vec<String> {
+        let mut tx = self.pool.begin(t).await.unwrap();
+        let out = writes(&mut tx).await;
+        tx.commit().await.unwrap();
+        out
+    }
+}
+
+#[tokio::test]
+async fn every_query_sees_only_its_tenant_with_and_without_rls() {
+    let (acme, globex) = (tenant("acme"), tenant("globex"));
+    let solo = shop(&[(&acme, 1)]).await;
+    let shared = shop(&[(&acme, 1), (&globex, 3)]).await;
+    let alone = solo.read(&acme).await;
+    assert!(alone.iter().all(|line| !line.contains("-3")), "{alone:?}");
+
+    assert_eq!(shared.read(&acme).await, alone, "RLS on");
+    shared.rls_off();
+    solo.rls_off();
+    assert_eq!(shared.read(&acme).await, alone, "RLS off: the macros alone");
+
+    let globex_before = shared.read(&globex).await;
+    assert_ne!(globex_before, alone);
+    let written = shared.write(&acme).await;
+    assert_eq!(written, solo.write(&acme).await, "acme's writes, RLS off");
+    assert!(
+        written.iter().any(|l| l == "delete customer 1"),
+        "{written:?}"
+    );
+    assert_eq!(
+        shared.read(&globex).await,
+        globex_before,
+        "acme's writes touched globex"
+    );
+}
