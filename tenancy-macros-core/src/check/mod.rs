@@ -439,6 +439,7 @@ impl<'m> Checker<'m> {
         };
         Ok(Ref {
             binding: alias.clone().unwrap_or_else(|| entry.name.clone()),
+            table: entry.name.clone(),
             unaliased: alias
                 .is_none()
                 .then(|| (entry.schema.clone(), entry.name.clone())),

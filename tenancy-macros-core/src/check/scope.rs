@@ -20,6 +20,8 @@ pub(crate) enum Source {
 pub(crate) struct Ref {
     /// The name column references use: the alias, or the table's name.
     pub(crate) binding: String,
+    /// The table's name; empty for what is not a table.
+    pub(crate) table: String,
     /// `(schema, table)` of an unaliased table, for `schema.table.column`.
     pub(crate) unaliased: Option<(String, String)>,
     pub(crate) source: Source,
@@ -39,6 +41,7 @@ impl Ref {
         Self {
             shown: format!("`{binding}`"),
             binding,
+            table: String::new(),
             unaliased: None,
             source: Source::Other,
             proven: false,

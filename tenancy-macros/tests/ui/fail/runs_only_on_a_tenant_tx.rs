@@ -1,0 +1,9 @@
+async fn run(pool: &sqlx::PgPool, tx: &mut tenancy_sqlx::TenantTx) -> tenancy_sqlx::Result<()> {
+    let _ = pool;
+    let _ = tenancy_sqlx::query!("SELECT id FROM orders WHERE tenant_id = $tenant").fetch_all(pool).await?;
+    Ok(())
+}
+
+fn main() {
+    let _ = run;
+}
