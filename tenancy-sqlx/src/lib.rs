@@ -76,12 +76,12 @@
 pub mod audit;
 mod error;
 mod executor;
+#[cfg(feature = "lifecycle")]
+pub mod lifecycle;
 #[cfg(feature = "macros")]
 pub mod macros;
 #[cfg(feature = "manifest")]
 pub mod manifest;
-#[cfg(feature = "lifecycle")]
-pub mod lifecycle;
 mod pool;
 #[cfg(feature = "routing")]
 pub mod routing;

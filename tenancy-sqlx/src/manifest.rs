@@ -120,7 +120,10 @@ impl fmt::Display for Stale {
             Some(c) => format!("tenant {}.{} {c}", e.schema, e.name),
             None => format!("shared {}.{}", e.schema, e.name),
         };
-        write!(f, "the tenancy manifest is stale; regenerate it with `tenancy manifest --database-url URL`.")?;
+        write!(
+            f,
+            "the tenancy manifest is stale; regenerate it with `tenancy manifest --database-url URL`."
+        )?;
         for entry in &self.missing {
             write!(f, "\n  the database has:  {}", show(entry))?;
         }

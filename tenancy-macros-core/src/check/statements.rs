@@ -228,13 +228,16 @@ impl Checker<'_> {
         let on: &dyn VisitDyn = &*merge.on;
         let result = self.finish(frame, env, &[on, &merge.clauses]);
         match (result, source_ref) {
-            (Err(_), Some(source)) if inserts && source.tenant_column().is_some() => {
+            (Err(e), Some(source))
+                if inserts
+                    && source.tenant_column().is_some()
+                    && e.location() == Some((source.at.line, source.at.column)) =>
+            {
                 Err(CheckError::at(
                     format!(
-                        "MERGE inserts unmatched rows of {}, which ON cannot filter: use `USING (SELECT ... FROM {} WHERE {}.{} = $tenant) AS {}`",
+                        "MERGE inserts unmatched rows of {}, which ON cannot filter: use `USING (SELECT ... FROM {} WHERE {} = $tenant) AS {}`",
                         source.shown,
-                        source.binding,
-                        source.binding,
+                        source.table,
                         source.tenant_column().unwrap_or("tenant_id"),
                         source.binding
                     ),

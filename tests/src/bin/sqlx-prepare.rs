@@ -31,7 +31,8 @@ fn main() -> ExitCode {
 }
 
 fn prepare(package: &str, dir: &Path, schema: &Path) -> Result<usize, String> {
-    let schema = std::fs::read_to_string(schema).map_err(|e| format!("{}: {e}", schema.display()))?;
+    let schema =
+        std::fs::read_to_string(schema).map_err(|e| format!("{}: {e}", schema.display()))?;
     let server = tenancy_testing::PgServer::start().map_err(|e| e.to_string())?;
     let db = server.create_database().map_err(|e| e.to_string())?;
     db.owner_sql(&schema).map_err(|e| e.to_string())?;
@@ -59,7 +60,9 @@ fn prepare(package: &str, dir: &Path, schema: &Path) -> Result<usize, String> {
     if !status.success() {
         return Err(format!("cargo build -p {package} failed"));
     }
-    let files = std::fs::read_dir(&offline).map_err(|e| e.to_string())?.count();
+    let files = std::fs::read_dir(&offline)
+        .map_err(|e| e.to_string())?
+        .count();
     drop(db);
     drop(server);
     Ok(files)
