@@ -35,10 +35,54 @@ const B: &str = "00000000-0000-0000-0000-00000000000b";
 // ---- 1. No panic ------------------------------------------------------------
 
 const WORDS: &[&str] = &[
-    "SELECT", "*", "FROM", "t1", "t2", "s", "a", "b", "WHERE", "tenant_id", "=", "$tenant", "$1",
-    "AND", "OR", "JOIN", "LEFT", "ON", "USING", "(", ")", ",", ".", "a.tenant_id", "EXISTS",
-    "IN", "WITH", "AS", "UNION", "INSERT", "INTO", "VALUES", "UPDATE", "SET", "DELETE", "MERGE",
-    "LATERAL", "RETURNING", "'x'", "1", "NOT", "NULL", "IS", ";", "--", "/*", "$$", "::uuid",
+    "SELECT",
+    "*",
+    "FROM",
+    "t1",
+    "t2",
+    "s",
+    "a",
+    "b",
+    "WHERE",
+    "tenant_id",
+    "=",
+    "$tenant",
+    "$1",
+    "AND",
+    "OR",
+    "JOIN",
+    "LEFT",
+    "ON",
+    "USING",
+    "(",
+    ")",
+    ",",
+    ".",
+    "a.tenant_id",
+    "EXISTS",
+    "IN",
+    "WITH",
+    "AS",
+    "UNION",
+    "INSERT",
+    "INTO",
+    "VALUES",
+    "UPDATE",
+    "SET",
+    "DELETE",
+    "MERGE",
+    "LATERAL",
+    "RETURNING",
+    "'x'",
+    "1",
+    "NOT",
+    "NULL",
+    "IS",
+    ";",
+    "--",
+    "/*",
+    "$$",
+    "::uuid",
 ];
 
 proptest! {
@@ -92,7 +136,11 @@ impl Item {
             Item::Derived(t, scoped) => format!(
                 "(SELECT * FROM t{} WHERE {})",
                 t + 1,
-                if scoped { "tenant_id = $tenant" } else { "k > 0" }
+                if scoped {
+                    "tenant_id = $tenant"
+                } else {
+                    "k > 0"
+                }
             ),
         }
     }
@@ -115,7 +163,11 @@ enum Atom {
     IdsEqual(usize, usize),
     TenantOrK(usize),
     KPositive(usize),
-    Exists { table: usize, outer: usize, scoped: Scoping },
+    Exists {
+        table: usize,
+        outer: usize,
+        scoped: Scoping,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -165,12 +217,18 @@ fn query() -> impl Strategy<Value = Query> {
         prop::collection::vec((join, item(), prop::collection::vec(atom(), 0..3)), 0..3),
         prop::collection::vec(atom(), 0..5),
     )
-        .prop_map(|(first, joins, filter)| Query { first, joins, filter })
+        .prop_map(|(first, joins, filter)| Query {
+            first,
+            joins,
+            filter,
+        })
 }
 
 impl Query {
     fn items(&self) -> Vec<Item> {
-        std::iter::once(self.first).chain(self.joins.iter().map(|j| j.1)).collect()
+        std::iter::once(self.first)
+            .chain(self.joins.iter().map(|j| j.1))
+            .collect()
     }
 
     /// An atom over the first `n` items, as SQL.
@@ -179,25 +237,39 @@ impl Query {
         let pick = |i: usize| i % n;
         let tenant = |i: usize| {
             let i = pick(i);
-            items[i].has_tenant_column().then(|| format!("a{i}.tenant_id"))
+            items[i]
+                .has_tenant_column()
+                .then(|| format!("a{i}.tenant_id"))
         };
         match atom {
-            Atom::TenantIsParam(i) => tenant(i).map_or_else(|| "true".into(), |c| format!("{c} = $tenant")),
+            Atom::TenantIsParam(i) => {
+                tenant(i).map_or_else(|| "true".into(), |c| format!("{c} = $tenant"))
+            }
             Atom::TenantsEqual(i, j) => match (tenant(i), tenant(j)) {
                 (Some(a), Some(b)) => format!("{a} = {b}"),
                 _ => "true".into(),
             },
             Atom::IdsEqual(i, j) => format!("a{}.id = a{}.id", pick(i), pick(j)),
-            Atom::TenantOrK(i) => tenant(i).map_or_else(|| "true".into(), |c| format!("({c} = $tenant OR a{}.k > 2)", pick(i))),
+            Atom::TenantOrK(i) => tenant(i).map_or_else(
+                || "true".into(),
+                |c| format!("({c} = $tenant OR a{}.k > 2)", pick(i)),
+            ),
             Atom::KPositive(i) => format!("a{}.k > 0", pick(i)),
-            Atom::Exists { table, outer, scoped } => {
+            Atom::Exists {
+                table,
+                outer,
+                scoped,
+            } => {
                 let o = pick(outer);
                 let scope = match (scoped, tenant(o)) {
                     (Scoping::Param, _) => " AND z.tenant_id = $tenant".to_owned(),
                     (Scoping::Correlated, Some(c)) => format!(" AND z.tenant_id = {c}"),
                     _ => String::new(),
                 };
-                format!("EXISTS (SELECT 1 FROM t{} z WHERE z.id = a{o}.id{scope})", table + 1)
+                format!(
+                    "EXISTS (SELECT 1 FROM t{} z WHERE z.id = a{o}.id{scope})",
+                    table + 1
+                )
             }
         }
     }
@@ -222,12 +294,20 @@ impl Query {
                 let _ = write!(sql, " ON a{}.id = a{}.id", n, n + 1);
             } else if !matches!(join, Join::Cross) {
                 let conds: Vec<String> = on.iter().map(|a| self.atom(*a, n + 2)).collect();
-                let conds = if conds.is_empty() { "true".to_owned() } else { conds.join(" AND ") };
+                let conds = if conds.is_empty() {
+                    "true".to_owned()
+                } else {
+                    conds.join(" AND ")
+                };
                 let _ = write!(sql, " ON {conds}");
             }
         }
         if !self.filter.is_empty() {
-            let conds: Vec<String> = self.filter.iter().map(|a| self.atom(*a, items.len())).collect();
+            let conds: Vec<String> = self
+                .filter
+                .iter()
+                .map(|a| self.atom(*a, items.len()))
+                .collect();
             let _ = write!(sql, " WHERE {}", conds.join(" AND "));
         }
         sql
@@ -268,9 +348,14 @@ impl Query {
 
 async fn database(tenants: &[(&str, i32)]) -> (tenancy_testing::TestDatabase, PgPool) {
     let db = tenancy_testing::test_database();
-    let mut sql = String::from("CREATE TABLE s (id int, k int); INSERT INTO s SELECT g, g FROM generate_series(1, 4) g;");
+    let mut sql = String::from(
+        "CREATE TABLE s (id int, k int); INSERT INTO s SELECT g, g FROM generate_series(1, 4) g;",
+    );
     for t in 1..=3 {
-        let _ = write!(sql, "CREATE TABLE t{t} (tenant_id uuid NOT NULL, id int, k int);");
+        let _ = write!(
+            sql,
+            "CREATE TABLE t{t} (tenant_id uuid NOT NULL, id int, k int);"
+        );
         for (tenant, rows) in tenants {
             let _ = write!(
                 sql,
@@ -298,7 +383,10 @@ async fn rows(pool: &PgPool, sql: &str) -> Result<Vec<Vec<Option<String>>>, sqlx
 
 #[test]
 fn accepted_queries_return_only_the_tenants_rows() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     // A has ids 1..3; B has 1..5 with the same keys, so any unfiltered
     // join or subquery picks B's rows up.
     let (_shared_db, shared) = rt.block_on(database(&[(A, 3), (B, 5)]));
@@ -315,12 +403,19 @@ fn accepted_queries_return_only_the_tenants_rows() {
             let sql = q.sql();
             // 3: full scoping is always accepted.
             let full = q.fully_scoped().sql();
-            prop_assert!(scope_sql(&full, &manifest, 0).is_ok(), "refused {full}: {:?}", scope_sql(&full, &manifest, 0));
+            prop_assert!(
+                scope_sql(&full, &manifest, 0).is_ok(),
+                "refused {full}: {:?}",
+                scope_sql(&full, &manifest, 0)
+            );
             // 2: what is accepted is filtered.
             let Ok(scoped) = scope_sql(&sql, &manifest, 0) else {
                 refused.set(refused.get() + 1);
                 let plain = sql.replace("$tenant", "$1");
-                if let (Ok(all), Ok(alone)) = (rt.block_on(rows(&shared, &plain)), rt.block_on(rows(&solo, &plain))) {
+                if let (Ok(all), Ok(alone)) = (
+                    rt.block_on(rows(&shared, &plain)),
+                    rt.block_on(rows(&solo, &plain)),
+                ) {
                     if all != alone {
                         leaky.set(leaky.get() + 1);
                     }
@@ -328,16 +423,29 @@ fn accepted_queries_return_only_the_tenants_rows() {
                 return Ok(());
             };
             accepted.set(accepted.get() + 1);
-            let both = rt.block_on(rows(&shared, &scoped.sql)).map_err(|e| TestCaseError::fail(format!("{sql}: {e}")))?;
-            let alone = rt.block_on(rows(&solo, &scoped.sql)).map_err(|e| TestCaseError::fail(format!("{sql}: {e}")))?;
+            let both = rt
+                .block_on(rows(&shared, &scoped.sql))
+                .map_err(|e| TestCaseError::fail(format!("{sql}: {e}")))?;
+            let alone = rt
+                .block_on(rows(&solo, &scoped.sql))
+                .map_err(|e| TestCaseError::fail(format!("{sql}: {e}")))?;
             prop_assert_eq!(both, alone, "accepted but leaks: {}", sql);
             Ok(())
         })
         .unwrap();
-    eprintln!("accepted {}, refused {} (of which {} really leak)", accepted.get(), refused.get(), leaky.get());
+    eprintln!(
+        "accepted {}, refused {} (of which {} really leak)",
+        accepted.get(),
+        refused.get(),
+        leaky.get()
+    );
     // The generator must exercise both sides, and the refusals must include
     // queries that really leak (the test would notice a checker that
     // accepts everything).
     assert!(accepted.get() >= 100, "only {} accepted", accepted.get());
-    assert!(leaky.get() >= 100, "only {} leaky queries refused", leaky.get());
+    assert!(
+        leaky.get() >= 100,
+        "only {} leaky queries refused",
+        leaky.get()
+    );
 }

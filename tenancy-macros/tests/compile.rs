@@ -16,6 +16,14 @@ fn scoped_sql_macros_refuse_unscoped_queries_and_accept_their_fixes() {
     let db = tenancy_testing::test_database();
     db.owner_sql(include_str!("ui/schema.sql")).unwrap();
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui/tenancy.manifest");
+    // The cases' manifest is the schema's.
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = sqlx::PgPool::connect(db.app_url()).await.unwrap();
+        let options = tenancy_sqlx::manifest::ManifestOptions::default();
+        if let Err(e) = tenancy_sqlx::manifest::verify(&pool, &manifest, &options).await {
+            panic!("{e}");
+        }
+    });
     let status = Command::new(std::env::current_exe().unwrap())
         .args(["--ignored", "--exact", "ui_cases", "--nocapture"])
         .env("DATABASE_URL", db.app_url())
