@@ -16,4 +16,5 @@ if [ "${1:-}" = "--quick" ]; then
     shift
 fi
 cargo bench -p tenancy-bench -- "$@"
+cargo bench -p shop -- "$@"
 cargo run -q -p tenancy-bench --bin bench-report -- BENCHMARKS.md

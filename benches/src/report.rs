@@ -163,6 +163,9 @@ pub struct Inputs {
     pub notes: serde_json::Value,
     /// Allocations per request by middleware case.
     pub allocations: serde_json::Value,
+    /// The scoped SQL macros against hand-written `sqlx::query_as!`,
+    /// measured in pairs (`cargo bench -p shop`).
+    pub macros: serde_json::Value,
     /// A line about the machine.
     pub machine: String,
 }
@@ -180,6 +183,7 @@ impl Inputs {
             criterion: target.join("criterion"),
             notes: json("database.json"),
             allocations: json("allocations.json"),
+            macros: json("macros.json"),
             machine: machine(),
         }
     }
@@ -287,6 +291,7 @@ pub fn render(inputs: &Inputs) -> Option<String> {
         };
         let _ = writeln!(out, "| {} | {measured} | {target} | {met} |", c.label);
     }
+    any |= macro_rows(&mut out, inputs);
     if !any {
         return None;
     }
@@ -313,6 +318,44 @@ pub fn render(inputs: &Inputs) -> Option<String> {
         }
     }
     Some(out)
+}
+
+/// The macros' cost: the time ratio of each query through
+/// `tenancy_sqlx::query_as!` to the same query hand-written, run in
+/// alternating pairs on one transaction.
+fn macro_rows(out: &mut String, inputs: &Inputs) -> bool {
+    const LABELS: &[(&str, &str)] = &[
+        ("order_lines", "3-table join by key"),
+        (
+            "customer_values",
+            "report: CTE, aggregates, scalar subquery",
+        ),
+    ];
+    let mut any = false;
+    for (name, what) in LABELS {
+        let entry = &inputs.macros[name];
+        let (Some(hand), Some(with_macro), Some(pairs)) = (
+            entry["hand_ns"].as_f64(),
+            entry["macro_ns"].as_f64(),
+            entry["pairs"].as_u64(),
+        ) else {
+            let _ = writeln!(
+                out,
+                "| sqlx macros vs hand-written `sqlx::query_as!`: {what} | not measured | | |"
+            );
+            continue;
+        };
+        any = true;
+        let ratio = with_macro / hand;
+        let _ = writeln!(
+            out,
+            "| sqlx macros vs hand-written `sqlx::query_as!`: {what} ({pairs} alternating pairs, {} vs {}) | time ratio {ratio:.3} | ≤ 1.02 | {} |",
+            crate::estimates::human(with_macro),
+            crate::estimates::human(hand),
+            verdict(ratio <= 1.02)
+        );
+    }
+    any
 }
 
 fn middleware_rows(out: &mut String, inputs: &Inputs) -> bool {

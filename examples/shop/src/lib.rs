@@ -10,8 +10,10 @@
 //! answer with the same query on a database that holds only that tenant.
 #![deny(missing_docs)]
 
+pub mod baseline;
 pub mod model;
 pub mod queries;
+pub mod sample;
 
 use tenancy_core::rls::TenantPolicy;
 

@@ -16,58 +16,6 @@ fn tenant(slug: &str) -> Tenant {
     Tenant::builder(TenantId::new_v4(), slug.parse().unwrap()).build()
 }
 
-/// A shop's data; `k` makes each tenant's names, prices and quantities
-/// differ, while ids are the same (composite keys allow it).
-async fn seed(tx: &mut TenantTx, k: i64) {
-    let name = |s: &str| format!("{s}-{k}");
-    q::insert_category(tx, 1, None, &name("Food"))
-        .await
-        .unwrap();
-    q::insert_category(tx, 2, Some(1), &name("Drinks"))
-        .await
-        .unwrap();
-    q::insert_category(tx, 3, Some(2), &name("Hot"))
-        .await
-        .unwrap();
-    q::insert_category(tx, 4, None, &name("Merch"))
-        .await
-        .unwrap();
-    for (id, cat, sku, price, attrs) in [
-        (1, 1, "burger", 800, json!({"vegan": false})),
-        (2, 1, "salad", 650, json!({"vegan": true})),
-        (3, 2, "cola", 250, json!({"vegan": true, "size": "l"})),
-        (4, 3, "coffee", 300, json!({"vegan": true})),
-        (5, 4, "mug", 1200, json!({})),
-    ] {
-        let sku = name(sku);
-        q::insert_product(tx, id, cat, &sku, &sku, price * k, attrs)
-            .await
-            .unwrap();
-    }
-    for id in 1..=3 {
-        let customer = name(&format!("customer{id}"));
-        q::upsert_customer(tx, id, &customer, &format!("{customer}@example.com"))
-            .await
-            .unwrap();
-    }
-    let orders: [(i64, i64, &str, &[(i64, i32)]); 5] = [
-        (1, 1, "2026-11-20", &[(1, 2), (3, 2)]),
-        (2, 1, "2026-11-21", &[(4, 1)]),
-        (3, 2, "2026-11-21", &[(1, 1), (2, 1), (3, 3), (4, 2)]),
-        (4, 3, "2026-11-22", &[(2, 4)]),
-        (5, 2, "2026-11-23", &[]),
-    ];
-    for (id, customer, day, lines) in orders {
-        q::insert_order(tx, id, customer, "EUR", day).await.unwrap();
-        for (no, (product, qty)) in (1..).zip(lines.iter()) {
-            let qty = *qty * i32::try_from(k).unwrap();
-            assert_eq!(q::add_line(tx, id, no, *product, qty).await.unwrap(), 1);
-        }
-    }
-    q::record_payment(tx, 1, 1, 2100 * k * k).await.unwrap();
-    q::record_payment(tx, 2, 3, 100).await.unwrap();
-}
-
 /// What every read query answers, as text.
 async fn report(tx: &mut TenantTx) -> Vec<String> {
     vec![
@@ -146,7 +94,7 @@ struct Shop {
     pool: TenantPool,
 }
 
-async fn shop(tenants: &[(&Tenant, i64)]) -> Shop {
+async fn shop(tenants: &[(&Tenant, i32)]) -> Shop {
     let db = tenancy_testing::test_database();
     db.owner_sql(&shop::migration()).unwrap();
     let raw = PgPoolOptions::new()
@@ -157,7 +105,7 @@ async fn shop(tenants: &[(&Tenant, i64)]) -> Shop {
     let pool = TenantPool::new(raw);
     for (t, k) in tenants {
         let mut tx = pool.begin(t).await.unwrap();
-        seed(&mut tx, *k).await;
+        shop::sample::seed(&mut tx, *k).await.unwrap();
         tx.commit().await.unwrap();
     }
     Shop { db, pool }
