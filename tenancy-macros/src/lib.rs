@@ -27,19 +27,77 @@ use syn::punctuated::Punctuated;
 use syn::{Expr, LitStr, Path, Token};
 use tenancy_macros_core::{Manifest, manifest::FILE_NAME, scope_sql};
 
-/// `query!("SQL", args...)`: see `tenancy_sqlx::query!`.
+/// `sqlx::query!` with the tenant scoping proven at compile time.
+///
+/// ```ignore
+/// // Needs DATABASE_URL or sqlx's offline data at compile time, like sqlx::query!.
+/// let lines = tenancy_sqlx::query!(
+///     "SELECT l.line_no, p.sku, l.qty
+///        FROM orders o
+///        JOIN order_lines l ON l.tenant_id = o.tenant_id AND l.order_id = o.id
+///        JOIN products p ON p.tenant_id = l.tenant_id AND p.id = l.product_id
+///       WHERE o.tenant_id = $tenant AND o.id = $1",
+///     order_id,
+/// )
+/// .fetch_all(&mut tx) // tx: TenantTx; binds its tenant to $tenant
+/// .await?;
+/// ```
+///
+/// The SQL must be a string literal. `$tenant` stands for the tenant of the
+/// `TenantTx` the query runs on; `$1`, `$2`, ... are the arguments, as in
+/// sqlx. Every tenant table (from `tenancy.manifest`) must be filtered to
+/// `$tenant`, directly or through a join on the tenant column, or the crate
+/// does not compile; the error names the table, its alias and the fix:
+///
+/// ```text
+/// error: `order_lines` (alias `l`) is not scoped to the tenant: add
+///        `l.tenant_id = $tenant` or join it on `l.tenant_id = o.tenant_id`, ...
+/// ```
+///
+/// The result is a `tenancy_sqlx::macros::ScopedQuery`: `fetch_all`,
+/// `fetch_one`, `fetch_optional` and `execute` take a `&mut TenantTx`, and
+/// nothing else. Rows are sqlx's anonymous records, as with `sqlx::query!`;
+/// sqlx checks the columns and parameter types as usual. The arguments are
+/// evaluated when the query runs, not where the macro is written. See
+/// `tenancy_sqlx::macros` for the rules and the manifest.
 #[proc_macro]
 pub fn query(input: TokenStream) -> TokenStream {
     expand(input, Kind::Query)
 }
 
-/// `query_as!(Type, "SQL", args...)`: see `tenancy_sqlx::query_as!`.
+/// `sqlx::query_as!` with the tenant scoping proven at compile time: the
+/// rows are read into `Type` (a struct whose fields match the columns).
+///
+/// ```ignore
+/// let customer: Option<Customer> = tenancy_sqlx::query_as!(
+///     Customer,
+///     "SELECT id, name, email FROM customers WHERE tenant_id = $tenant AND email = $1",
+///     email,
+/// )
+/// .fetch_optional(&mut tx)
+/// .await?;
+/// ```
+///
+/// Everything else is as for [`query!`].
 #[proc_macro]
 pub fn query_as(input: TokenStream) -> TokenStream {
     expand(input, Kind::QueryAs)
 }
 
-/// `query_scalar!("SQL", args...)`: see `tenancy_sqlx::query_scalar!`.
+/// `sqlx::query_scalar!` with the tenant scoping proven at compile time:
+/// one column, read as its Rust type.
+///
+/// ```ignore
+/// let id: i64 = tenancy_sqlx::query_scalar!(
+///     "INSERT INTO customers (tenant_id, id, name) VALUES ($tenant, $1, $2) RETURNING id",
+///     id,
+///     name,
+/// )
+/// .fetch_one(&mut tx)
+/// .await?;
+/// ```
+///
+/// Everything else is as for [`query!`].
 #[proc_macro]
 pub fn query_scalar(input: TokenStream) -> TokenStream {
     expand(input, Kind::QueryScalar)
