@@ -55,6 +55,7 @@
 mod async_pool;
 mod error;
 mod grouped;
+mod join_condition;
 #[cfg(feature = "async")]
 pub mod pgbouncer;
 mod pool;
@@ -66,7 +67,9 @@ mod tx;
 pub use async_pool::{AsyncTenantPool, AsyncTenantTx};
 pub use error::{Error, Result};
 pub use pool::TenantPool;
-pub use scoped::{ForTenantDsl, Grouped, Scoped, TenantFilter, TenantScoped};
+pub use scoped::{
+    ForTenantDsl, Grouped, JoinCondition, JoinOn, Scoped, TenantFilter, TenantScoped,
+};
 pub use tx::TenantTx;
 
 pub use tenancy_core;

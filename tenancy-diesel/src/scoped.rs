@@ -1,15 +1,21 @@
 //! [`TenantScoped`] tables, the [`ForTenantDsl`] extension and [`Scoped`] queries.
 
-use diesel::dsl::{CountStar, Distinct, Eq, Filter, GroupBy, Limit, Offset, Order, Select};
+use diesel::dsl::{
+    CountStar, Distinct, Eq, Filter, GroupBy, InnerJoin, LeftJoin, Limit, Offset, Order, Select,
+};
 use diesel::expression::Expression;
 use diesel::query_builder::{DeleteStatement, IntoUpdateTarget, UpdateStatement};
 use diesel::query_dsl::methods::{
     DistinctDsl, FilterDsl, GroupByDsl, LimitDsl, OffsetDsl, OrderDsl, SelectDsl,
 };
-use diesel::{Column, ExpressionMethods, Table, sql_types};
+use diesel::query_dsl::{JoinOnDsl, JoinWithImplicitOnClause};
+// The join kinds are public only there (diesel's `table!` macro uses them).
+use diesel::internal::table_macro::{Inner, LeftOuter};
+use diesel::{Column, ExpressionMethods, QueryDsl, Table, sql_types};
 use tenancy_core::{Tenant, TenantId};
 
 pub use crate::grouped::Grouped;
+pub use crate::join_condition::JoinCondition;
 
 /// A table with a tenant column (a `uuid`). Only such tables can be scoped
 /// with [`for_tenant`](ForTenantDsl::for_tenant); a table without one does
@@ -44,6 +50,20 @@ macro_rules! tenant_scoped {
 
 /// The condition `tenant_column = <tenant id>` for table `T`.
 pub type TenantFilter<T> = Eq<<T as TenantScoped>::TenantColumn, uuid::Uuid>;
+
+/// Tenant table `U` with its [`JoinCondition`]: what
+/// [`Scoped::inner_join`] and [`Scoped::left_join`] join.
+pub type JoinOn<U, On> = diesel::dsl::On<U, JoinCondition<TenantFilter<U>, On>>;
+
+fn join_condition<U: TenantScoped, On>(
+    tenant: TenantId,
+    on: On,
+) -> JoinCondition<TenantFilter<U>, On> {
+    JoinCondition {
+        tenant: U::TenantColumn::default().eq(*tenant.as_uuid()),
+        on,
+    }
+}
 
 /// `query` with the tenant condition of table `T`, marked as scoped.
 fn scope<T, Q>(query: Q, tenant: &Tenant) -> Scoped<Filter<Q, TenantFilter<T>>>
@@ -172,6 +192,52 @@ impl<Q> Scoped<Q> {
         G: Expression,
     {
         self.map(|q| q.group_by(group))
+    }
+
+    /// Joins tenant table `U` (`INNER JOIN`) on `on`, to which the SDK adds
+    /// `U`'s own tenant condition: `ON u.tenant_id = <tenant> AND (on)`. So
+    /// tables keyed by `(tenant_id, id)` join on their ids alone, and the
+    /// join cannot reach another tenant's rows whatever `on` says.
+    ///
+    /// ```
+    /// # use diesel::prelude::*;
+    /// # use tenancy_diesel::ForTenantDsl;
+    /// diesel::table! { orders (tenant_id, id) { tenant_id -> Uuid, id -> Int8, customer -> Text } }
+    /// diesel::table! { order_lines (tenant_id, order_id, line_no) { tenant_id -> Uuid, order_id -> Int8, line_no -> Int4, qty -> Int4 } }
+    /// diesel::allow_tables_to_appear_in_same_query!(orders, order_lines);
+    /// tenancy_diesel::tenant_scoped!(orders.tenant_id, order_lines.tenant_id);
+    ///
+    /// # let acme = tenancy_core::Tenant::builder(tenancy_core::TenantId::new_v4(), "acme".parse().unwrap()).build();
+    /// let lines = orders::table
+    ///     .for_tenant(&acme)
+    ///     .inner_join(order_lines::table, order_lines::order_id.eq(orders::id))
+    ///     .select((orders::customer, order_lines::qty));
+    /// // ... INNER JOIN "order_lines" ON (("order_lines"."tenant_id" = $1)) AND (("order_lines"."order_id" = "orders"."id"))
+    /// //     WHERE ("orders"."tenant_id" = $2)
+    /// let sql = lines.debug_sql();
+    /// assert!(sql.contains(r#"ON (("order_lines"."tenant_id" = $1)) AND ("#), "{sql}");
+    /// ```
+    pub fn inner_join<U, On>(self, table: U, on: On) -> Scoped<InnerJoin<Q, JoinOn<U, On>>>
+    where
+        U: TenantScoped,
+        Q: QueryDsl + JoinWithImplicitOnClause<JoinOn<U, On>, Inner>,
+    {
+        let on = join_condition::<U, On>(self.tenant, on);
+        self.map(|q| q.inner_join(table.on(on)))
+    }
+
+    /// Joins tenant table `U` (`LEFT OUTER JOIN`) on `on`, to which the SDK
+    /// adds `U`'s tenant condition, in the `ON` clause (on the nullable side
+    /// of an outer join, a condition in `WHERE` would turn it into an inner
+    /// join): rows of `U` that belong to another tenant are never joined.
+    /// Select `U`'s columns with `.nullable()`, as with diesel's `left_join`.
+    pub fn left_join<U, On>(self, table: U, on: On) -> Scoped<LeftJoin<Q, JoinOn<U, On>>>
+    where
+        U: TenantScoped,
+        Q: QueryDsl + JoinWithImplicitOnClause<JoinOn<U, On>, LeftOuter>,
+    {
+        let on = join_condition::<U, On>(self.tenant, on);
+        self.map(|q| q.left_join(table.on(on)))
     }
 
     /// Counts the tenant's rows that match (`SELECT COUNT(*)`).

@@ -1,0 +1,19 @@
+// The right way: a left-joined table's columns may be NULL: diesel asks for .nullable(), scoped or not.
+use diesel::prelude::*;
+use tenancy_diesel::{Error, ForTenantDsl, TenantPool};
+
+diesel::table! { orders (tenant_id, id) { tenant_id -> Uuid, id -> Int8, customer -> Text } }
+diesel::table! { order_lines (tenant_id, order_id, line_no) { tenant_id -> Uuid, order_id -> Int8, line_no -> Int4, qty -> Int4 } }
+diesel::table! { plans (id) { id -> Int4, name -> Text } }
+diesel::allow_tables_to_appear_in_same_query!(orders, order_lines, plans);
+tenancy_diesel::tenant_scoped!(orders.tenant_id, order_lines.tenant_id);
+
+#[allow(dead_code)]
+fn lines(pool: &TenantPool, tenant: &tenancy_core::Tenant) -> Result<Vec<(String, Option<i32>)>, Error> {
+    pool.transaction(tenant, |tx| {
+        let t = tx.tenant().clone();
+        tx.fetch_all(orders::table.for_tenant(&t).left_join(order_lines::table, order_lines::order_id.eq(orders::id)).select((orders::customer, order_lines::qty.nullable())))
+    })
+}
+
+fn main() {}
