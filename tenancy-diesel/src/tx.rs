@@ -55,18 +55,18 @@ impl TenantTx<'_> {
     }
 
     /// Loads all rows of a scoped query.
-    pub fn fetch_all<U, Q>(&mut self, query: Scoped<Q>) -> Result<Vec<U>>
+    pub fn fetch_all<'q, U, Q>(&mut self, query: Scoped<Q>) -> Result<Vec<U>>
     where
-        Q: RunQueryDsl<PgConnection> + for<'q> LoadQuery<'q, PgConnection, U>,
+        Q: RunQueryDsl<PgConnection> + LoadQuery<'q, PgConnection, U>,
     {
         self.check(&query)?;
         Ok(query.query.load(self.conn)?)
     }
 
     /// Loads the first row of a scoped query, if any.
-    pub fn fetch_optional<U, Q>(&mut self, query: Scoped<Q>) -> Result<Option<U>>
+    pub fn fetch_optional<'q, U, Q>(&mut self, query: Scoped<Q>) -> Result<Option<U>>
     where
-        Q: RunQueryDsl<PgConnection> + for<'q> LoadQuery<'q, PgConnection, U>,
+        Q: RunQueryDsl<PgConnection> + LoadQuery<'q, PgConnection, U>,
     {
         self.check(&query)?;
         Ok(query.query.get_result(self.conn).optional()?)
@@ -110,13 +110,13 @@ impl TenantTx<'_> {
     /// Runs an insert into a tenant table that has a `RETURNING` clause and
     /// returns the inserted row(s); the tenant column is refused as in
     /// [`insert`](Self::insert).
-    pub fn insert_returning<R, T, U, Op, Ret>(
+    pub fn insert_returning<'q, R, T, U, Op, Ret>(
         &mut self,
         statement: InsertStatement<T, U, Op, Ret>,
     ) -> Result<Vec<R>>
     where
         T: TenantScoped,
-        InsertStatement<T, U, Op, Ret>: for<'q> LoadQuery<'q, PgConnection, R> + QueryFragment<Pg>,
+        InsertStatement<T, U, Op, Ret>: LoadQuery<'q, PgConnection, R> + QueryFragment<Pg>,
     {
         refuse_tenant_column_writes(&statement, tenant_column::<T>())?;
         Ok(statement.load(self.conn)?)

@@ -11,6 +11,8 @@
 #![deny(missing_docs)]
 
 pub mod baseline;
+pub mod diesel_queries;
+pub mod diesel_schema;
 pub mod model;
 pub mod queries;
 pub mod sample;
