@@ -74,6 +74,7 @@
 
 #[cfg(feature = "audit")]
 pub mod audit;
+pub mod column;
 mod error;
 mod executor;
 #[cfg(feature = "lifecycle")]
@@ -95,6 +96,7 @@ mod table;
 pub mod trail;
 mod tx;
 
+pub use column::{Col, Column, ValueOf};
 pub use error::{Error, Result};
 pub use pool::TenantPool;
 pub use scoped::{Order, Scoped};
@@ -115,5 +117,5 @@ pub(crate) const MIGRATIONS_TABLE: &str = "_tenancy_migrations";
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::table::is_sql_name;
+    pub use crate::table::{is_sql_name, same_name};
 }

@@ -32,8 +32,48 @@ pub trait TenantTable {
 /// `tenant_table!(pub Orders = "orders")` uses the tenant column `tenant_id`;
 /// add `, tenant_column = "org_id"` for another one. Names must be lowercase
 /// identifiers (`a-z`, `0-9`, `_`); anything else is a compile error.
+///
+/// List the columns with their Rust types to get typed [`Col`](crate::Col)
+/// constants (`Orders::item`), which the builders check at compile time
+/// (see [`column`](crate::column)). Leave the tenant column out: the SDK
+/// writes it, so no code names it.
+///
+/// ```
+/// tenancy_sqlx::tenant_table!(pub Orders = "orders" { id: uuid::Uuid, item: String });
+/// assert_eq!(Orders::item.name(), "item");
+/// ```
+///
+/// ```compile_fail
+/// // The tenant column is not a typed column.
+/// tenancy_sqlx::tenant_table!(pub Orders = "orders" { tenant_id: uuid::Uuid, item: String });
+/// ```
 #[macro_export]
 macro_rules! tenant_table {
+    ($(#[$meta:meta])* $vis:vis $name:ident = $table:literal { $($col:ident : $ty:ty),* $(,)? }) => {
+        $crate::tenant_table!($(#[$meta])* $vis $name = $table, tenant_column = "tenant_id" { $($col : $ty),* });
+    };
+    ($(#[$meta:meta])* $vis:vis $name:ident = $table:literal, tenant_column = $column:literal { $($col:ident : $ty:ty),* $(,)? }) => {
+        $crate::tenant_table!($(#[$meta])* $vis $name = $table, tenant_column = $column);
+
+        #[allow(non_upper_case_globals)]
+        impl $name {
+            $(
+                #[doc = concat!("The column `", stringify!($col), "` (`", stringify!($ty), "`).")]
+                $vis const $col: $crate::Col<$name, $ty> = $crate::Col::new(stringify!($col));
+            )*
+        }
+
+        $(
+            const _: () = assert!(
+                $crate::__private::is_sql_name(stringify!($col), false),
+                concat!("`", stringify!($col), "` is not a lowercase SQL column name")
+            );
+            const _: () = assert!(
+                !$crate::__private::same_name(stringify!($col), $column),
+                concat!("`", stringify!($col), "` is the tenant column: the SDK writes it, leave it out of the columns")
+            );
+        )*
+    };
     ($(#[$meta:meta])* $vis:vis $name:ident = $table:literal) => {
         $crate::tenant_table!($(#[$meta])* $vis $name = $table, tenant_column = "tenant_id");
     };
@@ -53,6 +93,23 @@ macro_rules! tenant_table {
             };
         }
     };
+}
+
+/// Whether two names are equal, at compile time (for [`tenant_table!`]).
+#[doc(hidden)]
+pub const fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// Compile-time name check used by [`tenant_table!`]: lowercase identifiers,

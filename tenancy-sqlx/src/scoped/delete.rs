@@ -10,7 +10,7 @@ use crate::{Result, TenantTable, TenantTx};
 
 /// A scoped `DELETE` from table `T`; runs only when `S` is [`Bound`](super::Bound). It
 /// only removes the bound tenant's rows.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Delete<T, S> {
     parts: Parts,
     state: S,

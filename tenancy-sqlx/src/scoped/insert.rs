@@ -5,18 +5,19 @@ use std::marker::PhantomData;
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, FromRow};
 
-use super::parts::{Parts, Prepared};
+use super::parts::{Parts, Prepared, Returning};
 use super::{BoundToTenant, Unbound, binding_methods};
-use crate::{Result, TenantTable, TenantTx};
+use crate::{Column, Result, TenantTable, TenantTx, ValueOf};
 
 /// A scoped `INSERT` of one row into table `T`; runs only when `S` is
 /// [`Bound`](super::Bound). The tenant column is filled from the bound tenant; setting it
 /// with [`value`](Insert::value) is an error.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Insert<T, S> {
     parts: Parts,
     columns: Vec<String>,
     values: Vec<String>,
+    returning: Returning,
     state: S,
     table: PhantomData<T>,
 }
@@ -27,6 +28,7 @@ impl<T: TenantTable> Insert<T, Unbound> {
             parts: Parts::default(),
             columns: Vec::new(),
             values: Vec::new(),
+            returning: Returning::default(),
             state: Unbound,
             table: PhantomData,
         }
@@ -39,6 +41,7 @@ impl<T: TenantTable, S> Insert<T, S> {
             parts: self.parts,
             columns: self.columns,
             values: self.values,
+            returning: self.returning,
             state,
             table: PhantomData,
         }
@@ -47,13 +50,22 @@ impl<T: TenantTable, S> Insert<T, S> {
     /// Sets `column` to `value` in the new row. The tenant column cannot be
     /// set: the query then fails with [`Error::TenantColumn`](crate::Error::TenantColumn).
     #[must_use]
-    pub fn value<'t, V>(mut self, column: &'static str, value: V) -> Self
+    pub fn value<'t, C, V>(mut self, column: C, value: V) -> Self
     where
-        V: sqlx::Encode<'t, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+        C: Column<T>,
+        V: ValueOf<C::Value> + sqlx::Encode<'t, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
     {
-        let (col, placeholder) = self.parts.assign::<T, V>(column, value);
+        let (col, placeholder) = self.parts.assign::<T, V>(column.name(), value);
         self.columns.push(col);
         self.values.push(placeholder);
+        self
+    }
+
+    /// Returns `column` (instead of every column) from
+    /// [`returning`](Self::returning); call it once per column.
+    #[must_use]
+    pub fn return_column<C: Column<T>>(mut self, column: C) -> Self {
+        self.returning.add(&mut self.parts, column.name());
         self
     }
 }
@@ -80,7 +92,7 @@ impl<T: TenantTable, S> Insert<T, S> {
             values.join(", ")
         );
         if returning {
-            sql.push_str(" RETURNING *");
+            self.returning.append_to(&mut sql);
         }
         Ok(sql)
     }
@@ -98,7 +110,8 @@ impl<T: TenantTable, S> Insert<T, S> {
         Ok(done.rows_affected())
     }
 
-    /// Inserts the row and returns it (`RETURNING *`), with the columns the
+    /// Inserts the row and returns it (`RETURNING *`, or the columns named
+    /// with [`return_column`](Self::return_column)), with the columns the
     /// database filled in (ids, defaults, the tenant).
     pub async fn returning<R>(mut self, tx: &mut TenantTx) -> Result<R>
     where

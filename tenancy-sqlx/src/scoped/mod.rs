@@ -161,12 +161,14 @@ macro_rules! filter_methods {
             /// Adds the condition `column = ANY(values)`: one of `values`
             /// (none: no row).
             #[must_use]
-            pub fn where_in<'t, V>(mut self, column: &'static str, values: Vec<V>) -> Self
+            pub fn where_in<'t, C, V>(mut self, column: C, values: Vec<V>) -> Self
             where
+                C: $crate::Column<T>,
+                V: $crate::ValueOf<C::Value>,
                 Vec<V>: sqlx::Encode<'t, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
             {
-                let col = self.parts.column(column);
-                let placeholder = self.parts.bind(column, values);
+                let col = self.parts.column(column.name());
+                let placeholder = self.parts.bind(column.name(), values);
                 self.parts
                     .conditions
                     .push(format!("{col} = ANY({placeholder})"));
@@ -175,15 +177,15 @@ macro_rules! filter_methods {
 
             /// Adds the condition `column IS NULL`.
             #[must_use]
-            pub fn where_null(mut self, column: &'static str) -> Self {
-                self.parts.null(column, true);
+            pub fn where_null<C: $crate::Column<T>>(mut self, column: C) -> Self {
+                self.parts.null(column.name(), true);
                 self
             }
 
             /// Adds the condition `column IS NOT NULL`.
             #[must_use]
-            pub fn where_not_null(mut self, column: &'static str) -> Self {
-                self.parts.null(column, false);
+            pub fn where_not_null<C: $crate::Column<T>>(mut self, column: C) -> Self {
+                self.parts.null(column.name(), false);
                 self
             }
         }
@@ -195,11 +197,12 @@ macro_rules! compare_methods {
         $(
             #[doc = $doc]
             #[must_use]
-            pub fn $name<'t, V>(mut self, column: &'static str, value: V) -> Self
+            pub fn $name<'t, C, V>(mut self, column: C, value: V) -> Self
             where
-                V: sqlx::Encode<'t, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+                C: $crate::Column<T>,
+                V: $crate::ValueOf<C::Value> + sqlx::Encode<'t, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
             {
-                self.parts.compare(column, $op, value);
+                self.parts.compare(column.name(), $op, value);
                 self
             }
         )*

@@ -26,6 +26,57 @@ impl std::fmt::Debug for Parts {
     }
 }
 
+impl Clone for Parts {
+    fn clone(&self) -> Self {
+        Self {
+            args: self.args.clone(),
+            conditions: self.conditions.clone(),
+            error: self.error.as_ref().map(clone_build_error),
+        }
+    }
+}
+
+/// A copy of an error met while building (only names, the tenant column
+/// and encoding fail there); an encoding error keeps its message.
+fn clone_build_error(err: &Error) -> Error {
+    match err {
+        Error::InvalidName(name) => Error::InvalidName(name.clone()),
+        Error::TenantColumn { table, column } => Error::TenantColumn { table, column },
+        Error::Encode { column, source } => Error::Encode {
+            column,
+            source: source.to_string().into(),
+        },
+        other => Error::Encode {
+            column: "",
+            source: other.to_string().into(),
+        },
+    }
+}
+
+/// The `RETURNING` list of a write: every column, or the ones named.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Returning {
+    columns: Vec<String>,
+}
+
+impl Returning {
+    /// Adds a validated, quoted column.
+    pub(crate) fn add(&mut self, parts: &mut Parts, column: &'static str) {
+        let col = parts.column(column);
+        self.columns.push(col);
+    }
+
+    /// ` RETURNING *` or ` RETURNING a, b`.
+    pub(crate) fn append_to(&self, sql: &mut String) {
+        sql.push_str(" RETURNING ");
+        if self.columns.is_empty() {
+            sql.push('*');
+        } else {
+            sql.push_str(&self.columns.join(", "));
+        }
+    }
+}
+
 impl Parts {
     fn fail(&mut self, err: Error) {
         if self.error.is_none() {
@@ -46,7 +97,7 @@ impl Parts {
     }
 
     /// A column that a write may set: never the tenant column.
-    fn writable_column<T: TenantTable>(&mut self, name: &'static str) -> String {
+    pub(crate) fn writable_column<T: TenantTable>(&mut self, name: &'static str) -> String {
         if name == T::TENANT_COLUMN {
             self.fail(Error::TenantColumn {
                 table: T::TABLE,

@@ -7,7 +7,7 @@ use sqlx::{AssertSqlSafe, FromRow};
 
 use super::parts::Parts;
 use super::{BoundToTenant, Unbound, binding_methods, filter_methods};
-use crate::{Result, TenantTable, TenantTx};
+use crate::{Column, Result, TenantTable, TenantTx};
 
 /// Sort direction for [`Select::order_by`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +19,9 @@ pub enum Order {
 }
 
 /// A scoped `SELECT` on table `T`; runs only when `S` is [`Bound`](super::Bound).
-#[derive(Debug)]
+/// Cloning it copies its conditions and bound values (a base query to
+/// reuse).
+#[derive(Debug, Clone)]
 pub struct Select<T, S> {
     parts: Parts,
     columns: String,
@@ -65,10 +67,23 @@ impl<T: TenantTable, S> Select<T, S> {
         self
     }
 
+    /// Selects `column` (the first call replaces `*`, later ones add).
+    #[must_use]
+    pub fn column<C: Column<T>>(mut self, column: C) -> Self {
+        let col = self.parts.column(column.name());
+        if self.columns == "*" {
+            self.columns = col;
+        } else {
+            self.columns.push_str(", ");
+            self.columns.push_str(&col);
+        }
+        self
+    }
+
     /// Adds `ORDER BY column direction`.
     #[must_use]
-    pub fn order_by(mut self, column: &'static str, order: Order) -> Self {
-        let col = self.parts.column(column);
+    pub fn order_by<C: Column<T>>(mut self, column: C, order: Order) -> Self {
+        let col = self.parts.column(column.name());
         let dir = match order {
             Order::Asc => "ASC",
             Order::Desc => "DESC",

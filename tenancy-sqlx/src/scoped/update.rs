@@ -5,16 +5,17 @@ use std::marker::PhantomData;
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, FromRow};
 
-use super::parts::Parts;
+use super::parts::{Parts, Returning};
 use super::{BoundToTenant, Unbound, binding_methods, filter_methods};
-use crate::{Error, Result, TenantTable, TenantTx};
+use crate::{Column, Error, Result, TenantTable, TenantTx, ValueOf};
 
 /// A scoped `UPDATE` of table `T`; runs only when `S` is [`Bound`](super::Bound). It only
 /// touches the bound tenant's rows and can never change the tenant column.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Update<T, S> {
     parts: Parts,
     sets: Vec<String>,
+    returning: Returning,
     state: S,
     table: PhantomData<T>,
 }
@@ -24,6 +25,7 @@ impl<T: TenantTable> Update<T, Unbound> {
         Self {
             parts: Parts::default(),
             sets: Vec::new(),
+            returning: Returning::default(),
             state: Unbound,
             table: PhantomData,
         }
@@ -35,6 +37,7 @@ impl<T: TenantTable, S> Update<T, S> {
         Update {
             parts: self.parts,
             sets: self.sets,
+            returning: self.returning,
             state,
             table: PhantomData,
         }
@@ -43,12 +46,42 @@ impl<T: TenantTable, S> Update<T, S> {
     /// Adds `SET column = value`. Setting the tenant column is an error
     /// ([`Error::TenantColumn`]): rows never move between tenants.
     #[must_use]
-    pub fn set<'t, V>(mut self, column: &'static str, value: V) -> Self
+    pub fn set<'t, C, V>(mut self, column: C, value: V) -> Self
     where
-        V: sqlx::Encode<'t, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+        C: Column<T>,
+        V: ValueOf<C::Value> + sqlx::Encode<'t, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
     {
-        let (col, placeholder) = self.parts.assign::<T, V>(column, value);
+        let (col, placeholder) = self.parts.assign::<T, V>(column.name(), value);
         self.sets.push(format!("{col} = {placeholder}"));
+        self
+    }
+
+    /// Adds `SET column = column + value` (a counter, a stock level, a
+    /// price in cents; a negative value subtracts).
+    #[must_use]
+    pub fn set_add<'t, C, V>(mut self, column: C, value: V) -> Self
+    where
+        C: Column<T>,
+        V: ValueOf<C::Value> + sqlx::Encode<'t, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
+        let (col, placeholder) = self.parts.assign::<T, V>(column.name(), value);
+        self.sets.push(format!("{col} = {col} + {placeholder}"));
+        self
+    }
+
+    /// Adds `SET column = now()`: the transaction's start time.
+    #[must_use]
+    pub fn set_now<C: Column<T>>(mut self, column: C) -> Self {
+        let col = self.parts.writable_column::<T>(column.name());
+        self.sets.push(format!("{col} = now()"));
+        self
+    }
+
+    /// Returns `column` (instead of every column) from
+    /// [`returning`](Self::returning); call it once per column.
+    #[must_use]
+    pub fn return_column<C: Column<T>>(mut self, column: C) -> Self {
+        self.returning.add(&mut self.parts, column.name());
         self
     }
 }
@@ -72,7 +105,7 @@ impl<T: TenantTable, S> Update<T, S> {
             self.parts.where_clause(&prepared)
         );
         if returning {
-            sql.push_str(" RETURNING *");
+            self.returning.append_to(&mut sql);
         }
         Ok(sql)
     }
@@ -90,7 +123,8 @@ impl<T: TenantTable, S> Update<T, S> {
         Ok(done.rows_affected())
     }
 
-    /// Runs the update and returns the changed rows (`RETURNING *`).
+    /// Runs the update and returns the changed rows (`RETURNING *`, or the
+    /// columns named with [`return_column`](Self::return_column)).
     pub async fn returning<R>(mut self, tx: &mut TenantTx) -> Result<Vec<R>>
     where
         S: BoundToTenant,
