@@ -89,6 +89,20 @@ mutant diesel-tenant-column-writes tenancy-diesel/src/tenant_column_writes.rs \
     'if writes_column(sql, column) {' 'if false {' \
     -- -p tenancy-diesel --all-features --test type_wall writes_naming
 
+# The scoped SQL macros' checker: a condition under OR proves the tenant.
+mutant macros-or-proves tenancy-macros-core/src/check/proof.rs \
+    'op: BinaryOperator::And,' 'op: BinaryOperator::And | BinaryOperator::Or,' \
+    -- -p tenancy-macros-core --test properties accepted_queries
+# The checker lets an unscoped tenant table through.
+mutant macros-accept-unscoped tenancy-macros-core/src/check/mod.rs \
+    'Some(r) => Err(unscoped(r, &local.refs)),' 'Some(_) => Ok(()),' \
+    -- -p tenancy-macros-core --test properties accepted_queries
+
+# diesel's scoped joins lose the joined table's tenant condition.
+mutant diesel-join-tenant tenancy-diesel/src/join_condition.rs \
+    'self.tenant.walk_ast(out.reborrow())?;' 'out.push_sql("TRUE");' \
+    -- -p tenancy-diesel --all-features --test joins joins_see_only
+
 # The database wall: the generated policy lets every row through.
 mutant rls-wall tenancy-core/src/rls.rs \
     'format!("{} = {}", self.column.sql(), self.setting.policy_expr())' \
