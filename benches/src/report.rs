@@ -322,7 +322,7 @@ pub fn render(inputs: &Inputs) -> Option<String> {
 
 /// The macros' cost: the time ratio of each query through
 /// `tenancy_sqlx::query_as!` to the same query hand-written, run in
-/// alternating pairs on one transaction.
+/// alternating pairs on one transaction (medians).
 fn macro_rows(out: &mut String, inputs: &Inputs) -> bool {
     const LABELS: &[(&str, &str)] = &[
         ("order_lines", "3-table join by key"),
@@ -349,7 +349,7 @@ fn macro_rows(out: &mut String, inputs: &Inputs) -> bool {
         let ratio = with_macro / hand;
         let _ = writeln!(
             out,
-            "| sqlx macros vs hand-written `sqlx::query_as!`: {what} ({pairs} alternating pairs, {} vs {}) | time ratio {ratio:.3} | ≤ 1.02 | {} |",
+            "| sqlx macros vs hand-written `sqlx::query_as!`: {what} ({pairs} alternating pairs, median {} vs {}) | time ratio {ratio:.3} | ≤ 1.02 | {} |",
             crate::estimates::human(with_macro),
             crate::estimates::human(hand),
             verdict(ratio <= 1.02)

@@ -6,7 +6,8 @@
 //!
 //! The two run alternately, pair after pair, each timed on its own, so that
 //! the machine's drift (the server shares it) falls on both alike; the
-//! ratio of the sums is the result. `cargo bench -p shop` writes it to
+//! ratio of the medians is the result (a median does not move with the
+//! few runs the scheduler delays). `cargo bench -p shop` writes it to
 //! `target/tenancy-bench/macros.json` for BENCHMARKS.md
 //! (`bash scripts/bench.sh`). Under `cargo test` each query runs a few
 //! times and nothing is written.
@@ -80,6 +81,11 @@ async fn timed(tx: &mut TenantTx, run: fn(&mut TenantTx) -> Running<'_>) -> Dura
     elapsed
 }
 
+fn median(times: &mut [Duration]) -> Duration {
+    times.sort_unstable();
+    times[times.len() / 2]
+}
+
 fn main() {
     let measuring = std::env::args().any(|a| a == "--bench");
     let quick = std::env::var_os("TENANCY_BENCH_QUICK").is_some_and(|v| v == "1");
@@ -117,30 +123,29 @@ fn main() {
                 timed(&mut tx, pair.hand).await;
                 timed(&mut tx, pair.with_macro).await;
             }
-            let (mut hand, mut with_macro) = (Duration::ZERO, Duration::ZERO);
+            let (mut hand, mut with_macro) = (Vec::new(), Vec::new());
             for i in 0..pairs {
                 // Alternate which goes first.
                 if i % 2 == 0 {
-                    hand += timed(&mut tx, pair.hand).await;
-                    with_macro += timed(&mut tx, pair.with_macro).await;
+                    hand.push(timed(&mut tx, pair.hand).await);
+                    with_macro.push(timed(&mut tx, pair.with_macro).await);
                 } else {
-                    with_macro += timed(&mut tx, pair.with_macro).await;
-                    hand += timed(&mut tx, pair.hand).await;
+                    with_macro.push(timed(&mut tx, pair.with_macro).await);
+                    hand.push(timed(&mut tx, pair.hand).await);
                 }
             }
             tx.rollback().await.expect("rollback");
+            let (hand, with_macro) = (median(&mut hand), median(&mut with_macro));
             let ratio = with_macro.as_secs_f64() / hand.as_secs_f64();
             println!(
-                "macros/{}: hand-written {:?}, macro {:?} per query over {pairs} pairs: time ratio {ratio:.3}",
+                "macros/{}: median hand-written {hand:?}, macro {with_macro:?} over {pairs} pairs: time ratio {ratio:.3}",
                 pair.name,
-                hand / pairs,
-                with_macro / pairs
             );
             results.insert(
                 pair.name.to_owned(),
                 serde_json::json!({
-                    "hand_ns": hand.as_secs_f64() * 1e9 / f64::from(pairs),
-                    "macro_ns": with_macro.as_secs_f64() * 1e9 / f64::from(pairs),
+                    "hand_ns": hand.as_secs_f64() * 1e9,
+                    "macro_ns": with_macro.as_secs_f64() * 1e9,
                     "pairs": pairs,
                 }),
             );
