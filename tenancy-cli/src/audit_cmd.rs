@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use crate::flags::{Flags, database_url_from_env, require_database};
+
 use sqlx::{Connection, PgConnection};
 use tenancy_core::rls::SettingName;
 use tenancy_sqlx::audit::{AuditOptions, Severity, audit};
@@ -30,32 +32,28 @@ struct Args {
 }
 
 fn parse(args: &[String]) -> Result<Args, String> {
-    let mut iter = args.iter();
-    let mut url = std::env::var("DATABASE_URL").ok();
+    let mut flags = Flags::new(args);
+    let mut url = database_url_from_env();
     let mut json = false;
     let mut fail_on = Severity::High;
     let mut options = AuditOptions::default();
-    while let Some(flag) = iter.next() {
-        let mut value = || {
-            iter.next()
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        match flag.as_str() {
-            "--database-url" => url = Some(value()?),
-            "--app-role" => options = options.app_role(&value()?),
+    while let Some(flag) = flags.next() {
+        match flag {
+            "--database-url" => url = Some(flags.value(flag)?),
+            "--app-role" => options = options.app_role(&flags.value(flag)?),
             "--json" => json = true,
-            "--fail-on" => fail_on = value()?.parse()?,
-            "--tenant-column" => options = options.tenant_column(&value()?),
+            "--fail-on" => fail_on = flags.value(flag)?.parse()?,
+            "--tenant-column" => options = options.tenant_column(&flags.value(flag)?),
             "--setting" => {
-                options = options.setting(SettingName::new(&value()?).map_err(|e| e.to_string())?);
+                options = options
+                    .setting(SettingName::new(&flags.value(flag)?).map_err(|e| e.to_string())?);
             }
-            "--tenant-schema" => options = options.tenant_schema(&value()?),
-            "--shared-table" => options = options.shared_table(&value()?),
+            "--tenant-schema" => options = options.tenant_schema(&flags.value(flag)?),
+            "--shared-table" => options = options.shared_table(&flags.value(flag)?),
             other => return Err(format!("unknown option {other:?}")),
         }
     }
-    let url = url.ok_or("no database: pass --database-url or set DATABASE_URL")?;
+    let url = require_database(url)?;
     Ok(Args {
         url,
         json,

@@ -16,6 +16,7 @@
 //! be read.
 
 mod audit_cmd;
+mod flags;
 mod manifest_cmd;
 mod schemas_cmd;
 

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::flags::{Flags, database_url_from_env, require_database};
+
 use sqlx::{Connection, PgConnection};
 use tenancy_sqlx::manifest::{ManifestOptions, VerifyError, from_database, verify};
 
@@ -29,30 +31,25 @@ struct Args {
 }
 
 fn parse(args: &[String]) -> Result<Args, String> {
-    let mut iter = args.iter();
-    let mut url = std::env::var("DATABASE_URL").ok();
+    let mut flags = Flags::new(args);
+    let mut url = database_url_from_env();
     let mut path = tenancy_sqlx::manifest::FILE_NAME.to_owned();
     let mut check = false;
     let mut options = ManifestOptions::default();
-    while let Some(flag) = iter.next() {
-        let mut value = || {
-            iter.next()
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        match flag.as_str() {
-            "--database-url" => url = Some(value()?),
-            "--path" => path = value()?,
+    while let Some(flag) = flags.next() {
+        match flag {
+            "--database-url" => url = Some(flags.value(flag)?),
+            "--path" => path = flags.value(flag)?,
             "--check" => check = true,
-            "--tenant-column" => options = options.tenant_column(&value()?),
-            "--schema" => options = options.schema(&value()?),
+            "--tenant-column" => options = options.tenant_column(&flags.value(flag)?),
+            "--schema" => options = options.schema(&flags.value(flag)?),
             other => return Err(format!("unknown option {other:?}")),
         }
     }
     if check && path == "-" {
         return Err("--check needs a file, not -".into());
     }
-    let url = url.ok_or("no database: pass --database-url or set DATABASE_URL")?;
+    let url = require_database(url)?;
     Ok(Args {
         url,
         path,

@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use crate::flags::{Flags, database_url_from_env, require_database};
+
 use sqlx::postgres::PgPoolOptions;
 use tenancy_sqlx::PgTenantStore;
 use tenancy_sqlx::schemas::{Migrations, SchemaProvisioner};
@@ -29,26 +31,22 @@ struct Args {
 }
 
 fn parse(args: &[String]) -> Result<Args, String> {
-    let mut iter = args.iter();
-    match iter.next().map(String::as_str) {
+    let mut flags = Flags::new(args);
+    match flags.next() {
         Some("migrate") => {}
         Some(other) => return Err(format!("unknown schemas command {other:?}")),
         None => return Err("missing schemas command (migrate)".to_owned()),
     }
-    let mut url = std::env::var("DATABASE_URL").ok();
+    let mut url = database_url_from_env();
     let (mut migrations, mut table, mut concurrency) = (None, "tenancy_tenants".to_owned(), 4);
-    while let Some(flag) = iter.next() {
-        let mut value = || {
-            iter.next()
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        match flag.as_str() {
-            "--database-url" => url = Some(value()?),
-            "--migrations" => migrations = Some(value()?),
-            "--tenants-table" => table = value()?,
+    while let Some(flag) = flags.next() {
+        match flag {
+            "--database-url" => url = Some(flags.value(flag)?),
+            "--migrations" => migrations = Some(flags.value(flag)?),
+            "--tenants-table" => table = flags.value(flag)?,
             "--concurrency" => {
-                concurrency = value()?
+                concurrency = flags
+                    .value(flag)?
                     .parse()
                     .map_err(|_| "--concurrency needs a positive number".to_owned())?;
             }
@@ -56,7 +54,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         }
     }
     Ok(Args {
-        url: url.ok_or("no database: pass --database-url or set DATABASE_URL")?,
+        url: require_database(url)?,
         migrations: migrations.ok_or("no migrations: pass --migrations DIR")?,
         table,
         concurrency,

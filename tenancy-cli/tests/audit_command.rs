@@ -2,25 +2,11 @@
 
 #![allow(clippy::unwrap_used)] // test helpers
 
-use std::process::{Command, Output};
+mod common;
+
+use common::{tenancy, text};
 
 use tenancy_core::rls::TenantPolicy;
-
-fn tenancy(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tenancy"))
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 fn database() -> tenancy_testing::TestDatabase {
     let db = tenancy_testing::test_database();

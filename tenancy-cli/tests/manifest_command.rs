@@ -3,23 +3,9 @@
 
 #![allow(clippy::unwrap_used)] // test helpers
 
-use std::process::{Command, Output};
+mod common;
 
-fn tenancy(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tenancy"))
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+use common::{tenancy, text};
 
 #[test]
 fn writes_the_manifest_and_checks_it_against_the_database() {
