@@ -2,78 +2,76 @@
 
 use std::process::ExitCode;
 
-use crate::flags::{Flags, database_url_from_env, require_database};
-
+use clap::Args;
 use sqlx::{Connection, PgConnection};
 use tenancy_core::rls::SettingName;
 use tenancy_sqlx::audit::{AuditOptions, Severity, audit};
 
-pub(crate) const USAGE: &str = "usage: tenancy audit --database-url URL [options]
-
-Inspects a live PostgreSQL database and reports every way its tenant
-isolation could leak (row-level security off or not forced, policies that
-widen access, roles that bypass RLS, views, SECURITY DEFINER functions, ...).
-
-options:
-  --database-url URL      the database (default: $DATABASE_URL); any role that can read the catalog
-  --app-role NAME         the role the application connects as: checked for SUPERUSER, BYPASSRLS, ownership
-  --json                  print the report as JSON
-  --fail-on SEVERITY      exit 1 if a finding is at least this severe: low, medium, high (default), critical
-  --tenant-column NAME    the tenant column (default tenant_id)
-  --setting NAME          the setting the policies read (default app.tenant_id)
-  --tenant-schema SCHEMA  every table in SCHEMA must have the tenant column (repeatable)
-  --shared-table TABLE    a table shared by all tenants on purpose (repeatable)";
-
-struct Args {
-    url: String,
+/// Finds what could leak tenants in a live database.
+///
+/// Inspects a live PostgreSQL database and reports every way its tenant
+/// isolation could leak: row-level security off or not forced, policies
+/// that widen access, roles that bypass RLS, views, SECURITY DEFINER
+/// functions, ...
+#[derive(Debug, Args)]
+pub(crate) struct AuditArgs {
+    /// The database; any role that can read the catalog.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    /// The role the application connects as: checked for SUPERUSER,
+    /// BYPASSRLS and ownership.
+    #[arg(long, value_name = "NAME")]
+    app_role: Option<String>,
+    /// Prints the report as JSON.
+    #[arg(long)]
     json: bool,
-    fail_on: Severity,
-    options: AuditOptions,
+    /// Exits 1 if a finding is at least this severe.
+    #[arg(long, value_name = "SEVERITY", default_value = "high", value_parser = ["low", "medium", "high", "critical"])]
+    fail_on: String,
+    /// The tenant column.
+    #[arg(long, value_name = "NAME", default_value = "tenant_id")]
+    tenant_column: String,
+    /// The setting the policies read.
+    #[arg(long, value_name = "NAME", default_value = "app.tenant_id")]
+    setting: String,
+    /// Every table in SCHEMA must have the tenant column (repeatable).
+    #[arg(long, value_name = "SCHEMA")]
+    tenant_schema: Vec<String>,
+    /// A table shared by all tenants on purpose (repeatable).
+    #[arg(long, value_name = "TABLE")]
+    shared_table: Vec<String>,
 }
 
-fn parse(args: &[String]) -> Result<Args, String> {
-    let mut flags = Flags::new(args);
-    let mut url = database_url_from_env();
-    let mut json = false;
-    let mut fail_on = Severity::High;
-    let mut options = AuditOptions::default();
-    while let Some(flag) = flags.next() {
-        match flag {
-            "--database-url" => url = Some(flags.value(flag)?),
-            "--app-role" => options = options.app_role(&flags.value(flag)?),
-            "--json" => json = true,
-            "--fail-on" => fail_on = flags.value(flag)?.parse()?,
-            "--tenant-column" => options = options.tenant_column(&flags.value(flag)?),
-            "--setting" => {
-                options = options
-                    .setting(SettingName::new(&flags.value(flag)?).map_err(|e| e.to_string())?);
-            }
-            "--tenant-schema" => options = options.tenant_schema(&flags.value(flag)?),
-            "--shared-table" => options = options.shared_table(&flags.value(flag)?),
-            other => return Err(format!("unknown option {other:?}")),
+impl AuditArgs {
+    fn options(&self) -> Result<(AuditOptions, Severity), String> {
+        let mut options = AuditOptions::default()
+            .tenant_column(&self.tenant_column)
+            .setting(SettingName::new(&self.setting).map_err(|e| e.to_string())?);
+        if let Some(role) = &self.app_role {
+            options = options.app_role(role);
         }
+        for schema in &self.tenant_schema {
+            options = options.tenant_schema(schema);
+        }
+        for table in &self.shared_table {
+            options = options.shared_table(table);
+        }
+        Ok((options, self.fail_on.parse()?))
     }
-    let url = require_database(url)?;
-    Ok(Args {
-        url,
-        json,
-        fail_on,
-        options,
-    })
 }
 
-/// Runs `tenancy audit` with the arguments after the command name.
-pub(crate) async fn run(args: &[String]) -> ExitCode {
-    let args = match parse(args) {
-        Ok(args) => args,
+/// Runs `tenancy audit`.
+pub(crate) async fn run(args: AuditArgs) -> ExitCode {
+    let (options, fail_on) = match args.options() {
+        Ok(options) => options,
         Err(err) => {
-            eprintln!("tenancy audit: {err}\n\n{USAGE}");
+            eprintln!("tenancy audit: {err}");
             return ExitCode::from(2);
         }
     };
     let report = async {
-        let mut conn = PgConnection::connect(&args.url).await?;
-        let report = audit(&mut conn, &args.options).await;
+        let mut conn = PgConnection::connect(&args.database_url).await?;
+        let report = audit(&mut conn, &options).await;
         let _ = conn.close().await;
         report
     }
@@ -85,15 +83,12 @@ pub(crate) async fn run(args: &[String]) -> ExitCode {
             } else {
                 print!("{}", report.to_text());
             }
-            if report.has_findings_at(args.fail_on) {
+            if report.has_findings_at(fail_on) {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS
             }
         }
-        Err(err) => {
-            eprintln!("tenancy: could not audit the database: {err}");
-            ExitCode::from(2)
-        }
+        Err(err) => crate::unavailable("audit", format!("could not audit the database: {err}")),
     }
 }

@@ -1,51 +1,77 @@
-//! `tenancy`: command-line tools for the tenancy SDK.
+//! `tenancy`: the operator's command for the tenancy SDK.
 //!
 //! ```text
-//! tenancy audit --database-url URL [--app-role NAME] [--json] [--fail-on SEVERITY]
-//!               [--tenant-column NAME] [--setting NAME]
-//!               [--tenant-schema SCHEMA]... [--shared-table TABLE]...
-//! tenancy schemas migrate --database-url URL --migrations DIR
-//!               [--tenants-table NAME] [--concurrency N]
-//! tenancy manifest --database-url URL [--path PATH] [--check]
-//!               [--tenant-column NAME] [--schema SCHEMA]...
+//! tenancy audit            find what could leak tenants in a live database
+//! tenancy schemas migrate  run migrations in every tenant schema, with progress
+//! tenancy manifest         write (or --check) the tenant-table manifest of the SQL macros
+//! tenancy completions SHELL  print a shell completion script
 //! ```
 //!
-//! Exit codes: 0 success (`audit`: no finding at or above `--fail-on`,
-//! default `high`); 1 findings, schemas that failed to migrate, or a stale
-//! manifest (`manifest --check`); 2 bad arguments or the database could not
-//! be read.
+//! Every command has its own `--help`; `--database-url` defaults to
+//! `$DATABASE_URL`. Output is human text by default and JSON with
+//! `--json` (shapes in the README). Exit codes: 0 success; 1 findings
+//! (`audit`, at or above `--fail-on`), schemas that failed to migrate, or
+//! a stale manifest (`manifest --check`); 2 bad arguments, or a database
+//! that could not be reached or read.
 
 mod audit_cmd;
-mod flags;
 mod manifest_cmd;
+mod progress;
 mod schemas_cmd;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: tenancy audit [options]            (tenancy audit --help)
-       tenancy schemas migrate [options]  (tenancy schemas migrate --help)
-       tenancy manifest [options]         (tenancy manifest --help)";
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// Tenant isolation tools: audit a PostgreSQL database, migrate tenant
+/// schemas, write the manifest of tenant tables.
+#[derive(Debug, Parser)]
+#[command(name = "tenancy", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Audit(audit_cmd::AuditArgs),
+    Schemas {
+        #[command(subcommand)]
+        command: schemas_cmd::SchemasCommand,
+    },
+    Manifest(manifest_cmd::ManifestArgs),
+    /// Prints a completion script for SHELL (bash, zsh, fish, elvish,
+    /// powershell) to standard output.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let help = args.iter().any(|a| a == "-h" || a == "--help");
-    match args.first().map(String::as_str) {
-        Some("audit") if help => println!("{}", audit_cmd::USAGE),
-        Some("audit") => return audit_cmd::run(&args[1..]).await,
-        Some("schemas") if help => println!("{}", schemas_cmd::USAGE),
-        Some("schemas") => return schemas_cmd::run(&args[1..]).await,
-        Some("manifest") if help => println!("{}", manifest_cmd::USAGE),
-        Some("manifest") => return manifest_cmd::run(&args[1..]).await,
-        _ if help => println!("{USAGE}"),
-        Some(other) => {
-            eprintln!("tenancy: unknown command {other:?}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-        None => {
-            eprintln!("tenancy: missing command\n\n{USAGE}");
-            return ExitCode::from(2);
+    // clap prints help and version (exit 0) and usage errors (exit 2).
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Audit(args) => audit_cmd::run(args).await,
+        Command::Schemas {
+            command: schemas_cmd::SchemasCommand::Migrate(args),
+        } => schemas_cmd::run(args).await,
+        Command::Manifest(args) => manifest_cmd::run(args).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "tenancy",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
         }
     }
-    ExitCode::SUCCESS
+}
+
+/// A connection-level failure: printed, exit code 2.
+fn unavailable(command: &str, what: impl std::fmt::Display) -> ExitCode {
+    eprintln!("tenancy {command}: {what}");
+    ExitCode::from(2)
 }

@@ -4,122 +4,150 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::flags::{Flags, database_url_from_env, require_database};
-
+use clap::Args;
 use sqlx::{Connection, PgConnection};
-use tenancy_sqlx::manifest::{ManifestOptions, VerifyError, from_database, verify};
+use tenancy_sqlx::manifest::{
+    Manifest, ManifestOptions, TableEntry, VerifyError, from_database, verify,
+};
 
-pub(crate) const USAGE: &str = "usage: tenancy manifest --database-url URL [options]
-
-Writes the manifest the scoped SQL macros read at compile time: every table
-of the database, as a tenant table (it has the tenant column) or a shared
-one. Commit it next to your crate's Cargo.toml. With --check, compares the
-file with the database instead and fails when it is stale (run it in CI).
-
-options:
-  --database-url URL    the database (default: $DATABASE_URL), migrated; any role that can read the catalog
-  --path PATH           the manifest file (default tenancy.manifest); - writes to standard output
-  --check               do not write: exit 1 if the file differs from the database
-  --tenant-column NAME  the tenant column (default tenant_id)
-  --schema SCHEMA       read only this schema (repeatable; default: every schema but PostgreSQL's own)";
-
-struct Args {
-    url: String,
+/// Writes (or checks) the tenant-table manifest of the SQL macros.
+///
+/// Writes the manifest the scoped SQL macros read at compile time: every
+/// table of the database, as a tenant table (it has the tenant column) or
+/// a shared one. Commit it next to your crate's Cargo.toml. With --check,
+/// compares the file with the database instead and exits 1 when it is
+/// stale (run it in CI).
+#[derive(Debug, Args)]
+pub(crate) struct ManifestArgs {
+    /// The database, migrated; any role that can read the catalog.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    /// The manifest file; `-` writes it to standard output.
+    #[arg(long, value_name = "PATH", default_value = tenancy_sqlx::manifest::FILE_NAME)]
     path: String,
+    /// Does not write: exits 1 if the file differs from the database.
+    #[arg(long)]
     check: bool,
-    options: ManifestOptions,
+    /// The tenant column.
+    #[arg(long, value_name = "NAME", default_value = "tenant_id")]
+    tenant_column: String,
+    /// Reads only this schema (repeatable; default: every schema but
+    /// PostgreSQL's own).
+    #[arg(long, value_name = "SCHEMA")]
+    schema: Vec<String>,
+    /// Prints the result as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
-fn parse(args: &[String]) -> Result<Args, String> {
-    let mut flags = Flags::new(args);
-    let mut url = database_url_from_env();
-    let mut path = tenancy_sqlx::manifest::FILE_NAME.to_owned();
-    let mut check = false;
-    let mut options = ManifestOptions::default();
-    while let Some(flag) = flags.next() {
-        match flag {
-            "--database-url" => url = Some(flags.value(flag)?),
-            "--path" => path = flags.value(flag)?,
-            "--check" => check = true,
-            "--tenant-column" => options = options.tenant_column(&flags.value(flag)?),
-            "--schema" => options = options.schema(&flags.value(flag)?),
-            other => return Err(format!("unknown option {other:?}")),
-        }
+fn line(entry: &TableEntry) -> String {
+    match &entry.tenant_column {
+        Some(c) => format!("tenant {}.{} {c}", entry.schema, entry.name),
+        None => format!("shared {}.{}", entry.schema, entry.name),
     }
-    if check && path == "-" {
-        return Err("--check needs a file, not -".into());
-    }
-    let url = require_database(url)?;
-    Ok(Args {
-        url,
-        path,
-        check,
-        options,
-    })
 }
 
-/// Runs `tenancy manifest` with the arguments after the command name.
-pub(crate) async fn run(args: &[String]) -> ExitCode {
-    let args = match parse(args) {
-        Ok(args) => args,
-        Err(err) => {
-            eprintln!("tenancy manifest: {err}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let mut conn = match PgConnection::connect(&args.url).await {
+fn counts(manifest: &Manifest) -> (usize, usize) {
+    let tenant = manifest
+        .tables()
+        .iter()
+        .filter(|t| t.tenant_column.is_some())
+        .count();
+    (tenant, manifest.tables().len() - tenant)
+}
+
+/// Runs `tenancy manifest`.
+pub(crate) async fn run(args: ManifestArgs) -> ExitCode {
+    if args.check && args.path == "-" {
+        eprintln!("tenancy manifest: --check needs a file, not -");
+        return ExitCode::from(2);
+    }
+    let mut options = ManifestOptions::default().tenant_column(&args.tenant_column);
+    for schema in &args.schema {
+        options = options.schema(schema);
+    }
+    let mut conn = match PgConnection::connect(&args.database_url).await {
         Ok(conn) => conn,
         Err(err) => {
-            eprintln!("tenancy manifest: cannot connect to the database: {err}");
-            return ExitCode::from(2);
+            return crate::unavailable(
+                "manifest",
+                format!("cannot connect to the database: {err}"),
+            );
         }
     };
     let code = if args.check {
-        match verify(&mut conn, &PathBuf::from(&args.path), &args.options).await {
-            Ok(()) => {
-                println!("{} matches the database", args.path);
-                ExitCode::SUCCESS
-            }
-            Err(VerifyError::Stale(stale)) => {
-                eprintln!("{}: {stale}", args.path);
-                ExitCode::from(1)
-            }
-            Err(err) => {
-                eprintln!("tenancy manifest: {err}");
-                ExitCode::from(2)
-            }
-        }
+        check(&args, &mut conn, &options).await
     } else {
-        match from_database(&mut conn, &args.options).await {
-            Ok(manifest) if args.path == "-" => {
-                print!("{manifest}");
-                ExitCode::SUCCESS
-            }
-            Ok(manifest) => match std::fs::write(&args.path, manifest.to_string()) {
-                Ok(()) => {
-                    let tenant = manifest
-                        .tables()
-                        .iter()
-                        .filter(|t| t.tenant_column.is_some())
-                        .count();
-                    println!(
-                        "wrote {}: {tenant} tenant tables, {} shared",
-                        args.path,
-                        manifest.tables().len() - tenant
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(err) => {
-                    eprintln!("tenancy manifest: cannot write {}: {err}", args.path);
-                    ExitCode::from(2)
-                }
-            },
-            Err(err) => {
-                eprintln!("tenancy manifest: cannot read the database: {err}");
-                ExitCode::from(2)
-            }
-        }
+        write(&args, &mut conn, &options).await
     };
     let _ = conn.close().await;
     code
+}
+
+async fn check(
+    args: &ManifestArgs,
+    conn: &mut PgConnection,
+    options: &ManifestOptions,
+) -> ExitCode {
+    let (code, missing, extra) = match verify(&mut *conn, &PathBuf::from(&args.path), options).await
+    {
+        Ok(()) => {
+            if !args.json {
+                println!("{} matches the database", args.path);
+            }
+            (ExitCode::SUCCESS, Vec::new(), Vec::new())
+        }
+        Err(VerifyError::Stale(stale)) => {
+            if !args.json {
+                eprintln!("{}: {stale}", args.path);
+            }
+            (ExitCode::from(1), stale.missing, stale.extra)
+        }
+        Err(err) => return crate::unavailable("manifest", err),
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "path": args.path,
+                "stale": !(missing.is_empty() && extra.is_empty()),
+                "database_has": missing.iter().map(line).collect::<Vec<_>>(),
+                "manifest_says": extra.iter().map(line).collect::<Vec<_>>(),
+            })
+        );
+    }
+    code
+}
+
+async fn write(
+    args: &ManifestArgs,
+    conn: &mut PgConnection,
+    options: &ManifestOptions,
+) -> ExitCode {
+    let manifest = match from_database(&mut *conn, options).await {
+        Ok(manifest) => manifest,
+        Err(err) => {
+            return crate::unavailable("manifest", format!("cannot read the database: {err}"));
+        }
+    };
+    if args.path == "-" {
+        print!("{manifest}");
+        return ExitCode::SUCCESS;
+    }
+    if let Err(err) = std::fs::write(&args.path, manifest.to_string()) {
+        return crate::unavailable("manifest", format!("cannot write {}: {err}", args.path));
+    }
+    let (tenant, shared) = counts(&manifest);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"path": args.path, "tenant_tables": tenant, "shared_tables": shared})
+        );
+    } else {
+        println!(
+            "wrote {}: {tenant} tenant tables, {shared} shared",
+            args.path
+        );
+    }
+    ExitCode::SUCCESS
 }

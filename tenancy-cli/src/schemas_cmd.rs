@@ -1,112 +1,117 @@
-//! `tenancy schemas migrate`: bring every tenant schema up to date.
+//! `tenancy schemas migrate`: run migrations in every tenant schema.
 
 use std::process::ExitCode;
 
-use crate::flags::{Flags, database_url_from_env, require_database};
-
+use clap::{Args, Subcommand};
 use sqlx::postgres::PgPoolOptions;
 use tenancy_sqlx::PgTenantStore;
 use tenancy_sqlx::schemas::{Migrations, SchemaProvisioner};
 
-pub(crate) const USAGE: &str =
-    "usage: tenancy schemas migrate --database-url URL --migrations DIR [options]
+use crate::progress::Steps;
 
-Runs the migrations in DIR (<version>_<description>.sql) in every tenant
-schema listed in the tenants table, a few schemas at a time. Prints one
-line per schema as it finishes. A failing schema is reported and the others
-go on; each migration commits on its own, so running the command again
-resumes where it stopped.
+/// Tenant schemas (schema-per-tenant mode).
+#[derive(Debug, Subcommand)]
+pub(crate) enum SchemasCommand {
+    Migrate(MigrateArgs),
+}
 
-options:
-  --database-url URL    the provisioning role (owns the tenant tables; default: $DATABASE_URL)
-  --migrations DIR      the migrations
-  --tenants-table NAME  the tenants table (default tenancy_tenants)
-  --concurrency N       schemas migrated at once (default 4)";
-
-struct Args {
-    url: String,
+/// Migrates every tenant schema.
+///
+/// Applies pending migrations to every tenant schema listed in the tenants
+/// table, each in its own transaction. A schema that fails is reported and
+/// rolled back; the others go on. Run it again to resume.
+#[derive(Debug, Args)]
+pub(crate) struct MigrateArgs {
+    /// The database, as a role that may create schemas and tables.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    /// The migrations: files named `<version>_<description>.sql`.
+    #[arg(long, value_name = "DIR")]
     migrations: String,
-    table: String,
-    concurrency: usize,
+    /// The tenants table.
+    #[arg(long, value_name = "NAME", default_value = "tenancy_tenants")]
+    tenants_table: String,
+    /// Schemas migrated at once.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    concurrency: u16,
+    /// One JSON object per schema, then a summary object (JSON Lines).
+    #[arg(long)]
+    json: bool,
 }
 
-fn parse(args: &[String]) -> Result<Args, String> {
-    let mut flags = Flags::new(args);
-    match flags.next() {
-        Some("migrate") => {}
-        Some(other) => return Err(format!("unknown schemas command {other:?}")),
-        None => return Err("missing schemas command (migrate)".to_owned()),
-    }
-    let mut url = database_url_from_env();
-    let (mut migrations, mut table, mut concurrency) = (None, "tenancy_tenants".to_owned(), 4);
-    while let Some(flag) = flags.next() {
-        match flag {
-            "--database-url" => url = Some(flags.value(flag)?),
-            "--migrations" => migrations = Some(flags.value(flag)?),
-            "--tenants-table" => table = flags.value(flag)?,
-            "--concurrency" => {
-                concurrency = flags
-                    .value(flag)?
-                    .parse()
-                    .map_err(|_| "--concurrency needs a positive number".to_owned())?;
-            }
-            other => return Err(format!("unknown option {other:?}")),
-        }
-    }
-    Ok(Args {
-        url: require_database(url)?,
-        migrations: migrations.ok_or("no migrations: pass --migrations DIR")?,
-        table,
-        concurrency,
-    })
-}
-
-/// Runs `tenancy schemas ...` with the arguments after `schemas`.
-pub(crate) async fn run(args: &[String]) -> ExitCode {
-    let args = match parse(args) {
-        Ok(args) => args,
-        Err(err) => {
-            eprintln!("tenancy schemas: {err}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+/// Runs `tenancy schemas migrate`.
+pub(crate) async fn run(args: MigrateArgs) -> ExitCode {
+    let concurrency = usize::from(args.concurrency);
     let setup = async {
         let migrations = Migrations::from_dir(&args.migrations)?;
         let pool = PgPoolOptions::new()
-            .max_connections(u32::try_from(args.concurrency.max(1)).unwrap_or(4))
-            .connect(&args.url)
+            .max_connections(u32::from(args.concurrency))
+            .connect(&args.database_url)
             .await?;
         let schemas = PgTenantStore::new(pool.clone())
-            .with_table(&args.table)?
+            .with_table(&args.tenants_table)?
             .tenant_schemas()
             .await?;
         Ok::<_, tenancy_sqlx::Error>((SchemaProvisioner::new(pool, migrations), schemas))
     };
     let (provisioner, schemas) = match setup.await {
         Ok(setup) => setup,
-        Err(err) => {
-            eprintln!("tenancy schemas: {err}");
-            return ExitCode::from(2);
-        }
+        Err(err) => return crate::unavailable("schemas migrate", err),
     };
     let started = std::time::Instant::now();
+    let mut steps = Steps::new(args.json);
     let report = provisioner
-        .migrate_all(schemas.into_iter().map(|(_, s)| s), args.concurrency, |p| {
-            let what = match p.outcome {
-                Ok(v) if v.is_empty() => "up to date".to_owned(),
-                Ok(v) => format!("applied {v:?}"),
-                Err(err) => format!("FAILED: {err}"),
+        .migrate_all(schemas.into_iter().map(|(_, s)| s), concurrency, |p| {
+            let (outcome, json) = match p.outcome {
+                Ok(v) if v.is_empty() => (
+                    "up to date".to_owned(),
+                    serde_json::json!({"status": "up_to_date"}),
+                ),
+                Ok(v) => (
+                    format!("applied {v:?}"),
+                    serde_json::json!({"status": "migrated", "applied": v}),
+                ),
+                Err(err) => (
+                    format!("FAILED: {err}"),
+                    serde_json::json!({"status": "failed", "error": err.to_string()}),
+                ),
             };
-            println!("[{}/{}] {}: {what}", p.done, p.total, p.schema);
+            let mut json = json;
+            json["schema"] = p.schema.as_str().into();
+            json["done"] = p.done.into();
+            json["total"] = p.total.into();
+            steps.step(
+                p.done,
+                p.total,
+                p.schema.as_str(),
+                &outcome,
+                &json,
+                p.outcome.is_err(),
+            );
         })
         .await;
-    println!(
-        "{} migrated, {} up to date, {} failed in {:.1} s",
-        report.migrated.len(),
-        report.up_to_date.len(),
-        report.failed.len(),
-        started.elapsed().as_secs_f64()
-    );
+    steps.finish();
+    let seconds = started.elapsed().as_secs_f64();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "summary": {
+                    "migrated": report.migrated.len(),
+                    "up_to_date": report.up_to_date.len(),
+                    "failed": report.failed.len(),
+                    "seconds": seconds,
+                }
+            })
+        );
+    } else {
+        println!(
+            "{} migrated, {} up to date, {} failed in {seconds:.1} s",
+            report.migrated.len(),
+            report.up_to_date.len(),
+            report.failed.len(),
+        );
+    }
     if report.failed.is_empty() {
         ExitCode::SUCCESS
     } else {

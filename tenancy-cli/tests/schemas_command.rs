@@ -11,10 +11,15 @@ use tenancy_sqlx::PgTenantStore;
 use tenancy_sqlx::schemas::{Migrations, SchemaProvisioner};
 
 fn migrate(url: &str, dir: &std::path::Path) -> (Option<i32>, String) {
+    migrate_with(url, dir, &[])
+}
+
+fn migrate_with(url: &str, dir: &std::path::Path, extra: &[&str]) -> (Option<i32>, String) {
     let out: Output = Command::new(env!("CARGO_BIN_EXE_tenancy"))
         .args(["schemas", "migrate", "--database-url", url, "--migrations"])
         .arg(dir)
         .args(["--concurrency", "2"])
+        .args(extra)
         .env_remove("DATABASE_URL")
         .output()
         .unwrap();
@@ -95,6 +100,25 @@ async fn migrates_every_schema_reports_failures_and_resumes() {
     let (code, out) = migrate(&url, &dir);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("1 migrated, 2 up to date, 0 failed"), "{out}");
+
+    // --json: one object per schema, then the summary (JSON Lines).
+    let (code, out) = migrate_with(&url, &dir, &["--json"]);
+    assert_eq!(code, Some(0), "{out}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    for step in &lines[..3] {
+        assert_eq!(step["status"], "up_to_date", "{step}");
+        assert_eq!(step["total"], 3, "{step}");
+        assert!(
+            schemas.iter().any(|s| step["schema"] == s.as_str()),
+            "{step}"
+        );
+    }
+    assert_eq!(lines[3]["summary"]["up_to_date"], 3, "{out}");
+    assert_eq!(lines[3]["summary"]["failed"], 0, "{out}");
 
     let (code, out) = migrate(&url, &dir.join("missing"));
     assert_eq!(code, Some(2), "{out}");
