@@ -1,0 +1,140 @@
+//! [`TenantPolicy`]: migration SQL that puts a table under tenant
+//! row-level security.
+
+use super::{Ident, InvalidName, SettingName, check_ident, ident::quoted};
+use crate::TenantId;
+
+/// Migration SQL that puts a table under tenant row-level security.
+///
+/// ```
+/// use tenancy_core::rls::TenantPolicy;
+///
+/// let policy = TenantPolicy::new("orders")?;
+/// let sql = policy.enable_sql();
+/// assert!(sql.contains("ALTER TABLE \"orders\" FORCE ROW LEVEL SECURITY;"));
+/// assert!(sql.contains("USING (\"tenant_id\" = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid))"));
+/// # Ok::<(), tenancy_core::rls::InvalidName>(())
+/// ```
+///
+/// Use [`TenantPolicy::column_sql`] in `CREATE TABLE` and
+/// [`TenantPolicy::enable_sql`] right after it; for a table that already has
+/// rows and no tenant column, [`TenantPolicy::retrofit_sql`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantPolicy {
+    table: Ident,
+    column: Ident,
+    setting: SettingName,
+}
+
+impl TenantPolicy {
+    /// The policy name every generated policy uses.
+    pub const POLICY_NAME: &'static str = "tenant_isolation";
+
+    /// A policy for `table` (optionally `schema.table`), tenant column
+    /// `tenant_id`, setting `app.tenant_id`.
+    pub fn new(table: &str) -> Result<Self, InvalidName> {
+        Ok(Self {
+            table: Ident::new(table)?,
+            column: Ident::new("tenant_id")?,
+            setting: SettingName::default(),
+        })
+    }
+
+    /// Uses another tenant column.
+    pub fn tenant_column(mut self, column: &str) -> Result<Self, InvalidName> {
+        check_ident("tenant column", column)?;
+        self.column = Ident::new(column)?;
+        Ok(self)
+    }
+
+    /// Uses another setting name.
+    #[must_use]
+    pub fn setting(mut self, setting: SettingName) -> Self {
+        self.setting = setting;
+        self
+    }
+
+    /// The table.
+    pub fn table(&self) -> &Ident {
+        &self.table
+    }
+
+    /// The tenant column.
+    pub fn column(&self) -> &Ident {
+        &self.column
+    }
+
+    /// The column definition for `CREATE TABLE`:
+    /// `"tenant_id" uuid NOT NULL DEFAULT nullif(current_setting(..), '')::uuid`.
+    ///
+    /// With the default, inserts may leave the column out and get the
+    /// transaction's tenant; without a tenant they fail the `NOT NULL` (or the
+    /// policy's `WITH CHECK`).
+    pub fn column_sql(&self) -> String {
+        format!(
+            "{} uuid NOT NULL DEFAULT {}",
+            self.column.sql(),
+            self.setting.tenant_expr()
+        )
+    }
+
+    /// The condition the policy uses, also useful in views and functions.
+    pub fn condition_sql(&self) -> String {
+        format!("{} = {}", self.column.sql(), self.setting.policy_expr())
+    }
+
+    fn index_name(&self) -> String {
+        quoted(&format!(
+            "{}_{}_idx",
+            self.table.unqualified(),
+            self.column.as_str()
+        ))
+    }
+
+    /// Puts an existing table (that has the tenant column) under RLS:
+    /// column default and `NOT NULL`, an index leading with the column,
+    /// `ENABLE` and `FORCE ROW LEVEL SECURITY`, and a `FOR ALL` policy with
+    /// `USING` and `WITH CHECK`. Idempotent: safe to run again.
+    pub fn enable_sql(&self) -> String {
+        let (table, column, condition) =
+            (self.table.sql(), self.column.sql(), self.condition_sql());
+        let name = Self::POLICY_NAME;
+        format!(
+            "ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {default};\n\
+             ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL;\n\
+             CREATE INDEX IF NOT EXISTS {index} ON {table} ({column});\n\
+             ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;\n\
+             ALTER TABLE {table} FORCE ROW LEVEL SECURITY;\n\
+             DROP POLICY IF EXISTS {name} ON {table};\n\
+             CREATE POLICY {name} ON {table} AS PERMISSIVE FOR ALL\n    \
+             USING ({condition})\n    \
+             WITH CHECK ({condition});\n",
+            default = self.setting.tenant_expr(),
+            index = self.index_name(),
+        )
+    }
+
+    /// Takes a table back out of RLS (for down migrations).
+    pub fn disable_sql(&self) -> String {
+        let table = self.table.sql();
+        format!(
+            "DROP POLICY IF EXISTS {name} ON {table};\n\
+             ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY;\n\
+             ALTER TABLE {table} DISABLE ROW LEVEL SECURITY;\n",
+            name = Self::POLICY_NAME
+        )
+    }
+
+    /// Retrofits a single-tenant table that has rows and no tenant column:
+    /// adds the column (nullable), gives every existing row to `owner`, then
+    /// enforces it with [`TenantPolicy::enable_sql`]. Run it in one
+    /// transaction; on a big table, split the backfill into batches first.
+    pub fn retrofit_sql(&self, owner: TenantId) -> String {
+        let (table, column) = (self.table.sql(), self.column.sql());
+        format!(
+            "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} uuid;\n\
+             UPDATE {table} SET {column} = '{owner}' WHERE {column} IS NULL;\n{}",
+            self.enable_sql()
+        )
+    }
+}
