@@ -104,7 +104,7 @@ mutant diesel-join-tenant tenancy-diesel/src/join_condition.rs \
     -- -p tenancy-diesel --all-features --test joins joins_see_only
 
 # The database wall: the generated policy lets every row through.
-mutant rls-wall tenancy-core/src/rls.rs \
+mutant rls-wall tenancy-core/src/rls/policy.rs \
     'format!("{} = {}", self.column.sql(), self.setting.policy_expr())' \
     'format!("({} = {}) OR TRUE", self.column.sql(), self.setting.policy_expr())' \
     -- -p tenancy-sqlx --all-features --test isolation rls_alone
@@ -122,17 +122,17 @@ mutant torture-session-reset tenancy-sqlx/src/tx.rs \
 
 # The tenant bound for the session instead of the transaction: behind a
 # transaction pooler it reaches the next client.
-mutant transaction-local-binding tenancy-core/src/rls.rs \
+mutant transaction-local-binding tenancy-core/src/rls/binding.rs \
     "\"; SET LOCAL {setting} = '{tenant}'\"" "\"; SET {setting} = '{tenant}'\"" \
     -- -p tenancy-isolation --test pgbouncer
 
 # Temporary tables searched first again.
-mutant temp-tables-last tenancy-core/src/rls.rs \
+mutant temp-tables-last tenancy-core/src/rls/binding.rs \
     'sql.push_str(TEMP_LAST_SQL);' '' \
     -- -p tenancy-sqlx --all-features --test attacks temporary_table
 
 # Transaction options may name the tenant setting again.
-mutant options-reserved tenancy-core/src/rls.rs \
+mutant options-reserved tenancy-core/src/rls/binding.rs \
     'if name.as_str() == self.setting.as_str() {' 'if false {' \
     -- -p tenancy-sqlx --all-features --test attacks options
 
