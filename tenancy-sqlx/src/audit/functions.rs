@@ -3,8 +3,9 @@
 
 use sqlx::PgConnection;
 
-use super::checks::{TenantTable, contains_word, finding};
-use super::{AuditOptions, Finding, Severity};
+use super::checks::{TenantTable, finding};
+use super::expr::contains_word;
+use super::{AuditOptions, Finding, FindingCode, Severity};
 
 /// signature, source, fixed `search_path`, executable by the app role.
 type DefinerRow = (String, String, bool, bool);
@@ -38,7 +39,7 @@ pub(crate) async fn security_definer_functions(
         if !read.is_empty() {
             out.push(finding(
                 Severity::High,
-                "security_definer_reads_tenant_table",
+                FindingCode::SecurityDefinerReadsTenantTable,
                 &object,
                 format!("a SECURITY DEFINER function that uses {}: it runs with its owner's rights, which usually bypass RLS", read.join(", ")),
                 "make it SECURITY INVOKER, or filter by the current tenant inside it and own it by a role subject to RLS",
@@ -47,7 +48,7 @@ pub(crate) async fn security_definer_functions(
         if executable {
             out.push(finding(
                 Severity::High,
-                "security_definer_executable",
+                FindingCode::SecurityDefinerExecutable,
                 &object,
                 "the application role may call this SECURITY DEFINER function (EXECUTE is granted to PUBLIC by default): \
                  whatever it reads or writes, it does with its owner's rights, not the tenant's",
@@ -57,7 +58,7 @@ pub(crate) async fn security_definer_functions(
         if !fixed_path {
             out.push(finding(
                 Severity::High,
-                "security_definer_search_path",
+                FindingCode::SecurityDefinerSearchPath,
                 &object,
                 "a SECURITY DEFINER function without a fixed search_path resolves names through the caller's search_path: \
                  a caller's temporary table or function of the same name runs with the owner's rights",

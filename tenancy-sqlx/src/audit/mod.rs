@@ -57,10 +57,15 @@
 //! | `table_without_tenant_column` | high | a table in a tenant-scoped schema without the tenant column |
 
 mod checks;
+mod code;
+mod expr;
 mod functions;
 mod reach;
 mod report;
+mod roles;
+mod views;
 
+pub use code::FindingCode;
 pub use report::{Finding, Report, Severity};
 
 use sqlx::PgConnection;
@@ -160,10 +165,10 @@ async fn audit_connection(
         checks::table(conn, options, table, &tables, &mut findings).await?;
     }
     if let Some(role) = &options.app_role {
-        checks::app_role(conn, role, &tables, &mut findings).await?;
+        roles::app_role(conn, role, &tables, &mut findings).await?;
         reach::app_role_reach(conn, options, role, &tables, &mut findings).await?;
     }
-    checks::views(conn, &tables, &mut findings).await?;
+    views::views(conn, &tables, &mut findings).await?;
     functions::security_definer_functions(conn, options, &tables, &mut findings).await?;
     checks::tenant_schemas(conn, options, &mut findings).await?;
     findings.sort_by(|a, b| {

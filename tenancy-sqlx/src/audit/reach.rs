@@ -4,7 +4,7 @@
 use sqlx::PgConnection;
 
 use super::checks::{TenantTable, finding};
-use super::{AuditOptions, Finding, Severity};
+use super::{AuditOptions, Finding, FindingCode, Severity};
 
 /// How many role names a finding lists before it says "and N more".
 const LISTED: usize = 5;
@@ -39,7 +39,7 @@ pub(crate) async fn app_role_reach(
         let listed = format!("{}{more}", roles[..roles.len().min(LISTED)].join(", "));
         out.push(finding(
             Severity::Medium,
-            "app_role_member_of_roles",
+            FindingCode::AppRoleMemberOfRoles,
             &object,
             format!(
                 "the role is a member of {} role(s) ({listed}): raw SQL (or SQL injection) can SET ROLE to any of them. \
@@ -72,7 +72,7 @@ pub(crate) async fn app_role_reach(
         }
         out.push(finding(
             Severity::Medium,
-            "table_reachable_without_rls",
+            FindingCode::TableReachableWithoutRls,
             &qualified,
             format!(
                 "the application role can use this table, which has no tenant column ({}) and no row-level security: \

@@ -5,6 +5,8 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
+use super::FindingCode;
+
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -58,8 +60,8 @@ impl FromStr for Severity {
 pub struct Finding {
     /// How bad it is.
     pub severity: Severity,
-    /// A stable code, such as `rls_not_forced`.
-    pub code: &'static str,
+    /// What kind of problem it is: a stable code, such as `rls_not_forced`.
+    pub code: FindingCode,
     /// The object concerned, such as `public.orders` or `role pos_app`.
     pub object: String,
     /// What is wrong and why it matters.
@@ -85,7 +87,7 @@ impl Report {
 
     /// The codes found, in order (handy in tests).
     pub fn codes(&self) -> Vec<&'static str> {
-        self.findings.iter().map(|f| f.code).collect()
+        self.findings.iter().map(|f| f.code.as_str()).collect()
     }
 
     /// The report as JSON.

@@ -1,0 +1,53 @@
+//! Views and materialized views over tenant tables.
+
+use sqlx::PgConnection;
+
+use super::checks::{TenantTable, finding};
+use super::expr::security_invoker;
+use super::{Finding, FindingCode, Severity};
+
+pub(crate) async fn views(
+    conn: &mut PgConnection,
+    tables: &[TenantTable],
+    out: &mut Vec<Finding>,
+) -> Result<(), sqlx::Error> {
+    let oids: Vec<i64> = tables.iter().map(|t| t.oid).collect();
+    let views: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT DISTINCT n.nspname || '.' || v.relname, v.relkind::text,
+                coalesce(array_to_string(v.reloptions, ','), ''), d.refobjid::int8
+         FROM pg_rewrite r
+         JOIN pg_class v ON v.oid = r.ev_class
+         JOIN pg_namespace n ON n.oid = v.relnamespace
+         JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                          AND d.refclassid = 'pg_class'::regclass
+         WHERE v.relkind IN ('v', 'm') AND d.refobjid::int8 = ANY ($1) AND d.refobjid <> v.oid
+         ORDER BY 1",
+    )
+    .bind(&oids)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (view, kind, reloptions, base) in views {
+        let base = tables
+            .iter()
+            .find(|t| t.oid == base)
+            .map_or("a tenant table", |t| t.name.as_str());
+        if kind == "m" {
+            out.push(finding(
+                Severity::Critical,
+                FindingCode::MaterializedView,
+                &view,
+                format!("a materialized view over {base}: materialized views have no row-level security, so it holds every tenant's rows for anyone who can read it"),
+                "drop it, or revoke it from the application role and add a tenant column plus a view with security_invoker on top",
+            ));
+        } else if !security_invoker(&reloptions) {
+            out.push(finding(
+                Severity::High,
+                FindingCode::ViewBypassesRls,
+                &view,
+                format!("a view over {base} without security_invoker runs with its owner's rights: if the owner bypasses RLS, so does everyone using the view"),
+                format!("ALTER VIEW {view} SET (security_invoker = true);"),
+            ));
+        }
+    }
+    Ok(())
+}
