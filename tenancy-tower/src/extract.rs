@@ -31,7 +31,7 @@ impl Deref for CurrentTenant {
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for CurrentTenant {
-    type Rejection = NoTenantLayer;
+    type Rejection = MissingTenantLayer;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         parts
@@ -39,7 +39,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentTenant {
             .get::<Tenant>()
             .cloned()
             .map(CurrentTenant)
-            .ok_or(NoTenantLayer)
+            .ok_or(MissingTenantLayer)
     }
 }
 
@@ -48,9 +48,9 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentTenant {
 /// misconfiguration, so 500 (with a message saying what to fix); with the
 /// layer in place, handlers never run without a tenant.
 #[derive(Debug, Clone, Copy)]
-pub struct NoTenantLayer;
+pub struct MissingTenantLayer;
 
-impl IntoResponse for NoTenantLayer {
+impl IntoResponse for MissingTenantLayer {
     fn into_response(self) -> Response {
         json_response(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -17,8 +17,8 @@ use tower_service::Service;
 use tracing::Instrument;
 use tracing::instrument::Instrumented;
 
-use crate::rejection::{JsonRejection, RenderRejection, SharedRenderer};
-use crate::resolver::{Mode, Resolver};
+use crate::rejection::{JsonRenderer, RenderRejection, SharedRenderer};
+use crate::resolver::{ResolutionMode, Resolver};
 use crate::strategy::{ReadClaim, Strategy, TenantClaim, TokenClaim};
 
 /// Resolves the tenant of every request before the inner service runs.
@@ -86,12 +86,12 @@ impl TenantLayer {
     pub fn builder(store: impl TenantStore) -> TenantLayerBuilder {
         TenantLayerBuilder {
             strategies: Vec::new(),
-            mode: Mode::default(),
+            mode: ResolutionMode::default(),
             claim: None,
             require_token: false,
             token_only: false,
             store: Arc::new(store),
-            renderer: Arc::new(JsonRejection),
+            renderer: Arc::new(JsonRenderer),
         }
     }
 }
@@ -111,7 +111,7 @@ impl<S> Layer<S> for TenantLayer {
 /// Configures a [`TenantLayer`]; see [`TenantLayer::builder`].
 pub struct TenantLayerBuilder {
     strategies: Vec<Box<dyn Strategy>>,
-    mode: Mode,
+    mode: ResolutionMode,
     claim: Option<Box<dyn ReadClaim>>,
     require_token: bool,
     token_only: bool,
@@ -128,16 +128,16 @@ impl fmt::Debug for TenantLayerBuilder {
 }
 
 impl TenantLayerBuilder {
-    /// Adds a strategy. Order matters in [`Mode::FirstMatch`].
+    /// Adds a strategy. Order matters in [`ResolutionMode::FirstMatch`].
     #[must_use]
     pub fn strategy(mut self, strategy: impl Strategy) -> Self {
         self.strategies.push(Box::new(strategy));
         self
     }
 
-    /// How strategies combine (default [`Mode::MustAgree`]).
+    /// How strategies combine (default [`ResolutionMode::MustAgree`]).
     #[must_use]
-    pub fn mode(mut self, mode: Mode) -> Self {
+    pub fn mode(mut self, mode: ResolutionMode) -> Self {
         self.mode = mode;
         self
     }

@@ -88,10 +88,10 @@ pub mod strategy;
 
 pub use cache::CachedTenantStore;
 #[cfg(feature = "axum")]
-pub use extract::{CurrentTenant, NoTenantLayer};
+pub use extract::{CurrentTenant, MissingTenantLayer};
 pub use layer::{ResponseFuture, TenantLayer, TenantLayerBuilder, TenantService};
-pub use rejection::{JsonRejection, RenderRejection, TenantRejection};
-pub use resolver::Mode;
+pub use rejection::{JsonRenderer, RenderRejection, TenantRejection};
+pub use resolver::ResolutionMode;
 pub use strategy::{ClaimStatus, Strategy, TenantClaim};
 pub use tenancy_core::TenantKey;
 

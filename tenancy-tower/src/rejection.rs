@@ -95,7 +95,7 @@ impl std::error::Error for TenantRejection {}
 
 /// Turns a [`TenantRejection`] into the response the client gets.
 ///
-/// Implemented by [`JsonRejection`] (the default) and by closures
+/// Implemented by [`JsonRenderer`] (the default) and by closures
 /// `Fn(&TenantRejection) -> Response<String>`.
 pub trait RenderRejection: Send + Sync + 'static {
     /// The response for `rejection`.
@@ -114,9 +114,9 @@ where
 /// The default rendering: `{"error": "<reason>", "code": "<code>"}` with
 /// the rejection's status and `Content-Type: application/json`.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct JsonRejection;
+pub struct JsonRenderer;
 
-impl RenderRejection for JsonRejection {
+impl RenderRejection for JsonRenderer {
     fn render(&self, rejection: &TenantRejection) -> Response<String> {
         json_response(
             rejection.status(),
@@ -141,7 +141,7 @@ pub(crate) type SharedRenderer = Arc<dyn RenderRejection>;
 #[cfg(feature = "axum")]
 impl axum_core::response::IntoResponse for TenantRejection {
     fn into_response(self) -> axum_core::response::Response {
-        JsonRejection.render(&self).map(axum_core::body::Body::from)
+        JsonRenderer.render(&self).map(axum_core::body::Body::from)
     }
 }
 
@@ -161,7 +161,7 @@ mod tests {
             (TenantRejection::StoreUnavailable, 503),
         ];
         for (rejection, status) in cases {
-            let response = JsonRejection.render(&rejection);
+            let response = JsonRenderer.render(&rejection);
             assert_eq!(response.status().as_u16(), status);
             let body: serde_json::Value = serde_json::from_str(response.body()).unwrap();
             assert_eq!(body["code"], rejection.code());

@@ -19,7 +19,7 @@ use crate::{TenantKey, TenantRejection};
 /// How several strategies combine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
-pub enum Mode {
+pub enum ResolutionMode {
     /// Every strategy that finds a tenant must find the **same** tenant;
     /// disagreement is a 400. The safe default.
     #[default]
@@ -32,7 +32,7 @@ pub enum Mode {
 /// The configured resolution: strategies, mode, token cross-check, store.
 pub(crate) struct Resolver {
     pub(crate) strategies: Vec<Box<dyn Strategy>>,
-    pub(crate) mode: Mode,
+    pub(crate) mode: ResolutionMode,
     pub(crate) claim: Option<Box<dyn ReadClaim>>,
     pub(crate) require_token: bool,
     pub(crate) token_only: bool,
@@ -105,7 +105,7 @@ impl Resolver {
                 } else {
                     others.push((index, key));
                 }
-                if self.mode == Mode::FirstMatch {
+                if self.mode == ResolutionMode::FirstMatch {
                     break;
                 }
             }

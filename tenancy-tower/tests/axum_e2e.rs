@@ -21,7 +21,9 @@ use tenancy_core::{
 };
 use tenancy_tower::limit::{TenantConcurrencyLimitLayer, TenantRateLimitLayer};
 use tenancy_tower::strategy::{CustomDomain, Header, PathPrefix, Subdomain};
-use tenancy_tower::{CurrentTenant, Mode, TenantClaim, TenantKey, TenantLayer, TenantService};
+use tenancy_tower::{
+    CurrentTenant, ResolutionMode, TenantClaim, TenantKey, TenantLayer, TenantService,
+};
 use tower::Layer;
 use tower::ServiceExt;
 
@@ -322,7 +324,7 @@ async fn first_match_takes_the_first_strategy_in_order() {
     let layer = TenantLayer::builder(w.store.clone())
         .strategy(Header::x_tenant())
         .strategy(Subdomain::of("example.com"))
-        .mode(Mode::FirstMatch)
+        .mode(ResolutionMode::FirstMatch)
         .build();
     let app = app(layer);
     let req = get_req("acme.example.com", "/whoami").header("x-tenant", "globex");

@@ -63,10 +63,10 @@ impl State {
 }
 
 impl<S> Layer<S> for TenantConcurrencyLimitLayer {
-    type Service = ConcurrencyLimit<S>;
+    type Service = TenantConcurrencyLimit<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        ConcurrencyLimit {
+        TenantConcurrencyLimit {
             inner,
             state: self.state.clone(),
         }
@@ -75,12 +75,12 @@ impl<S> Layer<S> for TenantConcurrencyLimitLayer {
 
 /// The service of [`TenantConcurrencyLimitLayer`].
 #[derive(Debug, Clone)]
-pub struct ConcurrencyLimit<S> {
+pub struct TenantConcurrencyLimit<S> {
     inner: S,
     state: Arc<State>,
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ConcurrencyLimit<S>
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TenantConcurrencyLimit<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: From<String>,

@@ -17,10 +17,10 @@ mod rate;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-pub use concurrency::{ConcurrencyLimit, TenantConcurrencyLimitLayer};
+pub use concurrency::{TenantConcurrencyLimit, TenantConcurrencyLimitLayer};
 use http::{HeaderValue, Response, StatusCode};
 use pin_project_lite::pin_project;
-pub use rate::{RateLimit, TenantRateLimitLayer};
+pub use rate::{TenantRateLimit, TenantRateLimitLayer};
 
 use crate::rejection::json_response;
 

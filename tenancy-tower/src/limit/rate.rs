@@ -100,10 +100,10 @@ impl State {
 }
 
 impl<S> Layer<S> for TenantRateLimitLayer {
-    type Service = RateLimit<S>;
+    type Service = TenantRateLimit<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RateLimit {
+        TenantRateLimit {
             inner,
             state: self.state.clone(),
         }
@@ -112,12 +112,12 @@ impl<S> Layer<S> for TenantRateLimitLayer {
 
 /// The service of [`TenantRateLimitLayer`].
 #[derive(Debug, Clone)]
-pub struct RateLimit<S> {
+pub struct TenantRateLimit<S> {
     inner: S,
     state: Arc<State>,
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RateLimit<S>
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TenantRateLimit<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: From<String>,
