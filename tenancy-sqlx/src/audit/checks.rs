@@ -10,7 +10,7 @@ use super::{AuditOptions, Finding, FindingCode, Severity};
 
 /// A table that has the tenant column.
 #[derive(Debug)]
-pub(crate) struct TenantTable {
+pub(crate) struct AuditedTable {
     pub(crate) oid: i64,
     /// `schema.table`.
     pub(crate) name: String,
@@ -21,7 +21,7 @@ pub(crate) struct TenantTable {
     not_null: bool,
 }
 
-impl TenantTable {
+impl AuditedTable {
     fn sql_name(&self) -> String {
         self.name
             .split('.')
@@ -50,7 +50,7 @@ pub(super) fn finding(
 pub(crate) async fn tenant_tables(
     conn: &mut PgConnection,
     options: &AuditOptions,
-) -> Result<Vec<TenantTable>, sqlx::Error> {
+) -> Result<Vec<AuditedTable>, sqlx::Error> {
     let rows: Vec<(i64, String, String, bool, bool, i16, bool)> = sqlx::query_as(
         "SELECT c.oid::int8, n.nspname::text, c.relname::text, c.relrowsecurity, c.relforcerowsecurity,
                 a.attnum, a.attnotnull
@@ -68,7 +68,7 @@ pub(crate) async fn tenant_tables(
     Ok(rows
         .into_iter()
         .map(
-            |(oid, schema, table, rls, forced, attnum, not_null)| TenantTable {
+            |(oid, schema, table, rls, forced, attnum, not_null)| AuditedTable {
                 oid,
                 name: format!("{schema}.{table}"),
                 table,
@@ -84,8 +84,8 @@ pub(crate) async fn tenant_tables(
 pub(crate) async fn table(
     conn: &mut PgConnection,
     options: &AuditOptions,
-    table: &TenantTable,
-    all: &[TenantTable],
+    table: &AuditedTable,
+    all: &[AuditedTable],
     out: &mut Vec<Finding>,
 ) -> Result<(), sqlx::Error> {
     let name = table.sql_name();
@@ -124,7 +124,7 @@ pub(crate) async fn table(
 type PolicyRow = (String, bool, String, Option<String>, Option<String>);
 
 /// More than one permissive policy for the same commands.
-fn overlapping_permissive(table: &TenantTable, policies: &[PolicyRow], out: &mut Vec<Finding>) {
+fn overlapping_permissive(table: &AuditedTable, policies: &[PolicyRow], out: &mut Vec<Finding>) {
     let permissive: Vec<&PolicyRow> = policies.iter().filter(|p| p.1).collect();
     for (i, a) in permissive.iter().enumerate() {
         if let Some(b) = permissive[i + 1..]
@@ -146,7 +146,7 @@ fn overlapping_permissive(table: &TenantTable, policies: &[PolicyRow], out: &mut
 async fn policies(
     conn: &mut PgConnection,
     options: &AuditOptions,
-    table: &TenantTable,
+    table: &AuditedTable,
     out: &mut Vec<Finding>,
 ) -> Result<(), sqlx::Error> {
     let policies: Vec<PolicyRow> = sqlx::query_as(
@@ -240,7 +240,7 @@ async fn policies(
 /// Foreign keys of `table` whose columns no index leads with.
 async fn unindexed_foreign_keys(
     conn: &mut PgConnection,
-    table: &TenantTable,
+    table: &AuditedTable,
     out: &mut Vec<Finding>,
 ) -> Result<(), sqlx::Error> {
     let unindexed: Vec<String> = sqlx::query_scalar(
@@ -272,8 +272,8 @@ async fn unindexed_foreign_keys(
 async fn keys_and_indexes(
     conn: &mut PgConnection,
     options: &AuditOptions,
-    table: &TenantTable,
-    all: &[TenantTable],
+    table: &AuditedTable,
+    all: &[AuditedTable],
     out: &mut Vec<Finding>,
 ) -> Result<(), sqlx::Error> {
     let column = &options.tenant_column;

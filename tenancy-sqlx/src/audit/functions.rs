@@ -3,7 +3,7 @@
 
 use sqlx::PgConnection;
 
-use super::checks::{TenantTable, finding};
+use super::checks::{AuditedTable, finding};
 use super::expr::contains_word;
 use super::{AuditOptions, Finding, FindingCode, Severity};
 
@@ -13,7 +13,7 @@ type DefinerRow = (String, String, bool, bool);
 pub(crate) async fn security_definer_functions(
     conn: &mut PgConnection,
     options: &AuditOptions,
-    tables: &[TenantTable],
+    tables: &[AuditedTable],
     out: &mut Vec<Finding>,
 ) -> Result<(), sqlx::Error> {
     let functions: Vec<DefinerRow> = sqlx::query_as(

@@ -3,7 +3,7 @@
 
 use sqlx::PgConnection;
 
-use super::checks::{TenantTable, finding};
+use super::checks::{AuditedTable, finding};
 use super::{AuditOptions, Finding, FindingCode, Severity};
 
 /// How many role names a finding lists before it says "and N more".
@@ -13,7 +13,7 @@ pub(crate) async fn app_role_reach(
     conn: &mut PgConnection,
     options: &AuditOptions,
     role: &str,
-    tables: &[TenantTable],
+    tables: &[AuditedTable],
     out: &mut Vec<Finding>,
 ) -> Result<(), sqlx::Error> {
     let object = format!("role {role}");

@@ -3,13 +3,13 @@
 
 use sqlx::PgConnection;
 
-use super::checks::{TenantTable, finding};
+use super::checks::{AuditedTable, finding};
 use super::{Finding, FindingCode, Severity};
 
 pub(crate) async fn app_role(
     conn: &mut PgConnection,
     role: &str,
-    tables: &[TenantTable],
+    tables: &[AuditedTable],
     out: &mut Vec<Finding>,
 ) -> Result<(), sqlx::Error> {
     let row: Option<(bool, bool, bool)> = sqlx::query_as(

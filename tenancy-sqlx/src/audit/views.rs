@@ -2,13 +2,13 @@
 
 use sqlx::PgConnection;
 
-use super::checks::{TenantTable, finding};
+use super::checks::{AuditedTable, finding};
 use super::expr::security_invoker;
 use super::{Finding, FindingCode, Severity};
 
 pub(crate) async fn views(
     conn: &mut PgConnection,
-    tables: &[TenantTable],
+    tables: &[AuditedTable],
     out: &mut Vec<Finding>,
 ) -> Result<(), sqlx::Error> {
     let oids: Vec<i64> = tables.iter().map(|t| t.oid).collect();
