@@ -81,15 +81,18 @@ pub enum TenantError {
         name: String,
     },
 
-    /// Work addressed to one tenant was about to run for another.
+    /// Something bound to one tenant (a scoped query, a job) was about to
+    /// run for another: a query bound to tenant A in tenant B's
+    /// transaction, a job of tenant A handed tenant B. Nothing ran.
     #[error(
-        "tenant mismatch: the work belongs to tenant {expected} but was given tenant {found}; \
-         look the tenant up by the id the work carries"
+        "tenant mismatch: bound to tenant {expected} but about to run for tenant {found}; \
+         bind the query to the transaction's tenant (`.for_tenant(tx.tenant())`), \
+         or look a job's tenant up by the id the job carries"
     )]
     Mismatch {
-        /// The tenant the work belongs to.
+        /// The tenant it is bound to.
         expected: TenantId,
-        /// The tenant it was given.
+        /// The tenant it was about to run for.
         found: TenantId,
     },
 }

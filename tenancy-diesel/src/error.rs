@@ -1,6 +1,6 @@
 //! The error type of `tenancy-diesel`.
 
-use tenancy_core::{TenantError, TenantId};
+use tenancy_core::TenantError;
 
 /// Everything that can go wrong in `tenancy-diesel`.
 #[derive(Debug, thiserror::Error)]
@@ -33,18 +33,6 @@ pub enum Error {
     TenantColumn {
         /// The tenant column.
         column: &'static str,
-    },
-
-    /// A query scoped to one tenant was run in another tenant's transaction.
-    #[error(
-        "the query is scoped to tenant {bound} but was run in a transaction of tenant {transaction}; \
-         scope it with `.for_tenant(tx.tenant())`"
-    )]
-    TenantMismatch {
-        /// The tenant the query was scoped to.
-        bound: TenantId,
-        /// The tenant of the transaction.
-        transaction: TenantId,
     },
 }
 

@@ -116,10 +116,11 @@ impl<Q> Scoped<Q> {
         if self.tenant == tenant.id() {
             Ok(())
         } else {
-            Err(crate::Error::TenantMismatch {
-                bound: self.tenant,
-                transaction: tenant.id(),
-            })
+            Err(tenancy_core::TenantError::Mismatch {
+                expected: self.tenant,
+                found: tenant.id(),
+            }
+            .into())
         }
     }
 

@@ -154,7 +154,10 @@ async fn isolation_via_builder_and_sql_query_and_with_check() {
         .fetch_all::<Uuid, _>(orders::table.for_tenant(&f.globex).select(orders::id))
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::TenantMismatch { .. }));
+    assert!(matches!(
+        err,
+        Error::Tenant(tenancy_core::TenantError::Mismatch { .. })
+    ));
     assert_clean(&f).await;
 }
 

@@ -251,7 +251,13 @@ fn a_query_scoped_to_another_tenant_is_refused() {
             tx.fetch_all::<Uuid, _>(orders::table.for_tenant(&f.globex).select(orders::id))
         })
         .unwrap_err();
-    assert!(matches!(err, Error::TenantMismatch { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Tenant(tenancy_core::TenantError::Mismatch { .. })
+        ),
+        "{err}"
+    );
 }
 
 #[test]

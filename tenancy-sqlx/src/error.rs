@@ -16,19 +16,6 @@ pub enum Error {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 
-    /// A scoped query bound to one tenant was run in another tenant's
-    /// transaction.
-    #[error(
-        "the query is bound to tenant {bound} but was run in a transaction of tenant {transaction}; \
-         bind the query to the transaction's tenant (`.for_tenant(tx.tenant())`)"
-    )]
-    TenantMismatch {
-        /// The tenant the query was bound to.
-        bound: TenantId,
-        /// The tenant of the transaction.
-        transaction: TenantId,
-    },
-
     /// A table, column or setting name cannot be written into SQL.
     #[error(transparent)]
     InvalidName(#[from] InvalidName),

@@ -202,9 +202,10 @@ pub(crate) fn check_tenant(bound: &Bound, tx: &TenantTx) -> Result<()> {
     if bound.tenant.id() == tx.tenant().id() {
         Ok(())
     } else {
-        Err(Error::TenantMismatch {
-            bound: bound.tenant.id(),
-            transaction: tx.tenant().id(),
-        })
+        Err(tenancy_core::TenantError::Mismatch {
+            expected: bound.tenant.id(),
+            found: tx.tenant().id(),
+        }
+        .into())
     }
 }
