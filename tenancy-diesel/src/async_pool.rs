@@ -110,7 +110,7 @@ pub struct AsyncTenantTx {
     conn: Option<Object<AsyncPgConnection>>,
     tenant: Tenant,
     open: bool,
-    /// Whether raw SQL had the connection (see [`Self::raw_connection`]).
+    /// Whether raw SQL had the connection (see [`Self::dangerous_raw_connection`]).
     raw: bool,
 }
 
@@ -206,9 +206,9 @@ impl AsyncTenantTx {
     ///
     /// Once this was called, ending the transaction also resets the
     /// session, and closes the connection instead of returning it when that
-    /// fails, as [`TenantTx::raw_connection`](crate::TenantTx::raw_connection)
+    /// fails, as [`TenantTx::dangerous_raw_connection`](crate::TenantTx::dangerous_raw_connection)
     /// describes.
-    pub fn raw_connection(&mut self) -> Result<&mut AsyncPgConnection> {
+    pub fn dangerous_raw_connection(&mut self) -> Result<&mut AsyncPgConnection> {
         self.raw = true;
         self.conn()
     }

@@ -10,7 +10,7 @@
 //!    not compile (trybuild tests prove it).
 //! 2. **In the database**: [`TenantPool::transaction`] binds the tenant for
 //!    row-level security in the `BEGIN` message, so even raw SQL through
-//!    [`TenantTx::raw_connection`] sees only the tenant's rows.
+//!    [`TenantTx::dangerous_raw_connection`] sees only the tenant's rows.
 //!
 //! ```no_run
 //! use diesel::prelude::*;

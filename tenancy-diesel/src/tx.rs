@@ -26,7 +26,7 @@ pub(crate) fn tenant_column<T: TenantScoped>() -> &'static str {
 /// [`for_tenant`](crate::ForTenantDsl::for_tenant)): a query that does not
 /// name a tenant does not compile here. Inserts get the tenant column from
 /// its default, the transaction's tenant. For raw SQL there is
-/// [`raw_connection`](TenantTx::raw_connection): row-level security still
+/// [`dangerous_raw_connection`](TenantTx::dangerous_raw_connection): row-level security still
 /// applies to it.
 pub struct TenantTx<'a> {
     pub(crate) conn: &'a mut PgConnection,
@@ -122,9 +122,11 @@ impl TenantTx<'_> {
         Ok(statement.load(self.conn)?)
     }
 
-    /// The connection, for raw SQL (`diesel::sql_query`, `batch_execute`).
-    /// It is inside this tenant's transaction, so row-level security still
-    /// filters every statement.
+    /// The connection, for raw SQL (`diesel::sql_query`, `batch_execute`):
+    /// an escape hatch, named so. What you give up: the compile-time scoping
+    /// (nothing checks that raw SQL names the tenant) and the cheap end of
+    /// the transaction (see below). It is inside this tenant's transaction,
+    /// so row-level security still filters every statement.
     ///
     /// Raw SQL can leave state on the connection that outlives the
     /// transaction (a session-level `SET`, temporary tables, `LISTEN`,
@@ -135,7 +137,7 @@ impl TenantTx<'_> {
     /// transaction cannot be ended: for example because raw SQL left
     /// prepared statements (the commit then fails), or because another
     /// connection was swapped in through this `&mut`.
-    pub fn raw_connection(&mut self) -> &mut PgConnection {
+    pub fn dangerous_raw_connection(&mut self) -> &mut PgConnection {
         self.raw = true;
         self.conn
     }

@@ -105,7 +105,7 @@ async fn isolation_via_builder_and_sql_query_and_with_check() {
             .await
             .unwrap();
         let raw: Vec<Owner> = diesel::sql_query("SELECT tenant_id FROM orders")
-            .load(tx.raw_connection().unwrap())
+            .load(tx.dangerous_raw_connection().unwrap())
             .await
             .unwrap();
         assert_eq!((built.len(), raw.len()), (want, want));
@@ -141,7 +141,7 @@ async fn isolation_via_builder_and_sql_query_and_with_check() {
     );
     // ... and past the SDK, row-level security refuses it.
     let err = stolen()
-        .execute(tx.raw_connection().unwrap())
+        .execute(tx.dangerous_raw_connection().unwrap())
         .await
         .unwrap_err();
     assert!(err.to_string().contains("row-level security"), "{err}");
@@ -273,7 +273,7 @@ async fn a_tenant_with_its_own_schema_is_served_from_it() {
     let mut tx = f.pool.begin(&f.acme).await.unwrap();
     let sneaky = format!("SELECT tenant_id FROM {}.orders", schema.sql());
     let err = diesel::sql_query(sneaky)
-        .load::<Owner>(tx.raw_connection().unwrap())
+        .load::<Owner>(tx.dangerous_raw_connection().unwrap())
         .await
         .err()
         .map(|e| e.to_string())
@@ -305,7 +305,7 @@ async fn session_state_left_by_raw_sql_is_reset_or_the_connection_closed() {
     );
     for commit in [true, false] {
         let mut tx = f.pool.begin(&f.acme).await.unwrap();
-        tx.raw_connection()
+        tx.dangerous_raw_connection()
             .unwrap()
             .batch_execute(&attack)
             .await
@@ -321,7 +321,7 @@ async fn session_state_left_by_raw_sql_is_reset_or_the_connection_closed() {
     }
     // Prepared statements cannot be reset without the driver's: closed.
     let mut tx = f.pool.begin(&f.acme).await.unwrap();
-    tx.raw_connection()
+    tx.dangerous_raw_connection()
         .unwrap()
         .batch_execute("PREPARE squatter AS SELECT * FROM orders")
         .await
@@ -340,7 +340,7 @@ async fn a_connection_swapped_in_through_raw_connection_never_reaches_the_pool()
         .await
         .unwrap();
     let mut tx = f.pool.begin(&f.acme).await.unwrap();
-    std::mem::swap(tx.raw_connection().unwrap(), &mut admin);
+    std::mem::swap(tx.dangerous_raw_connection().unwrap(), &mut admin);
     // The administrator's connection is in no transaction: COMMIT fails,
     // and the connection is closed rather than returned.
     tx.commit().await.unwrap_err();

@@ -74,8 +74,8 @@ fn each_tenant_sees_exactly_its_rows_via_builder_and_sql_query() {
                         .select((orders::tenant_id, orders::item)),
                 )?;
                 // The Friday-night bug, in diesel: raw SQL without WHERE.
-                let raw: Vec<Owner> =
-                    diesel::sql_query("SELECT tenant_id FROM orders").load(tx.raw_connection())?;
+                let raw: Vec<Owner> = diesel::sql_query("SELECT tenant_id FROM orders")
+                    .load(tx.dangerous_raw_connection())?;
                 Ok::<_, Error>((built, raw))
             })
             .unwrap();
@@ -135,7 +135,7 @@ fn writes_cannot_reach_another_tenant() {
     );
     // ... and past the SDK, row-level security refuses it.
     let planted = f.pool.transaction(&f.acme, |tx| {
-        Ok::<_, Error>(stolen().execute(tx.raw_connection())?)
+        Ok::<_, Error>(stolen().execute(tx.dangerous_raw_connection())?)
     });
     assert!(
         planted
@@ -146,7 +146,7 @@ fn writes_cannot_reach_another_tenant() {
     let moved = f.pool.transaction(&f.acme, |tx| {
         diesel::sql_query("UPDATE orders SET tenant_id = $1")
             .bind::<SqlUuid, _>(f.globex.id().as_uuid())
-            .execute(tx.raw_connection())
+            .execute(tx.dangerous_raw_connection())
             .map_err(Error::from)
     });
     assert!(
@@ -197,7 +197,7 @@ fn connections_come_back_clean_after_commit_error_failed_begin_and_panic() {
     // A statement error: the transaction is aborted, then rolled back.
     let err = f.pool.transaction(&f.acme, |tx| {
         diesel::sql_query("SELECT 1/0")
-            .execute(tx.raw_connection())
+            .execute(tx.dangerous_raw_connection())
             .map_err(Error::from)
     });
     assert!(err.unwrap_err().to_string().contains("division by zero"));
@@ -299,7 +299,7 @@ fn session_state_left_by_raw_sql_is_reset_when_the_transaction_ends() {
     );
     for fail in [false, true] {
         let result = f.pool.transaction(&f.acme, |tx| {
-            tx.raw_connection().batch_execute(&attack)?;
+            tx.dangerous_raw_connection().batch_execute(&attack)?;
             if fail {
                 return Err(Error::Database(diesel::result::Error::RollbackTransaction));
             }
@@ -317,7 +317,7 @@ fn a_transaction_ended_by_raw_sql_fails_and_discards_the_connection() {
     let f = fixture();
     let before = session_state(&f);
     let result = f.pool.transaction(&f.acme, |tx| {
-        tx.raw_connection()
+        tx.dangerous_raw_connection()
             .batch_execute(&format!("COMMIT; SET app.tenant_id = '{}'", f.globex.id()))?;
         Ok::<_, Error>(())
     });
@@ -340,7 +340,7 @@ fn prepared_statements_left_by_raw_sql_discard_the_connection() {
     let err = f
         .pool
         .transaction(&f.acme, |tx| {
-            tx.raw_connection()
+            tx.dangerous_raw_connection()
                 .batch_execute("PREPARE squatter AS SELECT * FROM orders")?;
             Ok::<_, Error>(())
         })
@@ -374,7 +374,7 @@ fn a_connection_swapped_in_through_raw_connection_never_reaches_the_pool() {
             .unwrap();
         }
         let _ = f.pool.transaction(&f.acme, |tx| {
-            std::mem::swap(tx.raw_connection(), &mut admin);
+            std::mem::swap(tx.dangerous_raw_connection(), &mut admin);
             Ok::<_, Error>(())
         });
         // `admin` now holds the tenant's connection; closing it ends its

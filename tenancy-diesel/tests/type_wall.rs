@@ -32,7 +32,7 @@ fn rls_off() -> Fixture {
         .transaction(&f.acme, |tx| {
             Ok::<_, Error>(diesel::RunQueryDsl::get_result(
                 orders::table.count(),
-                tx.raw_connection(),
+                tx.dangerous_raw_connection(),
             )?)
         })
         .unwrap();
@@ -178,10 +178,12 @@ async fn diesel_async_select_insert_update_delete_touch_only_the_tenants_rows() 
     let acme_before = rows_of(&f, &f.acme);
 
     let mut tx = pool.begin(&f.acme).await.unwrap();
-    let raw: i64 =
-        diesel_async::RunQueryDsl::get_result(orders::table.count(), tx.raw_connection().unwrap())
-            .await
-            .unwrap();
+    let raw: i64 = diesel_async::RunQueryDsl::get_result(
+        orders::table.count(),
+        tx.dangerous_raw_connection().unwrap(),
+    )
+    .await
+    .unwrap();
     assert_eq!(raw, 5, "RLS must be off for diesel-async too");
     let t = f.acme.clone();
     let all: Vec<Uuid> = tx

@@ -20,11 +20,11 @@ use sqlx::{Describe, Either, Error, Execute, Executor, PgConnection, Postgres, S
 /// A type that hands its connection to raw SQL, remembering that it did.
 pub(crate) trait RawConnection {
     /// The connection for raw SQL; marks it as used by raw SQL.
-    fn raw_connection(&mut self) -> &mut PgConnection;
+    fn dangerous_raw_connection(&mut self) -> &mut PgConnection;
 }
 
 /// Implements [`Executor`] for `&mut $ty` by forwarding to the connection
-/// from [`RawConnection::raw_connection`].
+/// from [`RawConnection::dangerous_raw_connection`].
 macro_rules! raw_executor {
     ($ty:ty) => {
         impl<'c> Executor<'c> for &'c mut $ty {
@@ -38,7 +38,7 @@ macro_rules! raw_executor {
                 'c: 'e,
                 E: 'q + Execute<'q, Postgres>,
             {
-                RawConnection::raw_connection(self).fetch_many(query)
+                RawConnection::dangerous_raw_connection(self).fetch_many(query)
             }
 
             fn fetch_optional<'e, 'q: 'e, E>(
@@ -49,7 +49,7 @@ macro_rules! raw_executor {
                 'c: 'e,
                 E: 'q + Execute<'q, Postgres>,
             {
-                RawConnection::raw_connection(self).fetch_optional(query)
+                RawConnection::dangerous_raw_connection(self).fetch_optional(query)
             }
 
             fn prepare_with<'e>(
@@ -60,14 +60,14 @@ macro_rules! raw_executor {
             where
                 'c: 'e,
             {
-                RawConnection::raw_connection(self).prepare_with(sql, parameters)
+                RawConnection::dangerous_raw_connection(self).prepare_with(sql, parameters)
             }
 
             fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<Describe<Postgres>, Error>>
             where
                 'c: 'e,
             {
-                RawConnection::raw_connection(self).describe(sql)
+                RawConnection::dangerous_raw_connection(self).describe(sql)
             }
         }
     };

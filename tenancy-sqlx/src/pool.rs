@@ -13,7 +13,7 @@ use crate::{Result, TenantSession, TenantTx};
 /// ways in are [`begin`](TenantPool::begin) (a transaction with the tenant
 /// set for row-level security), [`begin_current`](TenantPool::begin_current)
 /// (the tenant from [`TenantContext`], failing closed without one) and the
-/// opt-in [`session`](TenantPool::session).
+/// opt-in [`dangerous_session`](TenantPool::dangerous_session).
 ///
 /// ```no_run
 /// use tenancy_sqlx::TenantPool;
@@ -119,10 +119,13 @@ impl TenantPool {
         self.begin(&tenant).await
     }
 
-    /// Checks out a connection with the tenant set at session level. Opt-in,
-    /// and **unsafe behind transaction-mode poolers**: read
-    /// [`TenantSession`] first.
-    pub async fn session(&self, tenant: &Tenant) -> Result<TenantSession> {
+    /// Checks out a connection with the tenant set at **session** level: an
+    /// escape hatch, named so. What you give up: the tenant outlives any one
+    /// transaction, so behind a transaction-mode pooler (PgBouncer) another
+    /// client's transaction may run with this tenant, and a session left
+    /// unclosed keeps it; every query on the session needs no `BEGIN`.
+    /// Read [`TenantSession`] first; prefer [`begin`](Self::begin).
+    pub async fn dangerous_session(&self, tenant: &Tenant) -> Result<TenantSession> {
         tenant.ensure_active()?;
         TenantSession::start(&self.pool, self.binding.setting().clone(), tenant.clone()).await
     }

@@ -14,13 +14,13 @@ use crate::tx::CloseUnlessDisarmed;
 /// A pooled connection with the tenant set at **session** level, for a batch
 /// of statements that should not each pay for a transaction.
 ///
-/// Get one from [`TenantPool::session`](crate::TenantPool::session).
+/// Get one from [`TenantPool::dangerous_session`](crate::TenantPool::dangerous_session).
 /// `&mut TenantSession` is an sqlx [`Executor`]; every statement on it runs
 /// as the tenant:
 ///
 /// ```no_run
 /// # async fn demo(pool: tenancy_sqlx::TenantPool, acme: tenancy_core::Tenant) -> tenancy_sqlx::Result<()> {
-/// let mut session = pool.session(&acme).await?;
+/// let mut session = pool.dangerous_session(&acme).await?;
 /// let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders").fetch_one(&mut session).await?;
 /// session.release().await?;
 /// # Ok(()) }
@@ -93,7 +93,7 @@ impl TenantSession {
 }
 
 impl RawConnection for TenantSession {
-    fn raw_connection(&mut self) -> &mut PgConnection {
+    fn dangerous_raw_connection(&mut self) -> &mut PgConnection {
         self.guard.conn()
     }
 }

@@ -206,7 +206,7 @@ impl Drop for TenantTx {
 }
 
 impl RawConnection for TenantTx {
-    fn raw_connection(&mut self) -> &mut PgConnection {
+    fn dangerous_raw_connection(&mut self) -> &mut PgConnection {
         self.raw = true;
         &mut self.conn
     }

@@ -325,7 +325,7 @@ async fn a_released_session_leaves_no_state_and_one_with_prepared_statements_is_
     let f = fixture(1).await;
     grant_temporary(&f);
     let (_, pid) = session_state(&f.raw).await;
-    let mut session = f.pool.session(&f.acme).await.unwrap();
+    let mut session = f.pool.dangerous_session(&f.acme).await.unwrap();
     // A transaction left open, too: release must end it.
     let attack = format!(
         "{}; BEGIN",
@@ -340,7 +340,7 @@ async fn a_released_session_leaves_no_state_and_one_with_prepared_statements_is_
     assert_eq!(after, fresh_session());
     assert_eq!(pid_after, pid, "a reset session's connection is reused");
 
-    let mut session = f.pool.session(&f.acme).await.unwrap();
+    let mut session = f.pool.dangerous_session(&f.acme).await.unwrap();
     sqlx::raw_sql("PREPARE squatter AS SELECT 1")
         .execute(&mut session)
         .await

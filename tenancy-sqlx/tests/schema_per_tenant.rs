@@ -220,7 +220,7 @@ async fn naming_another_tenants_schema_is_refused_by_the_database() {
     let no_roles = w
         .app
         .clone()
-        .with_binding(TenantBinding::default().without_schema_roles());
+        .with_binding(TenantBinding::default().dangerous_without_schema_roles());
     assert_eq!(
         items(&no_roles, &w.acme, &sql).await.unwrap(),
         Vec::<String>::new()

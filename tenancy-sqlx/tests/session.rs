@@ -10,7 +10,7 @@ use common::{assert_clean, fixture};
 async fn a_session_runs_every_statement_as_its_tenant_and_release_resets_it() {
     let f = fixture(1).await;
     let pid = assert_clean(&f.raw).await;
-    let mut session = f.pool.session(&f.globex).await.unwrap();
+    let mut session = f.pool.dangerous_session(&f.globex).await.unwrap();
     for _ in 0..3 {
         // No transaction, no WHERE: still only globex's rows.
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
@@ -31,7 +31,7 @@ async fn a_session_runs_every_statement_as_its_tenant_and_release_resets_it() {
 async fn a_session_dropped_without_release_closes_its_connection() {
     let f = fixture(1).await;
     let pid = assert_clean(&f.raw).await;
-    let mut session = f.pool.session(&f.acme).await.unwrap();
+    let mut session = f.pool.dangerous_session(&f.acme).await.unwrap();
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
         .fetch_one(&mut session)
         .await

@@ -4,7 +4,7 @@
 //! Every statement runs through [`for_tenant`](tenancy_diesel::ForTenantDsl),
 //! a scoped join or a tenant insert, except the three marked **raw**
 //! (a recursive CTE, window functions, a shared table), which run on
-//! `raw_connection()` where row-level security alone protects them. Where
+//! `dangerous_raw_connection()` where row-level security alone protects them. Where
 //! diesel's DSL has no `UPDATE ... FROM`, data-modifying CTE, `MERGE` or
 //! `LATERAL`, the function runs several scoped statements in the same
 //! transaction and finishes in Rust. Aggregates over products of two
@@ -145,7 +145,7 @@ pub fn category_tree(tx: &mut TenantTx<'_>, root: i64) -> Result<Vec<CategoryPat
            SELECT id, path, depth FROM tree ORDER BY path",
     )
     .bind::<Int8, _>(root)
-    .load(tx.raw_connection())?;
+    .load(tx.dangerous_raw_connection())?;
     Ok(rows
         .into_iter()
         .map(|r| CategoryPath {
@@ -532,7 +532,7 @@ pub fn top_products(tx: &mut TenantTx<'_>, per_category: i64) -> Result<Vec<Prod
           ORDER BY category_id, rank",
     )
     .bind::<Int8, _>(per_category)
-    .load(tx.raw_connection())?;
+    .load(tx.dangerous_raw_connection())?;
     Ok(rows
         .into_iter()
         .map(|r| ProductRank {
@@ -669,5 +669,5 @@ pub fn currencies(tx: &mut TenantTx<'_>) -> Result<Vec<String>> {
     Ok(currencies::table
         .order(currencies::code)
         .select(currencies::code)
-        .load(tx.raw_connection())?)
+        .load(tx.dangerous_raw_connection())?)
 }

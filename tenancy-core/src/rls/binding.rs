@@ -126,7 +126,7 @@ pub struct TenantBinding {
     shared_schemas: Vec<Ident>,
     require_schema: bool,
     without_schema_roles: bool,
-    /// Set by [`TenantBinding::trust_temporary_revoked`].
+    /// Set by [`TenantBinding::dangerous_trust_temporary_revoked`].
     temporary_revoked: bool,
 }
 
@@ -188,13 +188,13 @@ impl TenantBinding {
         self
     }
 
-    /// For tenants with their own schema, does **not** switch to the role of
-    /// the schema's name (`SET LOCAL ROLE`). Then only `search_path` keeps
+    /// An escape hatch, named so: for tenants with their own schema, does
+    /// **not** switch to the role of the schema's name (`SET LOCAL ROLE`). Then only `search_path` keeps
     /// a tenant in its schema, and a query that names another tenant's
     /// schema reads it: use this only where schemas were made without
     /// per-tenant roles, and plan to add them.
     #[must_use]
-    pub fn without_schema_roles(mut self) -> Self {
+    pub fn dangerous_without_schema_roles(mut self) -> Self {
         self.without_schema_roles = true;
         self
     }
@@ -210,7 +210,7 @@ impl TenantBinding {
     /// raw SQL outside the SDK, or left on a server connection behind a
     /// transaction pooler, shadows the tenant table of the same name.
     #[must_use]
-    pub fn trust_temporary_revoked(mut self) -> Self {
+    pub fn dangerous_trust_temporary_revoked(mut self) -> Self {
         self.temporary_revoked = true;
         self
     }

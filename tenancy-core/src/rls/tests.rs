@@ -108,7 +108,7 @@ fn temporary_tables_go_last_unless_trusted_revoked() {
     let sql = TenantBinding::default().begin_sql(&tenant).unwrap();
     assert!(sql.ends_with(TEMP_LAST_SQL), "{sql}");
     let sql = TenantBinding::default()
-        .trust_temporary_revoked()
+        .dangerous_trust_temporary_revoked()
         .begin_sql(&tenant)
         .unwrap();
     assert!(!sql.contains("pg_temp"), "{sql}");

@@ -101,7 +101,7 @@ async fn a_session_level_set_leaks_to_the_next_client_but_the_default_does_not()
 
     // The opt-in session mode has the same problem, which its docs say.
     sqlx::raw_sql("RESET ALL").execute(&mut b).await.unwrap();
-    let mut session = pool.session(acme).await.unwrap();
+    let mut session = pool.dangerous_session(acme).await.unwrap();
     let _ = sqlx::query("SELECT 1")
         .persistent(false)
         .execute(&mut session)

@@ -1,4 +1,4 @@
-// Raw SQL does not run on a tenant transaction's scoped methods; it needs raw_connection() (and RLS still applies).
+// Raw SQL does not run on a tenant transaction's scoped methods; it needs dangerous_raw_connection() (and RLS still applies).
 use diesel::prelude::*;
 use tenancy_diesel::{Error, ForTenantDsl, TenantPool};
 

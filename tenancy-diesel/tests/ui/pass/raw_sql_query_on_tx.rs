@@ -1,4 +1,4 @@
-// The right way: raw SQL does not run on a tenant transaction's scoped methods; it needs raw_connection() (and RLS still applies).
+// The right way: raw SQL does not run on a tenant transaction's scoped methods; it needs dangerous_raw_connection() (and RLS still applies).
 use diesel::prelude::*;
 use tenancy_diesel::{Error, ForTenantDsl, TenantPool};
 
@@ -13,7 +13,7 @@ tenancy_diesel::tenant_scoped!(orders.tenant_id, order_lines.tenant_id);
 struct Name { #[diesel(sql_type = diesel::sql_types::Text)] customer: String }
 
 fn list(pool: &TenantPool, tenant: &tenancy_core::Tenant) -> Result<Vec<Name>, Error> {
-    pool.transaction(tenant, |tx| Ok(diesel::sql_query("SELECT customer FROM orders").load(tx.raw_connection())?))
+    pool.transaction(tenant, |tx| Ok(diesel::sql_query("SELECT customer FROM orders").load(tx.dangerous_raw_connection())?))
 }
 
 fn main() {}

@@ -138,7 +138,7 @@ impl Backend for DieselAsync {
     async fn read(&self, tenant: &Tenant) -> BackendResult<Read> {
         let mut tx = self.snapshot.begin(tenant).await.map_err(text)?;
         let owners: Vec<Owner> = diesel::sql_query("SELECT tenant_id FROM orders")
-            .load(tx.raw_connection().map_err(text)?)
+            .load(tx.dangerous_raw_connection().map_err(text)?)
             .await
             .map_err(text)?;
         let scoped: Vec<(Uuid, Uuid)> = tx
@@ -158,7 +158,7 @@ impl Backend for DieselAsync {
 
     async fn attack(&self, tenant: &Tenant, victim: &Tenant) -> BackendResult<(i64, u64, bool)> {
         let mut tx = self.pool.begin(tenant).await.map_err(text)?;
-        let conn = tx.raw_connection().map_err(text)?;
+        let conn = tx.dangerous_raw_connection().map_err(text)?;
         let seen: i64 = orders::table
             .filter(orders::tenant_id.eq(victim.id().as_uuid()))
             .count()
@@ -190,7 +190,7 @@ impl Backend for DieselAsync {
         let accepted = overridden.begin(tenant).await.is_ok();
         let mut tx = self.pool.begin(tenant).await.map_err(text)?;
         let after_commit = !self.pooler && tenant.id() < victim.id();
-        tx.raw_connection()
+        tx.dangerous_raw_connection()
             .map_err(text)?
             .batch_execute(&plant_sql(victim, after_commit))
             .await
@@ -205,14 +205,14 @@ impl Backend for DieselAsync {
         match end {
             End::Sleep => {
                 diesel::sql_query("SELECT pg_sleep(0.005)")
-                    .execute(tx.raw_connection().map_err(text)?)
+                    .execute(tx.dangerous_raw_connection().map_err(text)?)
                     .await
                     .map_err(text)?;
             }
             End::Panic => std::panic::panic_any(INJECTED_PANIC),
             End::StatementError => {
                 diesel::sql_query("SELECT 1 / 0")
-                    .execute(tx.raw_connection().map_err(text)?)
+                    .execute(tx.dangerous_raw_connection().map_err(text)?)
                     .await
                     .map_err(text)?;
             }
