@@ -4,11 +4,11 @@ use std::ops::Deref;
 
 use axum_core::extract::FromRequestParts;
 use axum_core::response::{IntoResponse, Response};
-use http::StatusCode;
 use http::request::Parts;
 use tenancy_core::Tenant;
 
-use crate::rejection::json_response;
+use crate::TenantRejection;
+use crate::rejection::Renderer;
 
 /// Extracts the tenant that [`TenantLayer`](crate::TenantLayer) resolved.
 ///
@@ -45,20 +45,17 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentTenant {
 
 /// The rejection of [`CurrentTenant`]: the route has no
 /// [`TenantLayer`](crate::TenantLayer) in front of it. A server
-/// misconfiguration, so 500 (with a message saying what to fix); with the
+/// misconfiguration, so 500 ([`TenantRejection::LayerMissing`], rendered by
+/// [`JsonRenderer`](crate::JsonRenderer)); with the
 /// layer in place, handlers never run without a tenant.
 #[derive(Debug, Clone, Copy)]
 pub struct MissingTenantLayer;
 
 impl IntoResponse for MissingTenantLayer {
     fn into_response(self) -> Response {
-        json_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &serde_json::json!({
-                "error": "No tenant was resolved for this request: add TenantLayer in front of this route",
-                "code": "tenant_layer_missing",
-            }),
-        )
-        .map(axum_core::body::Body::from)
+        // No TenantLayer means no renderer of the user's: the default one.
+        Renderer::default()
+            .render(&TenantRejection::LayerMissing)
+            .map(axum_core::body::Body::from)
     }
 }

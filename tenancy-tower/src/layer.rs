@@ -17,7 +17,7 @@ use tower_service::Service;
 use tracing::Instrument;
 use tracing::instrument::Instrumented;
 
-use crate::rejection::{JsonRenderer, RenderRejection, SharedRenderer};
+use crate::rejection::{JsonRenderer, RenderRejection, SharedRenderer, render};
 use crate::resolver::{ResolutionMode, Resolver};
 use crate::strategy::{ReadClaim, Strategy, TenantClaim, TokenClaim};
 
@@ -232,7 +232,7 @@ where
             let state = match result {
                 Ok(tenant) => call_in_scope(&mut self.inner, tenant, parts, body),
                 Err(rejection) => State::Rejected {
-                    response: Some(self.renderer.render(&rejection)),
+                    response: Some(render(&*self.renderer, &rejection)),
                 },
             };
             return ResponseFuture { state };
@@ -247,7 +247,7 @@ where
             let result = resolver
                 .resolve(&mut parts)
                 .await
-                .map_err(|rejection| renderer.render(&rejection));
+                .map_err(|rejection| render(&*renderer, &rejection));
             (result, parts)
         });
         ResponseFuture {

@@ -14,7 +14,15 @@ use http::{HeaderValue, Response, StatusCode, header};
 /// | [`TokenRequired`](Self::TokenRequired) | 401 |
 /// | [`Mismatch`](Self::Mismatch), [`Suspended`](Self::Suspended) | 403 |
 /// | [`NotFound`](Self::NotFound) | 404 |
+/// | [`RateLimited`](Self::RateLimited) | 429, with `Retry-After` |
+/// | [`LayerMissing`](Self::LayerMissing) | 500 |
 /// | [`StoreUnavailable`](Self::StoreUnavailable) | 503 |
+///
+/// The tenant layer, the per-tenant limit layers and the `CurrentTenant`
+/// extractor all answer with a `TenantRejection`, rendered by a
+/// [`RenderRejection`] ([`JsonRenderer`] unless replaced) and logged at
+/// `TRACE` under the target `tenancy_tower::rejection`, as axum logs its
+/// rejections.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TenantRejection {
@@ -40,6 +48,17 @@ pub enum TenantRejection {
     NotFound,
     /// The tenant store could not answer.
     StoreUnavailable,
+    /// The tenant is over its request rate or its concurrent requests
+    /// ([`limit`](crate::limit)).
+    RateLimited {
+        /// When to try again, in whole seconds (at least 1): the
+        /// `Retry-After` header.
+        retry_after_secs: u64,
+    },
+    /// No tenant was resolved before a handler or a limit layer that needs
+    /// one: the route has no [`TenantLayer`](crate::TenantLayer) in front of
+    /// it. A server misconfiguration.
+    LayerMissing,
 }
 
 impl TenantRejection {
@@ -50,6 +69,8 @@ impl TenantRejection {
             Self::TokenRequired => StatusCode::UNAUTHORIZED,
             Self::Mismatch | Self::Suspended => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::LayerMissing => StatusCode::INTERNAL_SERVER_ERROR,
             Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -65,6 +86,8 @@ impl TenantRejection {
             Self::Suspended => "tenant_suspended",
             Self::NotFound => "tenant_not_found",
             Self::StoreUnavailable => "tenant_store_unavailable",
+            Self::RateLimited { .. } => "tenant_rate_limited",
+            Self::LayerMissing => "tenant_layer_missing",
         }
     }
 
@@ -81,6 +104,10 @@ impl TenantRejection {
             Self::Suspended => "Tenant suspended".to_owned(),
             Self::NotFound => "Tenant not found".to_owned(),
             Self::StoreUnavailable => "Tenant directory unavailable, try again later".to_owned(),
+            Self::RateLimited { .. } => "Too many requests for this tenant".to_owned(),
+            Self::LayerMissing => {
+                "No tenant was resolved for this request: add TenantLayer in front of this route (and of the per-tenant limits)".to_owned()
+            }
         }
     }
 }
@@ -137,6 +164,52 @@ pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value) -> Res
 }
 
 pub(crate) type SharedRenderer = Arc<dyn RenderRejection>;
+
+/// Renders `rejection` with `renderer`, adds `Retry-After` to a
+/// [`RateLimited`](TenantRejection::RateLimited) answer that lacks it, and
+/// logs it at `TRACE` (target `tenancy_tower::rejection`).
+pub(crate) fn render(
+    renderer: &dyn RenderRejection,
+    rejection: &TenantRejection,
+) -> Response<String> {
+    let mut response = renderer.render(rejection);
+    if let TenantRejection::RateLimited { retry_after_secs } = rejection {
+        response
+            .headers_mut()
+            .entry(header::RETRY_AFTER)
+            .or_insert_with(|| HeaderValue::from((*retry_after_secs).max(1)));
+    }
+    tracing::trace!(
+        target: "tenancy_tower::rejection",
+        status = response.status().as_u16(),
+        code = rejection.code(),
+        reason = %rejection,
+        "request rejected"
+    );
+    response
+}
+
+/// A shared renderer that prints as `Renderer(..)` (for the layers' `Debug`).
+#[derive(Clone)]
+pub(crate) struct Renderer(pub(crate) SharedRenderer);
+
+impl Renderer {
+    pub(crate) fn render(&self, rejection: &TenantRejection) -> Response<String> {
+        render(&*self.0, rejection)
+    }
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Self(Arc::new(JsonRenderer))
+    }
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Renderer(..)")
+    }
+}
 
 #[cfg(feature = "axum")]
 impl axum_core::response::IntoResponse for TenantRejection {

@@ -398,6 +398,59 @@ async fn the_extractor_without_the_layer_says_what_is_missing() {
     assert!(body.contains("add TenantLayer"), "{body}");
 }
 
+/// One renderer for every rejection: the tenant layer's and the limit's.
+#[tokio::test]
+async fn the_limit_layers_render_through_the_same_replaceable_renderer() {
+    let w = world();
+    let tiny = w
+        .acme
+        .to_builder()
+        .settings(
+            TenantSettings::default().with_limits(
+                TenantLimits::none()
+                    .with_requests_per_second(1)
+                    .with_burst(1),
+            ),
+        )
+        .build();
+    w.store.insert(tiny);
+    let plain = |r: &tenancy_tower::TenantRejection| {
+        http::Response::builder()
+            .status(r.status())
+            .body(format!("plain: {}", r.code()))
+            .unwrap()
+    };
+    let app = Router::new().route("/whoami", get(whoami)).layer(
+        tower::ServiceBuilder::new()
+            .layer(
+                TenantLayer::builder(w.store.clone())
+                    .strategy(Subdomain::of("example.com"))
+                    .render_rejections_with(plain)
+                    .build(),
+            )
+            .layer(
+                TenantRateLimitLayer::new(NonZeroU32::new(1000).unwrap())
+                    .render_rejections_with(plain),
+            ),
+    );
+    let req = |host: &str| get_req(host, "/whoami").body(Body::empty()).unwrap();
+    assert_eq!(send(&app, req("acme.example.com")).await.0, StatusCode::OK);
+    let response = app.clone().oneshot(req("acme.example.com")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    // The renderer did not set Retry-After; the layer adds it.
+    assert_eq!(response.headers()["retry-after"], "1");
+    let (status, body) = send(&app, req("acme.example.com")).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "plain: tenant_rate_limited")
+    );
+    let (status, body) = send(&app, req("nobody.example.com")).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::NOT_FOUND, "plain: tenant_not_found")
+    );
+}
+
 #[tokio::test]
 async fn per_tenant_rate_limit_answers_429_with_retry_after() {
     let w = world();

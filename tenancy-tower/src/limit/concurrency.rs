@@ -12,6 +12,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::{LimitFuture, misconfigured, too_many_requests};
+use crate::rejection::{RenderRejection, Renderer};
 
 /// At most N requests of one tenant in flight at once (the tenant's
 /// `max_concurrent_requests`, or the layer default); the next one gets 429
@@ -27,6 +28,7 @@ pub struct TenantConcurrencyLimitLayer {
 
 #[derive(Debug)]
 struct State {
+    renderer: Renderer,
     max: NonZeroU32,
     semaphores: Mutex<HashMap<TenantId, Arc<Semaphore>>>,
 }
@@ -36,7 +38,22 @@ impl TenantConcurrencyLimitLayer {
     pub fn new(max: NonZeroU32) -> Self {
         Self {
             state: Arc::new(State {
+                renderer: Renderer::default(),
                 max,
+                semaphores: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Renders its 429 (and the 500 when no tenant was resolved) with
+    /// `renderer`, as [`TenantLayerBuilder::render_rejections_with`](crate::TenantLayerBuilder::render_rejections_with)
+    /// does for the tenant layer; pass the same renderer to both.
+    #[must_use]
+    pub fn render_rejections_with(self, renderer: impl RenderRejection) -> Self {
+        Self {
+            state: Arc::new(State {
+                renderer: Renderer(Arc::new(renderer)),
+                max: self.state.max,
                 semaphores: Mutex::new(HashMap::new()),
             }),
         }
@@ -95,11 +112,11 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let Some(tenant) = request.extensions().get::<Tenant>() else {
-            return LimitFuture::rejected(misconfigured());
+            return LimitFuture::rejected(misconfigured(&self.state.renderer));
         };
         match self.state.try_acquire(tenant) {
             Some(permit) => LimitFuture::running(self.inner.call(request), permit),
-            None => LimitFuture::rejected(too_many_requests(1)),
+            None => LimitFuture::rejected(too_many_requests(&self.state.renderer, 1)),
         }
     }
 }

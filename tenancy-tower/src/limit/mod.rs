@@ -18,37 +18,23 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 pub use concurrency::{TenantConcurrencyLimit, TenantConcurrencyLimitLayer};
-use http::{HeaderValue, Response, StatusCode};
+use http::Response;
 use pin_project_lite::pin_project;
 pub use rate::{TenantRateLimit, TenantRateLimitLayer};
 
-use crate::rejection::json_response;
+use crate::TenantRejection;
+use crate::rejection::Renderer;
 
-/// 429 with `Retry-After` (whole seconds, at least 1).
-pub(crate) fn too_many_requests(retry_after_secs: u64) -> Response<String> {
-    let mut response = json_response(
-        StatusCode::TOO_MANY_REQUESTS,
-        &serde_json::json!({
-            "error": "Too many requests for this tenant",
-            "code": "tenant_rate_limited",
-        }),
-    );
-    response.headers_mut().insert(
-        http::header::RETRY_AFTER,
-        HeaderValue::from(retry_after_secs.max(1)),
-    );
-    response
+/// 429 with `Retry-After` (whole seconds, at least 1), through `renderer`.
+pub(crate) fn too_many_requests(renderer: &Renderer, retry_after_secs: u64) -> Response<String> {
+    renderer.render(&TenantRejection::RateLimited {
+        retry_after_secs: retry_after_secs.max(1),
+    })
 }
 
 /// 500: the limit layer sits outside the tenant layer.
-pub(crate) fn misconfigured() -> Response<String> {
-    json_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        &serde_json::json!({
-            "error": "No tenant resolved before the per-tenant limit: put TenantLayer outside (before) this layer",
-            "code": "tenant_layer_missing",
-        }),
-    )
+pub(crate) fn misconfigured(renderer: &Renderer) -> Response<String> {
+    renderer.render(&TenantRejection::LayerMissing)
 }
 
 pin_project! {

@@ -12,6 +12,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::{LimitFuture, misconfigured, too_many_requests};
+use crate::rejection::{RenderRejection, Renderer};
 
 /// A token bucket per tenant: `requests_per_second` sustained, `burst` at
 /// once. The tenant's own [`TenantLimits`](tenancy_core::TenantLimits) win
@@ -30,6 +31,7 @@ pub struct TenantRateLimitLayer {
 
 #[derive(Debug)]
 struct State {
+    renderer: Renderer,
     rate: NonZeroU32,
     burst: Option<NonZeroU32>,
     buckets: Mutex<HashMap<TenantId, Bucket>>,
@@ -47,6 +49,7 @@ impl TenantRateLimitLayer {
     pub fn new(rate: NonZeroU32) -> Self {
         Self {
             state: Arc::new(State {
+                renderer: Renderer::default(),
                 rate,
                 burst: None,
                 buckets: Mutex::new(HashMap::new()),
@@ -59,8 +62,24 @@ impl TenantRateLimitLayer {
     pub fn burst(self, burst: NonZeroU32) -> Self {
         Self {
             state: Arc::new(State {
+                renderer: self.state.renderer.clone(),
                 rate: self.state.rate,
                 burst: Some(burst),
+                buckets: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Renders its 429 (and the 500 when no tenant was resolved) with
+    /// `renderer`, as [`TenantLayerBuilder::render_rejections_with`](crate::TenantLayerBuilder::render_rejections_with)
+    /// does for the tenant layer; pass the same renderer to both.
+    #[must_use]
+    pub fn render_rejections_with(self, renderer: impl RenderRejection) -> Self {
+        Self {
+            state: Arc::new(State {
+                renderer: Renderer(Arc::new(renderer)),
+                rate: self.state.rate,
+                burst: self.state.burst,
                 buckets: Mutex::new(HashMap::new()),
             }),
         }
@@ -132,11 +151,13 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let Some(tenant) = request.extensions().get::<Tenant>() else {
-            return LimitFuture::rejected(misconfigured());
+            return LimitFuture::rejected(misconfigured(&self.state.renderer));
         };
         match self.state.take(tenant, Instant::now()) {
             Ok(()) => LimitFuture::running(self.inner.call(request), ()),
-            Err(wait) => LimitFuture::rejected(too_many_requests(whole_seconds(wait))),
+            Err(wait) => {
+                LimitFuture::rejected(too_many_requests(&self.state.renderer, whole_seconds(wait)))
+            }
         }
     }
 }
