@@ -74,6 +74,7 @@
 
 #[cfg(feature = "audit")]
 pub mod audit;
+mod begin;
 pub mod column;
 mod error;
 mod executor;
@@ -96,6 +97,7 @@ mod table;
 pub mod trail;
 mod tx;
 
+pub use begin::BeginTenantTx;
 pub use column::{Col, Column, ValueOf};
 pub use error::{Error, Result};
 pub use pool::TenantPool;

@@ -227,7 +227,7 @@ async fn a_routed_tenant_is_exported_and_deleted_on_its_own_shard() {
         .execute(&directory)
         .await
         .unwrap();
-    let lifecycle = TenantLifecycle::routed(store, pool.clone());
+    let lifecycle = TenantLifecycle::new(store, pool.clone());
     lifecycle.create(&acme, None).await.unwrap();
 
     let mut out = Vec::new();

@@ -17,7 +17,7 @@ pub use tables::TenantTables;
 use tenancy_core::{Tenant, TenantId, TenantStatus};
 use tokio::io::AsyncWrite;
 
-use crate::routing::RoutedPool;
+use crate::BeginTenantTx;
 use crate::schemas::SchemaProvisioner;
 use crate::{Error, PgTenantStore, Result, TenantPool, TenantTx};
 
@@ -46,34 +46,26 @@ use crate::{Error, PgTenantStore, Result, TenantPool, TenantTx};
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
-pub struct TenantLifecycle {
+pub struct TenantLifecycle<P = TenantPool> {
     store: PgTenantStore,
-    pool: RowsPool,
+    pool: P,
     provisioner: Option<SchemaProvisioner>,
     column: String,
 }
 
-impl TenantLifecycle {
-    /// Lifecycle of tenants in `store`, whose rows `pool` (the application
-    /// pool) reaches. The store needs a pool that may write the tenants
-    /// table.
-    pub fn new(store: PgTenantStore, pool: TenantPool) -> Self {
+impl<P: BeginTenantTx> TenantLifecycle<P> {
+    /// Lifecycle of tenants in `store`, whose rows `pool` reaches: the
+    /// application's [`TenantPool`], or a
+    /// [`RoutedPool`](crate::routing::RoutedPool) for tenants spread over
+    /// several targets (shards, a database per tenant), where rows are
+    /// deleted and exported on each tenant's target (dropping a tenant's
+    /// whole database is left to your infrastructure tooling: `DROP
+    /// DATABASE` cannot run in a transaction). The store needs a pool that
+    /// may write the tenants table.
+    pub fn new(store: PgTenantStore, pool: P) -> Self {
         Self {
             store,
-            pool: RowsPool::Single(pool),
-            provisioner: None,
-            column: "tenant_id".to_owned(),
-        }
-    }
-
-    /// Lifecycle of tenants spread over several targets (shards, a database
-    /// per tenant): rows are deleted and exported on each tenant's target.
-    /// Dropping a tenant's whole database is left to your infrastructure
-    /// tooling (`DROP DATABASE` cannot run in a transaction).
-    pub fn routed(store: PgTenantStore, pool: RoutedPool) -> Self {
-        Self {
-            store,
-            pool: RowsPool::Routed(pool),
+            pool,
             provisioner: None,
             column: "tenant_id".to_owned(),
         }
@@ -116,7 +108,7 @@ impl TenantLifecycle {
     /// reports the rows per table that would go. Works on suspended
     /// tenants (suspend first, so no request writes while it runs).
     pub async fn delete(&self, tenant: &Tenant, dry_run: bool) -> Result<DeletionReport> {
-        let mut tx = self.pool.begin(tenant).await?;
+        let mut tx = self.begin_even_if_suspended(tenant).await?;
         let report = delete_rows(&mut tx, &self.column, true).await?;
         if dry_run {
             tx.rollback().await?;
@@ -145,34 +137,22 @@ impl TenantLifecycle {
         tenant: &Tenant,
         out: W,
     ) -> Result<Vec<(String, u64)>> {
-        let mut tx = self.pool.begin(tenant).await?;
+        let mut tx = self.begin_even_if_suspended(tenant).await?;
         let counts = export_rows(&mut tx, &self.column, out).await?;
         tx.rollback().await?;
         Ok(counts)
+    }
+
+    /// A transaction for `tenant`, also when it is suspended: that is how a
+    /// suspended tenant is exported and deleted.
+    async fn begin_even_if_suspended(&self, tenant: &Tenant) -> Result<TenantTx> {
+        let tenant = tenant.to_builder().status(TenantStatus::Active).build();
+        self.pool.begin(&tenant).await
     }
 
     fn provisioner(&self) -> Result<&SchemaProvisioner> {
         self.provisioner.as_ref().ok_or(Error::Unsupported(
             "the tenant has its own schema: give the lifecycle a SchemaProvisioner (with_schemas)",
         ))
-    }
-}
-
-/// Where a tenant's rows are reached.
-#[derive(Debug, Clone)]
-enum RowsPool {
-    Single(TenantPool),
-    Routed(RoutedPool),
-}
-
-impl RowsPool {
-    /// A transaction for `tenant`, also when it is suspended: that is how a
-    /// suspended tenant is exported and deleted.
-    async fn begin(&self, tenant: &Tenant) -> Result<TenantTx> {
-        let tenant = tenant.to_builder().status(TenantStatus::Active).build();
-        match self {
-            Self::Single(pool) => pool.begin(&tenant).await,
-            Self::Routed(pool) => pool.begin(&tenant).await,
-        }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use tenancy_core::rls::TenantBinding;
+use tenancy_core::rls::{TenantBinding, TxOptions};
 use tenancy_core::{TargetName, Tenant, TenantContext, TenantId};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -98,12 +98,30 @@ impl RoutedPool {
     /// [`TenantPool::begin`] does. Waits while the tenant already holds its
     /// maximum of connections, up to the pool's acquire timeout.
     pub async fn begin(&self, tenant: &Tenant) -> Result<TenantTx> {
+        self.begin_on_target(tenant, None).await
+    }
+
+    /// [`begin`](Self::begin) with transaction options, as
+    /// [`TenantPool::begin_with`].
+    pub async fn begin_with(&self, tenant: &Tenant, options: &TxOptions) -> Result<TenantTx> {
+        self.begin_on_target(tenant, Some(options)).await
+    }
+
+    async fn begin_on_target(
+        &self,
+        tenant: &Tenant,
+        options: Option<&TxOptions>,
+    ) -> Result<TenantTx> {
         let target = self.inner.router.route(tenant).ok_or(Error::NoTarget {
             tenant: tenant.id(),
         })?;
         let permit = self.tenant_permit(tenant).await?;
         let pool = self.pool_for(&target)?;
-        let tx = pool.begin(tenant).await.map_err(|source| match source {
+        let begun = match options {
+            Some(options) => pool.begin_with(tenant, options).await,
+            None => pool.begin(tenant).await,
+        };
+        let tx = begun.map_err(|source| match source {
             Error::Database(_) => Error::Target {
                 target: target.clone(),
                 source: Box::new(source),

@@ -1,0 +1,84 @@
+//! [`BeginTenantTx`]: what opens tenant transactions, whichever pool it is.
+
+use std::future::Future;
+
+use tenancy_core::rls::TxOptions;
+use tenancy_core::{Tenant, TenantContext};
+
+use crate::{Result, TenantPool, TenantTx};
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A pool that opens [`TenantTx`]s: [`TenantPool`] (one database) or
+/// [`RoutedPool`](crate::routing::RoutedPool) (tenants spread over several).
+/// Code that takes `impl BeginTenantTx` (the
+/// [`lifecycle`](crate::lifecycle), your own services) works with either.
+/// Sealed: the SDK's pools are the only ones, so every implementation binds
+/// the tenant as the SDK does.
+///
+/// ```no_run
+/// use tenancy_sqlx::{BeginTenantTx, Result};
+///
+/// async fn count_orders(pool: &impl BeginTenantTx, tenant: &tenancy_core::Tenant) -> Result<i64> {
+///     let mut tx = pool.begin(tenant).await?;
+///     let n = sqlx::query_scalar("SELECT count(*) FROM orders").fetch_one(&mut tx).await?;
+///     tx.commit().await?;
+///     Ok(n)
+/// }
+/// ```
+pub trait BeginTenantTx: sealed::Sealed + Send + Sync {
+    /// Opens a transaction bound to `tenant`.
+    fn begin(&self, tenant: &Tenant) -> impl Future<Output = Result<TenantTx>> + Send;
+
+    /// [`begin`](Self::begin) with transaction options.
+    fn begin_with(
+        &self,
+        tenant: &Tenant,
+        options: &TxOptions,
+    ) -> impl Future<Output = Result<TenantTx>> + Send;
+
+    /// [`begin`](Self::begin) for the tenant of [`TenantContext`]; fails
+    /// closed outside a tenant scope.
+    fn begin_current(&self) -> impl Future<Output = Result<TenantTx>> + Send {
+        async move {
+            let tenant = TenantContext::current()?;
+            self.begin(&tenant).await
+        }
+    }
+}
+
+impl sealed::Sealed for TenantPool {}
+
+impl BeginTenantTx for TenantPool {
+    fn begin(&self, tenant: &Tenant) -> impl Future<Output = Result<TenantTx>> + Send {
+        TenantPool::begin(self, tenant)
+    }
+
+    fn begin_with(
+        &self,
+        tenant: &Tenant,
+        options: &TxOptions,
+    ) -> impl Future<Output = Result<TenantTx>> + Send {
+        TenantPool::begin_with(self, tenant, options)
+    }
+}
+
+#[cfg(feature = "routing")]
+impl sealed::Sealed for crate::routing::RoutedPool {}
+
+#[cfg(feature = "routing")]
+impl BeginTenantTx for crate::routing::RoutedPool {
+    fn begin(&self, tenant: &Tenant) -> impl Future<Output = Result<TenantTx>> + Send {
+        crate::routing::RoutedPool::begin(self, tenant)
+    }
+
+    fn begin_with(
+        &self,
+        tenant: &Tenant,
+        options: &TxOptions,
+    ) -> impl Future<Output = Result<TenantTx>> + Send {
+        crate::routing::RoutedPool::begin_with(self, tenant, options)
+    }
+}
