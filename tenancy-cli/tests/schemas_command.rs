@@ -31,6 +31,21 @@ fn migrate_with(url: &str, dir: &std::path::Path, extra: &[&str]) -> (Option<i32
     (out.status.code(), text)
 }
 
+/// What `command` prints when its standard output is a terminal.
+fn on_a_terminal(command: &str) -> String {
+    let out = Command::new("script")
+        .args(["-qec", command, "/dev/null"])
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("`script` (util-linux) runs the command in a pseudo-terminal");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[tokio::test]
 async fn migrates_every_schema_reports_failures_and_resumes() {
     let db = tenancy_testing::test_database();
@@ -71,6 +86,17 @@ async fn migrates_every_schema_reports_failures_and_resumes() {
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("[3/3]"), "{out}");
     assert!(out.contains("0 migrated, 3 up to date, 0 failed"), "{out}");
+
+    // On a terminal (a pseudo-terminal from util-linux's `script`): the
+    // progress bar instead of a line per schema.
+    let out = on_a_terminal(&format!(
+        "{} schemas migrate --database-url '{url}' --migrations '{}'",
+        env!("CARGO_BIN_EXE_tenancy"),
+        dir.display()
+    ));
+    assert!(out.contains("0 migrated, 3 up to date, 0 failed"), "{out}");
+    assert!(out.contains("/3 "), "no progress bar: {out}");
+    assert!(!out.contains("[1/3]"), "line mode on a terminal: {out}");
 
     // A new migration; one schema has drifted and fails it.
     std::fs::write(dir.join("2_notes.sql"), "ALTER TABLE orders ADD note text").unwrap();
