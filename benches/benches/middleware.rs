@@ -13,11 +13,13 @@ use axum::Router;
 use axum::routing::get;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, Response};
+use tenancy_core::CachedTenantStore;
 use tenancy_core::{
-    InMemoryTenantStore, StoreError, Tenant, TenantId, TenantKey, TenantSlug, TenantStore,
+    InMemoryTenantStore, Lookup, StoreError, Tenant, TenantId, TenantKey, TenantSlug, TenantStore,
+    TenantStoreExt,
 };
+use tenancy_tower::TenantLayer;
 use tenancy_tower::strategy::{Header, Subdomain};
-use tenancy_tower::{CachedTenantStore, TenantLayer};
 use tower::{Layer, Service, ServiceExt, service_fn};
 
 struct CountingAllocator;
@@ -65,14 +67,8 @@ struct Database(InMemoryTenantStore);
 
 #[async_trait::async_trait]
 impl TenantStore for Database {
-    async fn by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
-        self.0.by_slug(slug).await
-    }
-    async fn by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
-        self.0.by_id(id).await
-    }
-    async fn by_domain(&self, domain: &str) -> Result<Option<Tenant>, StoreError> {
-        self.0.by_domain(domain).await
+    async fn lookup(&self, key: &TenantKey) -> Result<Lookup, StoreError> {
+        self.0.lookup(key).await
     }
 }
 

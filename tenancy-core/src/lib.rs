@@ -48,6 +48,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod cache;
 mod context;
 mod error;
 mod id;
@@ -66,6 +67,7 @@ mod tenant_key;
 #[cfg(feature = "tracing")]
 pub mod trace;
 
+pub use cache::CachedTenantStore;
 pub use context::TenantContext;
 pub use error::TenantError;
 pub use id::TenantId;
@@ -74,7 +76,7 @@ pub use keys::{cache_key, storage_path, tenant_storage_path};
 pub use placement::{Placement, SchemaName, TargetName};
 pub use propagate::{WithTenant, spawn, spawn_blocking};
 pub use slug::TenantSlug;
-pub use store::{InMemoryTenantStore, StoreError, TenantStore};
+pub use store::{InMemoryTenantStore, Lookup, StoreError, TenantStore, TenantStoreExt};
 pub use tenant::{Tenant, TenantBuilder, TenantLimits, TenantSettings, TenantStatus};
 pub use tenant_key::TenantKey;
 

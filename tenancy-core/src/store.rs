@@ -23,32 +23,53 @@ impl StoreError {
     }
 }
 
-/// Looks tenants up by slug, id or custom domain.
+/// What a store answered for a key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lookup {
+    /// The tenant the key names.
+    Found(Tenant),
+    /// No tenant has this key.
+    NotFound,
+}
+
+impl Lookup {
+    /// The tenant, if one was found.
+    pub fn into_tenant(self) -> Option<Tenant> {
+        match self {
+            Self::Found(tenant) => Some(tenant),
+            Self::NotFound => None,
+        }
+    }
+}
+
+impl From<Option<Tenant>> for Lookup {
+    fn from(tenant: Option<Tenant>) -> Self {
+        tenant.map_or(Self::NotFound, Self::Found)
+    }
+}
+
+/// Looks tenants up by a [`TenantKey`]: a slug, an id or a custom domain.
 ///
-/// `Ok(None)` means "no such tenant"; `Err` means the store could not answer.
-/// Implementations: [`InMemoryTenantStore`] here, a PostgreSQL-backed store in
-/// `tenancy-sqlx`, and a caching wrapper in `tenancy-tower`.
+/// `Ok(Lookup::NotFound)` means "no such tenant"; `Err` means the store
+/// could not answer. Implementations: [`InMemoryTenantStore`] and
+/// [`CachedTenantStore`](crate::CachedTenantStore) here, a PostgreSQL-backed
+/// store in `tenancy-sqlx`. [`TenantStoreExt`] adds `by_slug`, `by_id` and
+/// `by_domain`.
 #[async_trait::async_trait]
 pub trait TenantStore: Send + Sync + 'static {
-    /// The tenant with this slug.
-    async fn by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError>;
-
-    /// The tenant with this id.
-    async fn by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError>;
-
-    /// The tenant that owns this custom domain (lowercase, no port, no
-    /// trailing dot), such as `orders.acme-corp.com`.
-    async fn by_domain(&self, domain: &str) -> Result<Option<Tenant>, StoreError>;
+    /// The tenant `key` names. A domain is lowercase, without port or
+    /// trailing dot, such as `orders.acme-corp.com`.
+    async fn lookup(&self, key: &TenantKey) -> Result<Lookup, StoreError>;
 
     /// Answers from memory, without I/O, when it can: `Some(answer)` is
-    /// what the async lookup for `key` would answer (`Some(None)`: no such
-    /// tenant), `None` means "ask the async methods".
+    /// what [`lookup`](Self::lookup) would answer, `None` means "ask
+    /// `lookup`".
     ///
     /// Stores that hold tenants in memory (the [`InMemoryTenantStore`], a
     /// cache on a hit) implement it so that resolving the tenant of every
     /// request needs no boxed future. The default answers `None`, which is
     /// always correct.
-    fn lookup_now(&self, key: &TenantKey) -> Option<Option<Tenant>> {
+    fn lookup_now(&self, key: &TenantKey) -> Option<Lookup> {
         let _ = key;
         None
     }
@@ -56,27 +77,48 @@ pub trait TenantStore: Send + Sync + 'static {
 
 #[async_trait::async_trait]
 impl<S: TenantStore + ?Sized> TenantStore for Arc<S> {
-    async fn by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
-        (**self).by_slug(slug).await
+    async fn lookup(&self, key: &TenantKey) -> Result<Lookup, StoreError> {
+        (**self).lookup(key).await
     }
 
-    async fn by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
-        (**self).by_id(id).await
-    }
-
-    async fn by_domain(&self, domain: &str) -> Result<Option<Tenant>, StoreError> {
-        (**self).by_domain(domain).await
-    }
-
-    fn lookup_now(&self, key: &TenantKey) -> Option<Option<Tenant>> {
+    fn lookup_now(&self, key: &TenantKey) -> Option<Lookup> {
         (**self).lookup_now(key)
     }
 }
 
+/// Lookups by each kind of key, over [`TenantStore::lookup`]; for every
+/// store.
+#[async_trait::async_trait]
+pub trait TenantStoreExt: TenantStore {
+    /// The tenant with this slug.
+    async fn by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
+        Ok(self
+            .lookup(&TenantKey::Slug(slug.clone()))
+            .await?
+            .into_tenant())
+    }
+
+    /// The tenant with this id.
+    async fn by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
+        Ok(self.lookup(&TenantKey::Id(id)).await?.into_tenant())
+    }
+
+    /// The tenant that owns this custom domain (lowercase, no port, no
+    /// trailing dot).
+    async fn by_domain(&self, domain: &str) -> Result<Option<Tenant>, StoreError> {
+        Ok(self
+            .lookup(&TenantKey::Domain(domain.into()))
+            .await?
+            .into_tenant())
+    }
+}
+
+impl<S: TenantStore + ?Sized> TenantStoreExt for S {}
+
 /// A [`TenantStore`] in memory: for tests, examples and small fixed tenant sets.
 ///
 /// ```
-/// use tenancy_core::{InMemoryTenantStore, Tenant, TenantId, TenantStore};
+/// use tenancy_core::{InMemoryTenantStore, Tenant, TenantId, TenantStoreExt};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -153,24 +195,23 @@ impl InMemoryTenantStore {
 
 #[async_trait::async_trait]
 impl TenantStore for InMemoryTenantStore {
-    async fn by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
-        Ok(self.get(|m| m.slugs.get(slug).copied()))
+    async fn lookup(&self, key: &TenantKey) -> Result<Lookup, StoreError> {
+        Ok(self.answer(key))
     }
 
-    async fn by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
-        Ok(self.get(|_| Some(id)))
+    fn lookup_now(&self, key: &TenantKey) -> Option<Lookup> {
+        Some(self.answer(key))
     }
+}
 
-    async fn by_domain(&self, domain: &str) -> Result<Option<Tenant>, StoreError> {
-        Ok(self.get(|m| m.domains.get(domain).copied()))
-    }
-
-    fn lookup_now(&self, key: &TenantKey) -> Option<Option<Tenant>> {
-        Some(match key {
+impl InMemoryTenantStore {
+    fn answer(&self, key: &TenantKey) -> Lookup {
+        match key {
             TenantKey::Slug(slug) => self.get(|m| m.slugs.get(slug).copied()),
             TenantKey::Id(id) => self.get(|_| Some(*id)),
             TenantKey::Domain(domain) => self.get(|m| m.domains.get(&**domain).copied()),
-        })
+        }
+        .into()
     }
 }
 
@@ -219,15 +260,8 @@ mod tests {
             TenantKey::Domain("ghost.example".into()),
         ];
         for key in keys {
-            let later = match &key {
-                TenantKey::Slug(slug) => store.by_slug(slug).await,
-                TenantKey::Id(id) => store.by_id(*id).await,
-                TenantKey::Domain(domain) => store.by_domain(domain).await,
-            }
-            .unwrap()
-            .map(|t| t.id());
-            let now = store.lookup_now(&key).map(|found| found.map(|t| t.id()));
-            assert_eq!(now, Some(later), "{key}");
+            let later = store.lookup(&key).await.unwrap();
+            assert_eq!(store.lookup_now(&key), Some(later), "{key}");
         }
         let shared: Arc<dyn TenantStore> = Arc::new(store);
         assert!(shared.lookup_now(&TenantKey::Id(acme.id())).is_some());

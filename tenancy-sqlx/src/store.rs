@@ -4,8 +4,8 @@ use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, PgPool};
 use tenancy_core::rls::Ident;
 use tenancy_core::{
-    Placement, SchemaName, StoreError, Tenant, TenantId, TenantSettings, TenantSlug, TenantStatus,
-    TenantStore,
+    Lookup, Placement, SchemaName, StoreError, Tenant, TenantId, TenantKey, TenantSettings,
+    TenantSlug, TenantStatus, TenantStore,
 };
 
 use crate::Result;
@@ -171,15 +171,12 @@ fn to_tenant((id, slug, name, status, Json(settings)): Row) -> Result<Tenant, St
 
 #[async_trait::async_trait]
 impl TenantStore for PgTenantStore {
-    async fn by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
-        self.find("slug", slug.as_str()).await
-    }
-
-    async fn by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
-        self.find("id", &id.to_string()).await
-    }
-
-    async fn by_domain(&self, domain: &str) -> Result<Option<Tenant>, StoreError> {
-        self.find("domain", domain).await
+    async fn lookup(&self, key: &TenantKey) -> Result<Lookup, StoreError> {
+        let found = match key {
+            TenantKey::Slug(slug) => self.find("slug", slug.as_str()).await,
+            TenantKey::Id(id) => self.find("id", &id.to_string()).await,
+            TenantKey::Domain(domain) => self.find("domain", domain).await,
+        };
+        found.map(Lookup::from)
     }
 }

@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tenancy_core::rls::TenantPolicy;
 use tenancy_core::{
-    Placement, SchemaName, Tenant, TenantError, TenantSettings, TenantStatus, TenantStore,
+    Placement, SchemaName, Tenant, TenantError, TenantSettings, TenantStatus, TenantStoreExt,
 };
 use tenancy_sqlx::lifecycle::TenantLifecycle;
 use tenancy_sqlx::schemas::{Migrations, SchemaProvisioner};

@@ -330,7 +330,7 @@ async fn placements_come_from_the_tenant_store() {
             .await
             .unwrap()
     );
-    let moved = tenancy_core::TenantStore::by_id(&store, w.shared.id())
+    let moved = tenancy_core::TenantStoreExt::by_id(&store, w.shared.id())
         .await
         .unwrap()
         .unwrap();
@@ -349,7 +349,7 @@ async fn placements_come_from_the_tenant_store() {
             .await
             .unwrap()
     );
-    let back = tenancy_core::TenantStore::by_id(&store, w.shared.id())
+    let back = tenancy_core::TenantStoreExt::by_id(&store, w.shared.id())
         .await
         .unwrap()
         .unwrap();

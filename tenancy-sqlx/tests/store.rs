@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
 
 use sqlx::postgres::PgPoolOptions;
-use tenancy_core::{Tenant, TenantId, TenantLimits, TenantSettings, TenantStatus, TenantStore};
+use tenancy_core::{Tenant, TenantId, TenantLimits, TenantSettings, TenantStatus, TenantStoreExt};
 use tenancy_sqlx::PgTenantStore;
 
 #[tokio::test]

@@ -39,7 +39,7 @@ use crate::strategy::{ReadClaim, Strategy, TenantClaim, TokenClaim};
 /// # Cost
 ///
 /// When the store answers from memory ([`TenantStore::lookup_now`]: a
-/// [`CachedTenantStore`](crate::CachedTenantStore) hit, an
+/// [`CachedTenantStore`](tenancy_core::CachedTenantStore) hit, an
 /// [`InMemoryTenantStore`](tenancy_core::InMemoryTenantStore)), the tenant
 /// is resolved inside `call` and the inner service is called at once: the
 /// only heap allocation the layer adds is the tenant in the request

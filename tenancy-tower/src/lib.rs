@@ -29,7 +29,8 @@
 //! use tenancy_core::{InMemoryTenantStore, Tenant, TenantId};
 //! use tenancy_tower::limit::{TenantConcurrencyLimitLayer, TenantRateLimitLayer};
 //! use tenancy_tower::strategy::{Header, Subdomain};
-//! use tenancy_tower::{CachedTenantStore, CurrentTenant, TenantClaim, TenantKey, TenantLayer};
+//! use tenancy_core::CachedTenantStore;
+//! use tenancy_tower::{CurrentTenant, TenantClaim, TenantKey, TenantLayer};
 //! use tower::ServiceBuilder;
 //!
 //! /// What your authentication layer puts into the request extensions.
@@ -76,7 +77,6 @@
 //!   for [`TenantRejection`].
 #![deny(missing_docs)]
 
-mod cache;
 #[cfg(feature = "axum")]
 mod extract;
 mod host;
@@ -86,7 +86,6 @@ mod rejection;
 mod resolver;
 pub mod strategy;
 
-pub use cache::CachedTenantStore;
 #[cfg(feature = "axum")]
 pub use extract::{CurrentTenant, MissingTenantLayer};
 pub use layer::{ResponseFuture, TenantLayer, TenantLayerBuilder, TenantService};

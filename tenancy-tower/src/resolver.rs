@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use http::request::Parts;
-use tenancy_core::{Tenant, TenantStore};
+use tenancy_core::{Lookup, Tenant, TenantStore};
 
 use crate::strategy::{ClaimStatus, ReadClaim, Strategy};
 use crate::{TenantKey, TenantRejection};
@@ -163,15 +163,11 @@ impl Resolver {
         let found = match (self.store.lookup_now(key), io) {
             (Some(answer), _) => Ok(answer),
             (None, Io::Forbidden) => return Err(Stop::NeedsIo),
-            (None, Io::Allowed) => match key {
-                TenantKey::Slug(slug) => self.store.by_slug(slug).await,
-                TenantKey::Id(id) => self.store.by_id(*id).await,
-                TenantKey::Domain(domain) => self.store.by_domain(domain).await,
-            },
+            (None, Io::Allowed) => self.store.lookup(key).await,
         };
         match found {
-            Ok(Some(tenant)) => Ok(tenant),
-            Ok(None) => Err(TenantRejection::NotFound.into()),
+            Ok(Lookup::Found(tenant)) => Ok(tenant),
+            Ok(Lookup::NotFound) => Err(TenantRejection::NotFound.into()),
             Err(err) => {
                 tracing::warn!(error = %err, "tenant store lookup failed");
                 Err(TenantRejection::StoreUnavailable.into())

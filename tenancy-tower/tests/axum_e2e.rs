@@ -16,8 +16,8 @@ use axum::routing::get;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use tenancy_core::{
-    InMemoryTenantStore, StoreError, Tenant, TenantContext, TenantId, TenantLimits, TenantSettings,
-    TenantSlug, TenantStatus, TenantStore,
+    InMemoryTenantStore, Lookup, StoreError, Tenant, TenantContext, TenantId, TenantLimits,
+    TenantSettings, TenantStatus, TenantStore,
 };
 use tenancy_tower::limit::{TenantConcurrencyLimitLayer, TenantRateLimitLayer};
 use tenancy_tower::strategy::{CustomDomain, Header, PathPrefix, Subdomain};
@@ -73,17 +73,9 @@ struct Awaited(InMemoryTenantStore);
 
 #[async_trait::async_trait]
 impl TenantStore for Awaited {
-    async fn by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
+    async fn lookup(&self, key: &TenantKey) -> Result<Lookup, StoreError> {
         tokio::task::yield_now().await;
-        self.0.by_slug(slug).await
-    }
-    async fn by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
-        tokio::task::yield_now().await;
-        self.0.by_id(id).await
-    }
-    async fn by_domain(&self, domain: &str) -> Result<Option<Tenant>, StoreError> {
-        tokio::task::yield_now().await;
-        self.0.by_domain(domain).await
+        self.0.lookup(key).await
     }
 }
 
@@ -337,13 +329,7 @@ async fn a_failing_store_is_503_never_a_tenant() {
     struct Down;
     #[async_trait::async_trait]
     impl TenantStore for Down {
-        async fn by_slug(&self, _: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
-            Err(StoreError::new("connection refused"))
-        }
-        async fn by_id(&self, _: TenantId) -> Result<Option<Tenant>, StoreError> {
-            Err(StoreError::new("connection refused"))
-        }
-        async fn by_domain(&self, _: &str) -> Result<Option<Tenant>, StoreError> {
+        async fn lookup(&self, _: &TenantKey) -> Result<Lookup, StoreError> {
             Err(StoreError::new("connection refused"))
         }
     }

@@ -10,11 +10,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use tenancy_core::TenantSlug;
+use tenancy_core::{CachedTenantStore, TenantSlug, TenantStoreExt};
 use tenancy_sqlx::{PgTenantStore, Scoped, TenantPool};
 use tenancy_tower::limit::TenantRateLimitLayer;
 use tenancy_tower::strategy::{Header, Subdomain};
-use tenancy_tower::{CachedTenantStore, CurrentTenant, TenantLayer};
+use tenancy_tower::{CurrentTenant, TenantLayer};
 use tower::ServiceBuilder;
 use tracing::Instrument;
 
@@ -152,7 +152,7 @@ async fn demo_token(
             "user must be 1 to 100 characters",
         ));
     }
-    let tenant = tenancy_core::TenantStore::by_slug(&state.directory, &slug)
+    let tenant = TenantStoreExt::by_slug(&state.directory, &slug)
         .await
         .map_err(|_| {
             ApiError::new(

@@ -5,7 +5,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, PgPool};
 use tenancy_core::rls::TenantPolicy;
 use tenancy_core::{
-    Placement, SchemaName, Tenant, TenantId, TenantLimits, TenantSettings, TenantStore,
+    Placement, SchemaName, Tenant, TenantId, TenantLimits, TenantSettings, TenantStoreExt,
 };
 use tenancy_sqlx::PgTenantStore;
 use tenancy_sqlx::schemas::{Migrations, SchemaProvisioner};

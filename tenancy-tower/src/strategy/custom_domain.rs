@@ -7,7 +7,7 @@ use crate::host::{Host, normalise_domain, request_host};
 use crate::{TenantKey, TenantRejection};
 
 /// The tenant owns the request's whole host (`orders.acme-corp.com`),
-/// looked up with [`TenantStore::by_domain`](tenancy_core::TenantStore::by_domain).
+/// looked up with [`TenantStoreExt::by_domain`](tenancy_core::TenantStoreExt::by_domain).
 ///
 /// Every named host is a candidate, so put this strategy **after** the
 /// others in first-match mode, and list your own domains with

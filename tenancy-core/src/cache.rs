@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tenancy_core::{StoreError, Tenant, TenantId, TenantKey, TenantSlug, TenantStore};
+use crate::{Lookup, StoreError, TenantKey, TenantStore};
 
 /// Caches another [`TenantStore`]'s answers for a while, including "no such
 /// tenant" (negative caching), so a flood of requests for unknown tenants
@@ -16,7 +16,7 @@ use tenancy_core::{StoreError, Tenant, TenantId, TenantKey, TenantSlug, TenantSt
 /// ```
 /// use std::time::Duration;
 /// use tenancy_core::InMemoryTenantStore;
-/// use tenancy_tower::CachedTenantStore;
+/// use tenancy_core::CachedTenantStore;
 ///
 /// let store = CachedTenantStore::new(InMemoryTenantStore::new())
 ///     .ttl(Duration::from_secs(30))
@@ -28,7 +28,7 @@ pub struct CachedTenantStore<S> {
     ttl: Duration,
     negative_ttl: Duration,
     capacity: usize,
-    entries: Mutex<HashMap<TenantKey, (Instant, Option<Tenant>)>>,
+    entries: Mutex<HashMap<TenantKey, (Instant, Lookup)>>,
 }
 
 impl<S: TenantStore> CachedTenantStore<S> {
@@ -76,7 +76,7 @@ impl<S: TenantStore> CachedTenantStore<S> {
         self.lock().clear();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TenantKey, (Instant, Option<Tenant>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TenantKey, (Instant, Lookup)>> {
         self.entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -91,8 +91,8 @@ impl<S: TenantStore> CachedTenantStore<S> {
         }
     }
 
-    fn remember(&self, key: TenantKey, tenant: Option<Tenant>) {
-        let ttl = if tenant.is_some() {
+    fn remember(&self, key: TenantKey, tenant: Lookup) {
+        let ttl = if matches!(tenant, Lookup::Found(_)) {
             self.ttl
         } else {
             self.negative_ttl
@@ -107,51 +107,26 @@ impl<S: TenantStore> CachedTenantStore<S> {
         }
         entries.insert(key, (now + ttl, tenant));
     }
-
-    /// The cached answer, or `load`'s (remembered). `load` is only called on
-    /// a miss: the inner store's future (boxed, for a dyn store) costs an
-    /// allocation even when it is never polled.
-    async fn get_or_load<L, F>(&self, key: TenantKey, load: L) -> Result<Option<Tenant>, StoreError>
-    where
-        L: FnOnce() -> F,
-        F: Future<Output = Result<Option<Tenant>, StoreError>>,
-    {
-        if let Cached::Fresh(answer) = self.cached(&key) {
-            return Ok(answer);
-        }
-        let tenant = load().await?;
-        self.remember(key, tenant.clone());
-        Ok(tenant)
-    }
 }
 
 /// A cache lookup: a fresh answer (which may be "no such tenant"), or none.
 enum Cached {
-    Fresh(Option<Tenant>),
+    Fresh(Lookup),
     Absent,
 }
 
 #[async_trait::async_trait]
 impl<S: TenantStore> TenantStore for CachedTenantStore<S> {
-    async fn by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
-        self.get_or_load(TenantKey::Slug(slug.clone()), || self.inner.by_slug(slug))
-            .await
+    async fn lookup(&self, key: &TenantKey) -> Result<Lookup, StoreError> {
+        if let Cached::Fresh(answer) = self.cached(key) {
+            return Ok(answer);
+        }
+        let answer = self.inner.lookup(key).await?;
+        self.remember(key.clone(), answer.clone());
+        Ok(answer)
     }
 
-    async fn by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
-        self.get_or_load(TenantKey::Id(id), || self.inner.by_id(id))
-            .await
-    }
-
-    async fn by_domain(&self, domain: &str) -> Result<Option<Tenant>, StoreError> {
-        self.get_or_load(TenantKey::Domain(domain.into()), || {
-            self.inner.by_domain(domain)
-        })
-        .await
-    }
-
-    /// A fresh cached answer, else whatever the inner store answers now.
-    fn lookup_now(&self, key: &TenantKey) -> Option<Option<Tenant>> {
+    fn lookup_now(&self, key: &TenantKey) -> Option<Lookup> {
         match self.cached(key) {
             Cached::Fresh(answer) => Some(answer),
             Cached::Absent => self.inner.lookup_now(key),
@@ -164,9 +139,8 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use tenancy_core::InMemoryTenantStore;
-
     use super::*;
+    use crate::{InMemoryTenantStore, Tenant, TenantId, TenantSlug, TenantStoreExt};
 
     /// Counts lookups that reach the real store.
     #[derive(Default)]
@@ -178,18 +152,12 @@ mod tests {
 
     #[async_trait::async_trait]
     impl TenantStore for Counting {
-        async fn by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
+        async fn lookup(&self, key: &TenantKey) -> Result<Lookup, StoreError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             if self.fail.load(Ordering::SeqCst) {
                 return Err(StoreError::new("down"));
             }
-            self.store.by_slug(slug).await
-        }
-        async fn by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
-            self.store.by_id(id).await
-        }
-        async fn by_domain(&self, domain: &str) -> Result<Option<Tenant>, StoreError> {
-            self.store.by_domain(domain).await
+            self.store.lookup(key).await
         }
     }
 
@@ -245,7 +213,7 @@ mod tests {
         assert!(cache.lookup_now(&key).is_none());
         assert!(cache.by_slug(acme.slug()).await.unwrap().is_some());
         let hit = cache.lookup_now(&key).expect("a hit answers now");
-        assert_eq!(hit.map(|t| t.id()), Some(acme.id()));
+        assert_eq!(hit.into_tenant().map(|t| t.id()), Some(acme.id()));
 
         let ghost = TenantKey::Slug("ghost".parse().unwrap());
         assert!(
@@ -256,8 +224,8 @@ mod tests {
                 .is_none()
         );
         assert_eq!(
-            cache.lookup_now(&ghost).map(|t| t.is_none()),
-            Some(true),
+            cache.lookup_now(&ghost),
+            Some(Lookup::NotFound),
             "negative entries answer now too"
         );
         assert_eq!(counting.calls.load(Ordering::SeqCst), 2);
