@@ -46,6 +46,7 @@
 //! - `sealed-jobs`: [`sealed_job`], job envelopes sealed with an HMAC so a
 //!   job cannot be moved to another tenant while it waits in a queue.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod cache;

@@ -50,6 +50,7 @@
 //!   (`AsyncPgConnection` on deadpool), and [`pgbouncer::manager_config`]
 //!   for pools that go through pgbouncer in transaction mode.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "async")]
 mod async_pool;

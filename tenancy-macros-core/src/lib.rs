@@ -53,6 +53,7 @@
 //! the tenant column. A table not in the [`Manifest`], and any construct the
 //! checker does not follow, is refused: it never guesses.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod check;
 mod error;

@@ -16,6 +16,7 @@
 //!    `TenantTx` it runs on. sqlx still checks columns and parameter types
 //!    against `DATABASE_URL` or its offline data.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::path::PathBuf;
 

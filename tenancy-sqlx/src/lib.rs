@@ -71,6 +71,7 @@
 //! - `manifest` (part of `macros`): [`manifest`] alone, to write and verify
 //!   the manifest (the `tenancy` command uses it).
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "audit")]
 pub mod audit;

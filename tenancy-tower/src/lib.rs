@@ -76,6 +76,7 @@
 //! - `axum` (default): the [`CurrentTenant`] extractor, and `IntoResponse`
 //!   for [`TenantRejection`].
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "axum")]
 mod extract;
