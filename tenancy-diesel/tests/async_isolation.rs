@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 
 mod common;
-use common::{FRESH_SESSION, SEED, SESSION_STATE, SessionState, database, orders, tenant};
+use common::{SEED, SessionState, database, fresh_session, orders, session_state_sql, tenant};
 use diesel::sql_types::{Nullable, Text, Uuid as SqlUuid};
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::Pool;
@@ -285,7 +285,7 @@ async fn a_tenant_with_its_own_schema_is_served_from_it() {
 
 async fn session_state(f: &Fixture) -> SessionState {
     let mut conn = f.raw.get().await.unwrap();
-    diesel::sql_query(SESSION_STATE)
+    diesel::sql_query(session_state_sql())
         .get_result(&mut conn)
         .await
         .unwrap()
@@ -296,7 +296,7 @@ async fn session_state_left_by_raw_sql_is_reset_or_the_connection_closed() {
     use diesel_async::SimpleAsyncConnection;
     let f = fixture().await;
     let before = session_state(&f).await;
-    assert_eq!(before.state, FRESH_SESSION);
+    assert_eq!(before.state, fresh_session());
     // Session-level SETs inside the transaction outlive its COMMIT.
     let attack = format!(
         "SET app.tenant_id = '{}'; SET search_path = pg_temp, public; \
@@ -316,7 +316,7 @@ async fn session_state_left_by_raw_sql_is_reset_or_the_connection_closed() {
             tx.rollback().await.unwrap();
         }
         let after = session_state(&f).await;
-        assert_eq!(after.state, FRESH_SESSION, "commit: {commit}");
+        assert_eq!(after.state, fresh_session(), "commit: {commit}");
         assert_eq!(after.pid, before.pid, "a reset connection is reused");
     }
     // Prepared statements cannot be reset without the driver's: closed.
@@ -328,7 +328,7 @@ async fn session_state_left_by_raw_sql_is_reset_or_the_connection_closed() {
         .unwrap();
     tx.commit().await.unwrap_err();
     let after = session_state(&f).await;
-    assert_eq!(after.state, FRESH_SESSION);
+    assert_eq!(after.state, fresh_session());
     assert_ne!(after.pid, before.pid);
 }
 
@@ -346,5 +346,5 @@ async fn a_connection_swapped_in_through_raw_connection_never_reaches_the_pool()
     tx.commit().await.unwrap_err();
     drop(admin);
     let next = session_state(&f).await;
-    assert_eq!(next.state, FRESH_SESSION);
+    assert_eq!(next.state, fresh_session());
 }

@@ -6,7 +6,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
 mod common;
-use common::{FRESH_SESSION, Fixture, SESSION_STATE, SessionState, fixture, orders};
+use common::{Fixture, SessionState, fixture, fresh_session, orders, session_state_sql};
 use diesel::sql_types::{Nullable, Text, Uuid as SqlUuid};
 use tenancy_core::rls::TxOptions;
 use tenancy_core::{TenantContext, TenantError};
@@ -281,7 +281,7 @@ fn transaction_current_takes_the_context_and_fails_closed_without_one() {
 
 fn session_state(f: &Fixture) -> SessionState {
     let mut conn = f.raw.get().unwrap();
-    diesel::sql_query(SESSION_STATE)
+    diesel::sql_query(session_state_sql())
         .get_result(&mut conn)
         .unwrap()
 }
@@ -290,7 +290,7 @@ fn session_state(f: &Fixture) -> SessionState {
 fn session_state_left_by_raw_sql_is_reset_when_the_transaction_ends() {
     let f = fixture();
     let before = session_state(&f);
-    assert_eq!(before.state, FRESH_SESSION);
+    assert_eq!(before.state, fresh_session());
     // Session-level SETs inside the transaction outlive its COMMIT.
     let attack = format!(
         "SET app.tenant_id = '{}'; SET search_path = pg_temp, public; \
@@ -307,7 +307,7 @@ fn session_state_left_by_raw_sql_is_reset_when_the_transaction_ends() {
         });
         assert_eq!(result.is_err(), fail, "{result:?}");
         let after = session_state(&f);
-        assert_eq!(after.state, FRESH_SESSION, "failed: {fail}");
+        assert_eq!(after.state, fresh_session(), "failed: {fail}");
         assert_eq!(after.pid, before.pid, "a reset connection is reused");
     }
 }
@@ -329,7 +329,7 @@ fn a_transaction_ended_by_raw_sql_fails_and_discards_the_connection() {
         "{result:?}"
     );
     let after = session_state(&f);
-    assert_eq!(after.state, FRESH_SESSION);
+    assert_eq!(after.state, fresh_session());
     assert_ne!(after.pid, before.pid);
 }
 
@@ -347,7 +347,7 @@ fn prepared_statements_left_by_raw_sql_discard_the_connection() {
         .unwrap_err();
     assert!(err.to_string().contains("prepared statements"), "{err}");
     let after = session_state(&f);
-    assert_eq!(after.state, FRESH_SESSION);
+    assert_eq!(after.state, fresh_session());
     assert_ne!(
         after.pid, before.pid,
         "the prepared statement must not survive"
@@ -382,7 +382,8 @@ fn a_connection_swapped_in_through_raw_connection_never_reaches_the_pool() {
         drop(admin);
         let next = session_state(&f);
         assert_eq!(
-            next.state, FRESH_SESSION,
+            next.state,
+            fresh_session(),
             "the pool handed out the swapped-in connection (begun: {begin_it})"
         );
     }

@@ -17,6 +17,7 @@ use tenancy_core::TenantError;
 use tenancy_core::rls::{TenantBinding, TxOptions};
 use tenancy_sqlx::{Error, Scoped, TenantPool};
 use tenancy_testing::APP_ROLE;
+use tenancy_testing::session::{fresh_session, session_state_sql};
 
 #[tokio::test]
 async fn options_cannot_replace_the_tenant_role_or_search_path() {
@@ -71,59 +72,19 @@ fn grant_temporary(f: &common::Fixture) {
     .unwrap();
 }
 
-/// The session state the next user of the pool's one connection sees.
-#[derive(Debug, PartialEq, Eq)]
-struct Session {
-    tenant_setting: String,
-    search_path: String,
-    read_only: String,
-    role: String,
-    channels: i64,
-    advisory_locks: i64,
-    temp_tables: i64,
-    cursors: i64,
-}
-
-async fn session_state(raw: &PgPool) -> (Session, i32) {
+/// The session state the next user of the pool's one connection sees
+/// ([`tenancy_testing::session`]), and its backend pid. Simple protocol:
+/// one message.
+async fn session_state(raw: &PgPool) -> (String, i32) {
     let mut conn = raw.acquire().await.unwrap();
-    let row = sqlx::raw_sql(
-        "SELECT coalesce(current_setting('app.tenant_id', true), ''), \
-                current_setting('search_path'), \
-                current_setting('default_transaction_read_only'), \
-                current_user::text, \
-                (SELECT count(*) FROM pg_listening_channels()), \
-                (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()), \
-                (SELECT count(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema()), \
-                (SELECT count(*) FROM pg_cursors), \
-                pg_backend_pid()",
-    )
+    let row = sqlx::raw_sql(sqlx::AssertSqlSafe(session_state_sql(
+        "app.tenant_id",
+        "orders",
+    )))
     .fetch_one(&mut *conn)
     .await
     .unwrap();
-    let session = Session {
-        tenant_setting: row.get(0),
-        search_path: row.get(1),
-        read_only: row.get(2),
-        role: row.get(3),
-        channels: row.get(4),
-        advisory_locks: row.get(5),
-        temp_tables: row.get(6),
-        cursors: row.get(7),
-    };
-    (session, row.get(8))
-}
-
-fn fresh_session() -> Session {
-    Session {
-        tenant_setting: String::new(),
-        search_path: "\"$user\", public".into(),
-        read_only: "off".into(),
-        role: APP_ROLE.into(),
-        channels: 0,
-        advisory_locks: 0,
-        temp_tables: 0,
-        cursors: 0,
-    }
+    (row.get(0), row.get(1))
 }
 
 /// Raw SQL that ends the SDK's transaction and leaves session state behind.

@@ -32,9 +32,11 @@ pub mod cancel;
 mod cluster;
 mod database;
 mod error;
+pub mod fixtures;
 mod pgbouncer;
 mod psql;
 mod server;
+pub mod session;
 
 pub use cluster::PgCluster;
 pub use database::TestDatabase;

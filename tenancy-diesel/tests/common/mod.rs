@@ -5,9 +5,8 @@
 use diesel::QueryableByName;
 use diesel::sql_types::{Integer, Text};
 
-/// What the next user of the pool's one connection sees of its session:
-/// tenant setting, search path, read-only default, `LISTEN`s, advisory
-/// locks, who it is and how many rows it sees without a tenant.
+/// What the next user of the pool's one connection sees of its session
+/// ([`tenancy_testing::session`]).
 #[derive(QueryableByName, Debug)]
 pub struct SessionState {
     #[diesel(sql_type = Text)]
@@ -17,18 +16,15 @@ pub struct SessionState {
 }
 
 /// The query behind [`SessionState`].
-pub const SESSION_STATE: &str = "SELECT concat_ws('|', coalesce(current_setting('app.tenant_id', true), ''), \
-     current_setting('search_path'), current_setting('default_transaction_read_only'), \
-     (SELECT count(*) FROM pg_listening_channels()), \
-     (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()), \
-     current_user, (SELECT count(*) FROM orders)) AS state, pg_backend_pid() AS pid";
+pub fn session_state_sql() -> String {
+    tenancy_testing::session::session_state_sql("app.tenant_id", "orders")
+}
 
-/// [`SessionState::state`] of a connection as it was opened.
-pub const FRESH_SESSION: &str = "|\"$user\", public|off|0|0|tenancy_app|0";
+#[allow(unused_imports)]
+pub use tenancy_testing::session::fresh_session;
 
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, Pool};
-use tenancy_core::rls::TenantPolicy;
 use tenancy_core::{Tenant, TenantId};
 use tenancy_diesel::{Error, TenantPool};
 use tenancy_testing::TestDatabase;
@@ -53,14 +49,8 @@ pub fn tenant(slug: &str) -> Tenant {
 /// A fresh database with `orders` under the generated RLS policy.
 pub fn database() -> TestDatabase {
     let db = tenancy_testing::test_database();
-    let policy = TenantPolicy::new("orders").unwrap();
-    db.owner_sql(&format!(
-        "CREATE TABLE orders (id uuid NOT NULL DEFAULT gen_random_uuid(), {}, item text NOT NULL,
-                              quantity int NOT NULL DEFAULT 1, PRIMARY KEY (tenant_id, id)); {}",
-        policy.column_sql(),
-        policy.enable_sql()
-    ))
-    .unwrap();
+    db.owner_sql(&tenancy_testing::fixtures::orders_table_sql())
+        .unwrap();
     db
 }
 

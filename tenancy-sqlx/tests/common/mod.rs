@@ -4,7 +4,6 @@
 
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Row};
-use tenancy_core::rls::TenantPolicy;
 use tenancy_core::{Tenant, TenantId};
 use tenancy_sqlx::{Scoped, TenantPool};
 use tenancy_testing::TestDatabase;
@@ -33,19 +32,7 @@ pub fn tenant(slug: &str) -> Tenant {
 }
 
 pub fn migration() -> String {
-    let policy = TenantPolicy::new("orders").unwrap();
-    format!(
-        "CREATE TABLE orders (
-            id uuid NOT NULL DEFAULT gen_random_uuid(),
-            {},
-            item text NOT NULL,
-            quantity int NOT NULL DEFAULT 1,
-            PRIMARY KEY (tenant_id, id)
-        );
-        {}",
-        policy.column_sql(),
-        policy.enable_sql()
-    )
+    tenancy_testing::fixtures::orders_table_sql()
 }
 
 /// acme gets 3 orders, globex 2. `max_connections` sizes the app pool.
@@ -83,29 +70,30 @@ pub async fn fixture(max_connections: u32) -> Fixture {
     }
 }
 
-/// What the next user of a pooled connection sees: no tenant setting and no
-/// open (or aborted) transaction. Returns the backend pid.
+/// What the next user of a pooled connection sees: a fresh session
+/// ([`tenancy_testing::session`]: no tenant setting, nothing held, no rows
+/// visible) and no open (or aborted) transaction. Returns the backend pid.
 pub async fn assert_clean(raw: &PgPool) -> i32 {
     let mut conn = raw.acquire().await.unwrap();
     // Simple protocol: one message, so outside a transaction the statement
     // starts exactly when its implicit transaction does.
-    let row = sqlx::raw_sql(
-        "SELECT current_setting('app.tenant_id', true), now() <> statement_timestamp(), pg_backend_pid()",
-    )
-    .fetch_one(&mut *conn)
-    .await
-    .expect("the pooled connection is unusable (aborted transaction?)");
-    let (setting, in_tx, pid): (Option<String>, bool, i32) = (row.get(0), row.get(1), row.get(2));
-    assert!(
-        setting.as_deref().unwrap_or("").is_empty(),
-        "pooled connection still carries tenant {setting:?}"
-    );
-    assert!(!in_tx, "pooled connection is inside an open transaction");
-    // And a plain query without a tenant sees nothing.
-    let visible: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+    let row = sqlx::raw_sql("SELECT now() <> statement_timestamp()")
         .fetch_one(&mut *conn)
         .await
-        .unwrap();
-    assert_eq!(visible, 0, "a query without a tenant saw rows");
+        .expect("the pooled connection is unusable (aborted transaction?)");
+    let in_tx: bool = row.get(0);
+    assert!(!in_tx, "pooled connection is inside an open transaction");
+    let row = sqlx::raw_sql(sqlx::AssertSqlSafe(
+        tenancy_testing::session::session_state_sql("app.tenant_id", "orders"),
+    ))
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    let (state, pid): (String, i32) = (row.get(0), row.get(1));
+    assert_eq!(
+        state,
+        tenancy_testing::session::fresh_session(),
+        "the pooled connection kept something"
+    );
     pid
 }
