@@ -13,12 +13,17 @@
 //!    without a tenant; [`Scoped`] builders cannot run until bound to a
 //!    tenant, and add `tenant_id = $n` to every statement themselves.
 //!
-//! ```no_run
+//! ```
 //! use tenancy_sqlx::{Scoped, TenantPool};
 //!
 //! tenancy_sqlx::tenant_table!(pub Orders = "orders");
 //!
-//! # async fn demo(pg: sqlx::PgPool, acme: tenancy_core::Tenant) -> tenancy_sqlx::Result<()> {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let db = tenancy_testing::test_database();
+//! # db.owner_sql(&tenancy_testing::fixtures::orders_table_sql())?;
+//! # let acme = tenancy_core::Tenant::builder(tenancy_core::TenantId::new_v4(), "acme".parse()?).build();
+//! # let pg = sqlx::PgPool::connect(db.app_url()).await?;
 //! let pool = TenantPool::new(pg);
 //! let mut tx = pool.begin(&acme).await?;
 //! let mine: i64 = Scoped::<Orders>::select().for_tenant(&acme).count(&mut tx).await?;

@@ -15,13 +15,18 @@ use crate::{Result, TenantSession, TenantTx};
 /// (the tenant from [`TenantContext`], failing closed without one) and the
 /// opt-in [`dangerous_session`](TenantPool::dangerous_session).
 ///
-/// ```no_run
+/// ```
 /// use tenancy_sqlx::TenantPool;
 ///
-/// # async fn demo(acme: tenancy_core::Tenant) -> Result<(), Box<dyn std::error::Error>> {
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = tenancy_testing::test_database();
+/// # db.owner_sql(&tenancy_testing::fixtures::orders_table_sql())?;
+/// # let acme = tenancy_core::Tenant::builder(tenancy_core::TenantId::new_v4(), "acme".parse()?).build();
+/// # let database_url = db.app_url().to_owned(); // the application role's URL
 /// let pg = sqlx::postgres::PgPoolOptions::new()
 ///     .max_connections(10)
-///     .connect("postgres://app@localhost/pos")
+///     .connect(&database_url)
 ///     .await?;
 /// let pool = TenantPool::new(pg);
 ///

@@ -20,11 +20,18 @@ use crate::executor::RawConnection;
 /// queries (and `sqlx::query!`) run on it with `&mut tx`, and row security
 /// still applies to them:
 ///
-/// ```no_run
-/// # async fn demo(pool: tenancy_sqlx::TenantPool, acme: tenancy_core::Tenant) -> tenancy_sqlx::Result<()> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = tenancy_testing::test_database();
+/// # db.owner_sql(&tenancy_testing::fixtures::orders_table_sql())?;
+/// # let acme = tenancy_core::Tenant::builder(tenancy_core::TenantId::new_v4(), "acme".parse()?).build();
+/// # let pool = tenancy_sqlx::TenantPool::new(sqlx::PgPool::connect(db.app_url()).await?);
+/// # db.admin_sql("INSERT INTO orders (tenant_id, item) VALUES (gen_random_uuid(), 'another tenant''s')")?;
 /// let mut tx = pool.begin(&acme).await?;
 /// // No WHERE clause, yet only acme's rows come back: RLS filters them.
 /// let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders").fetch_one(&mut tx).await?;
+/// assert_eq!(n, 0);
 /// tx.commit().await?;
 /// # Ok(()) }
 /// ```
