@@ -12,14 +12,19 @@
 //!    row-level security in the `BEGIN` message, so even raw SQL through
 //!    [`TenantTx::dangerous_raw_connection`] sees only the tenant's rows.
 //!
-//! ```no_run
+//! ```
 //! use diesel::prelude::*;
 //! use tenancy_diesel::{ForTenantDsl, TenantPool};
 //!
 //! diesel::table! { orders (tenant_id, id) { id -> Uuid, tenant_id -> Uuid, item -> Text, quantity -> Int4 } }
 //! tenancy_diesel::tenant_scoped!(orders.tenant_id);
 //!
-//! # fn demo(pool: TenantPool, acme: tenancy_core::Tenant, id: uuid::Uuid) -> Result<(), tenancy_diesel::Error> {
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let db = tenancy_testing::test_database();
+//! # db.owner_sql(&tenancy_testing::fixtures::orders_table_sql())?;
+//! # let pool = TenantPool::new(diesel::r2d2::Pool::builder().max_size(1).build(diesel::r2d2::ConnectionManager::new(db.app_url()))?);
+//! # let acme = tenancy_core::Tenant::builder(tenancy_core::TenantId::new_v4(), "acme".parse()?).build();
+//! # let id = uuid::Uuid::new_v4();
 //! pool.transaction(&acme, |tx| {
 //!     let tenant = tx.tenant().clone();
 //!     let burgers: Vec<(uuid::Uuid, String, i32)> = tx.fetch_all(
@@ -31,8 +36,8 @@
 //!     tx.execute_scoped(diesel::update(orders::table).set(orders::quantity.eq(3)).for_tenant(&tenant).filter(orders::id.eq(id)))?;
 //!     tx.execute_scoped(diesel::delete(orders::table).for_tenant(&tenant).filter(orders::quantity.eq(0)))?;
 //!     Ok::<_, tenancy_diesel::Error>(())
-//! })
-//! # }
+//! })?;
+//! # Ok(()) }
 //! ```
 //!
 //! # Migrations

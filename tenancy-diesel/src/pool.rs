@@ -19,7 +19,7 @@ use crate::{Error, TenantTx};
 /// transaction sends `BEGIN; SET LOCAL app.tenant_id = '<uuid>'` in one
 /// message.
 ///
-/// ```no_run
+/// ```
 /// use diesel::prelude::*;
 /// use diesel::r2d2::{ConnectionManager, Pool};
 /// use tenancy_diesel::{ForTenantDsl, TenantPool};
@@ -27,14 +27,19 @@ use crate::{Error, TenantTx};
 /// diesel::table! { orders (tenant_id, id) { id -> Uuid, tenant_id -> Uuid, item -> Text } }
 /// tenancy_diesel::tenant_scoped!(orders.tenant_id);
 ///
-/// # fn demo(acme: tenancy_core::Tenant) -> Result<(), tenancy_diesel::Error> {
-/// let pg = Pool::builder().build(ConnectionManager::<PgConnection>::new("postgres://app@localhost/pos"))?;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = tenancy_testing::test_database();
+/// # db.owner_sql(&tenancy_testing::fixtures::orders_table_sql())?;
+/// # let database_url = db.app_url().to_owned(); // the application role's URL
+/// # let acme = tenancy_core::Tenant::builder(tenancy_core::TenantId::new_v4(), "acme".parse()?).build();
+/// let pg = Pool::builder().build(ConnectionManager::<PgConnection>::new(database_url))?;
 /// let pool = TenantPool::new(pg);
 /// let items: Vec<String> = pool.transaction(&acme, |tx| {
 ///     // tenant_id is left out: its default is the transaction's tenant.
 ///     tx.insert(diesel::insert_into(orders::table).values((orders::id.eq(uuid::Uuid::new_v4()), orders::item.eq("Burger"))))?;
 ///     tx.fetch_all(orders::table.for_tenant(tx.tenant()).select(orders::item))
 /// })?;
+/// assert_eq!(items, ["Burger"]);
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
