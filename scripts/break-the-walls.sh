@@ -68,6 +68,7 @@ mutant sqlx-type-wall tenancy-sqlx/src/scoped/parts.rs \
 mutant diesel-type-wall tenancy-diesel/src/scoped.rs \
     'pub type TenantFilter<T> = Eq<' 'pub type TenantFilter<T> = diesel::dsl::NotEq<' \
     'T::TenantColumn::default().eq(*tenant.id().as_uuid())' 'T::TenantColumn::default().ne(uuid::Uuid::nil())' \
+    'tenant: U::TenantColumn::default().eq(*tenant.as_uuid()),' 'tenant: U::TenantColumn::default().ne(uuid::Uuid::nil()),' \
     -- -p tenancy-diesel --all-features --test type_wall
 
 mutant torture-sqlx-type-wall tenancy-sqlx/src/scoped/parts.rs \
@@ -77,6 +78,7 @@ mutant torture-sqlx-type-wall tenancy-sqlx/src/scoped/parts.rs \
 mutant torture-diesel-type-wall tenancy-diesel/src/scoped.rs \
     'pub type TenantFilter<T> = Eq<' 'pub type TenantFilter<T> = diesel::dsl::NotEq<' \
     'T::TenantColumn::default().eq(*tenant.id().as_uuid())' 'T::TenantColumn::default().ne(uuid::Uuid::nil())' \
+    'tenant: U::TenantColumn::default().eq(*tenant.as_uuid()),' 'tenant: U::TenantColumn::default().ne(uuid::Uuid::nil()),' \
     -- -p tenancy-isolation --test torture diesel_async_builders_alone
 
 # A condition added to a scoped diesel query, no longer in parentheses.
