@@ -46,26 +46,38 @@ impl<T: TenantTable, S> Update<T, S> {
     /// Adds `SET column = value`. Setting the tenant column is an error
     /// ([`Error::TenantColumn`]): rows never move between tenants.
     #[must_use]
-    pub fn set<'t, C, V>(mut self, column: C, value: V) -> Self
+    pub fn set<'t, C, V>(self, column: C, value: V) -> Self
     where
         C: Column<T>,
         V: ValueOf<C::Value> + sqlx::Encode<'t, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
     {
-        let (col, placeholder) = self.parts.assign::<T, V>(column.name(), value);
-        self.sets.push(format!("{col} = {placeholder}"));
-        self
+        self.assign(column, value, |col, placeholder| {
+            format!("{col} = {placeholder}")
+        })
     }
 
     /// Adds `SET column = column + value` (a counter, a stock level, a
     /// price in cents; a negative value subtracts).
     #[must_use]
-    pub fn set_add<'t, C, V>(mut self, column: C, value: V) -> Self
+    pub fn set_add<'t, C, V>(self, column: C, value: V) -> Self
     where
         C: Column<T>,
         V: ValueOf<C::Value> + sqlx::Encode<'t, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
     {
+        self.assign(column, value, |col, placeholder| {
+            format!("{col} = {col} + {placeholder}")
+        })
+    }
+
+    /// Binds `value` for `column` (never the tenant column) and adds the
+    /// assignment `expr(column, placeholder)` builds.
+    fn assign<'t, C, V>(mut self, column: C, value: V, expr: fn(&str, &str) -> String) -> Self
+    where
+        C: Column<T>,
+        V: sqlx::Encode<'t, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
         let (col, placeholder) = self.parts.assign::<T, V>(column.name(), value);
-        self.sets.push(format!("{col} = {col} + {placeholder}"));
+        self.sets.push(expr(&col, &placeholder));
         self
     }
 
