@@ -23,8 +23,9 @@
 //! # let _ = open;
 //! ```
 //!
-//! Column names as `&'static str` still work everywhere (checked when the
-//! query runs, not when it compiles).
+//! Column names as `&'static str` are still accepted, for columns chosen at
+//! run time: they are checked when the query runs, not when it compiles.
+//! Prefer the typed constants.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -69,6 +70,13 @@ impl<T, V> fmt::Debug for Col<T, V> {
 /// The value type of a column named by a string: any value, which the
 /// database checks when the query runs.
 pub trait Untyped {}
+
+/// The Rust type of a column the application only orders by or tests for
+/// `NULL` (a `timestamptz` without a time crate, say): no value is a value
+/// of it, so `where_eq`, `value` and `set` do not compile with it, while
+/// `order_by`, `where_null` and `column` do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opaque {}
 
 /// A column of table `T`, as the builders take it: a typed [`Col`] of `T`
 /// or a name.

@@ -23,7 +23,13 @@ use crate::error::ApiError;
 
 tenancy_sqlx::tenant_table!(
     /// The `orders` table: one row per order, owned by a tenant.
-    pub Orders = "orders"
+    pub Orders = "orders" {
+        id: uuid::Uuid,
+        item: String,
+        quantity: i32,
+        total_cents: i64,
+        created_at: tenancy_sqlx::column::Opaque,
+    }
 );
 
 /// An order as stored and returned.
@@ -213,9 +219,9 @@ async fn create_order(
     // from the body.
     let mut tx = state.pool.begin_current().await?;
     let order: Order = Scoped::<Orders>::insert()
-        .value("item", item)
-        .value("quantity", new.quantity)
-        .value("total_cents", new.total_cents)
+        .value(Orders::item, item)
+        .value(Orders::quantity, new.quantity)
+        .value(Orders::total_cents, new.total_cents)
         .for_current_tenant()?
         .returning(&mut tx)
         .await?;
@@ -229,7 +235,7 @@ async fn list_orders(
 ) -> Result<Json<Vec<Order>>, ApiError> {
     let mut tx = state.pool.begin(&tenant).await?;
     let orders = Scoped::<Orders>::select()
-        .order_by("created_at", tenancy_sqlx::scoped::Order::Asc)
+        .order_by(Orders::created_at, tenancy_sqlx::scoped::Order::Asc)
         .for_tenant(&tenant)
         .fetch_all(&mut tx)
         .await?;
@@ -245,7 +251,7 @@ async fn get_order(
     let id = parse_id(&id)?;
     let mut tx = state.pool.begin(&tenant).await?;
     let order = Scoped::<Orders>::select()
-        .where_eq("id", id)
+        .where_eq(Orders::id, id)
         .for_tenant(&tenant)
         .fetch_optional(&mut tx)
         .await?;
@@ -264,8 +270,8 @@ async fn update_order(
     check_quantity(change.quantity)?;
     let mut tx = state.pool.begin(&tenant).await?;
     let mut changed: Vec<Order> = Scoped::<Orders>::update()
-        .set("quantity", change.quantity)
-        .where_eq("id", id)
+        .set(Orders::quantity, change.quantity)
+        .where_eq(Orders::id, id)
         .for_tenant(&tenant)
         .returning(&mut tx)
         .await?;
@@ -284,7 +290,7 @@ async fn delete_order(
     let id = parse_id(&id)?;
     let mut tx = state.pool.begin(&tenant).await?;
     let deleted = Scoped::<Orders>::delete()
-        .where_eq("id", id)
+        .where_eq(Orders::id, id)
         .for_tenant(&tenant)
         .execute(&mut tx)
         .await?;

@@ -13,7 +13,7 @@
 //! ```no_run
 //! use tenancy_sqlx::{Scoped, TenantPool};
 //!
-//! tenancy_sqlx::tenant_table!(pub Orders = "orders");
+//! tenancy_sqlx::tenant_table!(pub Orders = "orders" { id: uuid::Uuid, item: String, quantity: i32 });
 //!
 //! #[derive(sqlx::FromRow)]
 //! struct Order { id: uuid::Uuid, item: String, quantity: i32 }
@@ -21,13 +21,13 @@
 //! # async fn demo(pool: TenantPool, acme: tenancy_core::Tenant, id: uuid::Uuid) -> tenancy_sqlx::Result<()> {
 //! let mut tx = pool.begin(&acme).await?;
 //! Scoped::<Orders>::insert()
-//!     .value("item", "Burger")
-//!     .value("quantity", 2_i32)
+//!     .value(Orders::item, "Burger") // a typo or a wrong type does not compile
+//!     .value(Orders::quantity, 2)
 //!     .for_tenant(&acme)
 //!     .execute(&mut tx)
 //!     .await?;
 //! let order: Option<Order> = Scoped::<Orders>::select()
-//!     .where_eq("id", id)
+//!     .where_eq(Orders::id, id)
 //!     .for_tenant(&acme)
 //!     .fetch_optional(&mut tx)
 //!     .await?;
