@@ -7,11 +7,16 @@
 //! database and reports each such problem as a [`Finding`] with a severity,
 //! a stable code and a fix.
 //!
-//! ```no_run
+//! ```
 //! use tenancy_sqlx::audit::{AuditOptions, Severity, audit};
 //!
-//! # async fn demo(pool: sqlx::PgPool) -> Result<(), sqlx::Error> {
-//! let report = audit(&pool, &AuditOptions::default().app_role("pos_app")).await?;
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let db = tenancy_testing::test_database();
+//! # db.owner_sql(&tenancy_testing::fixtures::orders_table_sql())?;
+//! # let pool = sqlx::PgPool::connect(db.app_url()).await?;
+//! # let app_role = tenancy_testing::APP_ROLE; // the role the application connects as
+//! let report = audit(&pool, &AuditOptions::default().app_role(app_role)).await?;
 //! print!("{}", report.to_text());
 //! assert!(!report.has_findings_at(Severity::High));
 //! # Ok(()) }

@@ -32,16 +32,28 @@ use crate::{Error, PgTenantStore, Result, TenantPool, TenantTx};
 ///   A dry run reports what would go, and changes nothing.
 /// - [`export`](Self::export): every row as JSON lines, streamed.
 ///
-/// ```no_run
+/// ```
 /// use tenancy_sqlx::lifecycle::TenantLifecycle;
 ///
-/// # async fn demo(store: tenancy_sqlx::PgTenantStore, pool: tenancy_sqlx::TenantPool, acme: tenancy_core::Tenant) -> tenancy_sqlx::Result<()> {
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = tenancy_testing::test_database();
+/// # db.owner_sql(&tenancy_testing::fixtures::orders_table_sql())?;
+/// # let store = tenancy_sqlx::PgTenantStore::new(sqlx::PgPool::connect(db.owner_url()).await?);
+/// # db.owner_sql(&store.create_table_sql())?;
+/// # let pool = tenancy_sqlx::TenantPool::new(sqlx::PgPool::connect(db.app_url()).await?);
+/// # let acme = tenancy_core::Tenant::builder(tenancy_core::TenantId::new_v4(), "acme".parse()?).build();
+/// # store.insert(&acme, None).await?;
+/// # let mut tx = pool.begin(&acme).await?;
+/// # sqlx::query("INSERT INTO orders (item) VALUES ('Burger')").execute(&mut tx).await?;
+/// # tx.commit().await?;
 /// let lifecycle = TenantLifecycle::new(store, pool);
 /// lifecycle.suspend(acme.id()).await?;
 /// let plan = lifecycle.delete(&acme, true).await?;
 /// for (table, rows) in &plan.tables {
 ///     println!("would delete {rows} rows from {table}");
 /// }
+/// # assert_eq!(plan.tables, [("public.orders".to_owned(), 1)]);
 /// lifecycle.delete(&acme, false).await?;
 /// # Ok(()) }
 /// ```
