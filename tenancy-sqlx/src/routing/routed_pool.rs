@@ -30,15 +30,19 @@ type Resolve = dyn Fn(&TargetName) -> Option<PgConnectOptions> + Send + Sync;
 /// - **A failing target fails only its tenants**, with
 ///   [`Error::Target`] naming it.
 ///
-/// ```no_run
+/// ```
 /// use tenancy_core::TargetName;
 /// use tenancy_sqlx::routing::{HashRouter, RoutedPool};
 ///
-/// # async fn demo(acme: tenancy_core::Tenant) -> tenancy_sqlx::Result<()> {
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (db0, db1) = (tenancy_testing::test_database(), tenancy_testing::test_database());
+/// # let (shard_0_url, shard_1_url) = (db0.app_url(), db1.app_url()); // the app role on each shard
+/// # let acme = tenancy_core::Tenant::builder(tenancy_core::TenantId::new_v4(), "acme".parse()?).build();
 /// let shards = [TargetName::new("shard-0")?, TargetName::new("shard-1")?];
 /// let pool = RoutedPool::builder(HashRouter::new(shards.clone()))
-///     .target(shards[0].clone(), "postgres://app@db0/pos".parse()?)
-///     .target(shards[1].clone(), "postgres://app@db1/pos".parse()?)
+///     .target(shards[0].clone(), shard_0_url.parse()?)
+///     .target(shards[1].clone(), shard_1_url.parse()?)
 ///     .max_connections_per_tenant(4)
 ///     .build();
 /// let mut tx = pool.begin(&acme).await?; // on acme's shard, RLS set as usual

@@ -37,19 +37,28 @@ use crate::MIGRATIONS_TABLE as TRACKING_TABLE;
 /// recorded in the schema's `_tenancy_migrations` table, so a run that
 /// stopped half way resumes where it stopped.
 ///
-/// ```no_run
+/// ```
 /// use tenancy_core::SchemaName;
 /// use tenancy_sqlx::schemas::{Migrations, SchemaProvisioner};
 ///
-/// # async fn demo(admin: sqlx::PgPool, id: tenancy_core::TenantId) -> tenancy_sqlx::Result<()> {
-/// let provisioner = SchemaProvisioner::new(admin, Migrations::from_dir("migrations")?)
-///     .grant_to("app")?;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = tenancy_testing::test_database();
+/// # let admin = sqlx::PgPool::connect(db.provisioner_url()).await?; // may create schemas and roles
+/// # let id = tenancy_core::TenantId::new_v4();
+/// # let app_role = tenancy_testing::APP_ROLE;
+/// # let dir = std::env::temp_dir().join(format!("tenancy-doc-migrations-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # std::fs::write(dir.join("1_orders.sql"), "CREATE TABLE orders (id int PRIMARY KEY)")?;
+/// let provisioner = SchemaProvisioner::new(admin, Migrations::from_dir(&dir)?)
+///     .grant_to(app_role)?;
 /// let schema = SchemaName::for_tenant(id);
 /// provisioner.provision(&schema).await?;
 /// let report = provisioner
 ///     .migrate_all([schema], 4, |p| eprintln!("[{}/{}] {}", p.done, p.total, p.schema))
 ///     .await;
 /// assert!(report.failed.is_empty());
+/// # std::fs::remove_dir_all(&dir)?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
