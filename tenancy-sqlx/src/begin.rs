@@ -18,8 +18,8 @@ mod sealed {
 /// Sealed: the SDK's pools are the only ones, so every implementation binds
 /// the tenant as the SDK does.
 ///
-/// ```no_run
-/// use tenancy_sqlx::{BeginTenantTx, Result};
+/// ```
+/// use tenancy_sqlx::{BeginTenantTx, Result, TenantPool};
 ///
 /// async fn count_orders(pool: &impl BeginTenantTx, tenant: &tenancy_core::Tenant) -> Result<i64> {
 ///     let mut tx = pool.begin(tenant).await?;
@@ -27,6 +27,15 @@ mod sealed {
 ///     tx.commit().await?;
 ///     Ok(n)
 /// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = tenancy_testing::test_database();
+/// # db.owner_sql(&tenancy_testing::fixtures::orders_table_sql())?;
+/// # let acme = tenancy_core::Tenant::builder(tenancy_core::TenantId::new_v4(), "acme".parse()?).build();
+/// let pool = TenantPool::new(sqlx::PgPool::connect(db.app_url()).await?);
+/// assert_eq!(count_orders(&pool, &acme).await?, 0);
+/// # Ok(()) }
 /// ```
 pub trait BeginTenantTx: sealed::Sealed + Send + Sync {
     /// Opens a transaction bound to `tenant`.

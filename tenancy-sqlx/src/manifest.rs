@@ -2,12 +2,19 @@
 //! write it from a live database, and verify it in a test so it cannot go
 //! stale.
 //!
-//! ```no_run
-//! # async fn demo(pool: sqlx::PgPool) -> Result<(), Box<dyn std::error::Error>> {
-//! use tenancy_sqlx::manifest::{ManifestOptions, verify};
+//! ```
+//! use tenancy_sqlx::manifest::{ManifestOptions, from_database, verify};
 //!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let db = tenancy_testing::test_database();
+//! # db.owner_sql(&tenancy_testing::fixtures::orders_table_sql())?;
+//! # let pool = sqlx::PgPool::connect(db.app_url()).await?;
+//! # let path = std::env::temp_dir().join(format!("tenancy-doc-{}.manifest", std::process::id()));
+//! # std::fs::write(&path, from_database(&pool, &ManifestOptions::default()).await?.to_string())?;
 //! // In a test of the application's crate, against the migrated database:
-//! verify(&pool, "tenancy.manifest".as_ref(), &ManifestOptions::default()).await?;
+//! verify(&pool, &path, &ManifestOptions::default()).await?;
+//! # std::fs::remove_file(&path)?;
 //! # Ok(()) }
 //! ```
 //!
