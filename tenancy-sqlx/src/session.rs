@@ -18,11 +18,17 @@ use crate::tx::CloseUnlessDisarmed;
 /// `&mut TenantSession` is an sqlx [`Executor`]; every statement on it runs
 /// as the tenant:
 ///
-/// ```no_run
-/// # async fn demo(pool: tenancy_sqlx::TenantPool, acme: tenancy_core::Tenant) -> tenancy_sqlx::Result<()> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = tenancy_testing::test_database();
+/// # db.owner_sql(&tenancy_testing::fixtures::orders_table_sql())?;
+/// # let pool = tenancy_sqlx::TenantPool::new(sqlx::PgPool::connect(db.app_url()).await?);
+/// # let acme = tenancy_core::Tenant::builder(tenancy_core::TenantId::new_v4(), "acme".parse()?).build();
 /// let mut session = pool.dangerous_session(&acme).await?;
 /// let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders").fetch_one(&mut session).await?;
 /// session.release().await?;
+/// # assert_eq!(n, 0);
 /// # Ok(()) }
 /// ```
 ///

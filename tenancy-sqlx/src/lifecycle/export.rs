@@ -18,12 +18,20 @@ use crate::{Error, Result, TenantTx};
 /// export of millions of rows runs in constant memory. For data
 /// portability and GDPR access requests. Returns rows per table.
 ///
-/// ```no_run
-/// # async fn demo(pool: tenancy_sqlx::TenantPool, acme: tenancy_core::Tenant) -> tenancy_sqlx::Result<()> {
-/// let file = tokio::fs::File::create("acme.jsonl").await.map_err(tenancy_sqlx::Error::Io)?;
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = tenancy_testing::test_database();
+/// # db.owner_sql(&tenancy_testing::fixtures::orders_table_sql())?;
+/// # let pool = tenancy_sqlx::TenantPool::new(sqlx::PgPool::connect(db.app_url()).await?);
+/// # let acme = tenancy_core::Tenant::builder(tenancy_core::TenantId::new_v4(), "acme".parse()?).build();
+/// # let path = std::env::temp_dir().join(format!("tenancy-doc-export-{}.jsonl", std::process::id()));
+/// let file = tokio::fs::File::create(&path).await.map_err(tenancy_sqlx::Error::Io)?; // acme.jsonl
 /// let mut tx = pool.begin(&acme).await?;
 /// let counts = tenancy_sqlx::lifecycle::export_rows(&mut tx, "tenant_id", file).await?;
 /// tx.commit().await?;
+/// # assert_eq!(counts, [("public.orders".to_owned(), 0)]);
+/// # std::fs::remove_file(&path)?;
 /// # Ok(()) }
 /// ```
 pub async fn export_rows<W: AsyncWrite + Unpin>(
