@@ -52,6 +52,11 @@
 //! schema-qualified in the SQL sent, so a temporary table cannot shadow
 //! them.
 //!
+//! A transaction that ran a macro query resets the session when it ends,
+//! as after raw SQL ([`TenantTx`] explains): the check proves which rows a
+//! query reads, not what a function it calls (`set_config(.., false)`,
+//! `pg_advisory_lock`) leaves on the connection.
+//!
 //! The macros are for tenants sharing tables (row-level security); in
 //! schema-per-tenant mode, use sqlx's macros on the [`TenantTx`], whose
 //! `search_path` does the scoping.
@@ -62,6 +67,7 @@ use sqlx::postgres::{PgArguments, PgQueryResult, PgRow};
 use sqlx::query::{Map, Query, QueryScalar};
 use sqlx::{Error, PgConnection, Postgres};
 
+use crate::executor::RawConnection;
 use crate::{Result, TenantTx};
 
 /// The Rust type `$tenant` is bound as.
@@ -93,32 +99,40 @@ where
         Self { build }
     }
 
-    fn bind(self, tx: &TenantTx) -> Q {
-        (self.build)(*tx.tenant().id().as_uuid())
+    /// The query with `tx`'s tenant bound, and the connection to run it on.
+    ///
+    /// The checker proves which rows a query reads, not what it leaves on
+    /// the session: a function such as `set_config(.., false)` or
+    /// `pg_advisory_lock` outlives the transaction. So the connection is
+    /// taken as raw SQL takes it, and the transaction resets the session
+    /// when it ends ([`TenantTx`] explains).
+    fn bind(self, tx: &mut TenantTx) -> (Q, &mut PgConnection) {
+        let query = (self.build)(*tx.tenant().id().as_uuid());
+        (query, tx.dangerous_raw_connection())
     }
 
     /// Runs it on `tx` and returns every row.
     pub async fn fetch_all(self, tx: &mut TenantTx) -> Result<Vec<Q::Output>> {
-        let query = self.bind(tx);
-        Ok(query.fetch_all(tx.conn()).await?)
+        let (query, conn) = self.bind(tx);
+        Ok(query.fetch_all(conn).await?)
     }
 
     /// Runs it on `tx` and returns the first row; an error if there is none.
     pub async fn fetch_one(self, tx: &mut TenantTx) -> Result<Q::Output> {
-        let query = self.bind(tx);
-        Ok(query.fetch_one(tx.conn()).await?)
+        let (query, conn) = self.bind(tx);
+        Ok(query.fetch_one(conn).await?)
     }
 
     /// Runs it on `tx` and returns the first row, if any.
     pub async fn fetch_optional(self, tx: &mut TenantTx) -> Result<Option<Q::Output>> {
-        let query = self.bind(tx);
-        Ok(query.fetch_optional(tx.conn()).await?)
+        let (query, conn) = self.bind(tx);
+        Ok(query.fetch_optional(conn).await?)
     }
 
     /// Runs it on `tx` and returns how many rows it changed.
     pub async fn execute(self, tx: &mut TenantTx) -> Result<PgQueryResult> {
-        let query = self.bind(tx);
-        Ok(query.execute(tx.conn()).await?)
+        let (query, conn) = self.bind(tx);
+        Ok(query.execute(conn).await?)
     }
 }
 

@@ -311,3 +311,32 @@ async fn a_released_session_leaves_no_state_and_one_with_prepared_statements_is_
     assert_eq!(after, fresh_session());
     assert_ne!(pid_after, pid, "the prepared statement must not survive");
 }
+
+/// A checked macro query can still call a function that changes the session
+/// (`set_config(.., false)`, session advisory locks): the checker proves
+/// which rows it reads, not what it leaves behind. So a transaction that ran
+/// one is reset when it ends, as after raw SQL.
+#[cfg(feature = "macros")]
+#[tokio::test]
+async fn session_state_left_by_a_macro_query_is_reset_when_the_transaction_ends() {
+    use tenancy_sqlx::macros::ScopedQuery;
+
+    let f = fixture(1).await;
+    let (before, pid) = session_state(&f.raw).await;
+    assert_eq!(before, fresh_session());
+    let mut tx = f.pool.begin(&f.acme).await.unwrap();
+    // What `tenancy_sqlx::query!("SELECT set_config(...)")` expands to: no
+    // table, so the checker accepts it.
+    let sql = format!(
+        "SELECT set_config('app.tenant_id', '{}', false), pg_advisory_lock(42)",
+        f.globex.id()
+    );
+    ScopedQuery::__new(move |_tenant| sqlx::query(sqlx::AssertSqlSafe(sql)))
+        .execute(&mut tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let (after, pid_after) = session_state(&f.raw).await;
+    assert_eq!(after, fresh_session());
+    assert_eq!(pid_after, pid, "a reset connection is reused");
+}
