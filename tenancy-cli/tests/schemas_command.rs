@@ -72,7 +72,7 @@ async fn migrates_every_schema_reports_failures_and_resumes() {
     let mut schemas = Vec::new();
     for slug in ["a", "b", "c"] {
         let id = TenantId::new_v4();
-        let schema = SchemaName::for_tenant(id);
+        let schema = SchemaName::for_tenant(&id);
         let placement = Placement::shared().with_schema(schema.clone());
         let tenant = Tenant::builder(id, slug.parse().unwrap())
             .settings(TenantSettings::default().with_placement(placement))

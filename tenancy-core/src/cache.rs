@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::{Lookup, StoreError, TenantKey, TenantStore};
+use uuid::Uuid;
+
+use crate::{Lookup, StoreError, TenantIdType, TenantKey, TenantStore};
 
 /// Caches another [`TenantStore`]'s answers for a while, including "no such
 /// tenant" (negative caching), so a flood of requests for unknown tenants
@@ -23,15 +25,18 @@ use crate::{Lookup, StoreError, TenantKey, TenantStore};
 ///     .negative_ttl(Duration::from_secs(5));
 /// ```
 #[derive(Debug)]
-pub struct CachedTenantStore<S> {
+pub struct CachedTenantStore<S, K = Uuid> {
     inner: S,
     ttl: Duration,
     negative_ttl: Duration,
     capacity: usize,
-    entries: Mutex<HashMap<TenantKey, (Instant, Lookup)>>,
+    entries: Mutex<Entries<K>>,
 }
 
-impl<S: TenantStore> CachedTenantStore<S> {
+/// The cached answers, with the instant each expires.
+type Entries<K> = HashMap<TenantKey<K>, (Instant, Lookup<K>)>;
+
+impl<K: TenantIdType, S: TenantStore<K>> CachedTenantStore<S, K> {
     /// Caches `inner`: 60 s for found tenants, 10 s for unknown ones, up to
     /// 100,000 entries.
     pub fn new(inner: S) -> Self {
@@ -67,7 +72,7 @@ impl<S: TenantStore> CachedTenantStore<S> {
     }
 
     /// Forgets one key (after changing or suspending that tenant).
-    pub fn invalidate(&self, key: &TenantKey) {
+    pub fn invalidate(&self, key: &TenantKey<K>) {
         self.lock().remove(key);
     }
 
@@ -76,14 +81,14 @@ impl<S: TenantStore> CachedTenantStore<S> {
         self.lock().clear();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TenantKey, (Instant, Lookup)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries<K>> {
         self.entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The cached answer for `key`, if fresh.
-    fn cached(&self, key: &TenantKey) -> Cached {
+    fn cached(&self, key: &TenantKey<K>) -> Cached<K> {
         let now = Instant::now();
         match self.lock().get(key) {
             Some((expires, tenant)) if *expires > now => Cached::Fresh(tenant.clone()),
@@ -91,7 +96,7 @@ impl<S: TenantStore> CachedTenantStore<S> {
         }
     }
 
-    fn remember(&self, key: TenantKey, tenant: Lookup) {
+    fn remember(&self, key: TenantKey<K>, tenant: Lookup<K>) {
         let ttl = if matches!(tenant, Lookup::Found(_)) {
             self.ttl
         } else {
@@ -110,14 +115,14 @@ impl<S: TenantStore> CachedTenantStore<S> {
 }
 
 /// A cache lookup: a fresh answer (which may be "no such tenant"), or none.
-enum Cached {
-    Fresh(Lookup),
+enum Cached<K> {
+    Fresh(Lookup<K>),
     Absent,
 }
 
 #[async_trait::async_trait]
-impl<S: TenantStore> TenantStore for CachedTenantStore<S> {
-    async fn lookup(&self, key: &TenantKey) -> Result<Lookup, StoreError> {
+impl<K: TenantIdType, S: TenantStore<K>> TenantStore<K> for CachedTenantStore<S, K> {
+    async fn lookup(&self, key: &TenantKey<K>) -> Result<Lookup<K>, StoreError> {
         if let Cached::Fresh(answer) = self.cached(key) {
             return Ok(answer);
         }
@@ -126,7 +131,7 @@ impl<S: TenantStore> TenantStore for CachedTenantStore<S> {
         Ok(answer)
     }
 
-    fn lookup_now(&self, key: &TenantKey) -> Option<Lookup> {
+    fn lookup_now(&self, key: &TenantKey<K>) -> Option<Lookup<K>> {
         match self.cached(key) {
             Cached::Fresh(answer) => Some(answer),
             Cached::Absent => self.inner.lookup_now(key),

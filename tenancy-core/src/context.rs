@@ -1,16 +1,32 @@
 //! [`TenantContext`]: the current tenant, carried in a tokio task-local.
 
 use std::future::Future;
+use std::marker::PhantomData;
 
 use tokio::task::futures::TaskLocalFuture;
+use uuid::Uuid;
 
-use crate::{Tenant, TenantError};
+use crate::{AnyTenant, Tenant, TenantError, TenantIdType};
 
 tokio::task_local! {
-    static CURRENT: Tenant;
+    pub(crate) static CURRENT: AnyTenant;
 }
 
-/// Access to the tenant of the code that is running now.
+/// Access to the current tenant for applications whose tenant ids are
+/// UUIDs (the default): [`TenantContextOf<Uuid>`].
+///
+/// An application keyed by another id type declares its own alias once
+/// and uses it everywhere, exactly as it would use this one:
+///
+/// ```
+/// type TenantContext = tenancy_core::TenantContextOf<i64>;
+///
+/// assert!(TenantContext::current().is_err()); // outside any scope
+/// ```
+pub type TenantContext = TenantContextOf<Uuid>;
+
+/// Access to the tenant of the code that is running now, for tenants whose
+/// ids are of type `K` (see [`TenantContext`] for the UUID default).
 ///
 /// The tenant lives in a tokio task-local: it is set for the duration of a
 /// future with [`TenantContext::scope`] (or a closure with
@@ -21,7 +37,9 @@ tokio::task_local! {
 /// # Fail closed
 ///
 /// [`TenantContext::current`] returns [`TenantError::Missing`] outside a
-/// scope. There is no default tenant and no fallback.
+/// scope. There is no default tenant and no fallback. Asking for a tenant
+/// of one id type while a tenant of another is current fails with
+/// [`TenantError::WrongIdType`]: the application mixed two configurations.
 ///
 /// # What does not inherit the tenant
 ///
@@ -53,40 +71,49 @@ tokio::task_local! {
 /// # }
 /// ```
 #[derive(Debug, Clone, Copy)]
-pub struct TenantContext {
-    _private: (),
+pub struct TenantContextOf<K> {
+    _id_type: PhantomData<fn() -> K>,
 }
 
-impl TenantContext {
+impl<K: TenantIdType> TenantContextOf<K> {
     /// Runs `future` with `tenant` as the current tenant.
     ///
     /// Scopes nest: an inner scope overrides the outer one and the outer
     /// tenant is current again when the inner future finishes.
-    pub fn scope<F: Future>(tenant: Tenant, future: F) -> TaskLocalFuture<Tenant, F> {
-        CURRENT.scope(tenant, future)
+    pub fn scope<F: Future>(tenant: Tenant<K>, future: F) -> TaskLocalFuture<AnyTenant, F> {
+        CURRENT.scope(K::erase(tenant), future)
     }
 
     /// Runs the synchronous closure `f` with `tenant` as the current tenant.
-    pub fn sync_scope<R>(tenant: Tenant, f: impl FnOnce() -> R) -> R {
-        CURRENT.sync_scope(tenant, f)
+    pub fn sync_scope<R>(tenant: Tenant<K>, f: impl FnOnce() -> R) -> R {
+        CURRENT.sync_scope(K::erase(tenant), f)
     }
 
     /// The current tenant, or [`TenantError::Missing`] outside any scope.
-    pub fn current() -> Result<Tenant, TenantError> {
-        CURRENT.try_get().map_err(|_| TenantError::Missing)
+    pub fn current() -> Result<Tenant<K>, TenantError> {
+        Self::with(Tenant::clone)
     }
 
-    /// The current tenant, or `None` outside any scope.
+    /// The current tenant, or `None` outside any scope (or when the current
+    /// tenant's id is of another type).
     ///
-    /// Prefer [`TenantContext::current`] in code that needs a tenant: its
+    /// Prefer [`TenantContextOf::current`] in code that needs a tenant: its
     /// error names what is missing.
-    pub fn try_current() -> Option<Tenant> {
-        CURRENT.try_get().ok()
+    pub fn try_current() -> Option<Tenant<K>> {
+        Self::current().ok()
     }
 
     /// Calls `f` with a reference to the current tenant without cloning it.
-    pub fn with<R>(f: impl FnOnce(&Tenant) -> R) -> Result<R, TenantError> {
-        CURRENT.try_with(f).map_err(|_| TenantError::Missing)
+    pub fn with<R>(f: impl FnOnce(&Tenant<K>) -> R) -> Result<R, TenantError> {
+        CURRENT
+            .try_with(|any| match K::unerase(any) {
+                Some(tenant) => Ok(f(tenant)),
+                None => Err(TenantError::WrongIdType {
+                    expected: K::SQL_TYPE.as_str(),
+                    found: any.id_type().as_str(),
+                }),
+            })
+            .map_err(|_| TenantError::Missing)?
     }
 }
 
@@ -115,6 +142,25 @@ mod tests {
         let seen = TenantContext::sync_scope(acme.clone(), || TenantContext::current().unwrap());
         assert_eq!(seen.id(), acme.id());
         assert!(TenantContext::try_current().is_none());
+    }
+
+    #[test]
+    fn a_tenant_of_another_id_type_is_not_current_for_this_one() {
+        let bigint =
+            Tenant::builder(TenantId::new(7_i64).unwrap(), "seven".parse().unwrap()).build();
+        TenantContextOf::sync_scope(bigint, || {
+            assert_eq!(
+                TenantContext::current().unwrap_err(),
+                TenantError::WrongIdType {
+                    expected: "uuid",
+                    found: "bigint"
+                }
+            );
+            assert_eq!(
+                TenantContextOf::<i64>::current().unwrap().id().to_string(),
+                "7"
+            );
+        });
     }
 
     #[tokio::test]

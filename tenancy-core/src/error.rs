@@ -1,7 +1,5 @@
 //! The error type of `tenancy-core`.
 
-use crate::TenantId;
-
 /// Everything that can go wrong when naming, resolving or using a tenant.
 ///
 /// Every message says what happened and what to do about it. The type is
@@ -17,15 +15,31 @@ pub enum TenantError {
     )]
     Missing,
 
-    /// A string that should have been a tenant id is not a UUID.
+    /// Code asked for the current tenant with one id type while a tenant
+    /// with another id type was current: two parts of the application are
+    /// configured with different [`TenantIdType`](crate::TenantIdType)s.
     #[error(
-        "invalid tenant id {input:?}: {reason}; a tenant id is a UUID such as 67e55044-10b1-426f-9247-bb680e5fe0c8"
+        "the current tenant has a {found} id, but this code asked for a tenant with a {expected} id: \
+         use one tenant id type in the whole application"
     )]
+    WrongIdType {
+        /// The id type the code asked for.
+        expected: &'static str,
+        /// The id type of the current tenant.
+        found: &'static str,
+    },
+
+    /// A string or value that should have been a tenant id is not one of
+    /// the application's id type.
+    #[error("invalid tenant id {input:?}: {reason}; {expected}")]
     InvalidId {
         /// The rejected input (shortened when it is long).
         input: String,
-        /// Why the input is not a UUID.
+        /// Which rule the input broke.
         reason: String,
+        /// What a valid id looks like, such as "a tenant id is a UUID such
+        /// as ...".
+        expected: &'static str,
     },
 
     /// A string that should have been a tenant slug is not one.
@@ -53,8 +67,8 @@ pub enum TenantError {
     /// The tenant exists but is not active, so no work may run for it.
     #[error("tenant {id} is {status}: no work may run for it until it is active again")]
     Inactive {
-        /// The tenant.
-        id: TenantId,
+        /// The tenant's id.
+        id: String,
         /// Its current status, in words.
         status: &'static str,
     },
@@ -66,8 +80,8 @@ pub enum TenantError {
          provision the tenant's schema and record it in the tenant's placement"
     )]
     NoSchema {
-        /// The tenant.
-        id: TenantId,
+        /// The tenant's id.
+        id: String,
     },
 
     /// Transaction options tried to set the setting that carries the
@@ -90,10 +104,10 @@ pub enum TenantError {
          or look a job's tenant up by the id the job carries"
     )]
     Mismatch {
-        /// The tenant it is bound to.
-        expected: TenantId,
-        /// The tenant it was about to run for.
-        found: TenantId,
+        /// The id of the tenant it is bound to.
+        expected: String,
+        /// The id of the tenant it was about to run for.
+        found: String,
     },
 }
 

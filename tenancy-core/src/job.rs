@@ -3,8 +3,9 @@
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
-use crate::{Tenant, TenantContext, TenantError, TenantId};
+use crate::{Tenant, TenantContext, TenantContextOf, TenantError, TenantId, TenantIdType};
 
 /// A job payload together with the id of the tenant it belongs to.
 ///
@@ -39,31 +40,42 @@ use crate::{Tenant, TenantContext, TenantError, TenantId};
 /// # Ok(())
 /// # }
 /// ```
+///
+/// With tenant ids of another type, wrap the payload with
+/// [`TenantJob::for_tenant`] and the tenant from your context alias
+/// (`TenantJob::for_tenant(&TenantContext::current()?, payload)`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TenantJob<P> {
-    tenant_id: TenantId,
+#[serde(bound(
+    serialize = "P: Serialize, K: TenantIdType",
+    deserialize = "P: Deserialize<'de>, K: TenantIdType"
+))]
+pub struct TenantJob<P, K = Uuid> {
+    tenant_id: TenantId<K>,
     payload: P,
 }
 
 impl<P> TenantJob<P> {
-    /// Wraps `payload` for the current tenant; fails closed without one.
+    /// Wraps `payload` for the current tenant (UUID ids); fails closed
+    /// without one.
     pub fn new(payload: P) -> Result<Self, TenantError> {
         Ok(Self::for_tenant(&TenantContext::current()?, payload))
     }
+}
 
+impl<P, K: TenantIdType> TenantJob<P, K> {
     /// Wraps `payload` for an explicitly given tenant.
-    pub fn for_tenant(tenant: &Tenant, payload: P) -> Self {
+    pub fn for_tenant(tenant: &Tenant<K>, payload: P) -> Self {
         Self::with_id(tenant.id(), payload)
     }
 
     #[cfg_attr(not(feature = "sealed-jobs"), allow(dead_code))]
-    pub(crate) fn with_id(tenant_id: TenantId, payload: P) -> Self {
+    pub(crate) fn with_id(tenant_id: TenantId<K>, payload: P) -> Self {
         Self { tenant_id, payload }
     }
 
     /// The id of the tenant the job belongs to.
-    pub fn tenant_id(&self) -> TenantId {
-        self.tenant_id
+    pub fn tenant_id(&self) -> TenantId<K> {
+        self.tenant_id.clone()
     }
 
     /// The payload.
@@ -76,19 +88,19 @@ impl<P> TenantJob<P> {
     /// Fails with [`TenantError::Mismatch`] if `tenant` is not the job's
     /// tenant and with [`TenantError::Inactive`] if it is suspended; the body
     /// does not run then.
-    pub async fn run<F, Fut>(self, tenant: Tenant, body: F) -> Result<Fut::Output, TenantError>
+    pub async fn run<F, Fut>(self, tenant: Tenant<K>, body: F) -> Result<Fut::Output, TenantError>
     where
         F: FnOnce(P) -> Fut,
         Fut: Future,
     {
-        if tenant.id() != self.tenant_id {
+        if *tenant.id_ref() != self.tenant_id {
             return Err(TenantError::Mismatch {
-                expected: self.tenant_id,
-                found: tenant.id(),
+                expected: self.tenant_id.to_string(),
+                found: tenant.id_ref().to_string(),
             });
         }
         tenant.ensure_active()?;
-        Ok(TenantContext::scope(tenant, body(self.payload)).await)
+        Ok(TenantContextOf::scope(tenant, body(self.payload)).await)
     }
 }
 
@@ -117,8 +129,8 @@ mod tests {
         assert_eq!(
             err,
             TenantError::Mismatch {
-                expected: a.id(),
-                found: b.id()
+                expected: a.id().to_string(),
+                found: b.id().to_string()
             }
         );
     }

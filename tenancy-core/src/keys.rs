@@ -1,13 +1,13 @@
 //! Tenant-namespaced cache keys and storage paths.
 //!
-//! Both helpers take the tenant from [`TenantContext`] and fail closed with
+//! Both helpers take the tenant from [`TenantContext`](crate::TenantContext) and fail closed with
 //! [`TenantError::Missing`] when there is none, so a key or path can never be
 //! built without a tenant prefix.
 
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::shorten;
-use crate::{Tenant, TenantContext, TenantError};
+use crate::{AnyTenant, Tenant, TenantError, TenantIdType};
 
 /// A cache key in the current tenant's namespace: `tenant:{id}:{key}`.
 ///
@@ -23,7 +23,7 @@ use crate::{Tenant, TenantContext, TenantError};
 /// # Ok::<(), TenantError>(())
 /// ```
 pub fn cache_key(key: &str) -> Result<String, TenantError> {
-    TenantContext::with(|tenant| tenant.cache_key(key))
+    Ok(AnyTenant::current()?.cache_key(key))
 }
 
 /// A storage path in the current tenant's directory: `tenants/{id}/{relative}`.
@@ -43,16 +43,21 @@ pub fn cache_key(key: &str) -> Result<String, TenantError> {
 /// # Ok::<(), TenantError>(())
 /// ```
 pub fn storage_path(relative: impl AsRef<Path>) -> Result<PathBuf, TenantError> {
-    let tenant = TenantContext::current()?;
-    tenant_storage_path(&tenant, relative.as_ref())
+    let tenant = AnyTenant::current()?;
+    storage_path_for(tenant.id_display(), relative.as_ref())
 }
 
 /// [`storage_path`] for an explicitly given tenant.
-pub fn tenant_storage_path(
-    tenant: &Tenant,
+pub fn tenant_storage_path<K: TenantIdType>(
+    tenant: &Tenant<K>,
     relative: impl AsRef<Path>,
 ) -> Result<PathBuf, TenantError> {
-    let relative = relative.as_ref();
+    storage_path_for(tenant.id_ref(), relative.as_ref())
+}
+
+/// Joins `relative` under `tenants/{id}`, refusing anything that could leave
+/// that directory.
+fn storage_path_for(id: &dyn std::fmt::Display, relative: &Path) -> Result<PathBuf, TenantError> {
     let reject = |reason| TenantError::InvalidPath {
         path: shorten(&relative.to_string_lossy()),
         reason,
@@ -64,7 +69,7 @@ pub fn tenant_storage_path(
         return Err(reject("it is empty"));
     }
     let mut path = PathBuf::from("tenants");
-    path.push(tenant.id().to_string());
+    path.push(id.to_string());
     for component in relative.components() {
         match component {
             Component::Normal(name) => path.push(name),
@@ -79,6 +84,7 @@ pub fn tenant_storage_path(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::TenantContext;
     use crate::TenantId;
 
     fn acme() -> Tenant {

@@ -8,8 +8,10 @@
 //! is no default tenant, and every helper that needs one returns
 //! [`TenantError::Missing`] instead of guessing.
 //!
-//! - [`TenantId`] (a UUID) and [`TenantSlug`] (a DNS-label name) are parsed,
-//!   never assumed; [`Tenant`] is a resolved tenant with status and settings.
+//! - [`TenantId`] (a UUID by default; `bigint`, `integer` or `text` ids
+//!   through [`TenantIdType`]) and [`TenantSlug`] (a DNS-label name) are
+//!   parsed, never assumed; [`Tenant`] is a resolved tenant with status and
+//!   settings.
 //! - [`TenantContext`] carries the current tenant in a tokio task-local. The
 //!   `tenancy-tower` layer sets it around each request.
 //! - [`WithTenant`], [`spawn`] and [`spawn_blocking`] carry it into tasks that
@@ -49,10 +51,12 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod any_tenant;
 mod cache;
 mod context;
 mod error;
 mod id;
+mod id_type;
 mod job;
 mod keys;
 mod placement;
@@ -68,10 +72,12 @@ mod tenant_key;
 #[cfg(feature = "tracing")]
 pub mod trace;
 
+pub use any_tenant::AnyTenant;
 pub use cache::CachedTenantStore;
-pub use context::TenantContext;
+pub use context::{TenantContext, TenantContextOf};
 pub use error::TenantError;
 pub use id::TenantId;
+pub use id_type::{IdSqlType, TenantIdType};
 pub use job::TenantJob;
 pub use keys::{cache_key, storage_path, tenant_storage_path};
 pub use placement::{Placement, SchemaName, TargetName};

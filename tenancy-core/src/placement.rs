@@ -5,8 +5,8 @@ use std::fmt::{self, Write as _};
 
 use serde::{Deserialize, Serialize};
 
-use crate::TenantId;
 use crate::rls::{Ident, InvalidName};
+use crate::{TenantId, TenantIdType};
 
 /// Where a tenant's data lives. Kept in the tenant's
 /// [settings](crate::TenantSettings::placement), so it comes from the tenant
@@ -24,7 +24,7 @@ use crate::rls::{Ident, InvalidName};
 ///
 /// let id = TenantId::new_v4();
 /// let placement = Placement::shared()
-///     .with_schema(SchemaName::for_tenant(id))
+///     .with_schema(SchemaName::for_tenant(&id))
 ///     .with_target(TargetName::new("eu-2")?);
 /// assert!(placement.schema().unwrap().as_str().starts_with("tenant_"));
 /// # Ok::<(), tenancy_core::rls::InvalidName>(())
@@ -107,10 +107,13 @@ impl SchemaName {
         Ok(Self(name.into()))
     }
 
-    /// The conventional schema of a tenant: `tenant_` and the id's 32 hex
-    /// digits. Stable when the tenant's slug changes, and always valid.
-    pub fn for_tenant(id: TenantId) -> Self {
-        Self(format!("tenant_{}", id.as_uuid().simple()).into())
+    /// The conventional schema of a tenant: `tenant_` and the id (a UUID's
+    /// 32 hex digits, an integer's digits, a text id lowercased with other
+    /// characters replaced by `_` and, when anything was replaced, a hash of
+    /// the exact id). Stable when the tenant's slug changes, distinct for
+    /// distinct ids, and always valid.
+    pub fn for_tenant<K: TenantIdType>(id: &TenantId<K>) -> Self {
+        Self(format!("tenant_{}", id.value().schema_suffix()).into())
     }
 
     /// The name as given.
@@ -268,7 +271,7 @@ mod tests {
 
     #[test]
     fn conventional_schema_names_are_valid() {
-        let name = SchemaName::for_tenant(TenantId::new_v4());
+        let name = SchemaName::for_tenant(&TenantId::new_v4());
         assert_eq!(SchemaName::new(name.as_str()).unwrap(), name);
         assert_eq!(name.as_str().len(), 39);
     }

@@ -5,7 +5,7 @@ use std::future::Future;
 use tokio::task::JoinHandle;
 use tokio::task::futures::TaskLocalFuture;
 
-use crate::{Tenant, TenantContext, TenantError};
+use crate::{AnyTenant, Tenant, TenantError, TenantIdType};
 
 /// Attaches a tenant to a future, like `tracing`'s `Instrument` attaches a span.
 ///
@@ -25,14 +25,14 @@ use crate::{Tenant, TenantContext, TenantError};
 /// ```
 pub trait WithTenant: Future + Sized {
     /// Runs this future with `tenant` as the current tenant.
-    fn with_tenant(self, tenant: Tenant) -> TaskLocalFuture<Tenant, Self> {
-        TenantContext::scope(tenant, self)
+    fn with_tenant<K: TenantIdType>(self, tenant: Tenant<K>) -> TaskLocalFuture<AnyTenant, Self> {
+        AnyTenant::from(tenant).scope(self)
     }
 
     /// Runs this future with the tenant that is current *now*, at the call.
     /// Fails with [`TenantError::Missing`] when there is none.
-    fn with_current_tenant(self) -> Result<TaskLocalFuture<Tenant, Self>, TenantError> {
-        Ok(self.with_tenant(TenantContext::current()?))
+    fn with_current_tenant(self) -> Result<TaskLocalFuture<AnyTenant, Self>, TenantError> {
+        Ok(AnyTenant::current()?.scope(self))
     }
 }
 
@@ -67,8 +67,8 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let tenant = TenantContext::current()?;
-    Ok(tokio::spawn(future.with_tenant(tenant)))
+    let tenant = AnyTenant::current()?;
+    Ok(tokio::spawn(tenant.scope(future)))
 }
 
 /// `tokio::task::spawn_blocking` that carries the current tenant into the
@@ -99,15 +99,14 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    let tenant = TenantContext::current()?;
-    Ok(tokio::task::spawn_blocking(move || {
-        TenantContext::sync_scope(tenant, f)
-    }))
+    let tenant = AnyTenant::current()?;
+    Ok(tokio::task::spawn_blocking(move || tenant.sync_scope(f)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::TenantContext;
     use crate::TenantId;
 
     fn acme() -> Tenant {

@@ -19,7 +19,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::{TenantId, TenantJob};
+use uuid::Uuid;
+
+use crate::{TenantId, TenantIdType, TenantJob};
 
 /// The shortest secret [`JobKeys`] accepts, in bytes.
 pub const MIN_SECRET_LEN: usize = 32;
@@ -81,7 +83,7 @@ pub enum SealError {
 ///
 /// // Moved to another tenant in the queue: refused.
 /// let forged = wire.replace(&acme.id().to_string(), &TenantId::new_v4().to_string());
-/// let err = keys.open::<String>(&serde_json::from_str(&forged)?).unwrap_err();
+/// let err = keys.open::<String, tenancy_core::uuid::Uuid>(&serde_json::from_str(&forged)?).unwrap_err();
 /// assert!(matches!(err, SealError::BadSeal));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -122,11 +124,14 @@ impl JobKeys {
     }
 
     /// Seals `job` with the current key.
-    pub fn seal<P: Serialize>(&self, job: &TenantJob<P>) -> Result<SealedJob, SealError> {
+    pub fn seal<P: Serialize, K: TenantIdType>(
+        &self,
+        job: &TenantJob<P, K>,
+    ) -> Result<SealedJob<K>, SealError> {
         let payload = serde_json::to_string(job.payload())?;
         let key = &self.keys[0];
         let mac = key
-            .mac_of(job.tenant_id(), &payload)
+            .mac_of(&job.tenant_id(), &payload)
             .finalize()
             .into_bytes();
         Ok(SealedJob {
@@ -140,18 +145,21 @@ impl JobKeys {
     /// Opens `sealed`: checks its MAC with the key it names (in constant
     /// time), then deserializes the payload. Nothing of a job that fails
     /// the check is returned.
-    pub fn open<P: DeserializeOwned>(&self, sealed: &SealedJob) -> Result<TenantJob<P>, SealError> {
+    pub fn open<P: DeserializeOwned, K: TenantIdType>(
+        &self,
+        sealed: &SealedJob<K>,
+    ) -> Result<TenantJob<P, K>, SealError> {
         let key = self
             .keys
             .iter()
             .find(|k| k.id == sealed.key)
             .ok_or_else(|| SealError::UnknownKey(sealed.key.chars().take(64).collect()))?;
         let mac = unhex(&sealed.mac).ok_or(SealError::BadSeal)?;
-        key.mac_of(sealed.tenant_id, &sealed.payload)
+        key.mac_of(&sealed.tenant_id, &sealed.payload)
             .verify_slice(&mac)
             .map_err(|_| SealError::BadSeal)?;
         let payload = serde_json::from_str(&sealed.payload)?;
-        Ok(TenantJob::with_id(sealed.tenant_id, payload))
+        Ok(TenantJob::with_id(sealed.tenant_id.clone(), payload))
     }
 }
 
@@ -175,14 +183,17 @@ impl JobKey {
         })
     }
 
-    /// The MAC state over the domain label, key id, tenant id and payload,
-    /// each length-prefixed so no two inputs read the same.
-    fn mac_of(&self, tenant: TenantId, payload: &str) -> Hmac<Sha256> {
+    /// The MAC state over the domain label, key id, the tenant id's type
+    /// and text, and the payload, each length-prefixed so no two inputs read
+    /// the same (and the bigint id 42 is not the text id "42").
+    fn mac_of<K: TenantIdType>(&self, tenant: &TenantId<K>, payload: &str) -> Hmac<Sha256> {
         let mut mac = self.mac.clone();
+        let tenant = tenant.to_string();
         for part in [
             DOMAIN,
             self.id.as_bytes(),
-            tenant.as_uuid().as_bytes(),
+            K::SQL_TYPE.as_str().as_bytes(),
+            tenant.as_bytes(),
             payload.as_bytes(),
         ] {
             mac.update(&(part.len() as u64).to_be_bytes());
@@ -195,18 +206,19 @@ impl JobKey {
 /// A sealed [`TenantJob`], ready for the queue (serde-serializable). Only
 /// [`JobKeys::open`] turns it back into a job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SealedJob {
+#[serde(bound(serialize = "K: TenantIdType", deserialize = "K: TenantIdType"))]
+pub struct SealedJob<K = Uuid> {
     key: String,
-    tenant_id: TenantId,
+    tenant_id: TenantId<K>,
     /// The payload as JSON text, exactly as sealed.
     payload: String,
     mac: String,
 }
 
-impl SealedJob {
+impl<K: TenantIdType> SealedJob<K> {
     /// The tenant the job claims (not yet checked: open it first).
-    pub fn claimed_tenant_id(&self) -> TenantId {
-        self.tenant_id
+    pub fn claimed_tenant_id(&self) -> TenantId<K> {
+        self.tenant_id.clone()
     }
 }
 
@@ -266,13 +278,13 @@ mod tests {
         garbled.mac = "zz".into();
         for forged in [moved, edited, garbled] {
             assert!(matches!(
-                keys().open::<u32>(&forged),
+                keys().open::<u32, _>(&forged),
                 Err(SealError::BadSeal)
             ));
         }
         let other_secret = JobKeys::new("k2", &[3; 32]).unwrap();
         assert!(matches!(
-            other_secret.open::<u32>(&sealed),
+            other_secret.open::<u32, _>(&sealed),
             Err(SealError::BadSeal)
         ));
     }
@@ -283,12 +295,12 @@ mod tests {
         let old = JobKeys::new("k1", &[1; 32]).unwrap();
         let queued = old.seal(&TenantJob::for_tenant(&acme, ())).unwrap();
         let rotated = keys().with_previous("k1", &[1; 32]).unwrap();
-        assert!(rotated.open::<()>(&queued).is_ok());
+        assert!(rotated.open::<(), _>(&queued).is_ok());
         let fresh = rotated.seal(&TenantJob::for_tenant(&acme, ())).unwrap();
         assert_eq!(fresh.key, "k2");
         // Once k1 is retired, its jobs are refused.
         assert!(matches!(
-            keys().open::<()>(&queued),
+            keys().open::<(), _>(&queued),
             Err(SealError::UnknownKey(id)) if id == "k1"
         ));
     }

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use crate::{Tenant, TenantId, TenantKey, TenantSlug};
+use uuid::Uuid;
+
+use crate::{Tenant, TenantId, TenantIdType, TenantKey, TenantSlug};
 
 /// A tenant store failed (database down, timeout, ...). Not "tenant unknown":
 /// that is `Ok(None)`.
@@ -25,16 +27,16 @@ impl StoreError {
 
 /// What a store answered for a key.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Lookup {
+pub enum Lookup<K = Uuid> {
     /// The tenant the key names.
-    Found(Tenant),
+    Found(Tenant<K>),
     /// No tenant has this key.
     NotFound,
 }
 
-impl Lookup {
+impl<K> Lookup<K> {
     /// The tenant, if one was found.
-    pub fn into_tenant(self) -> Option<Tenant> {
+    pub fn into_tenant(self) -> Option<Tenant<K>> {
         match self {
             Self::Found(tenant) => Some(tenant),
             Self::NotFound => None,
@@ -42,8 +44,8 @@ impl Lookup {
     }
 }
 
-impl From<Option<Tenant>> for Lookup {
-    fn from(tenant: Option<Tenant>) -> Self {
+impl<K> From<Option<Tenant<K>>> for Lookup<K> {
+    fn from(tenant: Option<Tenant<K>>) -> Self {
         tenant.map_or(Self::NotFound, Self::Found)
     }
 }
@@ -55,11 +57,14 @@ impl From<Option<Tenant>> for Lookup {
 /// [`CachedTenantStore`](crate::CachedTenantStore) here, a PostgreSQL-backed
 /// store in `tenancy-sqlx`. [`TenantStoreExt`] adds `by_slug`, `by_id` and
 /// `by_domain`.
+///
+/// `K` is the application's tenant id type ([`Uuid`] unless it chose
+/// another [`TenantIdType`]); a store serves tenants of one id type.
 #[async_trait::async_trait]
-pub trait TenantStore: Send + Sync + 'static {
+pub trait TenantStore<K: TenantIdType = Uuid>: Send + Sync + 'static {
     /// The tenant `key` names. A domain is lowercase, without port or
     /// trailing dot, such as `orders.acme-corp.com`.
-    async fn lookup(&self, key: &TenantKey) -> Result<Lookup, StoreError>;
+    async fn lookup(&self, key: &TenantKey<K>) -> Result<Lookup<K>, StoreError>;
 
     /// Answers from memory, without I/O, when it can: `Some(answer)` is
     /// what [`lookup`](Self::lookup) would answer, `None` means "ask
@@ -69,19 +74,19 @@ pub trait TenantStore: Send + Sync + 'static {
     /// cache on a hit) implement it so that resolving the tenant of every
     /// request needs no boxed future. The default answers `None`, which is
     /// always correct.
-    fn lookup_now(&self, key: &TenantKey) -> Option<Lookup> {
+    fn lookup_now(&self, key: &TenantKey<K>) -> Option<Lookup<K>> {
         let _ = key;
         None
     }
 }
 
 #[async_trait::async_trait]
-impl<S: TenantStore + ?Sized> TenantStore for Arc<S> {
-    async fn lookup(&self, key: &TenantKey) -> Result<Lookup, StoreError> {
+impl<K: TenantIdType, S: TenantStore<K> + ?Sized> TenantStore<K> for Arc<S> {
+    async fn lookup(&self, key: &TenantKey<K>) -> Result<Lookup<K>, StoreError> {
         (**self).lookup(key).await
     }
 
-    fn lookup_now(&self, key: &TenantKey) -> Option<Lookup> {
+    fn lookup_now(&self, key: &TenantKey<K>) -> Option<Lookup<K>> {
         (**self).lookup_now(key)
     }
 }
@@ -89,9 +94,9 @@ impl<S: TenantStore + ?Sized> TenantStore for Arc<S> {
 /// Lookups by each kind of key, over [`TenantStore::lookup`]; for every
 /// store.
 #[async_trait::async_trait]
-pub trait TenantStoreExt: TenantStore {
+pub trait TenantStoreExt<K: TenantIdType = Uuid>: TenantStore<K> {
     /// The tenant with this slug.
-    async fn by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
+    async fn by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant<K>>, StoreError> {
         Ok(self
             .lookup(&TenantKey::Slug(slug.clone()))
             .await?
@@ -99,13 +104,13 @@ pub trait TenantStoreExt: TenantStore {
     }
 
     /// The tenant with this id.
-    async fn by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
+    async fn by_id(&self, id: TenantId<K>) -> Result<Option<Tenant<K>>, StoreError> {
         Ok(self.lookup(&TenantKey::Id(id)).await?.into_tenant())
     }
 
     /// The tenant that owns this custom domain (lowercase, no port, no
     /// trailing dot).
-    async fn by_domain(&self, domain: &str) -> Result<Option<Tenant>, StoreError> {
+    async fn by_domain(&self, domain: &str) -> Result<Option<Tenant<K>>, StoreError> {
         Ok(self
             .lookup(&TenantKey::Domain(domain.into()))
             .await?
@@ -113,7 +118,7 @@ pub trait TenantStoreExt: TenantStore {
     }
 }
 
-impl<S: TenantStore + ?Sized> TenantStoreExt for S {}
+impl<K: TenantIdType, S: TenantStore<K> + ?Sized> TenantStoreExt<K> for S {}
 
 /// A [`TenantStore`] in memory: for tests, examples and small fixed tenant sets.
 ///
@@ -131,31 +136,48 @@ impl<S: TenantStore + ?Sized> TenantStoreExt for S {}
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Default, Clone)]
-pub struct InMemoryTenantStore {
-    inner: Arc<RwLock<Maps>>,
+///
+/// For tenant ids of another type, start from `Default`:
+/// `InMemoryTenantStore::<i64>::default()`.
+#[derive(Debug, Clone)]
+pub struct InMemoryTenantStore<K = Uuid> {
+    inner: Arc<RwLock<Maps<K>>>,
 }
 
-#[derive(Debug, Default)]
-struct Maps {
-    tenants: HashMap<TenantId, Tenant>,
-    slugs: HashMap<TenantSlug, TenantId>,
-    domains: HashMap<String, TenantId>,
+impl<K> Default for InMemoryTenantStore<K> {
+    fn default() -> Self {
+        Self {
+            inner: Arc::new(RwLock::new(Maps {
+                tenants: HashMap::new(),
+                slugs: HashMap::new(),
+                domains: HashMap::new(),
+            })),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Maps<K> {
+    tenants: HashMap<TenantId<K>, Tenant<K>>,
+    slugs: HashMap<TenantSlug, TenantId<K>>,
+    domains: HashMap<String, TenantId<K>>,
 }
 
 impl InMemoryTenantStore {
-    /// An empty store.
+    /// An empty store of tenants with UUID ids.
     pub fn new() -> Self {
         Self::default()
     }
+}
 
+impl<K: TenantIdType> InMemoryTenantStore<K> {
     /// Adds or replaces a tenant (by id).
-    pub fn insert(&self, tenant: Tenant) {
+    pub fn insert(&self, tenant: Tenant<K>) {
         let mut maps = self
             .inner
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(old) = maps.tenants.get(&tenant.id()).cloned() {
+        if let Some(old) = maps.tenants.get(tenant.id_ref()).cloned() {
             maps.slugs.remove(old.slug());
         }
         maps.slugs.insert(tenant.slug().clone(), tenant.id());
@@ -163,7 +185,7 @@ impl InMemoryTenantStore {
     }
 
     /// Maps a custom domain to a tenant. The domain is stored lowercase.
-    pub fn add_domain(&self, domain: &str, id: TenantId) {
+    pub fn add_domain(&self, domain: &str, id: TenantId<K>) {
         let mut maps = self
             .inner
             .write()
@@ -172,46 +194,39 @@ impl InMemoryTenantStore {
     }
 
     /// Removes a tenant and its domains.
-    pub fn remove(&self, id: TenantId) {
+    pub fn remove(&self, id: &TenantId<K>) {
         let mut maps = self
             .inner
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(old) = maps.tenants.remove(&id) {
+        if let Some(old) = maps.tenants.remove(id) {
             maps.slugs.remove(old.slug());
         }
-        maps.domains.retain(|_, v| *v != id);
+        maps.domains.retain(|_, v| v != id);
     }
 
-    fn get(&self, f: impl FnOnce(&Maps) -> Option<TenantId>) -> Option<Tenant> {
+    fn answer(&self, key: &TenantKey<K>) -> Lookup<K> {
         let maps = self
             .inner
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let id = f(&maps)?;
-        maps.tenants.get(&id).cloned()
+        let id = match key {
+            TenantKey::Slug(slug) => maps.slugs.get(slug),
+            TenantKey::Id(id) => Some(id),
+            TenantKey::Domain(domain) => maps.domains.get(&**domain),
+        };
+        id.and_then(|id| maps.tenants.get(id).cloned()).into()
     }
 }
 
 #[async_trait::async_trait]
-impl TenantStore for InMemoryTenantStore {
-    async fn lookup(&self, key: &TenantKey) -> Result<Lookup, StoreError> {
+impl<K: TenantIdType> TenantStore<K> for InMemoryTenantStore<K> {
+    async fn lookup(&self, key: &TenantKey<K>) -> Result<Lookup<K>, StoreError> {
         Ok(self.answer(key))
     }
 
-    fn lookup_now(&self, key: &TenantKey) -> Option<Lookup> {
+    fn lookup_now(&self, key: &TenantKey<K>) -> Option<Lookup<K>> {
         Some(self.answer(key))
-    }
-}
-
-impl InMemoryTenantStore {
-    fn answer(&self, key: &TenantKey) -> Lookup {
-        match key {
-            TenantKey::Slug(slug) => self.get(|m| m.slugs.get(slug).copied()),
-            TenantKey::Id(id) => self.get(|_| Some(*id)),
-            TenantKey::Domain(domain) => self.get(|m| m.domains.get(&**domain).copied()),
-        }
-        .into()
     }
 }
 
@@ -241,7 +256,7 @@ mod tests {
                 .id(),
             id
         );
-        store.remove(id);
+        store.remove(&id);
         assert!(store.by_id(id).await.unwrap().is_none());
     }
 

@@ -5,8 +5,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
-use crate::{Placement, TenantError, TenantId, TenantSlug};
+use crate::{Placement, TenantError, TenantId, TenantIdType, TenantSlug};
 
 /// Whether a tenant may be served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -133,8 +134,9 @@ impl TenantSettings {
 }
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
-struct TenantData {
-    id: TenantId,
+#[serde(bound(serialize = "K: TenantIdType", deserialize = "K: TenantIdType"))]
+struct TenantData<K> {
+    id: TenantId<K>,
     slug: TenantSlug,
     name: String,
     #[serde(default)]
@@ -144,6 +146,9 @@ struct TenantData {
 }
 
 /// A resolved tenant: id, slug, display name, status and settings.
+///
+/// `K` is the type of the tenant's id ([`TenantIdType`]): [`Uuid`] unless
+/// the application chose `i64`, `i32` or `String`.
 ///
 /// Cloning is cheap (one reference count), so a `Tenant` can be put into
 /// request extensions, task-locals and jobs freely. It is immutable: to change
@@ -159,13 +164,28 @@ struct TenantData {
 /// assert_eq!(acme.status(), TenantStatus::Active);
 /// # Ok::<(), tenancy_core::TenantError>(())
 /// ```
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Tenant(Arc<TenantData>);
+#[derive(Serialize, Deserialize)]
+#[serde(
+    transparent,
+    bound(serialize = "K: TenantIdType", deserialize = "K: TenantIdType")
+)]
+pub struct Tenant<K = Uuid>(Arc<TenantData<K>>);
 
-impl Tenant {
+impl<K> Clone for Tenant<K> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<K: PartialEq> PartialEq for Tenant<K> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl<K: TenantIdType> Tenant<K> {
     /// Starts building a tenant. The display name defaults to the slug.
-    pub fn builder(id: TenantId, slug: TenantSlug) -> TenantBuilder {
+    pub fn builder(id: TenantId<K>, slug: TenantSlug) -> TenantBuilder<K> {
         TenantBuilder {
             data: TenantData {
                 id,
@@ -178,10 +198,10 @@ impl Tenant {
     }
 
     /// A builder holding a copy of this tenant, to derive a changed tenant.
-    pub fn to_builder(&self) -> TenantBuilder {
+    pub fn to_builder(&self) -> TenantBuilder<K> {
         TenantBuilder {
             data: TenantData {
-                id: self.0.id,
+                id: self.0.id.clone(),
                 slug: self.0.slug.clone(),
                 name: self.0.name.clone(),
                 status: self.0.status,
@@ -190,9 +210,14 @@ impl Tenant {
         }
     }
 
-    /// The tenant's id.
-    pub fn id(&self) -> TenantId {
-        self.0.id
+    /// The tenant's id (a copy for UUID and integer ids).
+    pub fn id(&self) -> TenantId<K> {
+        self.0.id.clone()
+    }
+
+    /// The tenant's id, borrowed.
+    pub fn id_ref(&self) -> &TenantId<K> {
+        &self.0.id
     }
 
     /// The tenant's slug.
@@ -231,7 +256,7 @@ impl Tenant {
             Ok(())
         } else {
             Err(TenantError::Inactive {
-                id: self.id(),
+                id: self.0.id.to_string(),
                 status: self.status().as_str(),
             })
         }
@@ -245,7 +270,7 @@ impl Tenant {
     }
 }
 
-impl fmt::Debug for Tenant {
+impl<K: fmt::Debug> fmt::Debug for Tenant<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tenant")
             .field("id", &self.0.id)
@@ -259,11 +284,11 @@ impl fmt::Debug for Tenant {
 
 /// Builds a [`Tenant`]; see [`Tenant::builder`].
 #[derive(Debug)]
-pub struct TenantBuilder {
-    data: TenantData,
+pub struct TenantBuilder<K = Uuid> {
+    data: TenantData<K>,
 }
 
-impl TenantBuilder {
+impl<K: TenantIdType> TenantBuilder<K> {
     /// Sets the display name.
     #[must_use]
     pub fn name(mut self, name: impl Into<String>) -> Self {
@@ -286,7 +311,7 @@ impl TenantBuilder {
     }
 
     /// Finishes the tenant.
-    pub fn build(self) -> Tenant {
+    pub fn build(self) -> Tenant<K> {
         Tenant(Arc::new(self.data))
     }
 }

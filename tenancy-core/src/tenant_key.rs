@@ -2,45 +2,48 @@
 
 use std::fmt;
 
-use crate::{Tenant, TenantError, TenantId, TenantSlug};
+use uuid::Uuid;
+
+use crate::{Tenant, TenantError, TenantId, TenantIdType, TenantSlug};
 
 /// How a request names its tenant, before the store is asked: the key of a
-/// [`TenantStore`](crate::TenantStore) lookup.
+/// [`TenantStore`](crate::TenantStore) lookup. `K` is the application's
+/// tenant id type.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum TenantKey {
+pub enum TenantKey<K = Uuid> {
     /// A slug, from a subdomain, a header or a path prefix.
     Slug(TenantSlug),
     /// An id, from a header or a token claim.
-    Id(TenantId),
+    Id(TenantId<K>),
     /// A custom domain (lowercase, no port, no trailing dot).
     Domain(Box<str>),
 }
 
-impl TenantKey {
+impl<K: TenantIdType> TenantKey<K> {
     /// Whether `tenant` is the tenant this key names. Domains cannot be
     /// checked without the store and never match here.
-    pub fn names(&self, tenant: &Tenant) -> bool {
+    pub fn names(&self, tenant: &Tenant<K>) -> bool {
         match self {
             Self::Slug(slug) => tenant.slug() == slug,
-            Self::Id(id) => tenant.id() == *id,
+            Self::Id(id) => tenant.id_ref() == id,
             Self::Domain(_) => false,
         }
     }
 
-    /// Parses a value that is either a UUID (an id) or a slug.
+    /// Parses a value that is either an id or a slug.
+    ///
+    /// A value that has the shape of an id of type `K` is an id: a UUID, a
+    /// string of digits for integer ids. With text ids, every value is an
+    /// id (the slug and the id usually coincide there).
     pub fn parse_slug_or_id(value: &str) -> Result<Self, TenantError> {
-        // UUID texts are 32 (simple) to 45 (urn) characters: shorter or longer
-        // values skip the id attempt, whose error would allocate for nothing.
-        if (32..=45).contains(&value.len())
-            && let Ok(id) = value.parse::<TenantId>()
-        {
-            return Ok(Self::Id(id));
+        if K::looks_like_id(value) {
+            return value.parse().map(Self::Id);
         }
         value.parse().map(Self::Slug)
     }
 }
 
-impl fmt::Display for TenantKey {
+impl<K: fmt::Display> fmt::Display for TenantKey<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Slug(slug) => write!(f, "slug {slug}"),

@@ -3,7 +3,7 @@
 //! Record the tenant once, at the edge, as a span field; every event inside
 //! the span then carries it. tenancy-tower does this for each request.
 
-use crate::Tenant;
+use crate::{Tenant, TenantIdType};
 
 /// The span field that carries the tenant id.
 pub const TENANT_ID_FIELD: &str = "tenant.id";
@@ -23,13 +23,13 @@ pub const TENANT_ID_FIELD: &str = "tenant.id";
 /// # Ok(())
 /// # }
 /// ```
-pub fn span(tenant: &Tenant) -> tracing::Span {
-    tracing::info_span!("tenant", tenant.id = %tenant.id(), tenant.slug = %tenant.slug())
+pub fn span<K: TenantIdType>(tenant: &Tenant<K>) -> tracing::Span {
+    tracing::info_span!("tenant", tenant.id = %tenant.id_ref(), tenant.slug = %tenant.slug())
 }
 
 /// Records the tenant id into the `tenant.id` field of `span`, which must
 /// have been declared with that field (for example as
 /// `tracing::info_span!("request", tenant.id = tracing::field::Empty)`).
-pub fn record(span: &tracing::Span, tenant: &Tenant) {
-    span.record(TENANT_ID_FIELD, tracing::field::display(tenant.id()));
+pub fn record<K: TenantIdType>(span: &tracing::Span, tenant: &Tenant<K>) {
+    span.record(TENANT_ID_FIELD, tracing::field::display(tenant.id_ref()));
 }

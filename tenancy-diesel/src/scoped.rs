@@ -117,8 +117,8 @@ impl<Q> Scoped<Q> {
             Ok(())
         } else {
             Err(tenancy_core::TenantError::Mismatch {
-                expected: self.tenant,
-                found: tenant.id(),
+                expected: self.tenant.to_string(),
+                found: tenant.id().to_string(),
             }
             .into())
         }

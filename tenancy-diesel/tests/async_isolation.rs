@@ -230,7 +230,7 @@ async fn connections_come_back_clean_after_commit_drop_failed_begin_and_cancel()
 async fn a_tenant_with_its_own_schema_is_served_from_it() {
     let f = fixture().await;
     let id = TenantId::new_v4();
-    let schema = tenancy_core::SchemaName::for_tenant(id);
+    let schema = tenancy_core::SchemaName::for_tenant(&id);
     let app = tenancy_core::rls::Ident::new(tenancy_testing::APP_ROLE).unwrap();
     let policy = TenantPolicy::new("orders").unwrap();
     // The provisioning SQL shared with tenancy-sqlx, then the same table.

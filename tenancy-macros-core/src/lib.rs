@@ -76,6 +76,10 @@ pub struct ScopedSql {
     /// argument count plus one), or `None` when the statement reads only
     /// shared tables.
     pub tenant_param: Option<usize>,
+    /// The type of the tenant column of every tenant table the statement
+    /// names (`uuid`, `bigint`, `integer` or `text`), which is the type
+    /// `$tenant` is bound as; `None` when it names no tenant table.
+    pub id_type: Option<&'static str>,
 }
 
 /// Checks `sql` against `manifest`, for a call site that passes `args`
@@ -92,5 +96,19 @@ pub fn scope_sql(sql: &str, manifest: &Manifest, args: usize) -> Result<ScopedSq
     let placeholders = rewrite::placeholders(sql, args)?;
     let mut checker = check::Checker::new(manifest);
     checker.statement(statement)?;
-    rewrite::rewrite(sql, &placeholders, &checker.qualify)
+    let id_type = match checker.id_types.len() {
+        0 => None,
+        1 => checker.id_types.first().copied(),
+        _ => {
+            let types: Vec<&str> = checker.id_types.iter().copied().collect();
+            return Err(CheckError::new(format!(
+                "the statement names tenant tables whose tenant columns have different types ({}): \
+                 one application binds one tenant id type",
+                types.join(", ")
+            )));
+        }
+    };
+    let mut scoped = rewrite::rewrite(sql, &placeholders, &checker.qualify)?;
+    scoped.id_type = id_type;
+    Ok(scoped)
 }

@@ -7,11 +7,13 @@
 //! # tenancy manifest v1
 //! tenant public.orders tenant_id
 //! tenant public.order_lines tenant_id
+//! tenant billing.invoices account_id bigint
 //! shared public.plans
 //! ```
 //!
-//! `tenant SCHEMA.TABLE COLUMN` declares a tenant table and its tenant
-//! column; `shared SCHEMA.TABLE` a table every tenant may read. A table in
+//! `tenant SCHEMA.TABLE COLUMN [TYPE]` declares a tenant table, its tenant
+//! column and the column's type (`uuid` when left out; `bigint`, `integer`
+//! or `text`); `shared SCHEMA.TABLE` a table every tenant may read. A table in
 //! neither list is refused by the checker: a table added after the manifest
 //! was written cannot slip through unchecked. The `tenancy manifest` command
 //! writes the file from a live database, and `tenancy manifest --check`
@@ -26,6 +28,10 @@ pub const FILE_NAME: &str = "tenancy.manifest";
 /// The first line of every manifest; it names the format's version.
 pub const HEADER: &str = "# tenancy manifest v1";
 
+/// The types a tenant column may have, as the manifest writes them; the
+/// first is the default.
+pub const ID_TYPES: [&str; 4] = ["uuid", "bigint", "integer", "text"];
+
 /// What the manifest says about one table.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TableEntry {
@@ -35,6 +41,9 @@ pub struct TableEntry {
     pub name: String,
     /// The tenant column; `None` for a shared table.
     pub tenant_column: Option<String>,
+    /// The tenant column's type: one of [`ID_TYPES`] (`uuid` for a shared
+    /// table, where it means nothing).
+    pub id_type: &'static str,
 }
 
 impl TableEntry {
@@ -44,7 +53,16 @@ impl TableEntry {
             schema: schema.to_owned(),
             name: name.to_owned(),
             tenant_column: Some(tenant_column.to_owned()),
+            id_type: ID_TYPES[0],
         }
+    }
+
+    /// The same table with tenant ids of type `id_type` (`uuid`, `bigint`,
+    /// `integer`, `text`; `character varying` and `int8`/`int4` are read as
+    /// `text`, `bigint`, `integer`); `None` for a type a tenant id cannot have.
+    pub fn with_id_type(mut self, id_type: &str) -> Option<Self> {
+        self.id_type = id_type_named(id_type)?;
+        Some(self)
     }
 
     /// A table shared by every tenant.
@@ -53,6 +71,7 @@ impl TableEntry {
             schema: schema.to_owned(),
             name: name.to_owned(),
             tenant_column: None,
+            id_type: ID_TYPES[0],
         }
     }
 
@@ -83,7 +102,7 @@ pub enum ManifestError {
     },
     /// A line is not in the manifest's format.
     #[error(
-        "tenancy manifest line {line}: {reason}; expected `tenant SCHEMA.TABLE COLUMN` or `shared SCHEMA.TABLE`. Regenerate it with `tenancy manifest`"
+        "tenancy manifest line {line}: {reason}; expected `tenant SCHEMA.TABLE COLUMN [TYPE]` or `shared SCHEMA.TABLE`. Regenerate it with `tenancy manifest`"
     )]
     Malformed {
         /// The 1-based line number.
@@ -133,9 +152,17 @@ impl Manifest {
                 reason: reason.to_owned(),
             };
             let words: Vec<&str> = line.split_whitespace().collect();
-            let (kind, table, column) = match words.as_slice() {
-                ["tenant", table, column] => ("tenant", *table, Some(*column)),
-                ["shared", table] => ("shared", *table, None),
+            let (kind, table, column, id_type) = match words.as_slice() {
+                ["tenant", table, column] => ("tenant", *table, Some(*column), ID_TYPES[0]),
+                ["tenant", table, column, id_type] => {
+                    let Some(id_type) = id_type_named(id_type) else {
+                        return Err(malformed(&format!(
+                            "`{id_type}` is not a tenant id type (uuid, bigint, integer, text)"
+                        )));
+                    };
+                    ("tenant", *table, Some(*column), id_type)
+                }
+                ["shared", table] => ("shared", *table, None, ID_TYPES[0]),
                 [kind, ..] if *kind != "tenant" && *kind != "shared" => {
                     return Err(malformed(&format!("unknown kind `{kind}`")));
                 }
@@ -151,6 +178,7 @@ impl Manifest {
                 schema: schema.to_owned(),
                 name: name.to_owned(),
                 tenant_column: column.map(str::to_owned),
+                id_type,
             });
             debug_assert!(kind == "tenant" || column.is_none());
         }
@@ -189,12 +217,31 @@ impl fmt::Display for Manifest {
         )?;
         for table in &self.tables {
             match &table.tenant_column {
-                Some(column) => writeln!(f, "tenant {}.{} {column}", table.schema, table.name)?,
+                Some(column) if table.id_type == ID_TYPES[0] => {
+                    writeln!(f, "tenant {}.{} {column}", table.schema, table.name)?;
+                }
+                Some(column) => writeln!(
+                    f,
+                    "tenant {}.{} {column} {}",
+                    table.schema, table.name, table.id_type
+                )?,
                 None => writeln!(f, "shared {}.{}", table.schema, table.name)?,
             }
         }
         Ok(())
     }
+}
+
+/// The manifest's name for a column type, if a tenant id can have it.
+fn id_type_named(name: &str) -> Option<&'static str> {
+    let name = name.trim();
+    let canonical = match name {
+        "int8" => "bigint",
+        "int4" | "int" => "integer",
+        _ if name.starts_with("character varying") || name.starts_with("varchar") => "text",
+        _ => name,
+    };
+    ID_TYPES.into_iter().find(|t| *t == canonical)
 }
 
 /// `ident` as PostgreSQL reads it back unchanged: bare when it is a plain
@@ -223,8 +270,17 @@ mod tests {
         let manifest = Manifest::new(vec![
             TableEntry::tenant("public", "orders", "tenant_id"),
             TableEntry::shared("public", "plans"),
+            TableEntry::tenant("billing", "invoices", "account_id")
+                .with_id_type("int8")
+                .unwrap(),
         ]);
-        assert_eq!(Manifest::parse(&manifest.to_string()).ok(), Some(manifest));
+        let text = manifest.to_string();
+        assert!(
+            text.contains("tenant billing.invoices account_id bigint\n"),
+            "{text}"
+        );
+        assert!(text.contains("tenant public.orders tenant_id\n"), "{text}");
+        assert_eq!(Manifest::parse(&text).ok(), Some(manifest));
     }
 
     #[test]
@@ -242,6 +298,10 @@ mod tests {
             (
                 "# tenancy manifest v1\nowned public.orders x\n",
                 "unknown kind",
+            ),
+            (
+                "# tenancy manifest v1\ntenant public.orders account_id numeric\n",
+                "not a tenant id type",
             ),
         ] {
             let error = Manifest::parse(text).err().map(|e| e.to_string());

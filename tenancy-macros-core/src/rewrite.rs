@@ -92,6 +92,7 @@ pub(crate) fn rewrite(
     Ok(ScopedSql {
         sql: out,
         tenant_param: (!placeholders.tenant.is_empty()).then_some(tenant_param),
+        id_type: None,
     })
 }
 

@@ -179,12 +179,20 @@ fn expand_input(input: &Input, kind: Kind) -> syn::Result<TokenStream2> {
         Kind::QueryAs => quote!(::sqlx::query_as!(#record #sql #(, #args)*)),
         Kind::QueryScalar => quote!(::sqlx::query_scalar!(#sql #(, #args)*)),
     };
+    // `$tenant` is bound as the Rust type of the tenant column, so sqlx
+    // checks it against the column and the query runs only on a transaction
+    // of that id type. A query of shared tables only runs on any.
+    let param = match scoped.id_type {
+        Some("bigint") => quote!(#tenant: i64),
+        Some("integer") => quote!(#tenant: i32),
+        Some("text") => quote!(#tenant: ::std::string::String),
+        Some(_) => quote!(#tenant: ::tenancy_sqlx::__private::Uuid),
+        None => quote!(#tenant),
+    };
     let path = path.display().to_string();
     Ok(quote! {{
         // Rebuild when the manifest changes.
         const _: &[u8] = ::core::include_bytes!(#path);
-        ::tenancy_sqlx::macros::ScopedQuery::__new(
-            |#tenant: ::tenancy_sqlx::macros::TenantKey| #call
-        )
+        ::tenancy_sqlx::macros::ScopedQuery::__new(|#param| #call)
     }})
 }

@@ -57,7 +57,7 @@ async fn main() {
         .grant_to(tenancy_testing::APP_ROLE)
         .unwrap();
     let schemas: Vec<SchemaName> = (0..n)
-        .map(|_| SchemaName::for_tenant(TenantId::new_v4()))
+        .map(|_| SchemaName::for_tenant(&TenantId::new_v4()))
         .collect();
 
     let started = Instant::now();

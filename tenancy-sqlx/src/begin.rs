@@ -3,7 +3,8 @@
 use std::future::Future;
 
 use tenancy_core::rls::TxOptions;
-use tenancy_core::{Tenant, TenantContext};
+use tenancy_core::{Tenant, TenantContextOf, TenantIdType};
+use uuid::Uuid;
 
 use crate::{Result, TenantPool, TenantTx};
 
@@ -37,39 +38,39 @@ mod sealed {
 /// assert_eq!(count_orders(&pool, &acme).await?, 0);
 /// # Ok(()) }
 /// ```
-pub trait BeginTenantTx: sealed::Sealed + Send + Sync {
+pub trait BeginTenantTx<K: TenantIdType = Uuid>: sealed::Sealed + Send + Sync {
     /// Opens a transaction bound to `tenant`.
-    fn begin(&self, tenant: &Tenant) -> impl Future<Output = Result<TenantTx>> + Send;
+    fn begin(&self, tenant: &Tenant<K>) -> impl Future<Output = Result<TenantTx<K>>> + Send;
 
     /// [`begin`](Self::begin) with transaction options.
     fn begin_with(
         &self,
-        tenant: &Tenant,
+        tenant: &Tenant<K>,
         options: &TxOptions,
-    ) -> impl Future<Output = Result<TenantTx>> + Send;
+    ) -> impl Future<Output = Result<TenantTx<K>>> + Send;
 
     /// [`begin`](Self::begin) for the tenant of [`TenantContext`]; fails
     /// closed outside a tenant scope.
-    fn begin_current(&self) -> impl Future<Output = Result<TenantTx>> + Send {
+    fn begin_current(&self) -> impl Future<Output = Result<TenantTx<K>>> + Send {
         async move {
-            let tenant = TenantContext::current()?;
+            let tenant = TenantContextOf::<K>::current()?;
             self.begin(&tenant).await
         }
     }
 }
 
-impl sealed::Sealed for TenantPool {}
+impl<K> sealed::Sealed for TenantPool<K> {}
 
-impl BeginTenantTx for TenantPool {
-    fn begin(&self, tenant: &Tenant) -> impl Future<Output = Result<TenantTx>> + Send {
+impl<K: TenantIdType> BeginTenantTx<K> for TenantPool<K> {
+    fn begin(&self, tenant: &Tenant<K>) -> impl Future<Output = Result<TenantTx<K>>> + Send {
         TenantPool::begin(self, tenant)
     }
 
     fn begin_with(
         &self,
-        tenant: &Tenant,
+        tenant: &Tenant<K>,
         options: &TxOptions,
-    ) -> impl Future<Output = Result<TenantTx>> + Send {
+    ) -> impl Future<Output = Result<TenantTx<K>>> + Send {
         TenantPool::begin_with(self, tenant, options)
     }
 }

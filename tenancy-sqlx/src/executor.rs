@@ -26,8 +26,8 @@ pub(crate) trait RawConnection {
 /// Implements [`Executor`] for `&mut $ty` by forwarding to the connection
 /// from [`RawConnection::dangerous_raw_connection`].
 macro_rules! raw_executor {
-    ($ty:ty) => {
-        impl<'c> Executor<'c> for &'c mut $ty {
+    ($ty:ident) => {
+        impl<'c, K: tenancy_core::TenantIdType> Executor<'c> for &'c mut crate::$ty<K> {
             type Database = Postgres;
 
             fn fetch_many<'e, 'q: 'e, E>(
@@ -73,5 +73,5 @@ macro_rules! raw_executor {
     };
 }
 
-raw_executor!(crate::TenantTx);
-raw_executor!(crate::TenantSession);
+raw_executor!(TenantTx);
+raw_executor!(TenantSession);

@@ -84,6 +84,7 @@ mod begin;
 pub mod column;
 mod error;
 mod executor;
+mod id_type;
 #[cfg(feature = "lifecycle")]
 pub mod lifecycle;
 #[cfg(feature = "macros")]
@@ -106,6 +107,7 @@ mod tx;
 pub use begin::BeginTenantTx;
 pub use column::{Col, Column, ValueOf};
 pub use error::{Error, Result};
+pub use id_type::PgTenantId;
 pub use pool::TenantPool;
 pub use scoped::{Order, Scoped};
 pub use session::TenantSession;
@@ -126,4 +128,5 @@ pub(crate) const MIGRATIONS_TABLE: &str = "_tenancy_migrations";
 #[doc(hidden)]
 pub mod __private {
     pub use crate::table::{is_sql_name, same_name};
+    pub use uuid::Uuid;
 }

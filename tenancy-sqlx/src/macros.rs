@@ -68,35 +68,40 @@ use sqlx::query::{Map, Query, QueryScalar};
 use sqlx::{Error, PgConnection, Postgres};
 
 use crate::executor::RawConnection;
-use crate::{Result, TenantTx};
-
-/// The Rust type `$tenant` is bound as.
-pub type TenantKey = uuid::Uuid;
+use crate::{PgTenantId, Result, TenantTx};
 
 /// A query from [`query!`](crate::query!), [`query_as!`](crate::query_as!)
 /// or [`query_scalar!`](crate::query_scalar!), checked to be scoped to
 /// `$tenant`. It runs only on a [`TenantTx`], whose tenant it binds: not on
 /// a pool, not on a plain connection.
+///
+/// `K` is the type of the tenant ids of the tables it names (from the
+/// manifest): it runs only on a `TenantTx<K>`.
 #[must_use = "a query does nothing until it runs on a TenantTx"]
-pub struct ScopedQuery<F> {
+pub struct ScopedQuery<F, K> {
     build: F,
+    id_type: std::marker::PhantomData<fn(K)>,
 }
 
-impl<F> std::fmt::Debug for ScopedQuery<F> {
+impl<F, K> std::fmt::Debug for ScopedQuery<F, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ScopedQuery").finish_non_exhaustive()
     }
 }
 
-impl<F, Q> ScopedQuery<F>
+impl<F, Q, K> ScopedQuery<F, K>
 where
-    F: FnOnce(TenantKey) -> Q,
+    F: FnOnce(K) -> Q,
     Q: Statement,
+    K: PgTenantId,
 {
     /// Used by the macros' expansion; not public API.
     #[doc(hidden)]
     pub fn __new(build: F) -> Self {
-        Self { build }
+        Self {
+            build,
+            id_type: std::marker::PhantomData,
+        }
     }
 
     /// The query with `tx`'s tenant bound, and the connection to run it on.
@@ -106,31 +111,31 @@ where
     /// `pg_advisory_lock` outlives the transaction. So the connection is
     /// taken as raw SQL takes it, and the transaction resets the session
     /// when it ends ([`TenantTx`] explains).
-    fn bind(self, tx: &mut TenantTx) -> (Q, &mut PgConnection) {
-        let query = (self.build)(*tx.tenant().id().as_uuid());
+    fn bind(self, tx: &mut TenantTx<K>) -> (Q, &mut PgConnection) {
+        let query = (self.build)(tx.tenant().id_ref().value().clone());
         (query, tx.dangerous_raw_connection())
     }
 
     /// Runs it on `tx` and returns every row.
-    pub async fn fetch_all(self, tx: &mut TenantTx) -> Result<Vec<Q::Output>> {
+    pub async fn fetch_all(self, tx: &mut TenantTx<K>) -> Result<Vec<Q::Output>> {
         let (query, conn) = self.bind(tx);
         Ok(query.fetch_all(conn).await?)
     }
 
     /// Runs it on `tx` and returns the first row; an error if there is none.
-    pub async fn fetch_one(self, tx: &mut TenantTx) -> Result<Q::Output> {
+    pub async fn fetch_one(self, tx: &mut TenantTx<K>) -> Result<Q::Output> {
         let (query, conn) = self.bind(tx);
         Ok(query.fetch_one(conn).await?)
     }
 
     /// Runs it on `tx` and returns the first row, if any.
-    pub async fn fetch_optional(self, tx: &mut TenantTx) -> Result<Option<Q::Output>> {
+    pub async fn fetch_optional(self, tx: &mut TenantTx<K>) -> Result<Option<Q::Output>> {
         let (query, conn) = self.bind(tx);
         Ok(query.fetch_optional(conn).await?)
     }
 
     /// Runs it on `tx` and returns how many rows it changed.
-    pub async fn execute(self, tx: &mut TenantTx) -> Result<PgQueryResult> {
+    pub async fn execute(self, tx: &mut TenantTx<K>) -> Result<PgQueryResult> {
         let (query, conn) = self.bind(tx);
         Ok(query.execute(conn).await?)
     }

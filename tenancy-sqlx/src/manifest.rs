@@ -68,10 +68,10 @@ pub async fn from_database(
     options: &ManifestOptions,
 ) -> Result<Manifest, sqlx::Error> {
     let mut conn = conn.acquire().await?;
-    let rows: Vec<(String, String, bool)> = sqlx::query_as(
+    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
         "SELECT n.nspname::text, c.relname::text,
-                EXISTS (SELECT 1 FROM pg_attribute a
-                         WHERE a.attrelid = c.oid AND a.attname = $1 AND NOT a.attisdropped)
+                (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+                  WHERE a.attrelid = c.oid AND a.attname = $1 AND NOT a.attisdropped)
            FROM pg_class c
            JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE c.relkind IN ('r', 'p')
@@ -87,12 +87,15 @@ pub async fn from_database(
     .await?;
     Ok(Manifest::new(
         rows.into_iter()
-            .map(|(schema, name, tenant)| {
-                if tenant {
-                    TableEntry::tenant(&schema, &name, &options.tenant_column)
-                } else {
-                    TableEntry::shared(&schema, &name)
+            .map(|(schema, name, column_type)| match column_type {
+                Some(column_type) => {
+                    let entry = TableEntry::tenant(&schema, &name, &options.tenant_column);
+                    // A tenant column of a type no tenant id has (numeric,
+                    // ...) stays `uuid`: the macros then refuse to compile
+                    // against it rather than bind the wrong type.
+                    entry.clone().with_id_type(&column_type).unwrap_or(entry)
                 }
+                None => TableEntry::shared(&schema, &name),
             })
             .collect(),
     ))

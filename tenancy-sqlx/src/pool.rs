@@ -2,7 +2,8 @@
 
 use sqlx::PgPool;
 use tenancy_core::rls::{SettingName, TenantBinding, TxOptions};
-use tenancy_core::{Tenant, TenantContext};
+use tenancy_core::{Tenant, TenantContextOf, TenantIdType};
+use uuid::Uuid;
 
 use crate::{Result, TenantSession, TenantTx};
 
@@ -39,13 +40,14 @@ use crate::{Result, TenantSession, TenantTx};
 /// Connect with a role that is not a superuser, does not own the tables and
 /// has no `BYPASSRLS`: those roles skip row-level security.
 #[derive(Debug, Clone)]
-pub struct TenantPool {
+pub struct TenantPool<K = Uuid> {
     pool: PgPool,
     binding: TenantBinding,
     named_statements: bool,
+    id_type: std::marker::PhantomData<fn() -> K>,
 }
 
-impl TenantPool {
+impl<K: TenantIdType> TenantPool<K> {
     /// Wraps `pool`. Tenants are bound through the setting `app.tenant_id`.
     ///
     /// Keep no other handle to `pool` in application code: a plain `PgPool`
@@ -55,6 +57,7 @@ impl TenantPool {
             pool,
             binding: TenantBinding::default(),
             named_statements: true,
+            id_type: std::marker::PhantomData,
         }
     }
 
@@ -105,13 +108,13 @@ impl TenantPool {
     /// message (the id is a UUID, so the literal cannot inject anything).
     /// Fails with [`TenantError::Inactive`](tenancy_core::TenantError) for a
     /// suspended tenant.
-    pub async fn begin(&self, tenant: &Tenant) -> Result<TenantTx> {
+    pub async fn begin(&self, tenant: &Tenant<K>) -> Result<TenantTx<K>> {
         let sql = self.binding.begin_sql(tenant)?;
         TenantTx::begin(&self.pool, sql, tenant.clone(), self.named_statements).await
     }
 
     /// [`begin`](TenantPool::begin) with other transaction options.
-    pub async fn begin_with(&self, tenant: &Tenant, options: &TxOptions) -> Result<TenantTx> {
+    pub async fn begin_with(&self, tenant: &Tenant<K>, options: &TxOptions) -> Result<TenantTx<K>> {
         let sql = self.binding.begin_sql_with(tenant, options)?;
         TenantTx::begin(&self.pool, sql, tenant.clone(), self.named_statements).await
     }
@@ -119,8 +122,8 @@ impl TenantPool {
     /// Opens a transaction for the current tenant of [`TenantContext`];
     /// fails with [`TenantError::Missing`](tenancy_core::TenantError) outside
     /// a tenant scope.
-    pub async fn begin_current(&self) -> Result<TenantTx> {
-        let tenant = TenantContext::current()?;
+    pub async fn begin_current(&self) -> Result<TenantTx<K>> {
+        let tenant = TenantContextOf::<K>::current()?;
         self.begin(&tenant).await
     }
 
@@ -130,7 +133,7 @@ impl TenantPool {
     /// client's transaction may run with this tenant, and a session left
     /// unclosed keeps it; every query on the session needs no `BEGIN`.
     /// Read [`TenantSession`] first; prefer [`begin`](Self::begin).
-    pub async fn dangerous_session(&self, tenant: &Tenant) -> Result<TenantSession> {
+    pub async fn dangerous_session(&self, tenant: &Tenant<K>) -> Result<TenantSession<K>> {
         tenant.ensure_active()?;
         TenantSession::start(&self.pool, self.binding.setting().clone(), tenant.clone()).await
     }

@@ -3,9 +3,10 @@
 use std::fmt;
 
 use sqlx::{AssertSqlSafe, Executor, PgConnection, Row};
-use tenancy_core::Tenant;
 use tenancy_core::reset::SESSION_RESET_SQL;
 use tenancy_core::rls::SettingName;
+use tenancy_core::{Tenant, TenantIdType};
+use uuid::Uuid;
 
 use crate::Result;
 use crate::executor::RawConnection;
@@ -52,21 +53,21 @@ use crate::tx::CloseUnlessDisarmed;
 ///   with every pooler.
 /// - Statements run in autocommit mode: use a transaction when several
 ///   writes must succeed or fail together.
-pub struct TenantSession {
+pub struct TenantSession<K = Uuid> {
     guard: CloseUnlessDisarmed,
     setting: SettingName,
-    tenant: Tenant,
+    tenant: Tenant<K>,
 }
 
-impl TenantSession {
+impl<K: TenantIdType> TenantSession<K> {
     pub(crate) async fn start(
         pool: &sqlx::PgPool,
         setting: SettingName,
-        tenant: Tenant,
+        tenant: Tenant<K>,
     ) -> Result<Self> {
         let conn = pool.acquire().await?;
         let mut guard = CloseUnlessDisarmed(Some(conn));
-        let sql = format!("SET {setting} = '{}'", tenant.id());
+        let sql = format!("SET {setting} = '{}'", tenant.id_ref());
         guard.conn().execute(AssertSqlSafe(sql)).await?;
         Ok(Self {
             guard,
@@ -76,7 +77,7 @@ impl TenantSession {
     }
 
     /// The tenant of this session.
-    pub fn tenant(&self) -> &Tenant {
+    pub fn tenant(&self) -> &Tenant<K> {
         &self.tenant
     }
 
@@ -98,16 +99,16 @@ impl TenantSession {
     }
 }
 
-impl RawConnection for TenantSession {
+impl<K: TenantIdType> RawConnection for TenantSession<K> {
     fn dangerous_raw_connection(&mut self) -> &mut PgConnection {
         self.guard.conn()
     }
 }
 
-impl fmt::Debug for TenantSession {
+impl<K: TenantIdType> fmt::Debug for TenantSession<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TenantSession")
-            .field("tenant", &self.tenant.id())
+            .field("tenant", self.tenant.id_ref())
             .field("setting", &self.setting.as_str())
             .finish_non_exhaustive()
     }

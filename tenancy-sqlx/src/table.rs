@@ -21,16 +21,23 @@
             `tenancy_sqlx::tenant_table!(pub {Self} = \"table_name\");`"
 )]
 pub trait TenantTable {
+    /// The type of the tenant ids in this table's tenant column: `Uuid`
+    /// (`uuid`) unless declared otherwise (`id = i64` in
+    /// [`tenant_table!`](crate::tenant_table)). A builder of this table
+    /// binds a tenant of this id type and runs on a transaction of it.
+    type Id: crate::PgTenantId;
     /// The table name, optionally schema-qualified (`schema.table`).
     const TABLE: &'static str;
-    /// The tenant column (a `uuid`).
+    /// The tenant column.
     const TENANT_COLUMN: &'static str;
 }
 
 /// Declares a [`TenantTable`]: a unit struct and its impl.
 ///
-/// `tenant_table!(pub Orders = "orders")` uses the tenant column `tenant_id`;
-/// add `, tenant_column = "org_id"` for another one. Names must be lowercase
+/// `tenant_table!(pub Orders = "orders")` uses the tenant column `tenant_id`
+/// of type `uuid`; add `, tenant_column = "account_id"` for another column
+/// and `, id = i64` for another id type (`i64`, `i32`, `String`; see
+/// [`TenantIdType`](tenancy_core::TenantIdType)). Names must be lowercase
 /// identifiers (`a-z`, `0-9`, `_`); anything else is a compile error.
 ///
 /// List the columns with their Rust types to get typed [`Col`](crate::Col)
@@ -41,6 +48,10 @@ pub trait TenantTable {
 /// ```
 /// tenancy_sqlx::tenant_table!(pub Orders = "orders" { id: uuid::Uuid, item: String });
 /// assert_eq!(Orders::item.name(), "item");
+///
+/// // An existing schema keyed by `account_id bigint`:
+/// tenancy_sqlx::tenant_table!(pub Invoices = "invoices", tenant_column = "account_id", id = i64 { id: i64, total: i64 });
+/// assert_eq!(<Invoices as tenancy_sqlx::TenantTable>::TENANT_COLUMN, "account_id");
 /// ```
 ///
 /// ```compile_fail
@@ -49,53 +60,80 @@ pub trait TenantTable {
 /// ```
 #[macro_export]
 macro_rules! tenant_table {
-    ($(#[$meta:meta])* $vis:vis $name:ident = $table:literal { $($col:ident : $ty:ty),* $(,)? }) => {
-        $crate::tenant_table!($(#[$meta])* $vis $name = $table, tenant_column = "tenant_id" { $($col : $ty),* });
-    };
-    ($(#[$meta:meta])* $vis:vis $name:ident = $table:literal, tenant_column = $column:literal { $($col:ident : $ty:ty),* $(,)? }) => {
-        $crate::tenant_table!($(#[$meta])* $vis $name = $table, tenant_column = $column);
-
-        #[allow(non_upper_case_globals)]
-        impl $name {
-            $(
-                #[doc = concat!("The column `", stringify!($col), "` (`", stringify!($ty), "`).")]
-                $vis const $col: $crate::Col<$name, $ty> = $crate::Col::new(stringify!($col));
-            )*
-        }
-
-        $(
-            const _: () = assert!(
-                $crate::__private::is_sql_name(stringify!($col), false),
-                concat!("`", stringify!($col), "` is not a lowercase SQL column name")
-            );
-            const _: () = assert!(
-                !$crate::__private::same_name(stringify!($col), $column),
-                concat!("`", stringify!($col), "` is the tenant column: the SDK writes it, leave it out of the columns")
-            );
-        )*
-    };
-    ($(#[$meta:meta])* $vis:vis $name:ident = $table:literal) => {
-        $crate::tenant_table!($(#[$meta])* $vis $name = $table, tenant_column = "tenant_id");
-    };
-    ($(#[$meta:meta])* $vis:vis $name:ident = $table:literal, tenant_column = $column:literal) => {
+    (
+        $(#[$meta:meta])* $vis:vis $name:ident = $table:literal
+        $(, tenant_column = $column:literal)?
+        $(, id = $id:ty)?
+        $({ $($col:ident : $ty:ty),* $(,)? })?
+    ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         $vis struct $name;
 
         impl $crate::TenantTable for $name {
+            type Id = $crate::__tenant_table_id!($($id)?);
             const TABLE: &'static str = {
                 assert!($crate::__private::is_sql_name($table, true), "invalid table name");
                 $table
             };
             const TENANT_COLUMN: &'static str = {
-                assert!($crate::__private::is_sql_name($column, false), "invalid tenant column name");
-                $column
+                let column = $crate::__tenant_table_column!($($column)?);
+                assert!($crate::__private::is_sql_name(column, false), "invalid tenant column name");
+                column
             };
         }
+
+        $(
+            #[allow(non_upper_case_globals)]
+            impl $name {
+                $(
+                    #[doc = concat!("The column `", stringify!($col), "` (`", stringify!($ty), "`).")]
+                    $vis const $col: $crate::Col<$name, $ty> = $crate::Col::new(stringify!($col));
+                )*
+            }
+
+            $(
+                const _: () = assert!(
+                    $crate::__private::is_sql_name(stringify!($col), false),
+                    concat!("`", stringify!($col), "` is not a lowercase SQL column name")
+                );
+                const _: () = assert!(
+                    !$crate::__private::same_name(
+                        stringify!($col),
+                        <$name as $crate::TenantTable>::TENANT_COLUMN
+                    ),
+                    concat!("`", stringify!($col), "` is the tenant column: the SDK writes it, leave it out of the columns")
+                );
+            )*
+        )?
     };
 }
 
-/// Whether two names are equal, at compile time (for [`tenant_table!`]).
+/// The id type of a [`tenant_table!`]: `Uuid` unless one is given.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tenant_table_id {
+    () => {
+        $crate::__private::Uuid
+    };
+    ($id:ty) => {
+        $id
+    };
+}
+
+/// The tenant column of a [`tenant_table!`]: `tenant_id` unless one is
+/// given.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tenant_table_column {
+    () => {
+        "tenant_id"
+    };
+    ($column:literal) => {
+        $column
+    };
+}
+
 #[doc(hidden)]
 pub const fn same_name(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());

@@ -6,8 +6,9 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgTransactionManager;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Row, SqlSafeStr};
 use sqlx_core::transaction::TransactionManager;
-use tenancy_core::Tenant;
 use tenancy_core::reset::{Leftovers, TxEnd, end_and_reset_sql};
+use tenancy_core::{Tenant, TenantIdType};
+use uuid::Uuid;
 
 use crate::Result;
 use crate::executor::RawConnection;
@@ -65,9 +66,9 @@ use crate::executor::RawConnection;
 /// per-connection settings into the connect options
 /// (`PgConnectOptions::options`), not into a `SET` in the pool's
 /// `after_connect`, which the reset would undo.
-pub struct TenantTx {
+pub struct TenantTx<K = Uuid> {
     conn: PoolConnection<Postgres>,
-    tenant: Tenant,
+    tenant: Tenant<K>,
     open: bool,
     /// Whether raw SQL ran, which may have changed the session.
     raw: bool,
@@ -79,7 +80,7 @@ pub struct TenantTx {
     slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
-impl TenantTx {
+impl<K: TenantIdType> TenantTx<K> {
     /// Opens a transaction on a connection from `pool` with `begin_sql`
     /// (`BEGIN; SET LOCAL ...`), in one round trip.
     ///
@@ -91,7 +92,7 @@ impl TenantTx {
     pub(crate) async fn begin(
         pool: &PgPool,
         begin_sql: String,
-        tenant: Tenant,
+        tenant: Tenant<K>,
         named_statements: bool,
     ) -> Result<Self> {
         let conn = pool.acquire().await?;
@@ -117,7 +118,7 @@ impl TenantTx {
     }
 
     /// The tenant this transaction is bound to.
-    pub fn tenant(&self) -> &Tenant {
+    pub fn tenant(&self) -> &Tenant<K> {
         &self.tenant
     }
 
@@ -194,7 +195,7 @@ impl TenantTx {
     }
 }
 
-impl Drop for TenantTx {
+impl<K> Drop for TenantTx<K> {
     fn drop(&mut self) {
         if self.open {
             if self.raw {
@@ -212,17 +213,17 @@ impl Drop for TenantTx {
     }
 }
 
-impl RawConnection for TenantTx {
+impl<K: TenantIdType> RawConnection for TenantTx<K> {
     fn dangerous_raw_connection(&mut self) -> &mut PgConnection {
         self.raw = true;
         &mut self.conn
     }
 }
 
-impl fmt::Debug for TenantTx {
+impl<K: TenantIdType> fmt::Debug for TenantTx<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TenantTx")
-            .field("tenant", &self.tenant.id())
+            .field("tenant", self.tenant.id_ref())
             .field("open", &self.open)
             .field("raw", &self.raw)
             .finish_non_exhaustive()

@@ -253,7 +253,7 @@ async fn a_builder_bound_to_one_tenant_refuses_another_tenants_transaction() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::Tenant(TenantError::Mismatch { expected, found }) if expected == f.globex.id() && found == f.acme.id()),
+        matches!(&err, Error::Tenant(TenantError::Mismatch { expected, found }) if *expected == f.globex.id().to_string() && *found == f.acme.id().to_string()),
         "{err}"
     );
 }

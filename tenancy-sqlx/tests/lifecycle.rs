@@ -189,7 +189,7 @@ async fn a_shared_tenant_is_exported_suspended_and_deleted_without_touching_othe
 async fn a_schema_tenant_is_created_in_its_schema_and_deleted_with_it() {
     let w = world().await;
     let id = tenancy_core::TenantId::new_v4();
-    let schema = SchemaName::for_tenant(id);
+    let schema = SchemaName::for_tenant(&id);
     let bank = Tenant::builder(id, "bank".parse().unwrap())
         .settings(
             TenantSettings::default()

@@ -18,7 +18,7 @@ use tenancy_testing::{APP_ROLE, TestDatabase};
 /// `slug` with its own schema.
 fn schema_tenant(slug: &str) -> Tenant {
     let t = tenant(slug);
-    let placement = Placement::shared().with_schema(SchemaName::for_tenant(t.id()));
+    let placement = Placement::shared().with_schema(SchemaName::for_tenant(&t.id()));
     t.to_builder()
         .settings(TenantSettings::default().with_placement(placement))
         .build()
@@ -237,7 +237,7 @@ async fn a_pool_that_requires_schemas_refuses_shared_tenants() {
         .with_binding(TenantBinding::default().require_schema());
     let err = strict.begin(&w.shared).await.unwrap_err();
     assert!(
-        matches!(err, Error::Tenant(TenantError::NoSchema { id }) if id == w.shared.id()),
+        matches!(&err, Error::Tenant(TenantError::NoSchema { id }) if *id == w.shared.id().to_string()),
         "{err}"
     );
     assert!(strict.begin(&w.acme).await.is_ok());
@@ -321,7 +321,7 @@ async fn placements_come_from_the_tenant_store() {
     let listed: Vec<_> = store.tenant_schemas().await.unwrap();
     assert_eq!(listed, [(w.acme.id(), schema_of(&w.acme))]);
 
-    let schema = SchemaName::for_tenant(w.shared.id());
+    let schema = SchemaName::for_tenant(&w.shared.id());
     w.provisioner.provision(&schema).await.unwrap();
     let placement = Placement::shared().with_schema(schema.clone());
     assert!(

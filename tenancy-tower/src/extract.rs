@@ -5,7 +5,8 @@ use std::ops::Deref;
 use axum_core::extract::FromRequestParts;
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
-use tenancy_core::Tenant;
+use tenancy_core::uuid::Uuid;
+use tenancy_core::{AnyTenant, Tenant, TenantIdType};
 
 use crate::TenantRejection;
 use crate::rejection::Renderer;
@@ -20,23 +21,26 @@ use crate::rejection::Renderer;
 /// }
 /// ```
 #[derive(Debug, Clone)]
-pub struct CurrentTenant(pub Tenant);
+pub struct CurrentTenant<K = Uuid>(pub Tenant<K>);
 
-impl Deref for CurrentTenant {
-    type Target = Tenant;
+impl<K> Deref for CurrentTenant<K> {
+    type Target = Tenant<K>;
 
-    fn deref(&self) -> &Tenant {
+    fn deref(&self) -> &Tenant<K> {
         &self.0
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for CurrentTenant {
+impl<S: Send + Sync, K: TenantIdType> FromRequestParts<S> for CurrentTenant<K> {
     type Rejection = MissingTenantLayer;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        // A tenant of another id type means a `TenantLayer` configured for
+        // other ids than this handler: as good as no layer, fail closed.
         parts
             .extensions
-            .get::<Tenant>()
+            .get::<AnyTenant>()
+            .and_then(AnyTenant::downcast::<K>)
             .cloned()
             .map(CurrentTenant)
             .ok_or(MissingTenantLayer)

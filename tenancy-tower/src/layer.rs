@@ -10,7 +10,8 @@ use futures_util::future::BoxFuture;
 use http::request::Parts;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
-use tenancy_core::{Tenant, TenantContext, TenantStore};
+use tenancy_core::uuid::Uuid;
+use tenancy_core::{AnyTenant, Tenant, TenantContextOf, TenantIdType, TenantStore};
 use tokio::task::futures::TaskLocalFuture;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -56,13 +57,21 @@ use crate::strategy::{ReadClaim, Strategy, TenantClaim, TokenClaim};
 ///     .strategy(Header::x_tenant())
 ///     .build();
 /// ```
-#[derive(Clone)]
-pub struct TenantLayer {
-    resolver: Arc<Resolver>,
+pub struct TenantLayer<K = Uuid> {
+    resolver: Arc<Resolver<K>>,
     renderer: SharedRenderer,
 }
 
-impl fmt::Debug for TenantLayer {
+impl<K> Clone for TenantLayer<K> {
+    fn clone(&self) -> Self {
+        Self {
+            resolver: self.resolver.clone(),
+            renderer: self.renderer.clone(),
+        }
+    }
+}
+
+impl<K: TenantIdType> fmt::Debug for TenantLayer<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TenantLayer")
             .field(
@@ -81,9 +90,9 @@ impl fmt::Debug for TenantLayer {
     }
 }
 
-impl TenantLayer {
+impl<K: TenantIdType> TenantLayer<K> {
     /// Starts configuring a layer that looks tenants up in `store`.
-    pub fn builder(store: impl TenantStore) -> TenantLayerBuilder {
+    pub fn builder(store: impl TenantStore<K>) -> TenantLayerBuilder<K> {
         TenantLayerBuilder {
             strategies: Vec::new(),
             mode: ResolutionMode::default(),
@@ -96,8 +105,8 @@ impl TenantLayer {
     }
 }
 
-impl<S> Layer<S> for TenantLayer {
-    type Service = TenantService<S>;
+impl<S, K> Layer<S> for TenantLayer<K> {
+    type Service = TenantService<S, K>;
 
     fn layer(&self, inner: S) -> Self::Service {
         TenantService {
@@ -109,17 +118,17 @@ impl<S> Layer<S> for TenantLayer {
 }
 
 /// Configures a [`TenantLayer`]; see [`TenantLayer::builder`].
-pub struct TenantLayerBuilder {
-    strategies: Vec<Box<dyn Strategy>>,
+pub struct TenantLayerBuilder<K = Uuid> {
+    strategies: Vec<Box<dyn Strategy<K>>>,
     mode: ResolutionMode,
-    claim: Option<Box<dyn ReadClaim>>,
+    claim: Option<Box<dyn ReadClaim<K>>>,
     require_token: bool,
     token_only: bool,
-    store: Arc<dyn TenantStore>,
+    store: Arc<dyn TenantStore<K>>,
     renderer: SharedRenderer,
 }
 
-impl fmt::Debug for TenantLayerBuilder {
+impl<K> fmt::Debug for TenantLayerBuilder<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TenantLayerBuilder")
             .field("mode", &self.mode)
@@ -127,10 +136,10 @@ impl fmt::Debug for TenantLayerBuilder {
     }
 }
 
-impl TenantLayerBuilder {
+impl<K: TenantIdType> TenantLayerBuilder<K> {
     /// Adds a strategy. Order matters in [`ResolutionMode::FirstMatch`].
     #[must_use]
-    pub fn strategy(mut self, strategy: impl Strategy) -> Self {
+    pub fn strategy(mut self, strategy: impl Strategy<K>) -> Self {
         self.strategies.push(Box::new(strategy));
         self
     }
@@ -150,8 +159,8 @@ impl TenantLayerBuilder {
     /// through a strategy (400 otherwise), unless
     /// [`tenant_from_token`](Self::tenant_from_token) is set.
     #[must_use]
-    pub fn token_claim<C: TenantClaim>(mut self) -> Self {
-        self.claim = Some(Box::new(TokenClaim::<C>::new()));
+    pub fn token_claim<C: TenantClaim<K>>(mut self) -> Self {
+        self.claim = Some(Box::new(TokenClaim::<C, K>::new()));
         self
     }
 
@@ -179,7 +188,7 @@ impl TenantLayerBuilder {
     }
 
     /// Finishes the layer.
-    pub fn build(self) -> TenantLayer {
+    pub fn build(self) -> TenantLayer<K> {
         TenantLayer {
             resolver: Arc::new(Resolver {
                 strategies: self.strategies,
@@ -195,14 +204,23 @@ impl TenantLayerBuilder {
 }
 
 /// The service [`TenantLayer`] wraps around an inner service.
-#[derive(Clone)]
-pub struct TenantService<S> {
+pub struct TenantService<S, K = Uuid> {
     inner: S,
-    resolver: Arc<Resolver>,
+    resolver: Arc<Resolver<K>>,
     renderer: SharedRenderer,
 }
 
-impl<S: fmt::Debug> fmt::Debug for TenantService<S> {
+impl<S: Clone, K> Clone for TenantService<S, K> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            resolver: self.resolver.clone(),
+            renderer: self.renderer.clone(),
+        }
+    }
+}
+
+impl<S: fmt::Debug, K> fmt::Debug for TenantService<S, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TenantService")
             .field("inner", &self.inner)
@@ -210,15 +228,16 @@ impl<S: fmt::Debug> fmt::Debug for TenantService<S> {
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TenantService<S>
+impl<S, K, ReqBody, ResBody> Service<Request<ReqBody>> for TenantService<S, K>
 where
+    K: TenantIdType,
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     ReqBody: Send + 'static,
     ResBody: From<String>,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<S, ReqBody>;
+    type Future = ResponseFuture<S, ReqBody, K>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -261,46 +280,52 @@ where
 
 /// Calls `inner` with the request and the tenant in its extensions, and
 /// scopes the call's future to the tenant (task-local and tracing span).
-fn call_in_scope<S, B>(inner: &mut S, tenant: Tenant, mut parts: Parts, body: B) -> State<S, B>
+fn call_in_scope<S, B, K>(
+    inner: &mut S,
+    tenant: Tenant<K>,
+    mut parts: Parts,
+    body: B,
+) -> State<S, B, K>
 where
     S: Service<Request<B>>,
+    K: TenantIdType,
 {
     tenancy_core::trace::record(&tracing::Span::current(), &tenant);
     let span = tenancy_core::trace::span(&tenant);
-    parts.extensions.insert(tenant.clone());
+    parts.extensions.insert(AnyTenant::from(tenant.clone()));
     let call = inner.call(Request::from_parts(parts, body));
     State::Calling {
-        future: TenantContext::scope(tenant, call.instrument(span)),
+        future: TenantContextOf::scope(tenant, call.instrument(span)),
     }
 }
 
-type Resolution = (Result<Tenant, Response<String>>, Parts);
+type Resolution<K> = (Result<Tenant<K>, Response<String>>, Parts);
 
 pin_project! {
     /// The response future of [`TenantService`]: resolves the tenant, then
     /// runs the inner service in the tenant's scope.
-    pub struct ResponseFuture<S, B>
+    pub struct ResponseFuture<S, B, K = Uuid>
     where
         S: Service<Request<B>>,
     {
         #[pin]
-        state: State<S, B>,
+        state: State<S, B, K>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<S, B>
+    enum State<S, B, K>
     where
         S: Service<Request<B>>,
     {
         Resolving {
-            resolve: BoxFuture<'static, Resolution>,
+            resolve: BoxFuture<'static, Resolution<K>>,
             rest: Option<(B, S)>,
         },
         Calling {
             #[pin]
-            future: TaskLocalFuture<Tenant, Instrumented<S::Future>>,
+            future: TaskLocalFuture<AnyTenant, Instrumented<S::Future>>,
         },
         Rejected {
             response: Option<Response<String>>,
@@ -308,7 +333,7 @@ pin_project! {
     }
 }
 
-impl<S, B> fmt::Debug for ResponseFuture<S, B>
+impl<S, B, K> fmt::Debug for ResponseFuture<S, B, K>
 where
     S: Service<Request<B>>,
 {
@@ -317,9 +342,10 @@ where
     }
 }
 
-impl<S, B, ResBody> Future for ResponseFuture<S, B>
+impl<S, B, K, ResBody> Future for ResponseFuture<S, B, K>
 where
     S: Service<Request<B>, Response = Response<ResBody>>,
+    K: TenantIdType,
     ResBody: From<String>,
 {
     type Output = Result<Response<ResBody>, S::Error>;

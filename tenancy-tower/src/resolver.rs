@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use http::request::Parts;
-use tenancy_core::{Lookup, Tenant, TenantStore};
+use tenancy_core::{Lookup, Tenant, TenantIdType, TenantStore};
 
 use crate::strategy::{ClaimStatus, ReadClaim, Strategy};
 use crate::{TenantKey, TenantRejection};
@@ -30,13 +30,13 @@ pub enum ResolutionMode {
 }
 
 /// The configured resolution: strategies, mode, token cross-check, store.
-pub(crate) struct Resolver {
-    pub(crate) strategies: Vec<Box<dyn Strategy>>,
+pub(crate) struct Resolver<K> {
+    pub(crate) strategies: Vec<Box<dyn Strategy<K>>>,
     pub(crate) mode: ResolutionMode,
-    pub(crate) claim: Option<Box<dyn ReadClaim>>,
+    pub(crate) claim: Option<Box<dyn ReadClaim<K>>>,
     pub(crate) require_token: bool,
     pub(crate) token_only: bool,
-    pub(crate) store: Arc<dyn TenantStore>,
+    pub(crate) store: Arc<dyn TenantStore<K>>,
 }
 
 /// Whether a resolution may wait for the store.
@@ -62,12 +62,15 @@ impl From<TenantRejection> for Stop {
     }
 }
 
-impl Resolver {
+impl<K: TenantIdType> Resolver<K> {
     /// Resolves and verifies the tenant at once if the store can answer
     /// every lookup from memory (a cache hit): the common path then needs no
     /// boxed future. `None`: the store must be awaited, use
     /// [`resolve`](Self::resolve); `parts` is then untouched.
-    pub(crate) fn resolve_now(&self, parts: &mut Parts) -> Option<Result<Tenant, TenantRejection>> {
+    pub(crate) fn resolve_now(
+        &self,
+        parts: &mut Parts,
+    ) -> Option<Result<Tenant<K>, TenantRejection>> {
         // With `Io::Forbidden` nothing is ever awaited that could be pending:
         // the one poll runs the resolution to its end.
         let attempt = pin!(self.resolve_with(parts, Io::Forbidden));
@@ -81,7 +84,7 @@ impl Resolver {
     /// Resolves and verifies the tenant, awaiting the store as needed. On
     /// success, strategies whose key was used may have rewritten `parts`
     /// (path prefix stripping).
-    pub(crate) async fn resolve(&self, parts: &mut Parts) -> Result<Tenant, TenantRejection> {
+    pub(crate) async fn resolve(&self, parts: &mut Parts) -> Result<Tenant<K>, TenantRejection> {
         match self.resolve_with(parts, Io::Allowed).await {
             Ok(tenant) => Ok(tenant),
             Err(Stop::Rejected(rejection)) => Err(rejection),
@@ -93,11 +96,11 @@ impl Resolver {
     /// The resolution itself. Strategies and the claim are read without
     /// side effects, and `parts` is rewritten only after the last lookup, so
     /// an attempt stopped by [`Stop::NeedsIo`] leaves no trace.
-    async fn resolve_with(&self, parts: &mut Parts, io: Io) -> Result<Tenant, Stop> {
+    async fn resolve_with(&self, parts: &mut Parts, io: Io) -> Result<Tenant<K>, Stop> {
         // Which strategies name a tenant (sync, no I/O). The usual request
         // names it once: `others` stays empty and never allocates.
-        let mut first: Option<(usize, TenantKey)> = None;
-        let mut others: Vec<(usize, TenantKey)> = Vec::new();
+        let mut first: Option<(usize, TenantKey<K>)> = None;
+        let mut others: Vec<(usize, TenantKey<K>)> = Vec::new();
         for (index, strategy) in self.strategies.iter().enumerate() {
             if let Some(key) = strategy.identify(parts)? {
                 if first.is_none() {
@@ -148,10 +151,10 @@ impl Resolver {
 
     /// Whether `key` names `tenant` (domains need the store to tell; a
     /// domain the store does not know, or cannot look up, names no one).
-    async fn names(&self, key: &TenantKey, tenant: &Tenant, io: Io) -> Result<bool, Stop> {
+    async fn names(&self, key: &TenantKey<K>, tenant: &Tenant<K>, io: Io) -> Result<bool, Stop> {
         match key {
             TenantKey::Domain(_) => match self.lookup(key, io).await {
-                Ok(found) => Ok(found.id() == tenant.id()),
+                Ok(found) => Ok(found.id_ref() == tenant.id_ref()),
                 Err(Stop::NeedsIo) => Err(Stop::NeedsIo),
                 Err(Stop::Rejected(_)) => Ok(false),
             },
@@ -159,7 +162,7 @@ impl Resolver {
         }
     }
 
-    async fn lookup(&self, key: &TenantKey, io: Io) -> Result<Tenant, Stop> {
+    async fn lookup(&self, key: &TenantKey<K>, io: Io) -> Result<Tenant<K>, Stop> {
         let found = match (self.store.lookup_now(key), io) {
             (Some(answer), _) => Ok(answer),
             (None, Io::Forbidden) => return Err(Stop::NeedsIo),

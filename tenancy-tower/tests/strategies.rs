@@ -9,8 +9,25 @@
 use http::request::Parts;
 use http::{HeaderName, HeaderValue, Request};
 use tenancy_core::TenantId;
-use tenancy_tower::strategy::{CustomDomain, Header, PathPrefix, Strategy, Subdomain};
+use tenancy_tower::strategy::{CustomDomain, Header, PathPrefix, Subdomain};
 use tenancy_tower::{TenantKey, TenantRejection};
+
+/// The strategies as an application with UUID tenant ids calls them (every
+/// strategy serves every id type, so the type is named once here).
+trait UuidStrategy {
+    fn identify(&self, parts: &Parts) -> Result<Option<TenantKey>, TenantRejection>;
+    fn rewrite(&self, parts: &mut Parts);
+}
+
+impl<S: tenancy_tower::strategy::Strategy> UuidStrategy for S {
+    fn identify(&self, parts: &Parts) -> Result<Option<TenantKey>, TenantRejection> {
+        tenancy_tower::strategy::Strategy::identify(self, parts)
+    }
+
+    fn rewrite(&self, parts: &mut Parts) {
+        tenancy_tower::strategy::Strategy::rewrite(self, parts);
+    }
+}
 
 fn parts(build: impl FnOnce(http::request::Builder) -> http::request::Builder) -> Parts {
     build(Request::builder()).body(()).unwrap().into_parts().0
@@ -148,6 +165,45 @@ fn header_takes_a_slug_or_an_id_and_nothing_else() {
             .unwrap(),
         slug("acme")
     );
+}
+
+#[test]
+fn header_reads_ids_of_the_applications_id_type() {
+    use tenancy_tower::strategy::Strategy;
+    let h = Header::x_tenant();
+    let with = |v: &str| parts(|b| b.header("x-tenant", v));
+    let bigint = |v: &str| Strategy::<i64>::identify(&h, &with(v));
+    assert_eq!(
+        bigint("42").unwrap(),
+        Some(TenantKey::Id(TenantId::new(42_i64).unwrap()))
+    );
+    assert_eq!(
+        bigint("acme").unwrap(),
+        Some(TenantKey::Slug("acme".parse().unwrap()))
+    );
+    // Digits that are no valid id are a 400, never a lookup and never a 500.
+    for bad in ["0", "99999999999999999999"] {
+        let rejection = bigint(bad).unwrap_err();
+        assert!(is_malformed(Err(rejection.clone())), "{bad}: {rejection:?}");
+        assert!(
+            rejection.reason().contains("positive whole number"),
+            "{}",
+            rejection.reason()
+        );
+    }
+    // A UUID is no bigint id: it is read as a slug (and then not found, 404).
+    assert!(matches!(
+        bigint(&TenantId::new_v4().to_string()),
+        Ok(Some(TenantKey::Slug(_)))
+    ));
+    let text = |v: &str| Strategy::<String>::identify(&h, &with(v));
+    assert_eq!(
+        text("Acme-Corp").unwrap(),
+        Some(TenantKey::Id(
+            TenantId::new("Acme-Corp".to_owned()).unwrap()
+        ))
+    );
+    assert!(text("acme:corp").is_err());
 }
 
 #[test]

@@ -278,7 +278,7 @@ async fn seed(store: &PgTenantStore, mode: Mode) -> Result<Vec<Tenant>, SetupErr
             let placement = match mode {
                 Mode::SharedSchema => Placement::shared(),
                 Mode::SchemaPerTenant => {
-                    Placement::shared().with_schema(SchemaName::for_tenant(id))
+                    Placement::shared().with_schema(SchemaName::for_tenant(&id))
                 }
             };
             let tenant = Tenant::builder(id, slug)

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{Ident, InvalidName, SettingName, TxOptions, check_ident};
-use crate::TenantId;
+use crate::{Tenant, TenantId, TenantIdType};
 
 /// The statement that opens a tenant transaction in one message:
 /// `BEGIN [options][; SET LOCAL option = ...]; SET LOCAL app.tenant_id = '<uuid>'`,
@@ -21,12 +21,16 @@ use crate::TenantId;
 ///
 /// let id: TenantId = "67e55044-10b1-426f-9247-bb680e5fe0c8".parse()?;
 /// assert_eq!(
-///     begin_sql(&SettingName::default(), id, &TxOptions::default()),
+///     begin_sql(&SettingName::default(), &id, &TxOptions::default()),
 ///     format!("BEGIN; SET LOCAL app.tenant_id = '67e55044-10b1-426f-9247-bb680e5fe0c8'{TEMP_LAST_SQL}")
 /// );
 /// # Ok::<(), tenancy_core::TenantError>(())
 /// ```
-pub fn begin_sql(setting: &SettingName, tenant: TenantId, options: &TxOptions) -> String {
+pub fn begin_sql<K: TenantIdType>(
+    setting: &SettingName,
+    tenant: &TenantId<K>,
+    options: &TxOptions,
+) -> String {
     begin_sql_in(setting, tenant, options, None, true)
 }
 
@@ -71,7 +75,7 @@ pub fn revoke_temporary_sql(database: &Ident, app_role: &Ident) -> String {
 /// `schemas` in order (a tenant's own schema, then shared ones).
 fn begin_sql_in(
     setting: &SettingName,
-    tenant: TenantId,
+    tenant: &dyn std::fmt::Display,
     options: &TxOptions,
     search_path: Option<(&crate::SchemaName, &[Ident], bool)>,
     temp_last: bool,
@@ -160,7 +164,7 @@ impl TenantBinding {
     /// let id = TenantId::new_v4();
     /// let tenant = Tenant::builder(id, "acme".parse()?)
     ///     .settings(TenantSettings::default().with_placement(
-    ///         Placement::shared().with_schema(SchemaName::for_tenant(id)),
+    ///         Placement::shared().with_schema(SchemaName::for_tenant(&id)),
     ///     ))
     ///     .build();
     /// let sql = TenantBinding::default().with_shared_schemas(&["public"])?.begin_sql(&tenant)?;
@@ -224,14 +228,17 @@ impl TenantBinding {
     /// `SET LOCAL search_path` and `SET LOCAL ROLE` when the tenant has its
     /// own schema (see [`with_shared_schemas`](Self::with_shared_schemas)); fails
     /// closed for a tenant that is not active.
-    pub fn begin_sql(&self, tenant: &crate::Tenant) -> Result<String, crate::TenantError> {
+    pub fn begin_sql<K: TenantIdType>(
+        &self,
+        tenant: &Tenant<K>,
+    ) -> Result<String, crate::TenantError> {
         self.begin_sql_with(tenant, &self.options)
     }
 
     /// [`begin_sql`](Self::begin_sql) with other transaction options.
-    pub fn begin_sql_with(
+    pub fn begin_sql_with<K: TenantIdType>(
         &self,
-        tenant: &crate::Tenant,
+        tenant: &Tenant<K>,
         options: &TxOptions,
     ) -> Result<String, crate::TenantError> {
         tenant.ensure_active()?;
@@ -244,7 +251,9 @@ impl TenantBinding {
         }
         let schema = tenant.placement().schema();
         if self.require_schema && schema.is_none() {
-            return Err(crate::TenantError::NoSchema { id: tenant.id() });
+            return Err(crate::TenantError::NoSchema {
+                id: tenant.id_ref().to_string(),
+            });
         }
         let search_path = schema.map(|schema| {
             let shared = self.shared_schemas.as_slice();
@@ -252,7 +261,7 @@ impl TenantBinding {
         });
         Ok(begin_sql_in(
             &self.setting,
-            tenant.id(),
+            tenant.id_ref(),
             options,
             search_path,
             !self.temporary_revoked,

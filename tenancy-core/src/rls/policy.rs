@@ -2,7 +2,7 @@
 //! row-level security.
 
 use super::{Ident, InvalidName, SettingName, check_ident, ident::quoted};
-use crate::TenantId;
+use crate::{IdSqlType, TenantId, TenantIdType};
 
 /// Migration SQL that puts a table under tenant row-level security.
 ///
@@ -16,6 +16,19 @@ use crate::TenantId;
 /// # Ok::<(), tenancy_core::rls::InvalidName>(())
 /// ```
 ///
+/// For tenant ids of another type, say so with
+/// [`TenantPolicy::id_type`]; the column type and the casts follow:
+///
+/// ```
+/// use tenancy_core::IdSqlType;
+/// use tenancy_core::rls::TenantPolicy;
+///
+/// let policy = TenantPolicy::new("orders")?.tenant_column("account_id")?.id_type(IdSqlType::BigInt);
+/// assert!(policy.column_sql().starts_with("\"account_id\" bigint NOT NULL"));
+/// assert!(policy.condition_sql().ends_with("'')::bigint)"));
+/// # Ok::<(), tenancy_core::rls::InvalidName>(())
+/// ```
+///
 /// Use [`TenantPolicy::column_sql`] in `CREATE TABLE` and
 /// [`TenantPolicy::enable_sql`] right after it; for a table that already has
 /// rows and no tenant column, [`TenantPolicy::retrofit_sql`].
@@ -24,6 +37,7 @@ pub struct TenantPolicy {
     table: Ident,
     column: Ident,
     setting: SettingName,
+    id_type: IdSqlType,
 }
 
 impl TenantPolicy {
@@ -37,7 +51,16 @@ impl TenantPolicy {
             table: Ident::new(table)?,
             column: Ident::new("tenant_id")?,
             setting: SettingName::default(),
+            id_type: IdSqlType::Uuid,
         })
+    }
+
+    /// The type of the tenant ids (the tenant column's type): `uuid` by
+    /// default. It must be the [`TenantIdType`] the application binds.
+    #[must_use]
+    pub fn id_type(mut self, id_type: IdSqlType) -> Self {
+        self.id_type = id_type;
+        self
     }
 
     /// Uses another tenant column.
@@ -65,22 +88,28 @@ impl TenantPolicy {
     }
 
     /// The column definition for `CREATE TABLE`:
-    /// `"tenant_id" uuid NOT NULL DEFAULT nullif(current_setting(..), '')::uuid`.
+    /// `"tenant_id" uuid NOT NULL DEFAULT nullif(current_setting(..), '')::uuid`
+    /// (with the configured [`id_type`](Self::id_type)).
     ///
     /// With the default, inserts may leave the column out and get the
     /// transaction's tenant; without a tenant they fail the `NOT NULL` (or the
     /// policy's `WITH CHECK`).
     pub fn column_sql(&self) -> String {
         format!(
-            "{} uuid NOT NULL DEFAULT {}",
+            "{} {} NOT NULL DEFAULT {}",
             self.column.sql(),
-            self.setting.tenant_expr()
+            self.id_type.as_str(),
+            self.setting.tenant_expr(self.id_type)
         )
     }
 
     /// The condition the policy uses, also useful in views and functions.
     pub fn condition_sql(&self) -> String {
-        format!("{} = {}", self.column.sql(), self.setting.policy_expr())
+        format!(
+            "{} = {}",
+            self.column.sql(),
+            self.setting.policy_expr(self.id_type)
+        )
     }
 
     fn index_name(&self) -> String {
@@ -109,7 +138,7 @@ impl TenantPolicy {
              CREATE POLICY {name} ON {table} AS PERMISSIVE FOR ALL\n    \
              USING ({condition})\n    \
              WITH CHECK ({condition});\n",
-            default = self.setting.tenant_expr(),
+            default = self.setting.tenant_expr(self.id_type),
             index = self.index_name(),
         )
     }
@@ -129,12 +158,15 @@ impl TenantPolicy {
     /// adds the column (nullable), gives every existing row to `owner`, then
     /// enforces it with [`TenantPolicy::enable_sql`]. Run it in one
     /// transaction; on a big table, split the backfill into batches first.
-    pub fn retrofit_sql(&self, owner: TenantId) -> String {
-        let (table, column) = (self.table.sql(), self.column.sql());
+    /// The column gets the type of `owner`'s id.
+    pub fn retrofit_sql<K: TenantIdType>(&self, owner: &TenantId<K>) -> String {
+        let policy = self.clone().id_type(K::SQL_TYPE);
+        let (table, column) = (policy.table.sql(), policy.column.sql());
         format!(
-            "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} uuid;\n\
+            "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {ty};\n\
              UPDATE {table} SET {column} = '{owner}' WHERE {column} IS NULL;\n{}",
-            self.enable_sql()
+            policy.enable_sql(),
+            ty = K::SQL_TYPE.as_str(),
         )
     }
 }

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::{InvalidName, check_ident};
+use crate::IdSqlType;
 
 /// The name of the PostgreSQL configuration parameter that carries the
 /// tenant id, such as `app.tenant_id`.
@@ -45,16 +46,31 @@ impl SettingName {
         &self.0
     }
 
-    /// The expression for the current tenant as the column default:
+    /// The expression for the current tenant as the column default, for
+    /// tenant ids of type `id_type`:
     /// `nullif(current_setting('app.tenant_id', true), '')::uuid`.
-    pub fn tenant_expr(&self) -> String {
-        format!("nullif(current_setting('{}', true), '')::uuid", self.0)
+    ///
+    /// ```
+    /// use tenancy_core::IdSqlType;
+    /// use tenancy_core::rls::SettingName;
+    ///
+    /// assert_eq!(
+    ///     SettingName::default().tenant_expr(IdSqlType::BigInt),
+    ///     "nullif(current_setting('app.tenant_id', true), '')::bigint"
+    /// );
+    /// ```
+    pub fn tenant_expr(&self, id_type: IdSqlType) -> String {
+        format!(
+            "nullif(current_setting('{}', true), '')::{}",
+            self.0,
+            id_type.as_str()
+        )
     }
 
     /// The expression for the current tenant in a policy, evaluated once per
     /// statement: `(SELECT nullif(current_setting('app.tenant_id', true), '')::uuid)`.
-    pub fn policy_expr(&self) -> String {
-        format!("(SELECT {})", self.tenant_expr())
+    pub fn policy_expr(&self, id_type: IdSqlType) -> String {
+        format!("(SELECT {})", self.tenant_expr(id_type))
     }
 }
 

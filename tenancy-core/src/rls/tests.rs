@@ -44,7 +44,7 @@ fn begin_sql_with_options_quotes_values() {
         .setting("application_name", "it's")
         .unwrap();
     assert_eq!(
-        begin_sql(&SettingName::default(), id, &opts),
+        begin_sql(&SettingName::default(), &id, &opts),
         format!(
             "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY; SET LOCAL statement_timeout = '5s'; \
                  SET LOCAL application_name = 'it''s'; SET LOCAL app.tenant_id = '{id}'{TEMP_LAST_SQL}"
@@ -117,7 +117,7 @@ fn temporary_tables_go_last_unless_trusted_revoked() {
 #[test]
 fn retrofit_adds_backfills_then_enforces() {
     let owner = TenantId::new_v4();
-    let sql = TenantPolicy::new("legacy").unwrap().retrofit_sql(owner);
+    let sql = TenantPolicy::new("legacy").unwrap().retrofit_sql(&owner);
     let add = sql.find("ADD COLUMN").unwrap();
     let fill = sql.find(&format!("'{owner}'")).unwrap();
     let not_null = sql.find("SET NOT NULL").unwrap();

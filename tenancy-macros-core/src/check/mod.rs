@@ -53,6 +53,8 @@ pub(crate) struct Checker<'m> {
     /// The start of every table name the walk classified.
     seen: HashSet<(u64, u64)>,
     pub(crate) qualify: Vec<Qualification>,
+    /// The id types of the tenant tables the statement names.
+    pub(crate) id_types: std::collections::BTreeSet<&'static str>,
 }
 
 /// The references and conditions of one FROM clause (a SELECT, or the
@@ -152,6 +154,7 @@ impl<'m> Checker<'m> {
             manifest,
             seen: HashSet::new(),
             qualify: Vec::new(),
+            id_types: std::collections::BTreeSet::new(),
         }
     }
 
@@ -433,6 +436,9 @@ impl<'m> Checker<'m> {
             return Ok(Ref::other(alias.unwrap_or_else(|| table.clone()), at));
         }
         let entry = self.entry(name, &parts, at)?;
+        if entry.tenant_column.is_some() {
+            self.id_types.insert(entry.id_type);
+        }
         let shown = match &alias {
             Some(alias) if *alias != entry.name => format!("`{}` (alias `{alias}`)", entry.name),
             _ => format!("`{}`", entry.name),

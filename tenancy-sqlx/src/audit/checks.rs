@@ -1,6 +1,7 @@
 //! The catalog queries behind each check.
 
 use sqlx::PgConnection;
+use tenancy_core::IdSqlType;
 
 use super::expr::{
     commands_overlap, contains_word, fails_open, is_tenant_scoped, per_row_setting,
@@ -19,6 +20,8 @@ pub(crate) struct AuditedTable {
     forced: bool,
     attnum: i16,
     not_null: bool,
+    /// The tenant column's type, as the catalog names it.
+    column_type: String,
 }
 
 impl AuditedTable {
@@ -28,6 +31,12 @@ impl AuditedTable {
             .map(|p| format!("\"{p}\""))
             .collect::<Vec<_>>()
             .join(".")
+    }
+
+    /// The tenant id type of the column (`uuid` if it is none a tenant id
+    /// can have), for the policy the fixes suggest.
+    fn id_type(&self) -> IdSqlType {
+        IdSqlType::from_catalog_name(&self.column_type).unwrap_or_default()
     }
 }
 
@@ -51,9 +60,11 @@ pub(crate) async fn tenant_tables(
     conn: &mut PgConnection,
     options: &AuditOptions,
 ) -> Result<Vec<AuditedTable>, sqlx::Error> {
-    let rows: Vec<(i64, String, String, bool, bool, i16, bool)> = sqlx::query_as(
+    /// oid, schema, table, RLS on, forced, tenant column: number, NOT NULL, type.
+    type TableRow = (i64, String, String, bool, bool, i16, bool, String);
+    let rows: Vec<TableRow> = sqlx::query_as(
         "SELECT c.oid::int8, n.nspname::text, c.relname::text, c.relrowsecurity, c.relforcerowsecurity,
-                a.attnum, a.attnotnull
+                a.attnum, a.attnotnull, format_type(a.atttypid, a.atttypmod)
          FROM pg_class c
          JOIN pg_namespace n ON n.oid = c.relnamespace
          JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = $1 AND NOT a.attisdropped
@@ -68,7 +79,7 @@ pub(crate) async fn tenant_tables(
     Ok(rows
         .into_iter()
         .map(
-            |(oid, schema, table, rls, forced, attnum, not_null)| AuditedTable {
+            |(oid, schema, table, rls, forced, attnum, not_null, column_type)| AuditedTable {
                 oid,
                 name: format!("{schema}.{table}"),
                 table,
@@ -76,6 +87,7 @@ pub(crate) async fn tenant_tables(
                 forced,
                 attnum,
                 not_null,
+                column_type,
             },
         )
         .collect())
@@ -177,7 +189,7 @@ async fn policies(
                         FindingCode::PolicyFailOpen,
                         &object,
                         format!("USING ({using}) lets every row through when no tenant is set (a coalesce with the tenant column, or the setting IS NULL OR ...): a connection without a tenant sees every tenant's rows"),
-                        format!("USING ({} = {}): no tenant, no rows", options.tenant_column, options.setting.policy_expr()),
+                        format!("USING ({} = {}): no tenant, no rows", options.tenant_column, options.setting.policy_expr(table.id_type())),
                     ));
                 } else if !is_tenant_scoped(using, options) {
                     out.push(finding(
@@ -210,7 +222,7 @@ async fn policies(
                         "writes are checked with {}: a tenant can insert or move rows into another tenant",
                         effective_check.map_or("nothing".to_owned(), |c| format!("WITH CHECK ({c})"))
                     ),
-                    format!("WITH CHECK ({} = {})", options.tenant_column, options.setting.policy_expr()),
+                    format!("WITH CHECK ({} = {})", options.tenant_column, options.setting.policy_expr(table.id_type())),
                 ));
             }
         }
@@ -221,7 +233,7 @@ async fn policies(
                 FindingCode::SettingUnsetUnsafe,
                 &object,
                 "the policy reads current_setting without missing_ok (true) or without nullif(.., ''): with no tenant set, queries fail with an error instead of returning no rows",
-                format!("use {}", options.setting.policy_expr()),
+                format!("use {}", options.setting.policy_expr(table.id_type())),
             ));
         }
         if expressions.iter().any(|e| per_row_setting(e)) {
@@ -230,7 +242,7 @@ async fn policies(
                 FindingCode::PolicyPerRowSetting,
                 &object,
                 "current_setting is not wrapped in (SELECT ...): PostgreSQL may evaluate it for every row instead of once per statement",
-                format!("use {}", options.setting.policy_expr()),
+                format!("use {}", options.setting.policy_expr(table.id_type())),
             ));
         }
     }

@@ -52,7 +52,7 @@ use crate::MIGRATIONS_TABLE as TRACKING_TABLE;
 /// # std::fs::write(dir.join("1_orders.sql"), "CREATE TABLE orders (id int PRIMARY KEY)")?;
 /// let provisioner = SchemaProvisioner::new(admin, Migrations::from_dir(&dir)?)
 ///     .grant_to(app_role)?;
-/// let schema = SchemaName::for_tenant(id);
+/// let schema = SchemaName::for_tenant(&id);
 /// provisioner.provision(&schema).await?;
 /// let report = provisioner
 ///     .migrate_all([schema], 4, |p| eprintln!("[{}/{}] {}", p.done, p.total, p.schema))

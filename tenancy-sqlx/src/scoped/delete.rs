@@ -42,9 +42,9 @@ filter_methods!(Delete);
 
 impl<T: TenantTable, S> Delete<T, S> {
     /// Runs the delete; returns the number of rows removed.
-    pub async fn execute(mut self, tx: &mut TenantTx) -> Result<u64>
+    pub async fn execute(mut self, tx: &mut TenantTx<T::Id>) -> Result<u64>
     where
-        S: BoundToTenant,
+        S: BoundToTenant<T::Id>,
     {
         let prepared = self.parts.prepare::<T>(self.state.bound(), tx)?;
         let sql = format!(

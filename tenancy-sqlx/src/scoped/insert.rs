@@ -73,9 +73,9 @@ impl<T: TenantTable, S> Insert<T, S> {
 binding_methods!(Insert);
 
 impl<T: TenantTable, S> Insert<T, S> {
-    fn sql(&mut self, tx: &TenantTx, returning: bool) -> Result<String>
+    fn sql(&mut self, tx: &TenantTx<T::Id>, returning: bool) -> Result<String>
     where
-        S: BoundToTenant,
+        S: BoundToTenant<T::Id>,
     {
         let Prepared {
             table,
@@ -98,9 +98,9 @@ impl<T: TenantTable, S> Insert<T, S> {
     }
 
     /// Inserts the row; returns the number of rows inserted (1).
-    pub async fn execute(mut self, tx: &mut TenantTx) -> Result<u64>
+    pub async fn execute(mut self, tx: &mut TenantTx<T::Id>) -> Result<u64>
     where
-        S: BoundToTenant,
+        S: BoundToTenant<T::Id>,
     {
         let sql = self.sql(tx, false)?;
         let done = sqlx::query_with(AssertSqlSafe(sql), self.parts.take_args())
@@ -113,9 +113,9 @@ impl<T: TenantTable, S> Insert<T, S> {
     /// Inserts the row and returns it (`RETURNING *`, or the columns named
     /// with [`return_column`](Self::return_column)), with the columns the
     /// database filled in (ids, defaults, the tenant).
-    pub async fn returning<R>(mut self, tx: &mut TenantTx) -> Result<R>
+    pub async fn returning<R>(mut self, tx: &mut TenantTx<T::Id>) -> Result<R>
     where
-        S: BoundToTenant,
+        S: BoundToTenant<T::Id>,
         R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
         let sql = self.sql(tx, true)?;

@@ -49,6 +49,7 @@ pub use select::{Order, Select};
 pub use update::Update;
 
 use tenancy_core::Tenant;
+use uuid::Uuid;
 
 use crate::TenantTable;
 
@@ -87,9 +88,12 @@ pub struct Unbound;
 
 /// Type state: the builder is bound to a tenant and can run on that
 /// tenant's transaction.
+///
+/// `K` is the type of the tenant's id: the table's
+/// [`TenantTable::Id`](crate::TenantTable::Id).
 #[derive(Debug, Clone)]
-pub struct Bound {
-    tenant: Tenant,
+pub struct Bound<K = Uuid> {
+    tenant: Tenant<K>,
 }
 
 /// The type state of a builder that can run: only [`Bound`]. The methods
@@ -101,14 +105,14 @@ pub struct Bound {
     label = "not bound to a tenant",
     note = "bind it first: `.for_tenant(&tenant)`, or `.for_current_tenant()?` inside a tenant scope"
 )]
-pub trait BoundToTenant: sealed::Sealed {
+pub trait BoundToTenant<K>: sealed::Sealed {
     /// The binding.
     #[doc(hidden)]
-    fn bound(&self) -> &Bound;
+    fn bound(&self) -> &Bound<K>;
 }
 
-impl BoundToTenant for Bound {
-    fn bound(&self) -> &Bound {
+impl<K> BoundToTenant<K> for Bound<K> {
+    fn bound(&self) -> &Bound<K> {
         self
     }
 }
@@ -116,7 +120,7 @@ impl BoundToTenant for Bound {
 mod sealed {
     /// Only the crate's own type states.
     pub trait Sealed {}
-    impl Sealed for super::Bound {}
+    impl<K> Sealed for super::Bound<K> {}
 }
 
 /// Generates `for_tenant` and `for_current_tenant` for a builder.
@@ -127,8 +131,8 @@ macro_rules! binding_methods {
             /// transaction, and its statement names the tenant explicitly.
             pub fn for_tenant(
                 self,
-                tenant: &tenancy_core::Tenant,
-            ) -> $builder<T, $crate::scoped::Bound> {
+                tenant: &tenancy_core::Tenant<T::Id>,
+            ) -> $builder<T, $crate::scoped::Bound<T::Id>> {
                 self.with_state($crate::scoped::Bound {
                     tenant: tenant.clone(),
                 })
@@ -136,8 +140,10 @@ macro_rules! binding_methods {
 
             /// Binds the builder to the current tenant of `TenantContext`;
             /// fails with `TenantError::Missing` outside a tenant scope.
-            pub fn for_current_tenant(self) -> $crate::Result<$builder<T, $crate::scoped::Bound>> {
-                Ok(self.for_tenant(&tenancy_core::TenantContext::current()?))
+            pub fn for_current_tenant(
+                self,
+            ) -> $crate::Result<$builder<T, $crate::scoped::Bound<T::Id>>> {
+                Ok(self.for_tenant(&tenancy_core::TenantContextOf::<T::Id>::current()?))
             }
         }
     };

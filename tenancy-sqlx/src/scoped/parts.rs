@@ -2,6 +2,7 @@
 
 use sqlx::Arguments;
 use sqlx::postgres::PgArguments;
+use tenancy_core::TenantIdType;
 use tenancy_core::rls::Ident;
 
 use super::Bound;
@@ -155,8 +156,8 @@ impl Parts {
     /// placeholder.
     pub(crate) fn prepare<T: TenantTable>(
         &mut self,
-        bound: &Bound,
-        tx: &TenantTx,
+        bound: &Bound<T::Id>,
+        tx: &TenantTx<T::Id>,
     ) -> Result<Prepared> {
         if let Some(err) = self.error.take() {
             return Err(err);
@@ -164,7 +165,7 @@ impl Parts {
         check_tenant(bound, tx)?;
         let table = Ident::new(T::TABLE)?.sql();
         let tenant_column = Ident::new(T::TENANT_COLUMN)?.sql();
-        let tenant = self.bind(T::TENANT_COLUMN, *bound.tenant.id().as_uuid());
+        let tenant = self.bind(T::TENANT_COLUMN, bound.tenant.id_ref().value().clone());
         if let Some(err) = self.error.take() {
             return Err(err);
         }
@@ -198,13 +199,13 @@ pub(crate) struct Prepared {
     pub(crate) tenant: String,
 }
 
-pub(crate) fn check_tenant(bound: &Bound, tx: &TenantTx) -> Result<()> {
-    if bound.tenant.id() == tx.tenant().id() {
+pub(crate) fn check_tenant<K: TenantIdType>(bound: &Bound<K>, tx: &TenantTx<K>) -> Result<()> {
+    if bound.tenant.id_ref() == tx.tenant().id_ref() {
         Ok(())
     } else {
         Err(tenancy_core::TenantError::Mismatch {
-            expected: bound.tenant.id(),
-            found: tx.tenant().id(),
+            expected: bound.tenant.id_ref().to_string(),
+            found: tx.tenant().id_ref().to_string(),
         }
         .into())
     }

@@ -112,9 +112,9 @@ binding_methods!(Select);
 filter_methods!(Select);
 
 impl<T: TenantTable, S> Select<T, S> {
-    fn sql(&mut self, tx: &TenantTx) -> Result<String>
+    fn sql(&mut self, tx: &TenantTx<T::Id>) -> Result<String>
     where
-        S: BoundToTenant,
+        S: BoundToTenant<T::Id>,
     {
         let prepared = self.parts.prepare::<T>(self.state.bound(), tx)?;
         let mut sql = format!(
@@ -141,9 +141,9 @@ impl<T: TenantTable, S> Select<T, S> {
     }
 
     /// All matching rows of the bound tenant.
-    pub async fn fetch_all<R>(mut self, tx: &mut TenantTx) -> Result<Vec<R>>
+    pub async fn fetch_all<R>(mut self, tx: &mut TenantTx<T::Id>) -> Result<Vec<R>>
     where
-        S: BoundToTenant,
+        S: BoundToTenant<T::Id>,
         R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
         let sql = self.sql(tx)?;
@@ -155,9 +155,9 @@ impl<T: TenantTable, S> Select<T, S> {
     }
 
     /// The first matching row, if any.
-    pub async fn fetch_optional<R>(mut self, tx: &mut TenantTx) -> Result<Option<R>>
+    pub async fn fetch_optional<R>(mut self, tx: &mut TenantTx<T::Id>) -> Result<Option<R>>
     where
-        S: BoundToTenant,
+        S: BoundToTenant<T::Id>,
         R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
         let sql = self.sql(tx)?;
@@ -169,9 +169,9 @@ impl<T: TenantTable, S> Select<T, S> {
     }
 
     /// Exactly one matching row; `sqlx::Error::RowNotFound` if there is none.
-    pub async fn fetch_one<R>(mut self, tx: &mut TenantTx) -> Result<R>
+    pub async fn fetch_one<R>(mut self, tx: &mut TenantTx<T::Id>) -> Result<R>
     where
-        S: BoundToTenant,
+        S: BoundToTenant<T::Id>,
         R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
         let sql = self.sql(tx)?;
@@ -185,9 +185,9 @@ impl<T: TenantTable, S> Select<T, S> {
     /// The number of matching rows. With [`limit`](Self::limit) or
     /// [`offset`](Self::offset), the number of rows on that page (the
     /// order does not change a count).
-    pub async fn count(mut self, tx: &mut TenantTx) -> Result<i64>
+    pub async fn count(mut self, tx: &mut TenantTx<T::Id>) -> Result<i64>
     where
-        S: BoundToTenant,
+        S: BoundToTenant<T::Id>,
     {
         let paged = self.limit.is_some() || self.offset.is_some();
         if paged {

@@ -102,9 +102,9 @@ binding_methods!(Update);
 filter_methods!(Update);
 
 impl<T: TenantTable, S> Update<T, S> {
-    fn sql(&mut self, tx: &TenantTx, returning: bool) -> Result<String>
+    fn sql(&mut self, tx: &TenantTx<T::Id>, returning: bool) -> Result<String>
     where
-        S: BoundToTenant,
+        S: BoundToTenant<T::Id>,
     {
         if self.sets.is_empty() {
             return Err(Error::EmptyUpdate);
@@ -123,9 +123,9 @@ impl<T: TenantTable, S> Update<T, S> {
     }
 
     /// Runs the update; returns the number of rows changed.
-    pub async fn execute(mut self, tx: &mut TenantTx) -> Result<u64>
+    pub async fn execute(mut self, tx: &mut TenantTx<T::Id>) -> Result<u64>
     where
-        S: BoundToTenant,
+        S: BoundToTenant<T::Id>,
     {
         let sql = self.sql(tx, false)?;
         let done = sqlx::query_with(AssertSqlSafe(sql), self.parts.take_args())
@@ -137,9 +137,9 @@ impl<T: TenantTable, S> Update<T, S> {
 
     /// Runs the update and returns the changed rows (`RETURNING *`, or the
     /// columns named with [`return_column`](Self::return_column)).
-    pub async fn returning<R>(mut self, tx: &mut TenantTx) -> Result<Vec<R>>
+    pub async fn returning<R>(mut self, tx: &mut TenantTx<T::Id>) -> Result<Vec<R>>
     where
-        S: BoundToTenant,
+        S: BoundToTenant<T::Id>,
         R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
         let sql = self.sql(tx, true)?;

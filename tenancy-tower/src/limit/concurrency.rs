@@ -6,11 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use tenancy_core::{Tenant, TenantId};
+use tenancy_core::AnyTenant;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::key::LimitKey;
 use super::{LimitFuture, misconfigured, too_many_requests};
 use crate::rejection::{RenderRejection, Renderer};
 
@@ -30,7 +31,7 @@ pub struct TenantConcurrencyLimitLayer {
 struct State {
     renderer: Renderer,
     max: NonZeroU32,
-    semaphores: Mutex<HashMap<TenantId, Arc<Semaphore>>>,
+    semaphores: Mutex<HashMap<LimitKey, Arc<Semaphore>>>,
 }
 
 impl TenantConcurrencyLimitLayer {
@@ -61,7 +62,7 @@ impl TenantConcurrencyLimitLayer {
 }
 
 impl State {
-    fn try_acquire(&self, tenant: &Tenant) -> Option<OwnedSemaphorePermit> {
+    fn try_acquire(&self, tenant: &AnyTenant) -> Option<OwnedSemaphorePermit> {
         let max = tenant
             .settings()
             .limits
@@ -72,7 +73,7 @@ impl State {
             .semaphores
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entry(tenant.id())
+            .entry(LimitKey::from(tenant))
             .or_insert_with(|| Arc::new(Semaphore::new(max as usize)))
             .clone();
         semaphore.try_acquire_owned().ok()
@@ -111,7 +112,7 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let Some(tenant) = request.extensions().get::<Tenant>() else {
+        let Some(tenant) = request.extensions().get::<AnyTenant>() else {
             return LimitFuture::rejected(misconfigured(&self.state.renderer));
         };
         match self.state.try_acquire(tenant) {

@@ -12,6 +12,7 @@
 //! the request through unlimited.
 
 mod concurrency;
+mod key;
 mod rate;
 
 use std::pin::Pin;

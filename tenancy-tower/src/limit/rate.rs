@@ -7,10 +7,11 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use http::{Request, Response};
-use tenancy_core::{Tenant, TenantId};
+use tenancy_core::AnyTenant;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::key::LimitKey;
 use super::{LimitFuture, misconfigured, too_many_requests};
 use crate::rejection::{RenderRejection, Renderer};
 
@@ -34,7 +35,7 @@ struct State {
     renderer: Renderer,
     rate: NonZeroU32,
     burst: Option<NonZeroU32>,
-    buckets: Mutex<HashMap<TenantId, Bucket>>,
+    buckets: Mutex<HashMap<LimitKey, Bucket>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -88,7 +89,7 @@ impl TenantRateLimitLayer {
 
 impl State {
     /// Takes a token for `tenant`, or says how long until one is available.
-    fn take(&self, tenant: &Tenant, now: Instant) -> Result<(), Duration> {
+    fn take(&self, tenant: &AnyTenant, now: Instant) -> Result<(), Duration> {
         let limits = tenant.settings().limits;
         let rate = f64::from(limits.requests_per_second.unwrap_or(self.rate.get()).max(1));
         let burst = f64::from(
@@ -102,7 +103,7 @@ impl State {
             .buckets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let bucket = buckets.entry(tenant.id()).or_insert(Bucket {
+        let bucket = buckets.entry(LimitKey::from(tenant)).or_insert(Bucket {
             tokens: burst,
             last: now,
         });
@@ -150,7 +151,7 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let Some(tenant) = request.extensions().get::<Tenant>() else {
+        let Some(tenant) = request.extensions().get::<AnyTenant>() else {
             return LimitFuture::rejected(misconfigured(&self.state.renderer));
         };
         match self.state.take(tenant, Instant::now()) {
@@ -170,12 +171,12 @@ fn whole_seconds(wait: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tenancy_core::{TenantLimits, TenantSettings};
+    use tenancy_core::{Tenant, TenantId, TenantLimits, TenantSettings};
 
     #[test]
     fn bucket_refills_at_the_tenants_rate() {
         let state = TenantRateLimitLayer::new(NonZeroU32::new(100).unwrap()).state;
-        let slow = Tenant::builder(TenantId::new_v4(), "slow".parse().unwrap())
+        let slow: AnyTenant = Tenant::builder(TenantId::new_v4(), "slow".parse().unwrap())
             .settings(
                 TenantSettings::default().with_limits(
                     TenantLimits::none()
@@ -183,7 +184,8 @@ mod tests {
                         .with_burst(2),
                 ),
             )
-            .build();
+            .build()
+            .into();
         let t0 = Instant::now();
         assert!(state.take(&slow, t0).is_ok());
         assert!(state.take(&slow, t0).is_ok());
@@ -194,10 +196,28 @@ mod tests {
         );
         assert!(state.take(&slow, t0 + Duration::from_millis(500)).is_ok());
         // Another tenant has its own bucket and the layer default.
-        let other = Tenant::builder(TenantId::new_v4(), "other".parse().unwrap()).build();
+        let other = Tenant::builder(TenantId::new_v4(), "other".parse().unwrap())
+            .build()
+            .into();
         for _ in 0..100 {
             assert!(state.take(&other, t0).is_ok());
         }
         assert!(state.take(&other, t0).is_err());
+        // Ids of other types count separately, even with equal text.
+        let bigint: AnyTenant =
+            Tenant::builder(TenantId::new(7_i64).unwrap(), "seven".parse().unwrap())
+                .build()
+                .into();
+        let text: AnyTenant = Tenant::builder(
+            TenantId::new("7".to_owned()).unwrap(),
+            "seven".parse().unwrap(),
+        )
+        .build()
+        .into();
+        for _ in 0..100 {
+            assert!(state.take(&bigint, t0).is_ok());
+        }
+        assert!(state.take(&bigint, t0).is_err());
+        assert!(state.take(&text, t0).is_ok());
     }
 }

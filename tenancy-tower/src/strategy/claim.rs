@@ -4,6 +4,9 @@ use std::marker::PhantomData;
 
 use http::Extensions;
 
+use tenancy_core::TenantIdType;
+use tenancy_core::uuid::Uuid;
+
 use crate::TenantKey;
 
 /// Implemented by your authentication result (the claims an earlier layer
@@ -22,21 +25,21 @@ use crate::TenantKey;
 ///     }
 /// }
 /// ```
-pub trait TenantClaim: Send + Sync + 'static {
+pub trait TenantClaim<K: TenantIdType = Uuid>: Send + Sync + 'static {
     /// The tenant the token belongs to; `None` if it names none.
     ///
     /// May be called more than once per request (again when the store must
     /// be awaited): keep it a pure read of the claims.
-    fn tenant_key(&self) -> Option<TenantKey>;
+    fn tenant_key(&self) -> Option<TenantKey<K>>;
 }
 
 /// What the request's token says about the tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClaimStatus {
+pub enum ClaimStatus<K = Uuid> {
     /// No authentication result in the request.
     NoToken,
     /// A token that names this tenant.
-    Tenant(TenantKey),
+    Tenant(TenantKey<K>),
     /// A token that names no tenant.
     NoTenant,
 }
@@ -48,17 +51,17 @@ pub enum ClaimStatus {
 /// the token's tenant is cross-checked against the tenant the request
 /// addresses (403 when they differ), and resolves the tenant when nothing
 /// else names one.
-pub struct TokenClaim<C> {
-    claims: PhantomData<fn() -> C>,
+pub struct TokenClaim<C, K = Uuid> {
+    claims: PhantomData<fn() -> (C, K)>,
 }
 
-impl<C> std::fmt::Debug for TokenClaim<C> {
+impl<C, K> std::fmt::Debug for TokenClaim<C, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("TokenClaim")
     }
 }
 
-impl<C: TenantClaim> TokenClaim<C> {
+impl<K: TenantIdType, C: TenantClaim<K>> TokenClaim<C, K> {
     pub(crate) fn new() -> Self {
         Self {
             claims: PhantomData,
@@ -67,12 +70,12 @@ impl<C: TenantClaim> TokenClaim<C> {
 }
 
 /// The object-safe side of [`TokenClaim`].
-pub(crate) trait ReadClaim: Send + Sync + 'static {
-    fn read(&self, extensions: &Extensions) -> ClaimStatus;
+pub(crate) trait ReadClaim<K>: Send + Sync + 'static {
+    fn read(&self, extensions: &Extensions) -> ClaimStatus<K>;
 }
 
-impl<C: TenantClaim> ReadClaim for TokenClaim<C> {
-    fn read(&self, extensions: &Extensions) -> ClaimStatus {
+impl<K: TenantIdType, C: TenantClaim<K>> ReadClaim<K> for TokenClaim<C, K> {
+    fn read(&self, extensions: &Extensions) -> ClaimStatus<K> {
         match extensions.get::<C>() {
             None => ClaimStatus::NoToken,
             Some(claims) => claims

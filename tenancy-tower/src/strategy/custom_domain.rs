@@ -4,6 +4,8 @@ use http::request::Parts;
 
 use super::{Strategy, malformed};
 use crate::host::{Host, normalise_domain, request_host};
+use tenancy_core::TenantIdType;
+
 use crate::{TenantKey, TenantRejection};
 
 /// The tenant owns the request's whole host (`orders.acme-corp.com`),
@@ -39,12 +41,12 @@ impl CustomDomain {
     }
 }
 
-impl Strategy for CustomDomain {
+impl<K: TenantIdType> Strategy<K> for CustomDomain {
     fn name(&self) -> &'static str {
         "custom domain"
     }
 
-    fn identify(&self, parts: &Parts) -> Result<Option<TenantKey>, TenantRejection> {
+    fn identify(&self, parts: &Parts) -> Result<Option<TenantKey<K>>, TenantRejection> {
         let host = match request_host(parts).map_err(|r| malformed("custom domain", r))? {
             Some(Host::Name(host)) => host,
             Some(Host::Ip) | None => return Ok(None),

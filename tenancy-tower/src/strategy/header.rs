@@ -4,6 +4,8 @@ use http::HeaderName;
 use http::request::Parts;
 
 use super::{Strategy, malformed};
+use tenancy_core::TenantIdType;
+
 use crate::{TenantKey, TenantRejection};
 
 /// The tenant is named in a header (default `X-Tenant`), by slug or id: a
@@ -30,12 +32,12 @@ impl Header {
     }
 }
 
-impl Strategy for Header {
+impl<K: TenantIdType> Strategy<K> for Header {
     fn name(&self) -> &'static str {
         "header"
     }
 
-    fn identify(&self, parts: &Parts) -> Result<Option<TenantKey>, TenantRejection> {
+    fn identify(&self, parts: &Parts) -> Result<Option<TenantKey<K>>, TenantRejection> {
         let mut values = parts.headers.get_all(&self.name).iter();
         let value = match (values.next(), values.next()) {
             (None, _) => return Ok(None),

@@ -20,13 +20,16 @@ pub use header::Header;
 pub use path::PathPrefix;
 pub use subdomain::Subdomain;
 
+use tenancy_core::TenantIdType;
+use tenancy_core::uuid::Uuid;
+
 use crate::{TenantKey, TenantRejection};
 
 /// A way to find the tenant's name in a request. Implement it for your own
 /// strategies; the built-in ones are [`Subdomain`], [`CustomDomain`],
 /// [`Header`] and [`PathPrefix`] (the token claim is a cross-check, see
 /// [`TokenClaim`]).
-pub trait Strategy: Send + Sync + 'static {
+pub trait Strategy<K: TenantIdType = Uuid>: Send + Sync + 'static {
     /// A short name for rejections and logs (`"subdomain"`, `"header"`, ...).
     fn name(&self) -> &'static str;
 
@@ -35,7 +38,7 @@ pub trait Strategy: Send + Sync + 'static {
     /// May be called more than once per request: the layer first tries to
     /// resolve from the store's memory, and identifies again when it must
     /// await the store. Keep it a pure function of `parts`.
-    fn identify(&self, parts: &Parts) -> Result<Option<TenantKey>, TenantRejection>;
+    fn identify(&self, parts: &Parts) -> Result<Option<TenantKey<K>>, TenantRejection>;
 
     /// Called when this strategy's key was used, before the inner service
     /// runs: the place to strip a path prefix. Does nothing by default.

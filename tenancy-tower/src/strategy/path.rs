@@ -4,6 +4,8 @@ use http::Uri;
 use http::request::Parts;
 
 use super::{Strategy, malformed};
+use tenancy_core::TenantIdType;
+
 use crate::{TenantKey, TenantRejection};
 
 /// The tenant is the path segment after a prefix: with prefix `/t`,
@@ -57,12 +59,12 @@ impl PathPrefix {
     }
 }
 
-impl Strategy for PathPrefix {
+impl<K: TenantIdType> Strategy<K> for PathPrefix {
     fn name(&self) -> &'static str {
         "path"
     }
 
-    fn identify(&self, parts: &Parts) -> Result<Option<TenantKey>, TenantRejection> {
+    fn identify(&self, parts: &Parts) -> Result<Option<TenantKey<K>>, TenantRejection> {
         let path = parts.uri.path();
         if path == self.prefix {
             return Err(malformed(

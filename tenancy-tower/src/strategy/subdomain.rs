@@ -4,6 +4,8 @@ use http::request::Parts;
 
 use super::{Strategy, malformed};
 use crate::host::{Host, normalise_domain, request_host};
+use tenancy_core::TenantIdType;
+
 use crate::{TenantKey, TenantRejection};
 
 /// The tenant is the subdomain of a base domain: with base `example.com`,
@@ -46,12 +48,12 @@ impl Subdomain {
     }
 }
 
-impl Strategy for Subdomain {
+impl<K: TenantIdType> Strategy<K> for Subdomain {
     fn name(&self) -> &'static str {
         "subdomain"
     }
 
-    fn identify(&self, parts: &Parts) -> Result<Option<TenantKey>, TenantRejection> {
+    fn identify(&self, parts: &Parts) -> Result<Option<TenantKey<K>>, TenantRejection> {
         let host = match request_host(parts).map_err(|r| malformed("subdomain", r))? {
             Some(Host::Name(host)) => host,
             Some(Host::Ip) | None => return Ok(None),
