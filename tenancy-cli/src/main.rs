@@ -4,6 +4,7 @@
 //! tenancy audit            find what could leak tenants in a live database
 //! tenancy schemas migrate  run migrations in every tenant schema, with progress
 //! tenancy manifest         write (or --check) the tenant-table manifest of the SQL macros
+//! tenancy retrofit         the plan that puts an existing database under tenant isolation
 //! tenancy completions SHELL  print a shell completion script
 //! ```
 //!
@@ -11,12 +12,14 @@
 //! `$DATABASE_URL`. Output is human text by default and JSON with
 //! `--json` (shapes in the README). Exit codes: 0 success; 1 findings
 //! (`audit`, at or above `--fail-on`), schemas that failed to migrate, or
-//! a stale manifest (`manifest --check`); 2 bad arguments, or a database
+//! a stale manifest (`manifest --check`), a retrofit that failed or whose
+//! result the audit rejects (`retrofit --dry-run`/`--apply`); 2 bad arguments, or a database
 //! that could not be reached or read.
 
 mod audit_cmd;
 mod manifest_cmd;
 mod progress;
+mod retrofit_cmd;
 mod schemas_cmd;
 
 use std::process::ExitCode;
@@ -24,7 +27,8 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 /// Tenant isolation tools: audit a PostgreSQL database, migrate tenant
-/// schemas, write the manifest of tenant tables.
+/// schemas, write the manifest of tenant tables, retrofit an existing
+/// database.
 #[derive(Debug, Parser)]
 #[command(name = "tenancy", version, propagate_version = true)]
 struct Cli {
@@ -40,6 +44,7 @@ enum Command {
         command: schemas_cmd::SchemasCommand,
     },
     Manifest(manifest_cmd::ManifestArgs),
+    Retrofit(retrofit_cmd::RetrofitArgs),
     /// Prints a completion script for SHELL (bash, zsh, fish, elvish,
     /// powershell) to standard output.
     Completions {
@@ -58,6 +63,7 @@ async fn main() -> ExitCode {
             command: schemas_cmd::SchemasCommand::Migrate(args),
         } => schemas_cmd::run(args).await,
         Command::Manifest(args) => manifest_cmd::run(args).await,
+        Command::Retrofit(args) => retrofit_cmd::run(args).await,
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -42,7 +42,11 @@ pub(crate) struct ManifestArgs {
 
 fn line(entry: &TableEntry) -> String {
     match &entry.tenant_column {
-        Some(c) => format!("tenant {}.{} {c}", entry.schema, entry.name),
+        Some(c) if entry.id_type == "uuid" => format!("tenant {}.{} {c}", entry.schema, entry.name),
+        Some(c) => format!(
+            "tenant {}.{} {c} {}",
+            entry.schema, entry.name, entry.id_type
+        ),
         None => format!("shared {}.{}", entry.schema, entry.name),
     }
 }

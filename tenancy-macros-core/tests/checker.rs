@@ -67,3 +67,44 @@ fn errors_point_at_the_table() {
     let error = scope_sql("SELECT *\n  FROM orders o\n  JOIN payments p ON p.order_id = o.id\n WHERE o.tenant_id = $tenant", &manifest(), 0).unwrap_err();
     assert_eq!(error.location(), Some((3, 8)));
 }
+
+#[test]
+fn binds_the_tenant_as_the_type_of_the_tenant_columns() {
+    let bigint = |t| {
+        TableEntry::tenant("billing", t, "account_id")
+            .with_id_type("bigint")
+            .unwrap()
+    };
+    let manifest = Manifest::new(vec![
+        bigint("invoices"),
+        bigint("invoice_lines"),
+        TableEntry::tenant("public", "orders", "tenant_id"),
+        TableEntry::shared("public", "plans"),
+    ]);
+    let scoped = scope_sql(
+        "SELECT i.id, count(l.id) FROM invoices i JOIN invoice_lines l ON l.account_id = i.account_id AND l.invoice_id = i.id WHERE i.account_id = $tenant GROUP BY i.id",
+        &manifest,
+        0,
+    )
+    .unwrap();
+    assert_eq!(scoped.id_type, Some("bigint"));
+    let uuid = scope_sql(
+        "SELECT id FROM orders WHERE tenant_id = $tenant",
+        &manifest,
+        0,
+    )
+    .unwrap();
+    assert_eq!(uuid.id_type, Some("uuid"));
+    let shared = scope_sql("SELECT name FROM plans", &manifest, 0).unwrap();
+    assert_eq!(shared.id_type, None);
+    // One statement, one id type: a bigint table and a uuid table cannot
+    // both be scoped to the one `$tenant`.
+    let mixed = scope_sql(
+        "SELECT 1 FROM invoices i JOIN orders o ON o.tenant_id = $tenant WHERE i.account_id = $tenant",
+        &manifest,
+        0,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(mixed.contains("different types (bigint, uuid)"), "{mixed}");
+}

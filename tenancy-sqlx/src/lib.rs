@@ -92,6 +92,8 @@ pub mod macros;
 #[cfg(feature = "manifest")]
 pub mod manifest;
 mod pool;
+#[cfg(feature = "retrofit")]
+pub mod retrofit;
 #[cfg(feature = "routing")]
 pub mod routing;
 #[cfg(feature = "schemas")]

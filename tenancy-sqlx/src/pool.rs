@@ -47,12 +47,24 @@ pub struct TenantPool<K = Uuid> {
     id_type: std::marker::PhantomData<fn() -> K>,
 }
 
-impl<K: TenantIdType> TenantPool<K> {
-    /// Wraps `pool`. Tenants are bound through the setting `app.tenant_id`.
+impl TenantPool<Uuid> {
+    /// Wraps `pool`, for tenants with UUID ids. Tenants are bound through
+    /// the setting `app.tenant_id`.
     ///
     /// Keep no other handle to `pool` in application code: a plain `PgPool`
     /// runs queries without a tenant (row-level security then returns no rows).
+    ///
+    /// For tenant ids of another type, convert instead:
+    /// `TenantPool::<i64>::from(pg)`.
     pub fn new(pool: PgPool) -> Self {
+        Self::from(pool)
+    }
+}
+
+impl<K> From<PgPool> for TenantPool<K> {
+    /// Wraps `pool`, for tenants with ids of type `K`:
+    /// `TenantPool::<i64>::from(pg)`. See [`TenantPool::new`].
+    fn from(pool: PgPool) -> Self {
         Self {
             pool,
             binding: TenantBinding::default(),
@@ -60,7 +72,9 @@ impl<K: TenantIdType> TenantPool<K> {
             id_type: std::marker::PhantomData,
         }
     }
+}
 
+impl<K: TenantIdType> TenantPool<K> {
     /// Binds tenants another way (setting name, transaction options).
     #[must_use]
     pub fn with_binding(mut self, binding: TenantBinding) -> Self {

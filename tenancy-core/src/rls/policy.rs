@@ -125,6 +125,29 @@ impl TenantPolicy {
     /// `ENABLE` and `FORCE ROW LEVEL SECURITY`, and a `FOR ALL` policy with
     /// `USING` and `WITH CHECK`. Idempotent: safe to run again.
     pub fn enable_sql(&self) -> String {
+        self.enable_sql_forced(true)
+    }
+
+    /// [`enable_sql`](Self::enable_sql) without `FORCE ROW LEVEL SECURITY`:
+    /// the first half of a switch without downtime. The policy binds every
+    /// role but the table's owner, so an old deployment that connects as
+    /// the owner keeps working while the new one, as the runtime role, is
+    /// already isolated; run [`force_sql`](Self::force_sql) once the old
+    /// deployment is gone.
+    pub fn enable_unforced_sql(&self) -> String {
+        self.enable_sql_forced(false)
+    }
+
+    /// `ALTER TABLE .. FORCE ROW LEVEL SECURITY`: the policy then binds the
+    /// table's owner too.
+    pub fn force_sql(&self) -> String {
+        format!(
+            "ALTER TABLE {} FORCE ROW LEVEL SECURITY;\n",
+            self.table.sql()
+        )
+    }
+
+    fn enable_sql_forced(&self, force: bool) -> String {
         let (table, column, condition) =
             (self.table.sql(), self.column.sql(), self.condition_sql());
         let name = Self::POLICY_NAME;
@@ -132,14 +155,18 @@ impl TenantPolicy {
             "ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {default};\n\
              ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL;\n\
              CREATE INDEX IF NOT EXISTS {index} ON {table} ({column});\n\
-             ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;\n\
-             ALTER TABLE {table} FORCE ROW LEVEL SECURITY;\n\
+             ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;\n{force}\
              DROP POLICY IF EXISTS {name} ON {table};\n\
              CREATE POLICY {name} ON {table} AS PERMISSIVE FOR ALL\n    \
              USING ({condition})\n    \
              WITH CHECK ({condition});\n",
             default = self.setting.tenant_expr(self.id_type),
             index = self.index_name(),
+            force = if force {
+                self.force_sql()
+            } else {
+                String::new()
+            },
         )
     }
 
@@ -161,11 +188,17 @@ impl TenantPolicy {
     /// The column gets the type of `owner`'s id.
     pub fn retrofit_sql<K: TenantIdType>(&self, owner: &TenantId<K>) -> String {
         let policy = self.clone().id_type(K::SQL_TYPE);
-        let (table, column) = (policy.table.sql(), policy.column.sql());
+        format!("{}{}", policy.backfill_sql(owner), policy.enable_sql())
+    }
+
+    /// The first half of [`retrofit_sql`](Self::retrofit_sql): adds the
+    /// tenant column (nullable, of the type of `owner`'s id) and gives every
+    /// row without a tenant to `owner`.
+    pub fn backfill_sql<K: TenantIdType>(&self, owner: &TenantId<K>) -> String {
+        let (table, column) = (self.table.sql(), self.column.sql());
         format!(
             "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {ty};\n\
-             UPDATE {table} SET {column} = '{owner}' WHERE {column} IS NULL;\n{}",
-            policy.enable_sql(),
+             UPDATE {table} SET {column} = '{owner}' WHERE {column} IS NULL;\n",
             ty = K::SQL_TYPE.as_str(),
         )
     }

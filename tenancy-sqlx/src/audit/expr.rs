@@ -111,7 +111,7 @@ pub(super) fn per_row_setting(expr: &str) -> bool {
     expr.contains("current_setting(") && !expr.contains("select")
 }
 
-pub(super) fn security_invoker(reloptions: &str) -> bool {
+pub(crate) fn security_invoker(reloptions: &str) -> bool {
     reloptions.split(',').any(|o| {
         let o = o.to_ascii_lowercase();
         matches!(

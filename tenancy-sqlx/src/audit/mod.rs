@@ -70,6 +70,9 @@ mod report;
 mod roles;
 mod views;
 
+#[cfg(feature = "retrofit")]
+pub(crate) use expr::security_invoker;
+
 pub use code::FindingCode;
 pub use report::{Finding, Report, Severity};
 
