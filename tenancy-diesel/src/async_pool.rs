@@ -12,12 +12,13 @@ use diesel_async::{
 };
 use tenancy_core::reset::{Leftovers, TxEnd, end_and_reset_sql};
 use tenancy_core::rls::TenantBinding;
-use tenancy_core::{Tenant, TenantContext};
+use tenancy_core::uuid::Uuid;
+use tenancy_core::{Tenant, TenantContextOf};
 
 use crate::scoped::{Scoped, TenantScoped};
 use crate::tenant_column_writes::refuse_tenant_column_writes;
 use crate::tx::tenant_column;
-use crate::{Error, Result};
+use crate::{DieselTenantId, Error, Result};
 
 /// A deadpool of diesel-async `AsyncPgConnection`s that hands out
 /// connections only inside a tenant transaction.
@@ -39,13 +40,23 @@ use crate::{Error, Result};
 /// tx.commit().await?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct AsyncTenantPool {
+pub struct AsyncTenantPool<K = Uuid> {
     pool: Pool<AsyncPgConnection>,
     binding: TenantBinding,
+    id_type: std::marker::PhantomData<fn() -> K>,
 }
 
-impl std::fmt::Debug for AsyncTenantPool {
+impl<K> Clone for AsyncTenantPool<K> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            binding: self.binding.clone(),
+            id_type: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<K> std::fmt::Debug for AsyncTenantPool<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AsyncTenantPool")
             .field("setting", self.binding.setting())
@@ -53,15 +64,26 @@ impl std::fmt::Debug for AsyncTenantPool {
     }
 }
 
-impl AsyncTenantPool {
+impl AsyncTenantPool<Uuid> {
     /// Wraps `pool`; tenants are bound through `app.tenant_id`.
     pub fn new(pool: Pool<AsyncPgConnection>) -> Self {
+        Self::from(pool)
+    }
+}
+
+impl<K> From<Pool<AsyncPgConnection>> for AsyncTenantPool<K> {
+    /// Wraps `pool`, for tenants with ids of type `K`:
+    /// `AsyncTenantPool::<i64>::from(pool)`. See [`AsyncTenantPool::new`].
+    fn from(pool: Pool<AsyncPgConnection>) -> Self {
         Self {
             pool,
             binding: TenantBinding::default(),
+            id_type: std::marker::PhantomData,
         }
     }
+}
 
+impl<K: DieselTenantId> AsyncTenantPool<K> {
     /// Binds tenants another way (setting name, transaction options).
     #[must_use]
     pub fn with_binding(mut self, binding: TenantBinding) -> Self {
@@ -72,7 +94,7 @@ impl AsyncTenantPool {
     /// Opens a transaction bound to `tenant` (`BEGIN; SET LOCAL ...` in one
     /// message). If that fails, or this future is dropped before it
     /// finished, the connection is closed instead of returned to the pool.
-    pub async fn begin(&self, tenant: &Tenant) -> Result<AsyncTenantTx> {
+    pub async fn begin(&self, tenant: &Tenant<K>) -> Result<AsyncTenantTx<K>> {
         let sql = self.binding.begin_sql(tenant)?;
         let conn = self
             .pool
@@ -93,8 +115,8 @@ impl AsyncTenantPool {
 
     /// [`begin`](Self::begin) for the current tenant of [`TenantContext`];
     /// fails with `TenantError::Missing` without one.
-    pub async fn begin_current(&self) -> Result<AsyncTenantTx> {
-        let tenant = TenantContext::current()?;
+    pub async fn begin_current(&self) -> Result<AsyncTenantTx<K>> {
+        let tenant = TenantContextOf::<K>::current()?;
         self.begin(&tenant).await
     }
 }
@@ -106,25 +128,25 @@ impl AsyncTenantPool {
 /// Dropped without either (an error, a panic, a cancelled future), its
 /// connection is **closed**, not returned: PostgreSQL rolls the transaction
 /// back, and no tenant or open transaction can reach the pool.
-pub struct AsyncTenantTx {
+pub struct AsyncTenantTx<K = Uuid> {
     conn: Option<Object<AsyncPgConnection>>,
-    tenant: Tenant,
+    tenant: Tenant<K>,
     open: bool,
     /// Whether raw SQL had the connection (see [`Self::dangerous_raw_connection`]).
     raw: bool,
 }
 
-impl std::fmt::Debug for AsyncTenantTx {
+impl<K: DieselTenantId> std::fmt::Debug for AsyncTenantTx<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AsyncTenantTx")
-            .field("tenant", &self.tenant.id())
+            .field("tenant", self.tenant.id_ref())
             .finish_non_exhaustive()
     }
 }
 
-impl AsyncTenantTx {
+impl<K: DieselTenantId> AsyncTenantTx<K> {
     /// The tenant of this transaction.
-    pub fn tenant(&self) -> &Tenant {
+    pub fn tenant(&self) -> &Tenant<K> {
         &self.tenant
     }
 
@@ -135,12 +157,12 @@ impl AsyncTenantTx {
         }
     }
 
-    fn check<Q>(&self, query: &Scoped<Q>) -> Result<()> {
+    fn check<Q>(&self, query: &Scoped<Q, K>) -> Result<()> {
         query.ensure_tenant(&self.tenant)
     }
 
     /// Loads all rows of a scoped query.
-    pub async fn fetch_all<'q, U, Q>(&mut self, query: Scoped<Q>) -> Result<Vec<U>>
+    pub async fn fetch_all<'q, U, Q>(&mut self, query: Scoped<Q, K>) -> Result<Vec<U>>
     where
         Q: LoadQuery<'q, AsyncPgConnection, U> + 'q,
         U: Send,
@@ -150,7 +172,7 @@ impl AsyncTenantTx {
     }
 
     /// Loads the first row of a scoped query, if any.
-    pub async fn fetch_optional<'q, U, Q>(&mut self, query: Scoped<Q>) -> Result<Option<U>>
+    pub async fn fetch_optional<'q, U, Q>(&mut self, query: Scoped<Q, K>) -> Result<Option<U>>
     where
         Q: LoadQuery<'q, AsyncPgConnection, U> + 'q,
         U: Send,
@@ -162,7 +184,7 @@ impl AsyncTenantTx {
     /// Runs a scoped `UPDATE` or `DELETE`; returns the number of rows changed.
     /// An `UPDATE` that sets the tenant column is refused, as in
     /// [`TenantTx::execute_scoped`](crate::TenantTx::execute_scoped).
-    pub async fn execute_scoped<'q, Q>(&mut self, statement: Scoped<Q>) -> Result<usize>
+    pub async fn execute_scoped<'q, Q>(&mut self, statement: Scoped<Q, K>) -> Result<usize>
     where
         Q: ExecuteDsl<AsyncPgConnection> + QueryFragment<Pg> + 'q,
     {
@@ -179,7 +201,7 @@ impl AsyncTenantTx {
         statement: InsertStatement<T, U, Op, Ret>,
     ) -> Result<usize>
     where
-        T: TenantScoped,
+        T: TenantScoped<Id = K>,
         InsertStatement<T, U, Op, Ret>: ExecuteDsl<AsyncPgConnection> + QueryFragment<Pg> + 'q,
     {
         refuse_tenant_column_writes(&statement, tenant_column::<T>())?;
@@ -193,7 +215,7 @@ impl AsyncTenantTx {
         statement: InsertStatement<T, U, Op, Ret>,
     ) -> Result<Vec<R>>
     where
-        T: TenantScoped,
+        T: TenantScoped<Id = K>,
         InsertStatement<T, U, Op, Ret>:
             LoadQuery<'q, AsyncPgConnection, R> + QueryFragment<Pg> + 'q,
         R: Send,
@@ -242,7 +264,7 @@ impl AsyncTenantTx {
     }
 }
 
-impl Drop for AsyncTenantTx {
+impl<K> Drop for AsyncTenantTx<K> {
     fn drop(&mut self) {
         if self.open
             && let Some(conn) = self.conn.take()

@@ -61,6 +61,7 @@
 mod async_pool;
 mod error;
 mod grouped;
+mod id_type;
 mod join_condition;
 #[cfg(feature = "async")]
 pub mod pgbouncer;
@@ -72,6 +73,7 @@ mod tx;
 #[cfg(feature = "async")]
 pub use async_pool::{AsyncTenantPool, AsyncTenantTx};
 pub use error::{Error, Result};
+pub use id_type::DieselTenantId;
 pub use pool::TenantPool;
 pub use scoped::{
     ForTenantDsl, Grouped, JoinCondition, JoinOn, Scoped, TenantFilter, TenantScoped,
@@ -79,3 +81,9 @@ pub use scoped::{
 pub use tx::TenantTx;
 
 pub use tenancy_core;
+
+/// Used by the macros' expansion; not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use tenancy_core::uuid::Uuid;
+}

@@ -5,10 +5,11 @@ use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionMa
 use diesel::r2d2::{ConnectionManager, Pool};
 use tenancy_core::reset::{Leftovers, TxEnd, end_and_reset_sql};
 use tenancy_core::rls::TenantBinding;
-use tenancy_core::{Tenant, TenantContext};
+use tenancy_core::uuid::Uuid;
+use tenancy_core::{Tenant, TenantContextOf};
 
 use crate::tx::best_effort;
-use crate::{Error, TenantTx};
+use crate::{DieselTenantId, Error, TenantTx};
 
 /// An r2d2 pool of diesel `PgConnection`s that hands out connections only
 /// inside a tenant transaction.
@@ -42,13 +43,23 @@ use crate::{Error, TenantTx};
 /// assert_eq!(items, ["Burger"]);
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct TenantPool {
+pub struct TenantPool<K = Uuid> {
     pool: Pool<ConnectionManager<PgConnection>>,
     binding: TenantBinding,
+    id_type: std::marker::PhantomData<fn() -> K>,
 }
 
-impl std::fmt::Debug for TenantPool {
+impl<K> Clone for TenantPool<K> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            binding: self.binding.clone(),
+            id_type: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<K> std::fmt::Debug for TenantPool<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TenantPool")
             .field("setting", self.binding.setting())
@@ -56,15 +67,27 @@ impl std::fmt::Debug for TenantPool {
     }
 }
 
-impl TenantPool {
-    /// Wraps `pool`; tenants are bound through `app.tenant_id`.
+impl TenantPool<Uuid> {
+    /// Wraps `pool`, for tenants with UUID ids; tenants are bound through
+    /// `app.tenant_id`. For other id types: `TenantPool::<i64>::from(pool)`.
     pub fn new(pool: Pool<ConnectionManager<PgConnection>>) -> Self {
+        Self::from(pool)
+    }
+}
+
+impl<K> From<Pool<ConnectionManager<PgConnection>>> for TenantPool<K> {
+    /// Wraps `pool`, for tenants with ids of type `K`:
+    /// `TenantPool::<i64>::from(pool)`. See [`TenantPool::new`].
+    fn from(pool: Pool<ConnectionManager<PgConnection>>) -> Self {
         Self {
             pool,
             binding: TenantBinding::default(),
+            id_type: std::marker::PhantomData,
         }
     }
+}
 
+impl<K: DieselTenantId> TenantPool<K> {
     /// Binds tenants another way (setting name, transaction options).
     #[must_use]
     pub fn with_binding(mut self, binding: TenantBinding) -> Self {
@@ -79,9 +102,9 @@ impl TenantPool {
     /// transaction: if the `BEGIN` message fails halfway it is rolled back
     /// before the error is returned, and if `f` panics the pool discards the
     /// connection (r2d2 treats connections dropped while panicking as broken).
-    pub fn transaction<R, E, F>(&self, tenant: &Tenant, f: F) -> Result<R, E>
+    pub fn transaction<R, E, F>(&self, tenant: &Tenant<K>, f: F) -> Result<R, E>
     where
-        F: FnOnce(&mut TenantTx<'_>) -> Result<R, E>,
+        F: FnOnce(&mut TenantTx<'_, K>) -> Result<R, E>,
         E: From<Error>,
     {
         let sql = self.binding.begin_sql(tenant).map_err(Error::from)?;
@@ -139,10 +162,10 @@ impl TenantPool {
     /// [`TenantContext`]; fails with `TenantError::Missing` without one.
     pub fn transaction_current<R, E, F>(&self, f: F) -> Result<R, E>
     where
-        F: FnOnce(&mut TenantTx<'_>) -> Result<R, E>,
+        F: FnOnce(&mut TenantTx<'_, K>) -> Result<R, E>,
         E: From<Error>,
     {
-        let tenant = TenantContext::current().map_err(Error::from)?;
+        let tenant = TenantContextOf::<K>::current().map_err(Error::from)?;
         self.transaction(&tenant, f)
     }
 }

@@ -11,8 +11,11 @@ use diesel::query_dsl::methods::{
 use diesel::query_dsl::{JoinOnDsl, JoinWithImplicitOnClause};
 // The join kinds are public only there (diesel's `table!` macro uses them).
 use diesel::internal::table_macro::{Inner, LeftOuter};
-use diesel::{Column, ExpressionMethods, QueryDsl, Table, sql_types};
+use diesel::{Column, ExpressionMethods, QueryDsl, Table};
+use tenancy_core::uuid::Uuid;
 use tenancy_core::{Tenant, TenantId};
+
+use crate::DieselTenantId;
 
 pub use crate::grouped::Grouped;
 pub use crate::join_condition::JoinCondition;
@@ -28,51 +31,73 @@ pub use crate::join_condition::JoinCondition;
     note = "declare its tenant column once: `tenancy_diesel::tenant_scoped!(orders.tenant_id);`"
 )]
 pub trait TenantScoped: Table {
+    /// The type of the tenant ids in the tenant column: `Uuid` unless
+    /// declared otherwise (`tenant_scoped!(invoices.account_id: i64)`).
+    type Id: DieselTenantId;
     /// The tenant column.
     type TenantColumn: Column<Table = Self>
         + Default
         + ExpressionMethods
-        + Expression<SqlType = sql_types::Uuid>;
+        + Expression<SqlType = <Self::Id as DieselTenantId>::SqlType>;
 }
 
 /// Declares tables' tenant columns: `tenant_scoped!(orders.tenant_id, lines.tenant_id);`
 /// where `orders` is the module a `diesel::table!` created.
 #[macro_export]
 macro_rules! tenant_scoped {
-    ($($table:ident . $column:ident),+ $(,)?) => {
+    ($($table:ident . $column:ident $(: $id:ty)?),+ $(,)?) => {
         $(
             impl $crate::TenantScoped for $table::table {
+                type Id = $crate::__tenant_scoped_id!($($id)?);
                 type TenantColumn = $table::$column;
             }
         )+
     };
 }
 
+/// The id type of a [`tenant_scoped!`] table: `Uuid` unless one is given.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tenant_scoped_id {
+    () => {
+        $crate::__private::Uuid
+    };
+    ($id:ty) => {
+        $id
+    };
+}
+
 /// The condition `tenant_column = <tenant id>` for table `T`.
-pub type TenantFilter<T> = Eq<<T as TenantScoped>::TenantColumn, uuid::Uuid>;
+pub type TenantFilter<T> =
+    Eq<<T as TenantScoped>::TenantColumn, <<T as TenantScoped>::Id as DieselTenantId>::Expr>;
 
 /// Tenant table `U` with its [`JoinCondition`]: what
 /// [`Scoped::inner_join`] and [`Scoped::left_join`] join.
 pub type JoinOn<U, On> = diesel::dsl::On<U, JoinCondition<TenantFilter<U>, On>>;
 
+/// `column = id` for `T`'s tenant column.
+fn tenant_filter<T: TenantScoped>(tenant: &TenantId<T::Id>) -> TenantFilter<T> {
+    T::TenantColumn::default().eq(tenant.value().clone().expr())
+}
+
 fn join_condition<U: TenantScoped, On>(
-    tenant: TenantId,
+    tenant: &TenantId<U::Id>,
     on: On,
 ) -> JoinCondition<TenantFilter<U>, On> {
     JoinCondition {
-        tenant: U::TenantColumn::default().eq(*tenant.as_uuid()),
+        tenant: tenant_filter::<U>(tenant),
         on,
     }
 }
 
 /// `query` with the tenant condition of table `T`, marked as scoped.
-fn scope<T, Q>(query: Q, tenant: &Tenant) -> Scoped<Filter<Q, TenantFilter<T>>>
+fn scope<T, Q>(query: Q, tenant: &Tenant<T::Id>) -> Scoped<Filter<Q, TenantFilter<T>>, T::Id>
 where
     T: TenantScoped,
     Q: FilterDsl<TenantFilter<T>>,
 {
     Scoped {
-        query: query.filter(T::TenantColumn::default().eq(*tenant.id().as_uuid())),
+        query: query.filter(tenant_filter::<T>(tenant.id_ref())),
         tenant: tenant.id(),
         tenant_column: <T::TenantColumn as Column>::NAME,
     }
@@ -89,17 +114,17 @@ where
 /// [`select`](Scoped::select), but never widened: there is no `or_filter`.
 #[derive(Debug, Clone)]
 #[must_use = "a scoped query does nothing until a TenantTx runs it"]
-pub struct Scoped<Q> {
+pub struct Scoped<Q, K = Uuid> {
     pub(crate) query: Q,
-    pub(crate) tenant: TenantId,
+    pub(crate) tenant: TenantId<K>,
     /// The table's tenant column, which writes must not set.
     pub(crate) tenant_column: &'static str,
 }
 
-impl<Q> Scoped<Q> {
+impl<Q, K: DieselTenantId> Scoped<Q, K> {
     /// The tenant this query is scoped to.
-    pub fn tenant(&self) -> TenantId {
-        self.tenant
+    pub fn tenant(&self) -> TenantId<K> {
+        self.tenant.clone()
     }
 
     /// The SQL and bound values, for logs and tests (diesel's
@@ -112,8 +137,8 @@ impl<Q> Scoped<Q> {
     }
 
     /// `Ok` if this query is scoped to `tenant`, the mismatch otherwise.
-    pub(crate) fn ensure_tenant(&self, tenant: &Tenant) -> crate::Result<()> {
-        if self.tenant == tenant.id() {
+    pub(crate) fn ensure_tenant(&self, tenant: &Tenant<K>) -> crate::Result<()> {
+        if self.tenant == *tenant.id_ref() {
             Ok(())
         } else {
             Err(tenancy_core::TenantError::Mismatch {
@@ -124,7 +149,7 @@ impl<Q> Scoped<Q> {
         }
     }
 
-    fn map<R>(self, f: impl FnOnce(Q) -> R) -> Scoped<R> {
+    fn map<R>(self, f: impl FnOnce(Q) -> R) -> Scoped<R, K> {
         Scoped {
             query: f(self.query),
             tenant: self.tenant,
@@ -135,7 +160,7 @@ impl<Q> Scoped<Q> {
     /// Adds a condition, in parentheses and joined with `AND` to the tenant
     /// condition: whatever it contains (an `OR` inside a `dsl::sql`
     /// fragment, say) cannot widen the query beyond the tenant.
-    pub fn filter<P>(self, predicate: P) -> Scoped<Filter<Q, Grouped<P>>>
+    pub fn filter<P>(self, predicate: P) -> Scoped<Filter<Q, Grouped<P>>, K>
     where
         Q: FilterDsl<Grouped<P>>,
     {
@@ -143,7 +168,7 @@ impl<Q> Scoped<Q> {
     }
 
     /// Orders the rows.
-    pub fn order<O>(self, order: O) -> Scoped<Order<Q, O>>
+    pub fn order<O>(self, order: O) -> Scoped<Order<Q, O>, K>
     where
         Q: OrderDsl<O>,
         O: Expression,
@@ -152,7 +177,7 @@ impl<Q> Scoped<Q> {
     }
 
     /// Limits the rows.
-    pub fn limit(self, limit: i64) -> Scoped<Limit<Q>>
+    pub fn limit(self, limit: i64) -> Scoped<Limit<Q>, K>
     where
         Q: LimitDsl,
     {
@@ -160,7 +185,7 @@ impl<Q> Scoped<Q> {
     }
 
     /// Selects these columns (or aggregates: `count_star()`, `sum(..)`, ...).
-    pub fn select<S>(self, selection: S) -> Scoped<Select<Q, S>>
+    pub fn select<S>(self, selection: S) -> Scoped<Select<Q, S>, K>
     where
         Q: SelectDsl<S>,
         S: Expression,
@@ -170,7 +195,7 @@ impl<Q> Scoped<Q> {
 
     /// Skips the first `offset` rows (for pages, with [`order`](Self::order)
     /// and [`limit`](Self::limit)).
-    pub fn offset(self, offset: i64) -> Scoped<Offset<Q>>
+    pub fn offset(self, offset: i64) -> Scoped<Offset<Q>, K>
     where
         Q: OffsetDsl,
     {
@@ -178,7 +203,7 @@ impl<Q> Scoped<Q> {
     }
 
     /// `SELECT DISTINCT`.
-    pub fn distinct(self) -> Scoped<Distinct<Q>>
+    pub fn distinct(self) -> Scoped<Distinct<Q>, K>
     where
         Q: DistinctDsl,
     {
@@ -187,7 +212,7 @@ impl<Q> Scoped<Q> {
 
     /// Groups the tenant's rows (`GROUP BY`), for aggregates in
     /// [`select`](Self::select).
-    pub fn group_by<G>(self, group: G) -> Scoped<GroupBy<Q, G>>
+    pub fn group_by<G>(self, group: G) -> Scoped<GroupBy<Q, G>, K>
     where
         Q: GroupByDsl<G>,
         G: Expression,
@@ -218,12 +243,12 @@ impl<Q> Scoped<Q> {
     /// let sql = lines.debug_sql();
     /// assert!(sql.contains(r#"ON (("order_lines"."tenant_id" = $1)) AND ("#), "{sql}");
     /// ```
-    pub fn inner_join<U, On>(self, table: U, on: On) -> Scoped<InnerJoin<Q, JoinOn<U, On>>>
+    pub fn inner_join<U, On>(self, table: U, on: On) -> Scoped<InnerJoin<Q, JoinOn<U, On>>, K>
     where
-        U: TenantScoped,
+        U: TenantScoped<Id = K>,
         Q: QueryDsl + JoinWithImplicitOnClause<JoinOn<U, On>, Inner>,
     {
-        let on = join_condition::<U, On>(self.tenant, on);
+        let on = join_condition::<U, On>(&self.tenant, on);
         self.map(|q| q.inner_join(table.on(on)))
     }
 
@@ -232,17 +257,17 @@ impl<Q> Scoped<Q> {
     /// of an outer join, a condition in `WHERE` would turn it into an inner
     /// join): rows of `U` that belong to another tenant are never joined.
     /// Select `U`'s columns with `.nullable()`, as with diesel's `left_join`.
-    pub fn left_join<U, On>(self, table: U, on: On) -> Scoped<LeftJoin<Q, JoinOn<U, On>>>
+    pub fn left_join<U, On>(self, table: U, on: On) -> Scoped<LeftJoin<Q, JoinOn<U, On>>, K>
     where
-        U: TenantScoped,
+        U: TenantScoped<Id = K>,
         Q: QueryDsl + JoinWithImplicitOnClause<JoinOn<U, On>, LeftOuter>,
     {
-        let on = join_condition::<U, On>(self.tenant, on);
+        let on = join_condition::<U, On>(&self.tenant, on);
         self.map(|q| q.left_join(table.on(on)))
     }
 
     /// Counts the tenant's rows that match (`SELECT COUNT(*)`).
-    pub fn count(self) -> Scoped<Select<Q, CountStar>>
+    pub fn count(self) -> Scoped<Select<Q, CountStar>, K>
     where
         Q: SelectDsl<CountStar>,
     {
@@ -261,7 +286,7 @@ pub trait ForTenantDsl<T: TenantScoped>: Sized {
     type Output;
 
     /// Adds the tenant condition and marks the query as scoped.
-    fn for_tenant(self, tenant: &Tenant) -> Scoped<Self::Output>;
+    fn for_tenant(self, tenant: &Tenant<T::Id>) -> Scoped<Self::Output, T::Id>;
 }
 
 impl<T> ForTenantDsl<T> for T
@@ -270,7 +295,7 @@ where
 {
     type Output = Filter<T, TenantFilter<T>>;
 
-    fn for_tenant(self, tenant: &Tenant) -> Scoped<Self::Output> {
+    fn for_tenant(self, tenant: &Tenant<T::Id>) -> Scoped<Self::Output, T::Id> {
         scope::<T, Self>(self, tenant)
     }
 }
@@ -285,7 +310,7 @@ where
 {
     type Output = Filter<Self, TenantFilter<T>>;
 
-    fn for_tenant(self, tenant: &Tenant) -> Scoped<Self::Output> {
+    fn for_tenant(self, tenant: &Tenant<T::Id>) -> Scoped<Self::Output, T::Id> {
         scope::<T, Self>(self, tenant)
     }
 }
@@ -298,7 +323,7 @@ where
 {
     type Output = Filter<Self, TenantFilter<T>>;
 
-    fn for_tenant(self, tenant: &Tenant) -> Scoped<Self::Output> {
+    fn for_tenant(self, tenant: &Tenant<T::Id>) -> Scoped<Self::Output, T::Id> {
         scope::<T, Self>(self, tenant)
     }
 }

@@ -8,10 +8,11 @@ use diesel::query_dsl::LoadQuery;
 use diesel::query_dsl::methods::ExecuteDsl;
 use diesel::{OptionalExtension, PgConnection, RunQueryDsl};
 use tenancy_core::Tenant;
+use tenancy_core::uuid::Uuid;
 
-use crate::Result;
 use crate::scoped::{Scoped, TenantScoped};
 use crate::tenant_column_writes::refuse_tenant_column_writes;
+use crate::{DieselTenantId, Result};
 
 /// The name of table `T`'s tenant column.
 pub(crate) fn tenant_column<T: TenantScoped>() -> &'static str {
@@ -28,34 +29,34 @@ pub(crate) fn tenant_column<T: TenantScoped>() -> &'static str {
 /// its default, the transaction's tenant. For raw SQL there is
 /// [`dangerous_raw_connection`](TenantTx::dangerous_raw_connection): row-level security still
 /// applies to it.
-pub struct TenantTx<'a> {
+pub struct TenantTx<'a, K = Uuid> {
     pub(crate) conn: &'a mut PgConnection,
-    pub(crate) tenant: &'a Tenant,
+    pub(crate) tenant: &'a Tenant<K>,
     /// Whether raw SQL had the connection, which may have changed the
     /// session (or swapped the connection).
     pub(crate) raw: bool,
 }
 
-impl std::fmt::Debug for TenantTx<'_> {
+impl<K: DieselTenantId> std::fmt::Debug for TenantTx<'_, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TenantTx")
-            .field("tenant", &self.tenant.id())
+            .field("tenant", self.tenant.id_ref())
             .finish_non_exhaustive()
     }
 }
 
-impl TenantTx<'_> {
+impl<K: DieselTenantId> TenantTx<'_, K> {
     /// The tenant of this transaction.
-    pub fn tenant(&self) -> &Tenant {
+    pub fn tenant(&self) -> &Tenant<K> {
         self.tenant
     }
 
-    fn check<Q>(&self, query: &Scoped<Q>) -> Result<()> {
+    fn check<Q>(&self, query: &Scoped<Q, K>) -> Result<()> {
         query.ensure_tenant(self.tenant)
     }
 
     /// Loads all rows of a scoped query.
-    pub fn fetch_all<'q, U, Q>(&mut self, query: Scoped<Q>) -> Result<Vec<U>>
+    pub fn fetch_all<'q, U, Q>(&mut self, query: Scoped<Q, K>) -> Result<Vec<U>>
     where
         Q: RunQueryDsl<PgConnection> + LoadQuery<'q, PgConnection, U>,
     {
@@ -64,7 +65,7 @@ impl TenantTx<'_> {
     }
 
     /// Loads the first row of a scoped query, if any.
-    pub fn fetch_optional<'q, U, Q>(&mut self, query: Scoped<Q>) -> Result<Option<U>>
+    pub fn fetch_optional<'q, U, Q>(&mut self, query: Scoped<Q, K>) -> Result<Option<U>>
     where
         Q: RunQueryDsl<PgConnection> + LoadQuery<'q, PgConnection, U>,
     {
@@ -77,7 +78,7 @@ impl TenantTx<'_> {
     /// An `UPDATE` that sets the tenant column is refused
     /// ([`Error::TenantColumn`](crate::Error::TenantColumn)) before it is
     /// sent.
-    pub fn execute_scoped<Q>(&mut self, statement: Scoped<Q>) -> Result<usize>
+    pub fn execute_scoped<Q>(&mut self, statement: Scoped<Q, K>) -> Result<usize>
     where
         Q: RunQueryDsl<PgConnection> + ExecuteDsl<PgConnection> + QueryFragment<Pg>,
     {
@@ -100,7 +101,7 @@ impl TenantTx<'_> {
         statement: InsertStatement<T, U, Op, Ret>,
     ) -> Result<usize>
     where
-        T: TenantScoped,
+        T: TenantScoped<Id = K>,
         InsertStatement<T, U, Op, Ret>: ExecuteDsl<PgConnection> + QueryFragment<Pg>,
     {
         refuse_tenant_column_writes(&statement, tenant_column::<T>())?;
@@ -115,7 +116,7 @@ impl TenantTx<'_> {
         statement: InsertStatement<T, U, Op, Ret>,
     ) -> Result<Vec<R>>
     where
-        T: TenantScoped,
+        T: TenantScoped<Id = K>,
         InsertStatement<T, U, Op, Ret>: LoadQuery<'q, PgConnection, R> + QueryFragment<Pg>,
     {
         refuse_tenant_column_writes(&statement, tenant_column::<T>())?;
