@@ -76,19 +76,19 @@ impl<K: TenantIdType> BeginTenantTx<K> for TenantPool<K> {
 }
 
 #[cfg(feature = "routing")]
-impl sealed::Sealed for crate::routing::RoutedPool {}
+impl<K> sealed::Sealed for crate::routing::RoutedPool<K> {}
 
 #[cfg(feature = "routing")]
-impl BeginTenantTx for crate::routing::RoutedPool {
-    fn begin(&self, tenant: &Tenant) -> impl Future<Output = Result<TenantTx>> + Send {
+impl<K: TenantIdType> BeginTenantTx<K> for crate::routing::RoutedPool<K> {
+    fn begin(&self, tenant: &Tenant<K>) -> impl Future<Output = Result<TenantTx<K>>> + Send {
         crate::routing::RoutedPool::begin(self, tenant)
     }
 
     fn begin_with(
         &self,
-        tenant: &Tenant,
+        tenant: &Tenant<K>,
         options: &TxOptions,
-    ) -> impl Future<Output = Result<TenantTx>> + Send {
+    ) -> impl Future<Output = Result<TenantTx<K>>> + Send {
         crate::routing::RoutedPool::begin_with(self, tenant, options)
     }
 }

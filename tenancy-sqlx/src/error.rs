@@ -1,7 +1,7 @@
 //! The error type of `tenancy-sqlx`.
 
+use tenancy_core::TenantError;
 use tenancy_core::rls::InvalidName;
-use tenancy_core::{TenantError, TenantId};
 
 /// Everything that can go wrong in `tenancy-sqlx`.
 #[derive(Debug, thiserror::Error)]
@@ -61,8 +61,8 @@ pub enum Error {
          the shard map, or a default target"
     )]
     NoTarget {
-        /// The tenant.
-        tenant: TenantId,
+        /// The tenant's id.
+        tenant: String,
     },
 
     /// A routed tenant's target has no connection options.
@@ -91,8 +91,8 @@ pub enum Error {
     /// released in time.
     #[error("tenant {tenant} already uses its maximum of {max} connections; retry later")]
     TenantBusy {
-        /// The tenant.
-        tenant: TenantId,
+        /// The tenant's id.
+        tenant: String,
         /// Its cap.
         max: u32,
     },

@@ -3,12 +3,13 @@
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, PgPool};
 use tenancy_core::rls::Ident;
+use tenancy_core::uuid::Uuid;
 use tenancy_core::{
     Lookup, Placement, SchemaName, StoreError, Tenant, TenantId, TenantKey, TenantSettings,
     TenantSlug, TenantStatus, TenantStore,
 };
 
-use crate::Result;
+use crate::{PgTenantId, Result};
 
 /// A [`TenantStore`] backed by a PostgreSQL table (default
 /// `tenancy_tenants`), for `tenancy-tower`'s resolution layer.
@@ -20,24 +21,48 @@ use crate::Result;
 ///
 /// A status other than `active` is read as suspended: an unknown status
 /// fails closed.
-#[derive(Debug, Clone)]
-pub struct PgTenantStore {
+///
+/// For tenant ids of another type: `PgTenantStore::<i64>::from(pool)`; the
+/// table's `id` column then has that type.
+#[derive(Debug)]
+pub struct PgTenantStore<K = Uuid> {
     pool: PgPool,
     table: Ident,
+    id_type: std::marker::PhantomData<fn() -> K>,
+}
+
+impl<K> Clone for PgTenantStore<K> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            table: self.table.clone(),
+            id_type: std::marker::PhantomData,
+        }
+    }
 }
 
 /// The row shape of the tenants table.
-type Row = (uuid::Uuid, String, String, String, Json<TenantSettings>);
+type Row<K> = (K, String, String, String, Json<TenantSettings>);
 
-impl PgTenantStore {
-    /// A store on table `tenancy_tenants`.
+impl PgTenantStore<Uuid> {
+    /// A store on table `tenancy_tenants`, of tenants with UUID ids.
     pub fn new(pool: PgPool) -> Self {
+        Self::from(pool)
+    }
+}
+
+impl<K> From<PgPool> for PgTenantStore<K> {
+    /// A store on table `tenancy_tenants`, of tenants with ids of type `K`.
+    fn from(pool: PgPool) -> Self {
         Self {
             pool,
             table: Ident::new("tenancy_tenants").unwrap_or_else(|_| unreachable!("valid name")),
+            id_type: std::marker::PhantomData,
         }
     }
+}
 
+impl<K: PgTenantId> PgTenantStore<K> {
     /// Uses another table (optionally `schema.table`).
     pub fn with_table(mut self, table: &str) -> Result<Self> {
         self.table = Ident::new(table)?;
@@ -49,25 +74,26 @@ impl PgTenantStore {
     pub fn create_table_sql(&self) -> String {
         format!(
             "CREATE TABLE IF NOT EXISTS {t} (\n    \
-             id uuid PRIMARY KEY,\n    \
+             id {ty} PRIMARY KEY,\n    \
              slug text NOT NULL UNIQUE CHECK (slug ~ '^[a-z0-9]([a-z0-9-]{{0,61}}[a-z0-9])?$'),\n    \
              domain text UNIQUE CHECK (domain = lower(domain)),\n    \
              name text NOT NULL,\n    \
              status text NOT NULL DEFAULT 'active',\n    \
              settings jsonb NOT NULL DEFAULT '{{}}'\n);\n",
-            t = self.table.sql()
+            t = self.table.sql(),
+            ty = K::SQL_TYPE.as_str(),
         )
     }
 
     /// Adds a tenant, with an optional custom domain (stored lowercase).
     /// Needs `INSERT` on the table: an administrator pool.
-    pub async fn insert(&self, tenant: &Tenant, domain: Option<&str>) -> Result<()> {
+    pub async fn insert(&self, tenant: &Tenant<K>, domain: Option<&str>) -> Result<()> {
         let sql = format!(
             "INSERT INTO {} (id, slug, domain, name, status, settings) VALUES ($1, $2, $3, $4, $5, $6)",
             self.table.sql()
         );
         sqlx::query(AssertSqlSafe(sql))
-            .bind(tenant.id().as_uuid())
+            .bind(tenant.id_ref().value())
             .bind(tenant.slug().as_str())
             .bind(domain.map(str::to_ascii_lowercase))
             .bind(tenant.name())
@@ -80,10 +106,10 @@ impl PgTenantStore {
 
     /// Changes a tenant's status (suspend, reactivate). Returns whether the
     /// tenant exists.
-    pub async fn set_status(&self, id: TenantId, status: TenantStatus) -> Result<bool> {
+    pub async fn set_status(&self, id: &TenantId<K>, status: TenantStatus) -> Result<bool> {
         let sql = format!("UPDATE {} SET status = $2 WHERE id = $1", self.table.sql());
         let done = sqlx::query(AssertSqlSafe(sql))
-            .bind(id.as_uuid())
+            .bind(id.value())
             .bind(status.as_str())
             .execute(&self.pool)
             .await?;
@@ -92,10 +118,10 @@ impl PgTenantStore {
 
     /// Removes a tenant's entry (after its data is gone). Returns whether
     /// it existed.
-    pub async fn remove(&self, id: TenantId) -> Result<bool> {
+    pub async fn remove(&self, id: &TenantId<K>) -> Result<bool> {
         let sql = format!("DELETE FROM {} WHERE id = $1", self.table.sql());
         let done = sqlx::query(AssertSqlSafe(sql))
-            .bind(id.as_uuid())
+            .bind(id.value())
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
@@ -105,7 +131,7 @@ impl PgTenantStore {
     /// another target). Returns whether the tenant exists. Clear caches in
     /// front of the store (e.g. tenancy-tower's) for the move to take
     /// effect at once.
-    pub async fn set_placement(&self, id: TenantId, placement: &Placement) -> Result<bool> {
+    pub async fn set_placement(&self, id: &TenantId<K>, placement: &Placement) -> Result<bool> {
         let sql = format!(
             "UPDATE {} SET settings = settings - 'placement' || $2 WHERE id = $1",
             self.table.sql()
@@ -116,7 +142,7 @@ impl PgTenantStore {
             serde_json::json!({ "placement": placement })
         };
         let done = sqlx::query(AssertSqlSafe(sql))
-            .bind(id.as_uuid())
+            .bind(id.value())
             .bind(Json(patch))
             .execute(&self.pool)
             .await?;
@@ -126,27 +152,27 @@ impl PgTenantStore {
     /// The schemas of all tenants that have one, by tenant: the list that
     /// [`SchemaProvisioner::migrate_all`](crate::schemas::SchemaProvisioner::migrate_all)
     /// takes. A malformed schema name in the table is an error, not skipped.
-    pub async fn tenant_schemas(&self) -> Result<Vec<(TenantId, SchemaName)>> {
+    pub async fn tenant_schemas(&self) -> Result<Vec<(TenantId<K>, SchemaName)>> {
         let sql = format!(
             "SELECT id, settings->'placement'->>'schema' FROM {} \
              WHERE settings->'placement'->>'schema' IS NOT NULL ORDER BY id",
             self.table.sql()
         );
-        let rows: Vec<(uuid::Uuid, String)> = sqlx::query_as(AssertSqlSafe(sql))
+        let rows: Vec<(K, String)> = sqlx::query_as(AssertSqlSafe(sql))
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter()
-            .map(|(id, schema)| Ok((TenantId::from_uuid(id), SchemaName::new(&schema)?)))
+            .map(|(id, schema)| Ok((TenantId::new(id)?, SchemaName::new(&schema)?)))
             .collect()
     }
 
-    async fn find(&self, column: &str, value: &str) -> Result<Option<Tenant>, StoreError> {
+    async fn find(&self, column: &str, value: &str) -> Result<Option<Tenant<K>>, StoreError> {
         let sql = format!(
             "SELECT id, slug, name, status, settings FROM {} WHERE {column}{} = $1",
             self.table.sql(),
             if column == "id" { "::text" } else { "" }
         );
-        let row: Option<Row> = sqlx::query_as(AssertSqlSafe(sql))
+        let row: Option<Row<K>> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(value)
             .fetch_optional(&self.pool)
             .await
@@ -155,14 +181,17 @@ impl PgTenantStore {
     }
 }
 
-fn to_tenant((id, slug, name, status, Json(settings)): Row) -> Result<Tenant, StoreError> {
+fn to_tenant<K: PgTenantId>(
+    (id, slug, name, status, Json(settings)): Row<K>,
+) -> Result<Tenant<K>, StoreError> {
     let slug: TenantSlug = slug.parse().map_err(StoreError::new)?;
     let status = if status == TenantStatus::Active.as_str() {
         TenantStatus::Active
     } else {
         TenantStatus::Suspended
     };
-    Ok(Tenant::builder(TenantId::from_uuid(id), slug)
+    let id = TenantId::new(id).map_err(StoreError::new)?;
+    Ok(Tenant::builder(id, slug)
         .name(name)
         .status(status)
         .settings(settings)
@@ -170,8 +199,8 @@ fn to_tenant((id, slug, name, status, Json(settings)): Row) -> Result<Tenant, St
 }
 
 #[async_trait::async_trait]
-impl TenantStore for PgTenantStore {
-    async fn lookup(&self, key: &TenantKey) -> Result<Lookup, StoreError> {
+impl<K: PgTenantId> TenantStore<K> for PgTenantStore<K> {
+    async fn lookup(&self, key: &TenantKey<K>) -> Result<Lookup<K>, StoreError> {
         let found = match key {
             TenantKey::Slug(slug) => self.find("slug", slug.as_str()).await,
             TenantKey::Id(id) => self.find("id", &id.to_string()).await,

@@ -152,7 +152,7 @@ async fn a_shared_tenant_is_exported_suspended_and_deleted_without_touching_othe
     );
 
     // Suspend: no tenant transaction opens for it any more.
-    assert!(w.lifecycle.suspend(acme.id()).await.unwrap());
+    assert!(w.lifecycle.suspend(acme.id_ref()).await.unwrap());
     let suspended = w.store.by_id(acme.id()).await.unwrap().unwrap();
     assert_eq!(suspended.status(), TenantStatus::Suspended);
     let err = w.app.begin(&suspended).await.unwrap_err();

@@ -326,7 +326,7 @@ async fn placements_come_from_the_tenant_store() {
     let placement = Placement::shared().with_schema(schema.clone());
     assert!(
         store
-            .set_placement(w.shared.id(), &placement)
+            .set_placement(w.shared.id_ref(), &placement)
             .await
             .unwrap()
     );
@@ -345,7 +345,7 @@ async fn placements_come_from_the_tenant_store() {
     // And back.
     assert!(
         store
-            .set_placement(w.shared.id(), &Placement::shared())
+            .set_placement(w.shared.id_ref(), &Placement::shared())
             .await
             .unwrap()
     );

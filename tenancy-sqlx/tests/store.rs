@@ -71,7 +71,7 @@ async fn looks_tenants_up_by_slug_id_and_domain() {
 
     assert!(
         admin_store
-            .set_status(acme.id(), TenantStatus::Suspended)
+            .set_status(acme.id_ref(), TenantStatus::Suspended)
             .await
             .unwrap()
     );

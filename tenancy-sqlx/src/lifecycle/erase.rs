@@ -3,7 +3,8 @@
 use sqlx::AssertSqlSafe;
 
 use super::TenantTables;
-use crate::{Result, TenantTx};
+
+use crate::{PgTenantId, Result, TenantTx};
 
 /// What a deletion removed, or would remove (dry run): rows per table.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,7 +29,11 @@ impl DeletionReport {
 ///
 /// Both layers apply: the statements say `WHERE tenant_id = $1`, and row
 /// security limits them to the tenant anyway.
-pub async fn delete_rows(tx: &mut TenantTx, column: &str, dry_run: bool) -> Result<DeletionReport> {
+pub async fn delete_rows<K: PgTenantId>(
+    tx: &mut TenantTx<K>,
+    column: &str,
+    dry_run: bool,
+) -> Result<DeletionReport> {
     let tables = TenantTables::discover(tx.conn(), column).await?;
     let tenant = tx.tenant().id();
     let mut report = DeletionReport {
@@ -48,7 +53,7 @@ pub async fn delete_rows(tx: &mut TenantTx, column: &str, dry_run: bool) -> Resu
             )
         };
         let rows: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
-            .bind(tenant.as_uuid())
+            .bind(tenant.value())
             .fetch_one(tx.conn())
             .await?;
         report

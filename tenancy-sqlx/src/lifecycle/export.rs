@@ -5,7 +5,8 @@ use sqlx::AssertSqlSafe;
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 
 use super::TenantTables;
-use crate::{Error, Result, TenantTx};
+
+use crate::{Error, PgTenantId, Result, TenantTx};
 
 /// Writes every row of the transaction's tenant, from every tenant table
 /// ([`TenantTables`]), to `out` as JSON lines:
@@ -34,8 +35,8 @@ use crate::{Error, Result, TenantTx};
 /// # std::fs::remove_file(&path)?;
 /// # Ok(()) }
 /// ```
-pub async fn export_rows<W: AsyncWrite + Unpin>(
-    tx: &mut TenantTx,
+pub async fn export_rows<K: PgTenantId, W: AsyncWrite + Unpin>(
+    tx: &mut TenantTx<K>,
     column: &str,
     mut out: W,
 ) -> Result<Vec<(String, u64)>> {
@@ -49,7 +50,7 @@ pub async fn export_rows<W: AsyncWrite + Unpin>(
             tables.column()
         );
         let mut rows = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql))
-            .bind(tenant.as_uuid())
+            .bind(tenant.value())
             .bind(table.as_str())
             .fetch(tx.conn());
         let mut n = 0_u64;

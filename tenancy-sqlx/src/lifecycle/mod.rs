@@ -14,12 +14,13 @@ pub use erase::{DeletionReport, delete_rows};
 pub use export::export_rows;
 pub use tables::TenantTables;
 
+use tenancy_core::uuid::Uuid;
 use tenancy_core::{Tenant, TenantId, TenantStatus};
 use tokio::io::AsyncWrite;
 
 use crate::BeginTenantTx;
 use crate::schemas::SchemaProvisioner;
-use crate::{Error, PgTenantStore, Result, TenantPool, TenantTx};
+use crate::{Error, PgTenantId, PgTenantStore, Result, TenantPool, TenantTx};
 
 /// Creates, suspends, deletes and exports tenants.
 ///
@@ -48,7 +49,7 @@ use crate::{Error, PgTenantStore, Result, TenantPool, TenantTx};
 /// # sqlx::query("INSERT INTO orders (item) VALUES ('Burger')").execute(&mut tx).await?;
 /// # tx.commit().await?;
 /// let lifecycle = TenantLifecycle::new(store, pool);
-/// lifecycle.suspend(acme.id()).await?;
+/// lifecycle.suspend(acme.id_ref()).await?;
 /// let plan = lifecycle.delete(&acme, true).await?;
 /// for (table, rows) in &plan.tables {
 ///     println!("would delete {rows} rows from {table}");
@@ -57,15 +58,17 @@ use crate::{Error, PgTenantStore, Result, TenantPool, TenantTx};
 /// lifecycle.delete(&acme, false).await?;
 /// # Ok(()) }
 /// ```
+///
+/// `K` is the type of the tenant ids; `P` a pool of tenants with such ids.
 #[derive(Debug, Clone)]
-pub struct TenantLifecycle<P = TenantPool> {
-    store: PgTenantStore,
+pub struct TenantLifecycle<P = TenantPool, K = Uuid> {
+    store: PgTenantStore<K>,
     pool: P,
     provisioner: Option<SchemaProvisioner>,
     column: String,
 }
 
-impl<P: BeginTenantTx> TenantLifecycle<P> {
+impl<K: PgTenantId, P: BeginTenantTx<K>> TenantLifecycle<P, K> {
     /// Lifecycle of tenants in `store`, whose rows `pool` reaches: the
     /// application's [`TenantPool`], or a
     /// [`RoutedPool`](crate::routing::RoutedPool) for tenants spread over
@@ -74,7 +77,7 @@ impl<P: BeginTenantTx> TenantLifecycle<P> {
     /// whole database is left to your infrastructure tooling: `DROP
     /// DATABASE` cannot run in a transaction). The store needs a pool that
     /// may write the tenants table.
-    pub fn new(store: PgTenantStore, pool: P) -> Self {
+    pub fn new(store: PgTenantStore<K>, pool: P) -> Self {
         Self {
             store,
             pool,
@@ -99,7 +102,7 @@ impl<P: BeginTenantTx> TenantLifecycle<P> {
 
     /// Provisions the tenant's schema (if its placement names one) and
     /// adds the tenant to the store.
-    pub async fn create(&self, tenant: &Tenant, domain: Option<&str>) -> Result<()> {
+    pub async fn create(&self, tenant: &Tenant<K>, domain: Option<&str>) -> Result<()> {
         if let Some(schema) = tenant.placement().schema() {
             self.provisioner()?.provision(schema).await?;
         }
@@ -107,19 +110,19 @@ impl<P: BeginTenantTx> TenantLifecycle<P> {
     }
 
     /// Suspends the tenant; returns whether it exists.
-    pub async fn suspend(&self, id: TenantId) -> Result<bool> {
+    pub async fn suspend(&self, id: &TenantId<K>) -> Result<bool> {
         self.store.set_status(id, TenantStatus::Suspended).await
     }
 
     /// Reactivates a suspended tenant; returns whether it exists.
-    pub async fn reactivate(&self, id: TenantId) -> Result<bool> {
+    pub async fn reactivate(&self, id: &TenantId<K>) -> Result<bool> {
         self.store.set_status(id, TenantStatus::Active).await
     }
 
     /// Deletes the tenant's data and its store entry, or with `dry_run`
     /// reports the rows per table that would go. Works on suspended
     /// tenants (suspend first, so no request writes while it runs).
-    pub async fn delete(&self, tenant: &Tenant, dry_run: bool) -> Result<DeletionReport> {
+    pub async fn delete(&self, tenant: &Tenant<K>, dry_run: bool) -> Result<DeletionReport> {
         let mut tx = self.begin_even_if_suspended(tenant).await?;
         let report = delete_rows(&mut tx, &self.column, true).await?;
         if dry_run {
@@ -138,7 +141,7 @@ impl<P: BeginTenantTx> TenantLifecycle<P> {
             tx.commit().await?;
             report
         };
-        self.store.remove(tenant.id()).await?;
+        self.store.remove(tenant.id_ref()).await?;
         Ok(report)
     }
 
@@ -146,7 +149,7 @@ impl<P: BeginTenantTx> TenantLifecycle<P> {
     /// [`export_rows`]); works on suspended tenants.
     pub async fn export<W: AsyncWrite + Unpin>(
         &self,
-        tenant: &Tenant,
+        tenant: &Tenant<K>,
         out: W,
     ) -> Result<Vec<(String, u64)>> {
         let mut tx = self.begin_even_if_suspended(tenant).await?;
@@ -157,7 +160,7 @@ impl<P: BeginTenantTx> TenantLifecycle<P> {
 
     /// A transaction for `tenant`, also when it is suspended: that is how a
     /// suspended tenant is exported and deleted.
-    async fn begin_even_if_suspended(&self, tenant: &Tenant) -> Result<TenantTx> {
+    async fn begin_even_if_suspended(&self, tenant: &Tenant<K>) -> Result<TenantTx<K>> {
         let tenant = tenant.to_builder().status(TenantStatus::Active).build();
         self.pool.begin(&tenant).await
     }

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tenancy_core::rls::{TenantBinding, TxOptions};
-use tenancy_core::{TargetName, Tenant, TenantContext, TenantId};
+use tenancy_core::uuid::Uuid;
+use tenancy_core::{TargetName, Tenant, TenantContextOf, TenantId, TenantIdType};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::TenantRouter;
@@ -49,13 +50,20 @@ type Resolve = dyn Fn(&TargetName) -> Option<PgConnectOptions> + Send + Sync;
 /// tx.commit().await?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct RoutedPool {
-    inner: Arc<Inner>,
+pub struct RoutedPool<K = Uuid> {
+    inner: Arc<Inner<K>>,
 }
 
-struct Inner {
-    router: Box<dyn TenantRouter>,
+impl<K> Clone for RoutedPool<K> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+struct Inner<K> {
+    router: Box<dyn TenantRouter<K>>,
     targets: HashMap<TargetName, PgConnectOptions>,
     resolve: Option<Box<Resolve>>,
     pool_options: PgPoolOptions,
@@ -63,25 +71,34 @@ struct Inner {
     named_statements: bool,
     max_open_pools: usize,
     per_tenant: Option<(u32, Duration)>,
-    open: Mutex<HashMap<TargetName, OpenPool>>,
-    tenants: Mutex<HashMap<TenantId, Arc<Semaphore>>>,
+    open: Mutex<HashMap<TargetName, OpenPool<K>>>,
+    tenants: Mutex<HashMap<TenantId<K>, Arc<Semaphore>>>,
 }
 
-struct OpenPool {
-    pool: TenantPool,
+struct OpenPool<K> {
+    pool: TenantPool<K>,
     raw: sqlx::PgPool,
     last_used: Instant,
 }
 
 /// Builds a [`RoutedPool`]; start with [`RoutedPool::builder`].
 #[must_use]
-pub struct RoutedPoolBuilder {
-    inner: Inner,
+pub struct RoutedPoolBuilder<K = Uuid> {
+    inner: Inner<K>,
 }
 
-impl RoutedPool {
+impl RoutedPool<Uuid> {
     /// Starts a routed pool that asks `router` for each tenant's target.
     pub fn builder(router: impl TenantRouter) -> RoutedPoolBuilder {
+        RoutedPoolBuilder::new(router)
+    }
+}
+
+impl<K: TenantIdType> RoutedPoolBuilder<K> {
+    /// A builder of a pool of tenants with ids of type `K` that routes
+    /// them with `router`: `RoutedPoolBuilder::<i64>::new(router)`. See
+    /// [`RoutedPool::builder`].
+    pub fn new(router: impl TenantRouter<K>) -> Self {
         RoutedPoolBuilder {
             inner: Inner {
                 router: Box::new(router),
@@ -97,27 +114,29 @@ impl RoutedPool {
             },
         }
     }
+}
 
+impl<K: TenantIdType> RoutedPool<K> {
     /// Opens a transaction for `tenant` on its target, as
     /// [`TenantPool::begin`] does. Waits while the tenant already holds its
     /// maximum of connections, up to the pool's acquire timeout.
-    pub async fn begin(&self, tenant: &Tenant) -> Result<TenantTx> {
+    pub async fn begin(&self, tenant: &Tenant<K>) -> Result<TenantTx<K>> {
         self.begin_on_target(tenant, None).await
     }
 
     /// [`begin`](Self::begin) with transaction options, as
     /// [`TenantPool::begin_with`].
-    pub async fn begin_with(&self, tenant: &Tenant, options: &TxOptions) -> Result<TenantTx> {
+    pub async fn begin_with(&self, tenant: &Tenant<K>, options: &TxOptions) -> Result<TenantTx<K>> {
         self.begin_on_target(tenant, Some(options)).await
     }
 
     async fn begin_on_target(
         &self,
-        tenant: &Tenant,
+        tenant: &Tenant<K>,
         options: Option<&TxOptions>,
-    ) -> Result<TenantTx> {
+    ) -> Result<TenantTx<K>> {
         let target = self.inner.router.route(tenant).ok_or(Error::NoTarget {
-            tenant: tenant.id(),
+            tenant: tenant.id_ref().to_string(),
         })?;
         let permit = self.tenant_permit(tenant).await?;
         let pool = self.pool_for(&target)?;
@@ -137,8 +156,8 @@ impl RoutedPool {
 
     /// [`begin`](Self::begin) for the tenant of [`TenantContext`], failing
     /// closed outside a tenant scope.
-    pub async fn begin_current(&self) -> Result<TenantTx> {
-        let tenant = TenantContext::current()?;
+    pub async fn begin_current(&self) -> Result<TenantTx<K>> {
+        let tenant = TenantContextOf::<K>::current()?;
         self.begin(&tenant).await
     }
 
@@ -169,7 +188,7 @@ impl RoutedPool {
         }
     }
 
-    async fn tenant_permit(&self, tenant: &Tenant) -> Result<Option<OwnedSemaphorePermit>> {
+    async fn tenant_permit(&self, tenant: &Tenant<K>) -> Result<Option<OwnedSemaphorePermit>> {
         let Some((max, wait)) = self.inner.per_tenant else {
             return Ok(None);
         };
@@ -191,13 +210,13 @@ impl RoutedPool {
         match tokio::time::timeout(wait, semaphore.acquire_owned()).await {
             Ok(Ok(permit)) => Ok(Some(permit)),
             _ => Err(Error::TenantBusy {
-                tenant: tenant.id(),
+                tenant: tenant.id_ref().to_string(),
                 max,
             }),
         }
     }
 
-    fn pool_for(&self, target: &TargetName) -> Result<TenantPool> {
+    fn pool_for(&self, target: &TargetName) -> Result<TenantPool<K>> {
         let inner = &self.inner;
         let mut open = inner.open.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(entry) = open.get_mut(target) {
@@ -224,7 +243,7 @@ impl RoutedPool {
             tokio::spawn(async move { evicted.raw.close().await });
         }
         let raw = inner.pool_options.clone().connect_lazy_with(options);
-        let mut pool = TenantPool::new(raw.clone()).with_binding(inner.binding.clone());
+        let mut pool = TenantPool::from(raw.clone()).with_binding(inner.binding.clone());
         if !inner.named_statements {
             pool = pool.unnamed_statements();
         }
@@ -240,7 +259,7 @@ impl RoutedPool {
     }
 }
 
-impl RoutedPoolBuilder {
+impl<K: TenantIdType> RoutedPoolBuilder<K> {
     /// Connection options of a target.
     pub fn target(mut self, name: TargetName, options: PgConnectOptions) -> Self {
         self.inner.targets.insert(name, options);
@@ -300,14 +319,14 @@ impl RoutedPoolBuilder {
     }
 
     /// The pool.
-    pub fn build(self) -> RoutedPool {
+    pub fn build(self) -> RoutedPool<K> {
         RoutedPool {
             inner: Arc::new(self.inner),
         }
     }
 }
 
-impl std::fmt::Debug for RoutedPool {
+impl<K: TenantIdType> std::fmt::Debug for RoutedPool<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RoutedPool")
             .field("targets", &self.inner.targets.keys().collect::<Vec<_>>())
@@ -318,7 +337,7 @@ impl std::fmt::Debug for RoutedPool {
     }
 }
 
-impl std::fmt::Debug for RoutedPoolBuilder {
+impl<K> std::fmt::Debug for RoutedPoolBuilder<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RoutedPoolBuilder").finish_non_exhaustive()
     }

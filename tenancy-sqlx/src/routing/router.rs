@@ -4,19 +4,20 @@
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use tenancy_core::{TargetName, Tenant, TenantId};
+use tenancy_core::uuid::Uuid;
+use tenancy_core::{TargetName, Tenant, TenantId, TenantIdType};
 
 /// Decides which connection target (shard, server, tenant database) serves
 /// a tenant. `None` means "no target known": the routed pool fails closed
 /// with [`Error::NoTarget`](crate::Error::NoTarget), it never picks one.
-pub trait TenantRouter: Send + Sync + 'static {
+pub trait TenantRouter<K: TenantIdType = Uuid>: Send + Sync + 'static {
     /// The target for `tenant`.
-    fn route(&self, tenant: &Tenant) -> Option<TargetName>;
+    fn route(&self, tenant: &Tenant<K>) -> Option<TargetName>;
 }
 
 /// A shared router (keep a handle to reassign tenants while the pool runs).
-impl<R: TenantRouter + ?Sized> TenantRouter for std::sync::Arc<R> {
-    fn route(&self, tenant: &Tenant) -> Option<TargetName> {
+impl<K: TenantIdType, R: TenantRouter<K> + ?Sized> TenantRouter<K> for std::sync::Arc<R> {
+    fn route(&self, tenant: &Tenant<K>) -> Option<TargetName> {
         (**self).route(tenant)
     }
 }
@@ -43,8 +44,8 @@ impl PlacementRouter {
     }
 }
 
-impl TenantRouter for PlacementRouter {
-    fn route(&self, tenant: &Tenant) -> Option<TargetName> {
+impl<K: TenantIdType> TenantRouter<K> for PlacementRouter {
+    fn route(&self, tenant: &Tenant<K>) -> Option<TargetName> {
         tenant
             .placement()
             .target()
@@ -55,21 +56,29 @@ impl TenantRouter for PlacementRouter {
 
 /// A shard map kept in memory: tenant id → target. Reassign a tenant with
 /// [`assign`](Self::assign) after copying its data (copy first, then flip).
-#[derive(Debug, Default)]
-pub struct StaticRouter {
-    map: RwLock<HashMap<TenantId, TargetName>>,
+#[derive(Debug)]
+pub struct StaticRouter<K = Uuid> {
+    map: RwLock<HashMap<TenantId<K>, TargetName>>,
 }
 
-impl StaticRouter {
+impl<K> Default for StaticRouter<K> {
+    fn default() -> Self {
+        Self {
+            map: RwLock::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: TenantIdType> StaticRouter<K> {
     /// A map from `entries`.
-    pub fn new(entries: impl IntoIterator<Item = (TenantId, TargetName)>) -> Self {
+    pub fn new(entries: impl IntoIterator<Item = (TenantId<K>, TargetName)>) -> Self {
         Self {
             map: RwLock::new(entries.into_iter().collect()),
         }
     }
 
     /// Routes `tenant` to `target` from now on; returns the previous target.
-    pub fn assign(&self, tenant: TenantId, target: TargetName) -> Option<TargetName> {
+    pub fn assign(&self, tenant: TenantId<K>, target: TargetName) -> Option<TargetName> {
         let mut map = self
             .map
             .write()
@@ -78,13 +87,13 @@ impl StaticRouter {
     }
 }
 
-impl TenantRouter for StaticRouter {
-    fn route(&self, tenant: &Tenant) -> Option<TargetName> {
+impl<K: TenantIdType> TenantRouter<K> for StaticRouter<K> {
+    fn route(&self, tenant: &Tenant<K>) -> Option<TargetName> {
         let map = self
             .map
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.get(&tenant.id()).cloned()
+        map.get(tenant.id_ref()).cloned()
     }
 }
 
@@ -105,15 +114,32 @@ impl HashRouter {
     }
 }
 
-impl TenantRouter for HashRouter {
-    fn route(&self, tenant: &Tenant) -> Option<TargetName> {
-        let bits = tenant.id().as_uuid().as_u128();
-        // Fold the 128 bits: v4 UUIDs are random in both halves.
-        #[allow(clippy::cast_possible_truncation)]
-        let key = (bits as u64) ^ ((bits >> 64) as u64);
-        let index = jump_hash(key, self.shards.len())?;
+impl<K: TenantIdType> TenantRouter<K> for HashRouter {
+    fn route(&self, tenant: &Tenant<K>) -> Option<TargetName> {
+        let index = jump_hash(shard_key(tenant.id_ref()), self.shards.len())?;
         self.shards.get(index).cloned()
     }
+}
+
+/// A well-spread, stable 64-bit key for an id: a UUID's two halves folded
+/// (v4 UUIDs are random in both), any other id's text hashed (FNV-1a) and
+/// mixed (`SplitMix64`), so sequential integer ids spread evenly too.
+fn shard_key<K: TenantIdType>(id: &TenantId<K>) -> u64 {
+    if let Some(uuid) = (id.value() as &dyn std::any::Any).downcast_ref::<Uuid>() {
+        let bits = uuid.as_u128();
+        #[allow(clippy::cast_possible_truncation)]
+        return (bits as u64) ^ ((bits >> 64) as u64);
+    }
+    let hash = id
+        .to_string()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    let mut z = hash.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// Lamping and Veach, "A Fast, Minimal Memory, Consistent Hash Algorithm".
@@ -143,6 +169,24 @@ mod tests {
 
     fn tenant() -> Tenant {
         Tenant::builder(TenantId::new_v4(), "t".parse().unwrap()).build()
+    }
+
+    #[test]
+    fn hashing_spreads_sequential_integer_ids_evenly() {
+        let names = (0..4).map(|i| TargetName::new(&format!("s{i}")).unwrap());
+        let router = HashRouter::new(names);
+        let mut per_shard: HashMap<TargetName, usize> = HashMap::new();
+        for id in 1..=4000_i64 {
+            let account = Tenant::builder(TenantId::new(id).unwrap(), "t".parse().unwrap()).build();
+            *per_shard
+                .entry(router.route(&account).unwrap())
+                .or_insert(0) += 1;
+            assert_eq!(router.route(&account), router.route(&account), "stable");
+        }
+        assert_eq!(per_shard.len(), 4);
+        for (shard, n) in per_shard {
+            assert!((800..1200).contains(&n), "{shard}: {n} of 4000");
+        }
     }
 
     #[test]
