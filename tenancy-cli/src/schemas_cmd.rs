@@ -50,7 +50,7 @@ pub(crate) async fn run(args: MigrateArgs) -> ExitCode {
             .await?;
         let schemas = PgTenantStore::new(pool.clone())
             .with_table(&args.tenants_table)?
-            .tenant_schemas()
+            .schema_names()
             .await?;
         Ok::<_, tenancy_sqlx::Error>((SchemaProvisioner::new(pool, migrations), schemas))
     };
@@ -61,7 +61,7 @@ pub(crate) async fn run(args: MigrateArgs) -> ExitCode {
     let started = std::time::Instant::now();
     let mut steps = Steps::new(args.json);
     let report = provisioner
-        .migrate_all(schemas.into_iter().map(|(_, s)| s), concurrency, |p| {
+        .migrate_all(schemas, concurrency, |p| {
             let (outcome, json) = match p.outcome {
                 Ok(v) if v.is_empty() => (
                     "up to date".to_owned(),

@@ -41,7 +41,7 @@ impl<F: Future> WithTenant for F {}
 /// `tokio::spawn` that carries the current tenant into the new task.
 ///
 /// A plain `tokio::spawn` starts the task **without** a tenant, so
-/// [`TenantContext::current`] fails there. This helper captures the current
+/// [`TenantContext::current`](crate::TenantContextOf::current) fails there. This helper captures the current
 /// tenant and re-scopes the task. It fails with [`TenantError::Missing`] when
 /// called outside a tenant scope, so a job can never start tenant-less.
 ///
@@ -76,7 +76,7 @@ where
 ///
 /// A plain `spawn_blocking` runs the closure **without** a tenant. This helper
 /// captures the current tenant and runs the closure in
-/// [`TenantContext::sync_scope`]. It fails with [`TenantError::Missing`]
+/// [`TenantContext::sync_scope`](crate::TenantContextOf::sync_scope). It fails with [`TenantError::Missing`]
 /// outside a tenant scope.
 ///
 /// ```

@@ -113,7 +113,7 @@ impl<K: DieselTenantId> AsyncTenantPool<K> {
         Ok(tx)
     }
 
-    /// [`begin`](Self::begin) for the current tenant of [`TenantContext`];
+    /// [`begin`](Self::begin) for the current tenant of [`TenantContext`](tenancy_core::TenantContextOf);
     /// fails with `TenantError::Missing` without one.
     pub async fn begin_current(&self) -> Result<AsyncTenantTx<K>> {
         let tenant = TenantContextOf::<K>::current()?;

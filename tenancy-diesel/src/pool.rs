@@ -16,7 +16,7 @@ use crate::{DieselTenantId, Error, TenantTx};
 ///
 /// There is no `get()`: the only way in is [`transaction`](Self::transaction)
 /// (or [`transaction_current`](Self::transaction_current), which takes the
-/// tenant from [`TenantContext`] and fails closed without one). Each
+/// tenant from [`TenantContext`](tenancy_core::TenantContextOf) and fails closed without one). Each
 /// transaction sends `BEGIN; SET LOCAL app.tenant_id = '<uuid>'` in one
 /// message.
 ///
@@ -159,7 +159,7 @@ impl<K: DieselTenantId> TenantPool<K> {
     }
 
     /// [`transaction`](Self::transaction) for the current tenant of
-    /// [`TenantContext`]; fails with `TenantError::Missing` without one.
+    /// [`TenantContext`](tenancy_core::TenantContextOf); fails with `TenantError::Missing` without one.
     pub fn transaction_current<R, E, F>(&self, f: F) -> Result<R, E>
     where
         F: FnOnce(&mut TenantTx<'_, K>) -> Result<R, E>,

@@ -49,7 +49,7 @@ pub trait BeginTenantTx<K: TenantIdType = Uuid>: sealed::Sealed + Send + Sync {
         options: &TxOptions,
     ) -> impl Future<Output = Result<TenantTx<K>>> + Send;
 
-    /// [`begin`](Self::begin) for the tenant of [`TenantContext`]; fails
+    /// [`begin`](Self::begin) for the tenant of [`TenantContext`](tenancy_core::TenantContextOf); fails
     /// closed outside a tenant scope.
     fn begin_current(&self) -> impl Future<Output = Result<TenantTx<K>>> + Send {
         async move {

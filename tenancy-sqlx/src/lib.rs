@@ -75,6 +75,17 @@
 //!   the [`manifest`] of tenant tables they read ([`macros`] explains).
 //! - `manifest` (part of `macros`): [`manifest`] alone, to write and verify
 //!   the manifest (the `tenancy` command uses it).
+//! - `retrofit`: [`retrofit`], the plan that puts an existing database
+//!   under tenant isolation (the `tenancy retrofit` command).
+//!
+//! # Tenant ids of other types
+//!
+//! Everything here is generic over the tenant id type
+//! ([`TenantIdType`](tenancy_core::TenantIdType)), `Uuid` by default: an
+//! application keyed by `bigint` uses `TenantPool::<i64>::from(pg)`,
+//! `TenantTx<i64>`, `PgTenantStore::<i64>::from(pg)` and tables declared
+//! with `id = i64` in [`tenant_table!`]; a tenant of one id type does not
+//! compile where another is configured.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

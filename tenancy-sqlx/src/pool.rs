@@ -13,7 +13,7 @@ use crate::{Result, TenantSession, TenantTx};
 /// [`Executor`](sqlx::Executor): no query can run on it directly. The only
 /// ways in are [`begin`](TenantPool::begin) (a transaction with the tenant
 /// set for row-level security), [`begin_current`](TenantPool::begin_current)
-/// (the tenant from [`TenantContext`], failing closed without one) and the
+/// (the tenant from [`TenantContext`](tenancy_core::TenantContextOf), failing closed without one) and the
 /// opt-in [`dangerous_session`](TenantPool::dangerous_session).
 ///
 /// ```
@@ -133,7 +133,7 @@ impl<K: TenantIdType> TenantPool<K> {
         TenantTx::begin(&self.pool, sql, tenant.clone(), self.named_statements).await
     }
 
-    /// Opens a transaction for the current tenant of [`TenantContext`];
+    /// Opens a transaction for the current tenant of [`TenantContext`](tenancy_core::TenantContextOf);
     /// fails with [`TenantError::Missing`](tenancy_core::TenantError) outside
     /// a tenant scope.
     pub async fn begin_current(&self) -> Result<TenantTx<K>> {

@@ -149,6 +149,22 @@ impl<K: PgTenantId> PgTenantStore<K> {
         Ok(done.rows_affected() == 1)
     }
 
+    /// The schemas the tenants' placements name, sorted, without reading
+    /// the ids: what `tenancy schemas migrate` needs, whatever the id type.
+    pub async fn schema_names(&self) -> Result<Vec<SchemaName>> {
+        let sql = format!(
+            "SELECT DISTINCT settings->'placement'->>'schema' FROM {} \
+             WHERE settings->'placement'->>'schema' IS NOT NULL ORDER BY 1",
+            self.table.sql()
+        );
+        let rows: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|schema| Ok(SchemaName::new(schema)?))
+            .collect()
+    }
+
     /// The schemas of all tenants that have one, by tenant: the list that
     /// [`SchemaProvisioner::migrate_all`](crate::schemas::SchemaProvisioner::migrate_all)
     /// takes. A malformed schema name in the table is an error, not skipped.

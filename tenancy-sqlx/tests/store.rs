@@ -103,3 +103,64 @@ async fn a_dead_database_is_a_store_error_not_an_unknown_tenant() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn stores_tenants_keyed_by_bigint_and_text_ids() {
+    use tenancy_core::{Placement, SchemaName, TenantKey, TenantStore};
+
+    let db = tenancy_testing::test_database();
+    let owner = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(db.owner_url())
+        .await
+        .unwrap();
+    let bigint = PgTenantStore::<i64>::from(owner.clone());
+    assert!(bigint.create_table_sql().contains("id bigint PRIMARY KEY"));
+    db.owner_sql(&bigint.create_table_sql()).unwrap();
+    let id = TenantId::new(42_i64).unwrap();
+    let acme = Tenant::builder(id, "acme".parse().unwrap())
+        .settings(
+            TenantSettings::default()
+                .with_placement(Placement::shared().with_schema(SchemaName::for_tenant(&id))),
+        )
+        .build();
+    bigint.insert(&acme, None).await.unwrap();
+    assert_eq!(bigint.by_id(id).await.unwrap(), Some(acme.clone()));
+    assert_eq!(
+        bigint
+            .lookup(&TenantKey::parse_slug_or_id("42").unwrap())
+            .await
+            .unwrap()
+            .into_tenant()
+            .map(|t| t.id()),
+        Some(id)
+    );
+    assert_eq!(
+        bigint.by_id(TenantId::new(7_i64).unwrap()).await.unwrap(),
+        None
+    );
+    let schemas: Vec<String> = bigint
+        .schema_names()
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .collect();
+    assert_eq!(schemas, ["tenant_42"]);
+
+    let text = PgTenantStore::<String>::from(owner)
+        .with_table("text_tenants")
+        .unwrap();
+    db.owner_sql(&text.create_table_sql()).unwrap();
+    let slug_id = TenantId::new("Acme-Corp".to_owned()).unwrap();
+    text.insert(
+        &Tenant::builder(slug_id.clone(), "acme".parse().unwrap()).build(),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(text.by_id(slug_id).await.unwrap().is_some());
+    // Ids are compared exactly: another case is another tenant.
+    let other_case = TenantId::new("acme-corp".to_owned()).unwrap();
+    assert!(text.by_id(other_case).await.unwrap().is_none());
+}

@@ -29,7 +29,7 @@ use crate::strategy::{ReadClaim, Strategy, TenantClaim, TokenClaim};
 /// verifies it (active, and the same tenant the token belongs to) and then
 ///
 /// - inserts the [`Tenant`] into the request extensions, and
-/// - runs the inner service inside [`TenantContext::scope`], with a
+/// - runs the inner service inside [`TenantContext::scope`](tenancy_core::TenantContextOf::scope), with a
 ///   `tenant` tracing span carrying `tenant.id`.
 ///
 /// Otherwise the inner service does not run: the client gets the

@@ -72,3 +72,8 @@ pub fn test_database() -> TestDatabase {
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
+
+/// The adoption guide's Rust snippets, compiled as doctests too.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/adopting.md")]
+struct AdoptingDoctests;

@@ -154,7 +154,7 @@ impl<K: TenantIdType> RoutedPool<K> {
         Ok(tx.holding(permit))
     }
 
-    /// [`begin`](Self::begin) for the tenant of [`TenantContext`], failing
+    /// [`begin`](Self::begin) for the tenant of [`TenantContext`](tenancy_core::TenantContextOf), failing
     /// closed outside a tenant scope.
     pub async fn begin_current(&self) -> Result<TenantTx<K>> {
         let tenant = TenantContextOf::<K>::current()?;

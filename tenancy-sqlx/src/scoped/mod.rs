@@ -90,7 +90,7 @@ pub struct Unbound;
 /// tenant's transaction.
 ///
 /// `K` is the type of the tenant's id: the table's
-/// [`TenantTable::Id`](crate::TenantTable::Id).
+/// [`TenantTable::Id`].
 #[derive(Debug, Clone)]
 pub struct Bound<K = Uuid> {
     tenant: Tenant<K>,
