@@ -60,16 +60,13 @@ fn existing_app() -> TestDatabase {
     db
 }
 
-/// `tenancy retrofit` with this app's options, as the tables' owner.
-fn retrofit(db: &TestDatabase, extra: &[&str]) -> std::process::Output {
-    retrofit_as(db, APP_ROLE, extra)
-}
-
-fn retrofit_as(db: &TestDatabase, app_role: &str, extra: &[&str]) -> std::process::Output {
+/// `tenancy COMMAND` on this app's database as `url`, with its tenant
+/// column, shared tables and runtime role, then `extra`.
+fn command(command: &str, url: &str, app_role: &str, extra: &[&str]) -> std::process::Output {
     let mut args = vec![
-        "retrofit",
+        command,
         "--database-url",
-        db.owner_url(),
+        url,
         "--tenant-column",
         "account_id",
         "--shared-table",
@@ -83,22 +80,18 @@ fn retrofit_as(db: &TestDatabase, app_role: &str, extra: &[&str]) -> std::proces
     tenancy(&args)
 }
 
+/// `tenancy retrofit` with this app's options, as the tables' owner.
+fn retrofit(db: &TestDatabase, extra: &[&str]) -> std::process::Output {
+    retrofit_as(db, APP_ROLE, extra)
+}
+
+fn retrofit_as(db: &TestDatabase, app_role: &str, extra: &[&str]) -> std::process::Output {
+    command("retrofit", db.owner_url(), app_role, extra)
+}
+
+/// `tenancy audit`, failing on any finding.
 fn audit(db: &TestDatabase) -> std::process::Output {
-    tenancy(&[
-        "audit",
-        "--database-url",
-        db.admin_url(),
-        "--tenant-column",
-        "account_id",
-        "--shared-table",
-        "accounts",
-        "--shared-table",
-        "plans",
-        "--app-role",
-        APP_ROLE,
-        "--fail-on",
-        "low",
-    ])
+    command("audit", db.admin_url(), APP_ROLE, &["--fail-on", "low"])
 }
 
 fn rls_on(db: &TestDatabase, table: &str) -> String {
@@ -123,7 +116,7 @@ fn the_plan_is_sql_for_review_and_changes_nothing() {
         "ADD CONSTRAINT \"users_email_key\" UNIQUE (\"account_id\", \"email\");",
         "FOREIGN KEY (\"account_id\", \"project_id\") REFERENCES \"public\".\"projects\" (\"account_id\", \"id\") ON DELETE CASCADE",
         "FOREIGN KEY (\"account_id\", \"assignee_id\") REFERENCES \"public\".\"users\" (\"account_id\", \"id\") ON DELETE SET NULL (\"assignee_id\")",
-        "ALTER VIEW public.open_tasks SET (security_invoker = true);",
+        "ALTER VIEW \"public\".\"open_tasks\" SET (security_invoker = true);",
         "REVOKE TEMPORARY ON DATABASE",
         "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA \"public\" TO \"tenancy_app\";",
         "ALTER TABLE \"public\".\"tasks\" FORCE ROW LEVEL SECURITY;",

@@ -72,6 +72,8 @@ mod views;
 
 #[cfg(feature = "retrofit")]
 pub(crate) use expr::security_invoker;
+#[cfg(feature = "retrofit")]
+pub(crate) use views::views_over;
 
 pub use code::FindingCode;
 pub use report::{Finding, Report, Severity};

@@ -6,13 +6,24 @@ use super::checks::{AuditedTable, finding};
 use super::expr::security_invoker;
 use super::{Finding, FindingCode, Severity};
 
-pub(crate) async fn views(
+/// A view or materialized view that reads a table.
+pub(crate) struct ViewOver {
+    /// `schema.name`, as the catalog writes them (unquoted).
+    pub(crate) name: String,
+    /// `v` or `m`.
+    pub(crate) kind: String,
+    /// Its options, comma-separated.
+    pub(crate) reloptions: String,
+    /// The table it reads.
+    pub(crate) base: i64,
+}
+
+/// Every view and materialized view that reads one of the tables `oids`.
+pub(crate) async fn views_over(
     conn: &mut PgConnection,
-    tables: &[AuditedTable],
-    out: &mut Vec<Finding>,
-) -> Result<(), sqlx::Error> {
-    let oids: Vec<i64> = tables.iter().map(|t| t.oid).collect();
-    let views: Vec<(String, String, String, i64)> = sqlx::query_as(
+    oids: &[i64],
+) -> Result<Vec<ViewOver>, sqlx::Error> {
+    let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
         "SELECT DISTINCT n.nspname || '.' || v.relname, v.relkind::text,
                 coalesce(array_to_string(v.reloptions, ','), ''), d.refobjid::int8
          FROM pg_rewrite r
@@ -23,10 +34,33 @@ pub(crate) async fn views(
          WHERE v.relkind IN ('v', 'm') AND d.refobjid::int8 = ANY ($1) AND d.refobjid <> v.oid
          ORDER BY 1",
     )
-    .bind(&oids)
+    .bind(oids)
     .fetch_all(&mut *conn)
     .await?;
-    for (view, kind, reloptions, base) in views {
+    Ok(rows
+        .into_iter()
+        .map(|(name, kind, reloptions, base)| ViewOver {
+            name,
+            kind,
+            reloptions,
+            base,
+        })
+        .collect())
+}
+
+pub(crate) async fn views(
+    conn: &mut PgConnection,
+    tables: &[AuditedTable],
+    out: &mut Vec<Finding>,
+) -> Result<(), sqlx::Error> {
+    let oids: Vec<i64> = tables.iter().map(|t| t.oid).collect();
+    for ViewOver {
+        name: view,
+        kind,
+        reloptions,
+        base,
+    } in views_over(conn, &oids).await?
+    {
         let base = tables
             .iter()
             .find(|t| t.oid == base)

@@ -261,27 +261,19 @@ pub(super) async fn foreign_keys(
 
 /// Views and materialized views that read one of `oids`.
 pub(super) async fn views(conn: &mut PgConnection, oids: &[i64]) -> Result<Vec<View>, sqlx::Error> {
-    let rows: Vec<(String, bool, String, i64)> = sqlx::query_as(
-        "SELECT DISTINCT quote_ident(n.nspname) || '.' || quote_ident(v.relname), v.relkind = 'm',
-                coalesce(array_to_string(v.reloptions, ','), ''), d.refobjid::int8
-         FROM pg_rewrite r
-         JOIN pg_class v ON v.oid = r.ev_class
-         JOIN pg_namespace n ON n.oid = v.relnamespace
-         JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
-                          AND d.refclassid = 'pg_class'::regclass
-         WHERE v.relkind IN ('v', 'm') AND d.refobjid::int8 = ANY ($1) AND d.refobjid <> v.oid
-         ORDER BY 1",
-    )
-    .bind(oids)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(rows
+    Ok(crate::audit::views_over(conn, oids)
+        .await?
         .into_iter()
-        .map(|(qualified, materialized, options, base)| View {
-            qualified,
-            materialized,
-            security_invoker: crate::audit::security_invoker(&options),
-            base,
+        .map(|view| View {
+            qualified: view
+                .name
+                .split('.')
+                .map(|part| format!("\"{}\"", part.replace('"', "\"\"")))
+                .collect::<Vec<_>>()
+                .join("."),
+            materialized: view.kind == "m",
+            security_invoker: crate::audit::security_invoker(&view.reloptions),
+            base: view.base,
         })
         .collect())
 }
