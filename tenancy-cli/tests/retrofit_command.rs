@@ -381,3 +381,51 @@ async fn database_wall_alone(pool: &TenantPool<i64>) {
     assert_eq!(owner, 1);
     tx.commit().await.unwrap();
 }
+
+#[test]
+fn a_single_tenant_table_is_backfilled_to_its_owner() {
+    let db = existing_app();
+    // Data of the days before accounts: it all belonged to acme.
+    db.owner_sql(
+        "CREATE TABLE settings (id bigserial PRIMARY KEY, key text NOT NULL, value text NOT NULL);
+         INSERT INTO settings (key, value) VALUES ('currency', 'EUR'), ('theme', 'dark');",
+    )
+    .unwrap();
+    let plan = retrofit(&db, &["--backfill-owner", "1"]);
+    let plan_sql = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        plan_sql.contains(
+            "ALTER TABLE \"public\".\"settings\" ADD COLUMN IF NOT EXISTS \"account_id\" bigint;"
+        ),
+        "{plan_sql}"
+    );
+    assert!(
+        plan_sql.contains(
+            "UPDATE \"public\".\"settings\" SET \"account_id\" = '1' WHERE \"account_id\" IS NULL;"
+        ),
+        "{plan_sql}"
+    );
+    let applied = retrofit(&db, &["--backfill-owner", "1", "--apply"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", text(&applied));
+    assert_eq!(
+        db.admin_sql("SELECT string_agg(DISTINCT account_id::text, ',') FROM settings")
+            .unwrap(),
+        "1"
+    );
+    assert_eq!(rls_on(&db, "settings"), "true/true");
+    // A second run sees the new tenant table and makes its key composite.
+    let again = retrofit(&db, &[]);
+    let again = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        again.contains("ADD CONSTRAINT \"settings_pkey\" PRIMARY KEY (\"account_id\", \"id\");"),
+        "{again}"
+    );
+    let applied = retrofit(&db, &["--apply"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", text(&applied));
+    let after = audit(&db);
+    assert!(
+        text(&after).contains("4 tenant table(s), 0 finding(s)"),
+        "{}",
+        text(&after)
+    );
+}
