@@ -19,6 +19,7 @@ use http_body_util::BodyExt;
 use sqlx::postgres::PgPoolOptions;
 use tenancy_core::{InMemoryTenantStore, Tenant, TenantId};
 use tenancy_sqlx::{Scoped, TenantPool};
+use tenancy_testing::probe::{HttpProbe, cross_tenant_sql};
 use tenancy_testing::{APP_ROLE, TestDatabase};
 use tenancy_tower::strategy::Header;
 use tenancy_tower::{CurrentTenant, TenantLayer};
@@ -296,7 +297,7 @@ async fn app_on_the_retrofitted_database(db: &TestDatabase) {
         .route("/tasks", get(tasks))
         .with_state(pool.clone())
         .layer(
-            TenantLayer::builder(store)
+            TenantLayer::builder(store.clone())
                 .strategy(Header::x_tenant())
                 .build(),
         );
@@ -332,6 +333,34 @@ async fn app_on_the_retrofitted_database(db: &TestDatabase) {
     assert_eq!(acme, explicit(1));
     assert_eq!(get_tasks("acme").await.1, acme);
     assert_eq!(get_tasks("2").await.1, explicit(2));
+    // Log in as acme, try globex's tasks by id: every method is denied.
+    let globex_tasks = db
+        .admin_sql("SELECT id FROM tasks WHERE account_id = 2")
+        .unwrap();
+    let as_acme = |method: &str, path: String| {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header("x-tenant", "acme")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let app_with_task_route = Router::new()
+        .route("/tasks/{id}", get(task).delete(task))
+        .with_state(pool.clone())
+        .layer(
+            TenantLayer::builder(store.clone())
+                .strategy(Header::x_tenant())
+                .build(),
+        );
+    let probe = HttpProbe::send_all(
+        app_with_task_route,
+        globex_tasks
+            .lines()
+            .flat_map(|id| ["GET", "DELETE"].map(|m| as_acme(m, format!("/tasks/{id}")))),
+    )
+    .await;
+    probe.assert_denied();
     // Unknown, malformed or mistyped tenant ids: 4xx with a reason, never a 500.
     assert_eq!(get_tasks("3").await.0, StatusCode::NOT_FOUND);
     assert_eq!(get_tasks("0").await.0, StatusCode::BAD_REQUEST);
@@ -340,12 +369,42 @@ async fn app_on_the_retrofitted_database(db: &TestDatabase) {
         StatusCode::NOT_FOUND
     );
 
-    database_wall_alone(&pool).await;
+    database_wall_alone(db, &pool).await;
     pg.close().await;
 }
 
+/// `GET` or `DELETE /tasks/{id}`: the tenant's task by id, 404 otherwise.
+async fn task(
+    State(pool): State<TenantPool<i64>>,
+    CurrentTenant(tenant): CurrentTenant<i64>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Result<String, StatusCode> {
+    let mut tx = pool
+        .begin(&tenant)
+        .await
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+    let title: Option<String> = Scoped::<Tasks>::select()
+        .column(Tasks::title)
+        .where_eq(Tasks::id, id)
+        .for_tenant(&tenant)
+        .fetch_optional(&mut tx)
+        .await
+        .map(|row: Option<(String,)>| row.map(|(title,)| title))
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+    tx.rollback()
+        .await
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+    title.ok_or(StatusCode::NOT_FOUND)
+}
+
 /// The database wall alone: raw SQL in a tenant's transaction, no builder.
-async fn database_wall_alone(pool: &TenantPool<i64>) {
+async fn database_wall_alone(db: &TestDatabase, pool: &TenantPool<i64>) {
+    // Log in as acme, try every one of globex's ids with a forgotten WHERE.
+    for table in ["tasks", "projects", "users"] {
+        cross_tenant_sql(db, "app.tenant_id", table, "account_id", "id", "1", "2")
+            .unwrap()
+            .assert_isolated();
+    }
     // Raw SQL in acme's transaction sees only acme,
     // and cannot insert into globex or point at globex's project.
     let acme = Tenant::builder(TenantId::new(1_i64).unwrap(), "acme".parse().unwrap()).build();

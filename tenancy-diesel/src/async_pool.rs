@@ -23,7 +23,7 @@ use crate::{DieselTenantId, Error, Result};
 /// A deadpool of diesel-async `AsyncPgConnection`s that hands out
 /// connections only inside a tenant transaction.
 ///
-/// ```no_run
+/// ```
 /// use diesel::prelude::*;
 /// use diesel_async::pooled_connection::{AsyncDieselConnectionManager, deadpool::Pool};
 /// use tenancy_diesel::{AsyncTenantPool, ForTenantDsl};
@@ -31,12 +31,18 @@ use crate::{DieselTenantId, Error, Result};
 /// diesel::table! { orders (tenant_id, id) { id -> Uuid, tenant_id -> Uuid, item -> Text } }
 /// tenancy_diesel::tenant_scoped!(orders.tenant_id);
 ///
-/// # async fn demo(acme: tenancy_core::Tenant) -> Result<(), Box<dyn std::error::Error>> {
-/// let manager = AsyncDieselConnectionManager::<diesel_async::AsyncPgConnection>::new("postgres://app@localhost/pos");
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = tenancy_testing::test_database();
+/// # db.owner_sql(&tenancy_testing::fixtures::orders_table_sql())?;
+/// # let database_url = db.app_url(); // the application role's URL
+/// # let acme = tenancy_core::Tenant::builder(tenancy_core::TenantId::new_v4(), "acme".parse()?).build();
+/// let manager = AsyncDieselConnectionManager::<diesel_async::AsyncPgConnection>::new(database_url);
 /// let pool = AsyncTenantPool::new(Pool::builder(manager).build()?);
 /// let mut tx = pool.begin(&acme).await?;
 /// tx.insert(diesel::insert_into(orders::table).values((orders::id.eq(uuid::Uuid::new_v4()), orders::item.eq("Burger")))).await?;
 /// let items: Vec<String> = tx.fetch_all(orders::table.for_tenant(&acme).select(orders::item)).await?;
+/// # assert_eq!(items, ["Burger"]);
 /// tx.commit().await?;
 /// # Ok(()) }
 /// ```

@@ -45,17 +45,26 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection, SimpleAsyncConnectio
 /// simple query protocol (no named statement to lose), and diesel-async's
 /// connection setup inside a transaction.
 ///
-/// ```no_run
+/// ```
 /// use diesel_async::AsyncPgConnection;
 /// use diesel_async::pooled_connection::{AsyncDieselConnectionManager, deadpool::Pool};
 /// use tenancy_diesel::AsyncTenantPool;
 ///
-/// # fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = tenancy_testing::PgServer::shared()?;
+/// # let db = server.create_database()?;
+/// # db.owner_sql(&tenancy_testing::fixtures::orders_table_sql())?;
+/// # let bouncer = tenancy_testing::PgBouncer::start(server, 2)?; // transaction mode
+/// # let pgbouncer_url = bouncer.url(tenancy_testing::APP_ROLE, db.name());
+/// # let acme = tenancy_core::Tenant::builder(tenancy_core::TenantId::new_v4(), "acme".parse()?).build();
 /// let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
-///     "postgres://app@pgbouncer:6432/pos",
+///     pgbouncer_url,
 ///     tenancy_diesel::pgbouncer::manager_config(),
 /// );
 /// let pool = AsyncTenantPool::new(Pool::builder(manager).build()?);
+/// let tx = pool.begin(&acme).await?;
+/// tx.commit().await?;
 /// # Ok(()) }
 /// ```
 #[must_use]

@@ -16,16 +16,27 @@ use crate::{Result, TenantTx};
 /// (a rolled-back change leaves no entry, a committed one cannot lack it).
 /// Tenants read only their own entries, like any tenant table.
 ///
-/// ```no_run
+/// ```
 /// use tenancy_sqlx::trail::AuditTrail;
 ///
-/// # async fn demo(pool: tenancy_sqlx::TenantPool, acme: tenancy_core::Tenant) -> tenancy_sqlx::Result<()> {
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = tenancy_testing::test_database();
+/// # db.owner_sql(&tenancy_testing::fixtures::orders_table_sql())?;
+/// # let pool = tenancy_sqlx::TenantPool::new(sqlx::PgPool::connect(db.app_url()).await?);
+/// # let acme = tenancy_core::Tenant::builder(tenancy_core::TenantId::new_v4(), "acme".parse()?).build();
 /// let trail = AuditTrail::new();
-/// // In a migration, as the table owner: trail.create_table_sql(Some("app"))
+/// // In a migration, as the table owner:
+/// db.owner_sql(&trail.create_table_sql(Some(tenancy_testing::APP_ROLE))?)?;
+///
 /// let mut tx = pool.begin(&acme).await?;
-/// sqlx::query("UPDATE orders SET quantity = 2 WHERE id = $1").bind(uuid::Uuid::nil()).execute(&mut tx).await?;
-/// trail.record(&mut tx, "alice", "order.update", "orders/00000000-0000-0000-0000-000000000000").await?;
+/// let id: uuid::Uuid = sqlx::query_scalar("INSERT INTO orders (item) VALUES ('Burger') RETURNING id")
+///     .fetch_one(&mut tx)
+///     .await?;
+/// trail.record(&mut tx, "alice", "order.create", &format!("orders/{id}")).await?;
 /// tx.commit().await?;
+/// # let entries = db.admin_sql("SELECT actor || ' ' || action FROM tenancy_audit_log")?;
+/// # assert_eq!(entries, "alice order.create");
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]

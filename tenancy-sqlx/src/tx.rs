@@ -129,12 +129,22 @@ impl<K: TenantIdType> TenantTx<K> {
     /// The [`Scoped`](crate::Scoped) builders follow it; pass it to your own
     /// queries with sqlx's `.persistent(...)`:
     ///
-    /// ```no_run
-    /// # async fn demo(mut tx: tenancy_sqlx::TenantTx) -> tenancy_sqlx::Result<()> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = tenancy_testing::test_database();
+    /// # db.owner_sql(&tenancy_testing::fixtures::orders_table_sql())?;
+    /// # let pg = sqlx::PgPool::connect(db.app_url()).await?;
+    /// # let acme = tenancy_core::Tenant::builder(tenancy_core::TenantId::new_v4(), "acme".parse()?).build();
+    /// let pool = tenancy_sqlx::TenantPool::new(pg).unnamed_statements(); // behind pgbouncer < 1.21
+    /// let mut tx = pool.begin(&acme).await?;
+    /// assert!(!tx.named_statements());
     /// let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
     ///     .persistent(tx.named_statements())
     ///     .fetch_one(&mut tx)
     ///     .await?;
+    /// # assert_eq!(n, 0);
+    /// tx.commit().await?;
     /// # Ok(()) }
     /// ```
     pub fn named_statements(&self) -> bool {

@@ -34,6 +34,7 @@ mod database;
 mod error;
 pub mod fixtures;
 mod pgbouncer;
+pub mod probe;
 mod psql;
 mod server;
 pub mod session;

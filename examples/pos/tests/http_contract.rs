@@ -221,6 +221,7 @@ async fn another_tenants_order_is_404_for_every_method() {
     let bob = token("globex", "bob").await;
     let theirs = create(Via::Header("globex"), &bob, "Taco").await;
     let path = format!("/orders/{}", theirs["id"].as_str().unwrap());
+    let mut probe = tenancy_testing::probe::HttpProbe::new();
     for (method, body) in [
         (Method::GET, None),
         (Method::PATCH, Some(json!({"quantity": 9}))),
@@ -228,8 +229,10 @@ async fn another_tenants_order_is_404_for_every_method() {
     ] {
         let (status, body) =
             call(method.clone(), &path, Via::Host("acme"), Some(&alice), body).await;
+        probe.record(format!("{method} {path}"), status.as_u16());
         assert_json_error(status, &body, StatusCode::NOT_FOUND);
     }
+    probe.assert_denied();
     let (status, still) = call(Method::GET, &path, Via::Host("globex"), Some(&bob), None).await;
     assert_eq!(
         (status, &still["quantity"]),

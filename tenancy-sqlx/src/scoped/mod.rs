@@ -10,7 +10,7 @@
 //! (`tenant_id = $n`) on top of row-level security, and inserts take the
 //! tenant column from the bound tenant, never from a value.
 //!
-//! ```no_run
+//! ```
 //! use tenancy_sqlx::{Scoped, TenantPool};
 //!
 //! tenancy_sqlx::tenant_table!(pub Orders = "orders" { id: uuid::Uuid, item: String, quantity: i32 });
@@ -18,19 +18,27 @@
 //! #[derive(sqlx::FromRow)]
 //! struct Order { id: uuid::Uuid, item: String, quantity: i32 }
 //!
-//! # async fn demo(pool: TenantPool, acme: tenancy_core::Tenant, id: uuid::Uuid) -> tenancy_sqlx::Result<()> {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let db = tenancy_testing::test_database();
+//! # db.owner_sql(&tenancy_testing::fixtures::orders_table_sql())?;
+//! # let pool = TenantPool::new(sqlx::PgPool::connect(db.app_url()).await?);
+//! # let acme = tenancy_core::Tenant::builder(tenancy_core::TenantId::new_v4(), "acme".parse()?).build();
 //! let mut tx = pool.begin(&acme).await?;
-//! Scoped::<Orders>::insert()
+//! let id: uuid::Uuid = Scoped::<Orders>::insert()
 //!     .value(Orders::item, "Burger") // a typo or a wrong type does not compile
 //!     .value(Orders::quantity, 2)
+//!     .return_column(Orders::id)
 //!     .for_tenant(&acme)
-//!     .execute(&mut tx)
-//!     .await?;
+//!     .returning(&mut tx)
+//!     .await
+//!     .map(|(id,): (uuid::Uuid,)| id)?;
 //! let order: Option<Order> = Scoped::<Orders>::select()
 //!     .where_eq(Orders::id, id)
 //!     .for_tenant(&acme)
 //!     .fetch_optional(&mut tx)
 //!     .await?;
+//! # assert_eq!(order.map(|o| (o.item, o.quantity)), Some(("Burger".to_owned(), 2)));
 //! tx.commit().await?;
 //! # Ok(()) }
 //! ```
