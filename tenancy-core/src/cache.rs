@@ -21,8 +21,8 @@ use crate::{Lookup, StoreError, TenantIdType, TenantKey, TenantStore};
 /// use tenancy_core::CachedTenantStore;
 ///
 /// let store = CachedTenantStore::new(InMemoryTenantStore::new())
-///     .ttl(Duration::from_secs(30))
-///     .negative_ttl(Duration::from_secs(5));
+///     .with_ttl(Duration::from_secs(30))
+///     .with_negative_ttl(Duration::from_secs(5));
 /// ```
 #[derive(Debug)]
 pub struct CachedTenantStore<S, K = Uuid> {
@@ -51,14 +51,14 @@ impl<K: TenantIdType, S: TenantStore<K>> CachedTenantStore<S, K> {
 
     /// How long a found tenant is kept.
     #[must_use]
-    pub fn ttl(mut self, ttl: Duration) -> Self {
+    pub fn with_ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;
         self
     }
 
     /// How long "no such tenant" is kept.
     #[must_use]
-    pub fn negative_ttl(mut self, ttl: Duration) -> Self {
+    pub fn with_negative_ttl(mut self, ttl: Duration) -> Self {
         self.negative_ttl = ttl;
         self
     }
@@ -66,7 +66,7 @@ impl<K: TenantIdType, S: TenantStore<K>> CachedTenantStore<S, K> {
     /// The most entries kept. When full, expired entries are dropped, and if
     /// that is not enough, all of them.
     #[must_use]
-    pub fn capacity(mut self, capacity: usize) -> Self {
+    pub fn with_capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity.max(1);
         self
     }
@@ -173,7 +173,7 @@ mod tests {
             .store
             .insert(Tenant::builder(TenantId::new_v4(), "acme".parse().unwrap()).build());
         let cache =
-            CachedTenantStore::new(counting.clone()).negative_ttl(Duration::from_millis(50));
+            CachedTenantStore::new(counting.clone()).with_negative_ttl(Duration::from_millis(50));
         let (acme, ghost): (TenantSlug, TenantSlug) =
             ("acme".parse().unwrap(), "ghost".parse().unwrap());
 

@@ -27,9 +27,9 @@ fn database() -> tenancy_testing::TestDatabase {
     let db = tenancy_testing::test_database();
     let policy = TenantPolicy::new("invoices")
         .unwrap()
-        .tenant_column("account_id")
+        .with_tenant_column("account_id")
         .unwrap()
-        .id_type(IdSqlType::BigInt);
+        .with_id_type(IdSqlType::BigInt);
     db.owner_sql(&format!(
         "CREATE TABLE invoices (account_id bigint NOT NULL, id bigint NOT NULL, total bigint NOT NULL, PRIMARY KEY (account_id, id));
          INSERT INTO invoices VALUES (1, 1, 100), (1, 2, 250), (2, 3, 999);

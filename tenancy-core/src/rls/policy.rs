@@ -23,7 +23,7 @@ use crate::{IdSqlType, TenantId, TenantIdType};
 /// use tenancy_core::IdSqlType;
 /// use tenancy_core::rls::TenantPolicy;
 ///
-/// let policy = TenantPolicy::new("orders")?.tenant_column("account_id")?.id_type(IdSqlType::BigInt);
+/// let policy = TenantPolicy::new("orders")?.with_tenant_column("account_id")?.with_id_type(IdSqlType::BigInt);
 /// assert!(policy.column_sql().starts_with("\"account_id\" bigint NOT NULL"));
 /// assert!(policy.condition_sql().ends_with("'')::bigint)"));
 /// # Ok::<(), tenancy_core::rls::InvalidName>(())
@@ -55,16 +55,16 @@ impl TenantPolicy {
         })
     }
 
-    /// The type of the tenant ids (the tenant column's type): `uuid` by
-    /// default. It must be the [`TenantIdType`] the application binds.
+    /// Uses tenant ids of type `id_type` (the tenant column's type): `uuid`
+    /// by default. It must be the [`TenantIdType`] the application binds.
     #[must_use]
-    pub fn id_type(mut self, id_type: IdSqlType) -> Self {
+    pub fn with_id_type(mut self, id_type: IdSqlType) -> Self {
         self.id_type = id_type;
         self
     }
 
     /// Uses another tenant column.
-    pub fn tenant_column(mut self, column: &str) -> Result<Self, InvalidName> {
+    pub fn with_tenant_column(mut self, column: &str) -> Result<Self, InvalidName> {
         check_ident("tenant column", column)?;
         self.column = Ident::new(column)?;
         Ok(self)
@@ -72,7 +72,7 @@ impl TenantPolicy {
 
     /// Uses another setting name.
     #[must_use]
-    pub fn setting(mut self, setting: SettingName) -> Self {
+    pub fn with_setting(mut self, setting: SettingName) -> Self {
         self.setting = setting;
         self
     }
@@ -85,6 +85,16 @@ impl TenantPolicy {
     /// The tenant column.
     pub fn column(&self) -> &Ident {
         &self.column
+    }
+
+    /// The setting the policy reads.
+    pub fn setting(&self) -> &SettingName {
+        &self.setting
+    }
+
+    /// The type of the tenant ids.
+    pub fn id_type(&self) -> IdSqlType {
+        self.id_type
     }
 
     /// The column definition for `CREATE TABLE`:
@@ -187,7 +197,7 @@ impl TenantPolicy {
     /// transaction; on a big table, split the backfill into batches first.
     /// The column gets the type of `owner`'s id.
     pub fn retrofit_sql<K: TenantIdType>(&self, owner: &TenantId<K>) -> String {
-        let policy = self.clone().id_type(K::SQL_TYPE);
+        let policy = self.clone().with_id_type(K::SQL_TYPE);
         format!("{}{}", policy.backfill_sql(owner), policy.enable_sql())
     }
 

@@ -145,9 +145,9 @@ impl<'o> Planner<'o> {
 
     fn policy(&self, table: &Table) -> Result<TenantPolicy, RetrofitError> {
         Ok(TenantPolicy::new(&table.qualified())?
-            .tenant_column(&self.options.tenant_column)?
-            .setting(self.options.setting.clone())
-            .id_type(self.id_type))
+            .with_tenant_column(&self.options.tenant_column)?
+            .with_setting(self.options.setting.clone())
+            .with_id_type(self.id_type))
     }
 
     pub(super) fn plan(mut self) -> Result<RetrofitPlan, RetrofitError> {
