@@ -18,6 +18,7 @@ use tower_service::Service;
 use tracing::Instrument;
 use tracing::instrument::Instrumented;
 
+use crate::TenantRejection;
 use crate::rejection::{JsonRenderer, RenderRejection, SharedRenderer, render};
 use crate::resolver::{ResolutionMode, Resolver};
 use crate::strategy::{ReadClaim, Strategy, TenantClaim, TokenClaim};
@@ -102,6 +103,49 @@ impl<K: TenantIdType> TenantLayer<K> {
             store: Arc::new(store),
             renderer: Arc::new(JsonRenderer),
         }
+    }
+
+    /// Resolves and verifies the tenant of a request without tower, for
+    /// other frameworks: the same strategies, cross-checks, store and
+    /// renderer as the layer. `Ok` is the tenant to run the request for
+    /// (put it into the framework's request data and run the handler in
+    /// [`TenantContextOf::scope`]); `Err` is the rendered rejection (status,
+    /// headers, body) to send instead of running the handler. A strategy
+    /// that rewrites the request (a stripped path prefix) rewrites `parts`.
+    ///
+    /// ```
+    /// use tenancy_core::{InMemoryTenantStore, Tenant, TenantId};
+    /// use tenancy_tower::{TenantLayer, strategy::Header};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = InMemoryTenantStore::new();
+    /// store.insert(Tenant::builder(TenantId::new_v4(), "acme".parse()?).build());
+    /// let layer = TenantLayer::builder(store).strategy(Header::x_tenant()).build();
+    ///
+    /// // Whatever framework received the request, give its head as http parts:
+    /// let (mut parts, ()) = http::Request::get("/orders").header("x-tenant", "acme").body(())?.into_parts();
+    /// let tenant = layer.resolve(&mut parts).await.expect("acme is known");
+    /// assert_eq!(tenant.slug().as_str(), "acme");
+    ///
+    /// let (mut parts, ()) = http::Request::get("/orders").header("x-tenant", "ghost").body(())?.into_parts();
+    /// let rejection = layer.resolve(&mut parts).await.unwrap_err();
+    /// assert_eq!(rejection.status(), http::StatusCode::NOT_FOUND);
+    /// # Ok(()) }
+    /// ```
+    pub async fn resolve(&self, parts: &mut Parts) -> Result<Tenant<K>, Response<String>> {
+        let result = match self.resolver.resolve_now(parts) {
+            Some(result) => result,
+            None => self.resolver.resolve(parts).await,
+        };
+        result.map_err(|rejection| self.render_rejection(&rejection))
+    }
+
+    /// Renders `rejection` with this layer's renderer (and logs it), as the
+    /// layer answers: for adapters that refuse a request before
+    /// [`resolve`](Self::resolve) can read it.
+    pub fn render_rejection(&self, rejection: &TenantRejection) -> Response<String> {
+        render(&*self.renderer, rejection)
     }
 }
 
