@@ -49,7 +49,6 @@
 //!   job cannot be moved to another tenant while it waits in a queue.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod any_tenant;
 mod cache;

@@ -15,7 +15,7 @@ use tenancy_core::rls::TenantBinding;
 use tenancy_core::uuid::Uuid;
 use tenancy_core::{Tenant, TenantContextOf};
 
-use crate::scoped::{Scoped, TenantScoped};
+use crate::scoped::{Scoped, TenantTable};
 use crate::tenant_column_writes::refuse_tenant_column_writes;
 use crate::tx::tenant_column;
 use crate::{DieselTenantId, Error, Result};
@@ -29,7 +29,7 @@ use crate::{DieselTenantId, Error, Result};
 /// use tenancy_diesel::{AsyncTenantPool, ForTenantDsl};
 ///
 /// diesel::table! { orders (tenant_id, id) { id -> Uuid, tenant_id -> Uuid, item -> Text } }
-/// tenancy_diesel::tenant_scoped!(orders.tenant_id);
+/// tenancy_diesel::tenant_table!(orders.tenant_id);
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -207,7 +207,7 @@ impl<K: DieselTenantId> AsyncTenantTx<K> {
         statement: InsertStatement<T, U, Op, Ret>,
     ) -> Result<usize>
     where
-        T: TenantScoped<Id = K>,
+        T: TenantTable<Id = K>,
         InsertStatement<T, U, Op, Ret>: ExecuteDsl<AsyncPgConnection> + QueryFragment<Pg> + 'q,
     {
         refuse_tenant_column_writes(&statement, tenant_column::<T>())?;
@@ -221,7 +221,7 @@ impl<K: DieselTenantId> AsyncTenantTx<K> {
         statement: InsertStatement<T, U, Op, Ret>,
     ) -> Result<Vec<R>>
     where
-        T: TenantScoped<Id = K>,
+        T: TenantTable<Id = K>,
         InsertStatement<T, U, Op, Ret>:
             LoadQuery<'q, AsyncPgConnection, R> + QueryFragment<Pg> + 'q,
         R: Send,

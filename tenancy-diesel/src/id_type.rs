@@ -9,7 +9,7 @@ use tenancy_core::uuid::Uuid;
 
 /// A [`TenantIdType`] with its diesel SQL type: `Uuid` is `Uuid`, `i64`
 /// is `BigInt`, `i32` is `Integer`, `String` is `Text`. A
-/// [`TenantScoped`](crate::TenantScoped) table's tenant column has that
+/// [`TenantTable`](crate::TenantTable) table's tenant column has that
 /// SQL type, so a table keyed by bigint ids cannot be declared with a
 /// `uuid` tenant column, and the tenant filter compares like with like.
 pub trait DieselTenantId: TenantIdType {

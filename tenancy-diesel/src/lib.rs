@@ -3,7 +3,7 @@
 //! diesel.
 //!
 //! 1. **In the types**: a table declares its tenant column once
-//!    ([`tenant_scoped!`]); [`for_tenant`](ForTenantDsl::for_tenant) adds the
+//!    ([`tenant_table!`]); [`for_tenant`](ForTenantDsl::for_tenant) adds the
 //!    tenant condition and yields a [`Scoped`] query; a [`TenantTx`] runs
 //!    only scoped queries, and inserts take the tenant from the transaction.
 //!    A query that names no tenant, or a table without a tenant column, does
@@ -17,7 +17,7 @@
 //! use tenancy_diesel::{ForTenantDsl, TenantPool};
 //!
 //! diesel::table! { orders (tenant_id, id) { id -> Uuid, tenant_id -> Uuid, item -> Text, quantity -> Int4 } }
-//! tenancy_diesel::tenant_scoped!(orders.tenant_id);
+//! tenancy_diesel::tenant_table!(orders.tenant_id);
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let db = tenancy_testing::test_database();
@@ -75,9 +75,7 @@ pub use async_pool::{AsyncTenantPool, AsyncTenantTx};
 pub use error::{Error, Result};
 pub use id_type::DieselTenantId;
 pub use pool::TenantPool;
-pub use scoped::{
-    ForTenantDsl, Grouped, JoinCondition, JoinOn, Scoped, TenantFilter, TenantScoped,
-};
+pub use scoped::{ForTenantDsl, Grouped, JoinCondition, JoinOn, Scoped, TenantFilter, TenantTable};
 pub use tx::TenantTx;
 
 pub use tenancy_core;

@@ -26,7 +26,7 @@ use crate::{DieselTenantId, Error, TenantTx};
 /// use tenancy_diesel::{ForTenantDsl, TenantPool};
 ///
 /// diesel::table! { orders (tenant_id, id) { id -> Uuid, tenant_id -> Uuid, item -> Text } }
-/// tenancy_diesel::tenant_scoped!(orders.tenant_id);
+/// tenancy_diesel::tenant_table!(orders.tenant_id);
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let db = tenancy_testing::test_database();

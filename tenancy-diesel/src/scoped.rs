@@ -1,4 +1,4 @@
-//! [`TenantScoped`] tables, the [`ForTenantDsl`] extension and [`Scoped`] queries.
+//! [`TenantTable`] tables, the [`ForTenantDsl`] extension and [`Scoped`] queries.
 
 use diesel::dsl::{
     CountStar, Distinct, Eq, Filter, GroupBy, InnerJoin, LeftJoin, Limit, Offset, Order, Select,
@@ -24,15 +24,15 @@ pub use crate::join_condition::JoinCondition;
 /// with [`for_tenant`](ForTenantDsl::for_tenant); a table without one does
 /// not compile there.
 ///
-/// Declare it once per table with [`tenant_scoped!`](crate::tenant_scoped).
+/// Declare it once per table with [`tenant_table!`](crate::tenant_table).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no tenant column",
     label = "this table is not declared tenant-scoped",
-    note = "declare its tenant column once: `tenancy_diesel::tenant_scoped!(orders.tenant_id);`"
+    note = "declare its tenant column once: `tenancy_diesel::tenant_table!(orders.tenant_id);`"
 )]
-pub trait TenantScoped: Table {
+pub trait TenantTable: Table {
     /// The type of the tenant ids in the tenant column: `Uuid` unless
-    /// declared otherwise (`tenant_scoped!(invoices.account_id: i64)`).
+    /// declared otherwise (`tenant_table!(invoices.account_id: i64)`).
     type Id: DieselTenantId;
     /// The tenant column.
     type TenantColumn: Column<Table = Self>
@@ -41,24 +41,24 @@ pub trait TenantScoped: Table {
         + Expression<SqlType = <Self::Id as DieselTenantId>::SqlType>;
 }
 
-/// Declares tables' tenant columns: `tenant_scoped!(orders.tenant_id, lines.tenant_id);`
+/// Declares tables' tenant columns: `tenant_table!(orders.tenant_id, lines.tenant_id);`
 /// where `orders` is the module a `diesel::table!` created.
 #[macro_export]
-macro_rules! tenant_scoped {
+macro_rules! tenant_table {
     ($($table:ident . $column:ident $(: $id:ty)?),+ $(,)?) => {
         $(
-            impl $crate::TenantScoped for $table::table {
-                type Id = $crate::__tenant_scoped_id!($($id)?);
+            impl $crate::TenantTable for $table::table {
+                type Id = $crate::__tenant_table_id!($($id)?);
                 type TenantColumn = $table::$column;
             }
         )+
     };
 }
 
-/// The id type of a [`tenant_scoped!`] table: `Uuid` unless one is given.
+/// The id type of a [`tenant_table!`] table: `Uuid` unless one is given.
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __tenant_scoped_id {
+macro_rules! __tenant_table_id {
     () => {
         $crate::__private::Uuid
     };
@@ -69,18 +69,18 @@ macro_rules! __tenant_scoped_id {
 
 /// The condition `tenant_column = <tenant id>` for table `T`.
 pub type TenantFilter<T> =
-    Eq<<T as TenantScoped>::TenantColumn, <<T as TenantScoped>::Id as DieselTenantId>::Expr>;
+    Eq<<T as TenantTable>::TenantColumn, <<T as TenantTable>::Id as DieselTenantId>::Expr>;
 
 /// Tenant table `U` with its [`JoinCondition`]: what
 /// [`Scoped::inner_join`] and [`Scoped::left_join`] join.
 pub type JoinOn<U, On> = diesel::dsl::On<U, JoinCondition<TenantFilter<U>, On>>;
 
 /// `column = id` for `T`'s tenant column.
-fn tenant_filter<T: TenantScoped>(tenant: &TenantId<T::Id>) -> TenantFilter<T> {
+fn tenant_filter<T: TenantTable>(tenant: &TenantId<T::Id>) -> TenantFilter<T> {
     T::TenantColumn::default().eq(tenant.value().clone().expr())
 }
 
-fn join_condition<U: TenantScoped, On>(
+fn join_condition<U: TenantTable, On>(
     tenant: &TenantId<U::Id>,
     on: On,
 ) -> JoinCondition<TenantFilter<U>, On> {
@@ -93,7 +93,7 @@ fn join_condition<U: TenantScoped, On>(
 /// `query` with the tenant condition of table `T`, marked as scoped.
 fn scope<T, Q>(query: Q, tenant: &Tenant<T::Id>) -> Scoped<Filter<Q, TenantFilter<T>>, T::Id>
 where
-    T: TenantScoped,
+    T: TenantTable,
     Q: FilterDsl<TenantFilter<T>>,
 {
     Scoped {
@@ -231,7 +231,7 @@ impl<Q, K: DieselTenantId> Scoped<Q, K> {
     /// diesel::table! { orders (tenant_id, id) { tenant_id -> Uuid, id -> Int8, customer -> Text } }
     /// diesel::table! { order_lines (tenant_id, order_id, line_no) { tenant_id -> Uuid, order_id -> Int8, line_no -> Int4, qty -> Int4 } }
     /// diesel::allow_tables_to_appear_in_same_query!(orders, order_lines);
-    /// tenancy_diesel::tenant_scoped!(orders.tenant_id, order_lines.tenant_id);
+    /// tenancy_diesel::tenant_table!(orders.tenant_id, order_lines.tenant_id);
     ///
     /// # let acme = tenancy_core::Tenant::builder(tenancy_core::TenantId::new_v4(), "acme".parse().unwrap()).build();
     /// let lines = orders::table
@@ -245,7 +245,7 @@ impl<Q, K: DieselTenantId> Scoped<Q, K> {
     /// ```
     pub fn inner_join<U, On>(self, table: U, on: On) -> Scoped<InnerJoin<Q, JoinOn<U, On>>, K>
     where
-        U: TenantScoped<Id = K>,
+        U: TenantTable<Id = K>,
         Q: QueryDsl + JoinWithImplicitOnClause<JoinOn<U, On>, Inner>,
     {
         let on = join_condition::<U, On>(&self.tenant, on);
@@ -259,7 +259,7 @@ impl<Q, K: DieselTenantId> Scoped<Q, K> {
     /// Select `U`'s columns with `.nullable()`, as with diesel's `left_join`.
     pub fn left_join<U, On>(self, table: U, on: On) -> Scoped<LeftJoin<Q, JoinOn<U, On>>, K>
     where
-        U: TenantScoped<Id = K>,
+        U: TenantTable<Id = K>,
         Q: QueryDsl + JoinWithImplicitOnClause<JoinOn<U, On>, LeftOuter>,
     {
         let on = join_condition::<U, On>(&self.tenant, on);
@@ -281,7 +281,7 @@ impl<Q, K: DieselTenantId> Scoped<Q, K> {
 /// narrowed with [`Scoped::filter`] and friends) and for `UPDATE` and
 /// `DELETE` statements on them (`diesel::update(orders::table).set(..).for_tenant(..)`).
 /// Each gets `WHERE tenant_column = <tenant id>` added.
-pub trait ForTenantDsl<T: TenantScoped>: Sized {
+pub trait ForTenantDsl<T: TenantTable>: Sized {
     /// The query with the tenant condition.
     type Output;
 
@@ -291,7 +291,7 @@ pub trait ForTenantDsl<T: TenantScoped>: Sized {
 
 impl<T> ForTenantDsl<T> for T
 where
-    T: TenantScoped + FilterDsl<TenantFilter<T>>,
+    T: TenantTable + FilterDsl<TenantFilter<T>>,
 {
     type Output = Filter<T, TenantFilter<T>>;
 
@@ -305,7 +305,7 @@ where
 /// then [`filter`](Scoped::filter).
 impl<T, V, Ret> ForTenantDsl<T> for UpdateStatement<T, <T as IntoUpdateTarget>::WhereClause, V, Ret>
 where
-    T: TenantScoped + diesel::QuerySource + IntoUpdateTarget,
+    T: TenantTable + diesel::QuerySource + IntoUpdateTarget,
     Self: FilterDsl<TenantFilter<T>>,
 {
     type Output = Filter<Self, TenantFilter<T>>;
@@ -318,7 +318,7 @@ where
 /// Only for a `DELETE` without a `WHERE` clause yet (see the `UPDATE` impl).
 impl<T, Ret> ForTenantDsl<T> for DeleteStatement<T, <T as IntoUpdateTarget>::WhereClause, Ret>
 where
-    T: TenantScoped + diesel::QuerySource + IntoUpdateTarget,
+    T: TenantTable + diesel::QuerySource + IntoUpdateTarget,
     Self: FilterDsl<TenantFilter<T>>,
 {
     type Output = Filter<Self, TenantFilter<T>>;

@@ -10,12 +10,12 @@ use diesel::{OptionalExtension, PgConnection, RunQueryDsl};
 use tenancy_core::Tenant;
 use tenancy_core::uuid::Uuid;
 
-use crate::scoped::{Scoped, TenantScoped};
+use crate::scoped::{Scoped, TenantTable};
 use crate::tenant_column_writes::refuse_tenant_column_writes;
 use crate::{DieselTenantId, Result};
 
 /// The name of table `T`'s tenant column.
-pub(crate) fn tenant_column<T: TenantScoped>() -> &'static str {
+pub(crate) fn tenant_column<T: TenantTable>() -> &'static str {
     <T::TenantColumn as diesel::Column>::NAME
 }
 
@@ -101,7 +101,7 @@ impl<K: DieselTenantId> TenantTx<'_, K> {
         statement: InsertStatement<T, U, Op, Ret>,
     ) -> Result<usize>
     where
-        T: TenantScoped<Id = K>,
+        T: TenantTable<Id = K>,
         InsertStatement<T, U, Op, Ret>: ExecuteDsl<PgConnection> + QueryFragment<Pg>,
     {
         refuse_tenant_column_writes(&statement, tenant_column::<T>())?;
@@ -116,7 +116,7 @@ impl<K: DieselTenantId> TenantTx<'_, K> {
         statement: InsertStatement<T, U, Op, Ret>,
     ) -> Result<Vec<R>>
     where
-        T: TenantScoped<Id = K>,
+        T: TenantTable<Id = K>,
         InsertStatement<T, U, Op, Ret>: LoadQuery<'q, PgConnection, R> + QueryFragment<Pg>,
     {
         refuse_tenant_column_writes(&statement, tenant_column::<T>())?;

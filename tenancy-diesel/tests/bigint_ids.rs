@@ -17,7 +17,7 @@ diesel::table! {
         total -> Int8,
     }
 }
-tenancy_diesel::tenant_scoped!(invoices.account_id: i64);
+tenancy_diesel::tenant_table!(invoices.account_id: i64);
 
 fn account(id: i64, slug: &str) -> Tenant<i64> {
     Tenant::builder(TenantId::new(id).unwrap(), slug.parse().unwrap()).build()

@@ -30,7 +30,7 @@ diesel::table! {
     }
 }
 diesel::allow_tables_to_appear_in_same_query!(shop_orders, shop_lines);
-tenancy_diesel::tenant_scoped!(shop_orders.tenant_id, shop_lines.tenant_id);
+tenancy_diesel::tenant_table!(shop_orders.tenant_id, shop_lines.tenant_id);
 
 /// Orders 1..=3 for every tenant (same ids: the keys are composite); order
 /// 3 has no lines. `k` makes each tenant's data differ.

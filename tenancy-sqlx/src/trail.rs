@@ -1,4 +1,4 @@
-//! [`AuditTrail`]: who did what to which record, per tenant, written in
+//! [`ActivityTrail`]: who did what to which record, per tenant, written in
 //! the same transaction as the change.
 
 use std::fmt::Write as _;
@@ -8,7 +8,7 @@ use tenancy_core::rls::{Ident, TenantPolicy};
 
 use crate::{Result, TenantTx};
 
-/// An append-only audit log table under row-level security: tenant id
+/// An append-only activity log table under row-level security: tenant id
 /// (filled from the transaction's tenant), actor, action, target, time.
 ///
 /// [`record`](Self::record) writes an entry in the transaction of the
@@ -17,7 +17,7 @@ use crate::{Result, TenantTx};
 /// Tenants read only their own entries, like any tenant table.
 ///
 /// ```
-/// use tenancy_sqlx::trail::AuditTrail;
+/// use tenancy_sqlx::trail::ActivityTrail;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,7 +25,7 @@ use crate::{Result, TenantTx};
 /// # db.owner_sql(&tenancy_testing::fixtures::orders_table_sql())?;
 /// # let pool = tenancy_sqlx::TenantPool::new(sqlx::PgPool::connect(db.app_url()).await?);
 /// # let acme = tenancy_core::Tenant::builder(tenancy_core::TenantId::new_v4(), "acme".parse()?).build();
-/// let trail = AuditTrail::new();
+/// let trail = ActivityTrail::new();
 /// // In a migration, as the table owner:
 /// db.owner_sql(&trail.create_table_sql(Some(tenancy_testing::APP_ROLE))?)?;
 ///
@@ -35,25 +35,25 @@ use crate::{Result, TenantTx};
 ///     .await?;
 /// trail.record(&mut tx, "alice", "order.create", &format!("orders/{id}")).await?;
 /// tx.commit().await?;
-/// # let entries = db.admin_sql("SELECT actor || ' ' || action FROM tenancy_audit_log")?;
+/// # let entries = db.admin_sql("SELECT actor || ' ' || action FROM tenancy_activity_log")?;
 /// # assert_eq!(entries, "alice order.create");
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
-pub struct AuditTrail {
+pub struct ActivityTrail {
     policy: TenantPolicy,
 }
 
-impl Default for AuditTrail {
+impl Default for ActivityTrail {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl AuditTrail {
-    /// The trail in table `tenancy_audit_log`.
+impl ActivityTrail {
+    /// The trail in table `tenancy_activity_log`.
     pub fn new() -> Self {
-        let policy = TenantPolicy::new("tenancy_audit_log")
+        let policy = TenantPolicy::new("tenancy_activity_log")
             .unwrap_or_else(|_| unreachable!("a valid table name"));
         Self { policy }
     }

@@ -1,4 +1,4 @@
-//! The audit trail: written with the change, rolled back with it, read per
+//! The activity trail: written with the change, rolled back with it, read per
 //! tenant, append-only for the application role.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
@@ -6,13 +6,13 @@
 mod common;
 
 use common::fixture;
-use tenancy_sqlx::trail::AuditTrail;
+use tenancy_sqlx::trail::ActivityTrail;
 use tenancy_testing::APP_ROLE;
 
 #[tokio::test]
 async fn entries_live_and_die_with_their_transaction_and_stay_with_their_tenant() {
     let f = fixture(2).await;
-    let trail = AuditTrail::new();
+    let trail = ActivityTrail::new();
     f.db.owner_sql(&trail.create_table_sql(Some(APP_ROLE)).unwrap())
         .unwrap();
 
@@ -39,7 +39,7 @@ async fn entries_live_and_die_with_their_transaction_and_stay_with_their_tenant(
         async move {
             let mut tx = pool.begin(t).await.unwrap();
             let rows: Vec<(String, String, String)> =
-                sqlx::query_as("SELECT actor, action, target FROM tenancy_audit_log")
+                sqlx::query_as("SELECT actor, action, target FROM tenancy_activity_log")
                     .fetch_all(&mut tx)
                     .await
                     .unwrap();
@@ -53,14 +53,14 @@ async fn entries_live_and_die_with_their_transaction_and_stay_with_their_tenant(
     );
     assert!(entries(&f.globex).await.is_empty());
     assert_eq!(
-        f.db.admin_sql("SELECT count(*) FROM tenancy_audit_log")
+        f.db.admin_sql("SELECT count(*) FROM tenancy_activity_log")
             .unwrap(),
         "1"
     );
 
     // Append-only: the application cannot rewrite history.
     let mut tx = f.pool.begin(&f.acme).await.unwrap();
-    let err = sqlx::query("UPDATE tenancy_audit_log SET actor = 'mallory'")
+    let err = sqlx::query("UPDATE tenancy_activity_log SET actor = 'mallory'")
         .execute(&mut tx)
         .await
         .unwrap_err();

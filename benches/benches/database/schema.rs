@@ -18,4 +18,4 @@ diesel::table! {
     }
 }
 
-tenancy_diesel::tenant_scoped!(orders.tenant_id);
+tenancy_diesel::tenant_table!(orders.tenant_id);

@@ -48,7 +48,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     payments
 );
 
-tenancy_diesel::tenant_scoped!(
+tenancy_diesel::tenant_table!(
     customers.tenant_id,
     categories.tenant_id,
     products.tenant_id,

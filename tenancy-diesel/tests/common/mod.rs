@@ -37,7 +37,7 @@ diesel::table! {
         quantity -> Int4,
     }
 }
-tenancy_diesel::tenant_scoped!(orders.tenant_id);
+tenancy_diesel::tenant_table!(orders.tenant_id);
 
 /// What each seed tenant orders: acme 3 items, globex 2.
 pub const SEED: [&[&str]; 2] = [&["Burger", "Fries", "Cola"], &["Taco", "Nachos"]];

@@ -6,7 +6,7 @@ diesel::table! { orders (tenant_id, id) { tenant_id -> Uuid, id -> Int8, custome
 diesel::table! { order_lines (tenant_id, order_id, line_no) { tenant_id -> Uuid, order_id -> Int8, line_no -> Int4, qty -> Int4 } }
 diesel::table! { plans (id) { id -> Int4, name -> Text } }
 diesel::allow_tables_to_appear_in_same_query!(orders, order_lines, plans);
-tenancy_diesel::tenant_scoped!(orders.tenant_id, order_lines.tenant_id);
+tenancy_diesel::tenant_table!(orders.tenant_id, order_lines.tenant_id);
 
 #[allow(dead_code)]
 async fn lines(pool: &AsyncTenantPool, tenant: &tenancy_core::Tenant) -> Result<Vec<i32>, Error> {

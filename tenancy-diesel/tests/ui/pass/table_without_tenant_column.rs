@@ -2,7 +2,7 @@
 use tenancy_diesel::ForTenantDsl;
 
 diesel::table! { menus (tenant_id, id) { id -> Int4, tenant_id -> Uuid } }
-tenancy_diesel::tenant_scoped!(menus.tenant_id);
+tenancy_diesel::tenant_table!(menus.tenant_id);
 
 fn main() {
     let acme = tenancy_core::Tenant::builder(tenancy_core::TenantId::new_v4(), "acme".parse().unwrap()).build();

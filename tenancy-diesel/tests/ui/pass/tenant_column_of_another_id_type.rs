@@ -18,7 +18,7 @@ diesel::table! {
     }
 }
 
-tenancy_diesel::tenant_scoped!(invoices.account_id: i64, ledger.account_id: i64);
+tenancy_diesel::tenant_table!(invoices.account_id: i64, ledger.account_id: i64);
 
 fn main() {
     let acme = Tenant::builder(TenantId::new(42_i64).unwrap(), "acme".parse().unwrap()).build();

@@ -3,7 +3,7 @@ use diesel::prelude::*;
 use tenancy_diesel::ForTenantDsl;
 
 diesel::table! { orders (tenant_id, id) { id -> Uuid, tenant_id -> Uuid, quantity -> Int4 } }
-tenancy_diesel::tenant_scoped!(orders.tenant_id);
+tenancy_diesel::tenant_table!(orders.tenant_id);
 
 fn main() {
     let acme = tenancy_core::Tenant::builder(tenancy_core::TenantId::new_v4(), "acme".parse().unwrap()).build();

@@ -22,7 +22,7 @@ diesel::table! {
         quantity -> Int4,
     }
 }
-tenancy_diesel::tenant_scoped!(orders.tenant_id);
+tenancy_diesel::tenant_table!(orders.tenant_id);
 
 #[derive(QueryableByName)]
 struct Owner {
