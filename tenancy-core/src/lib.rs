@@ -88,3 +88,16 @@ pub use tenant_key::TenantKey;
 
 /// Re-export of the `uuid` crate, so users name the same `Uuid` type.
 pub use uuid;
+
+/// The tenant id type a table declaration names, `Uuid` when it names
+/// none: shared by the `tenant_table!` macros of the database crates.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __id_type_or_uuid {
+    () => {
+        $crate::uuid::Uuid
+    };
+    ($id:ty) => {
+        $id
+    };
+}

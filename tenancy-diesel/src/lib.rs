@@ -79,9 +79,3 @@ pub use scoped::{ForTenantDsl, Grouped, JoinCondition, JoinOn, Scoped, TenantFil
 pub use tx::TenantTx;
 
 pub use tenancy_core;
-
-/// Used by the macros' expansion; not public API.
-#[doc(hidden)]
-pub mod __private {
-    pub use tenancy_core::uuid::Uuid;
-}

@@ -48,22 +48,10 @@ macro_rules! tenant_table {
     ($($table:ident . $column:ident $(: $id:ty)?),+ $(,)?) => {
         $(
             impl $crate::TenantTable for $table::table {
-                type Id = $crate::__tenant_table_id!($($id)?);
+                type Id = $crate::tenancy_core::__id_type_or_uuid!($($id)?);
                 type TenantColumn = $table::$column;
             }
         )+
-    };
-}
-
-/// The id type of a [`tenant_table!`] table: `Uuid` unless one is given.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __tenant_table_id {
-    () => {
-        $crate::__private::Uuid
-    };
-    ($id:ty) => {
-        $id
     };
 }
 

@@ -71,7 +71,7 @@ macro_rules! tenant_table {
         $vis struct $name;
 
         impl $crate::TenantTable for $name {
-            type Id = $crate::__tenant_table_id!($($id)?);
+            type Id = $crate::tenancy_core::__id_type_or_uuid!($($id)?);
             const TABLE: &'static str = {
                 assert!($crate::__private::is_sql_name($table, true), "invalid table name");
                 $table
@@ -106,18 +106,6 @@ macro_rules! tenant_table {
                 );
             )*
         )?
-    };
-}
-
-/// The id type of a [`tenant_table!`]: `Uuid` unless one is given.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __tenant_table_id {
-    () => {
-        $crate::__private::Uuid
-    };
-    ($id:ty) => {
-        $id
     };
 }
 

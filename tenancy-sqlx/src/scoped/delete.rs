@@ -2,8 +2,6 @@
 
 use std::marker::PhantomData;
 
-use sqlx::AssertSqlSafe;
-
 use super::parts::Parts;
 use super::{BoundToTenant, Unbound, binding_methods, filter_methods};
 use crate::{Result, TenantTable, TenantTx};
@@ -52,10 +50,6 @@ impl<T: TenantTable, S> Delete<T, S> {
             prepared.table,
             self.parts.where_clause(&prepared)
         );
-        let done = sqlx::query_with(AssertSqlSafe(sql), self.parts.take_args())
-            .persistent(tx.named_statements())
-            .execute(tx.conn())
-            .await?;
-        Ok(done.rows_affected())
+        self.parts.execute(sql, tx).await
     }
 }

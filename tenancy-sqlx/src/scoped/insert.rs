@@ -2,8 +2,8 @@
 
 use std::marker::PhantomData;
 
+use sqlx::FromRow;
 use sqlx::postgres::PgRow;
-use sqlx::{AssertSqlSafe, FromRow};
 
 use super::parts::{Parts, Prepared, Returning};
 use super::{BoundToTenant, Unbound, binding_methods};
@@ -103,11 +103,7 @@ impl<T: TenantTable, S> Insert<T, S> {
         S: BoundToTenant<T::Id>,
     {
         let sql = self.sql(tx, false)?;
-        let done = sqlx::query_with(AssertSqlSafe(sql), self.parts.take_args())
-            .persistent(tx.named_statements())
-            .execute(tx.conn())
-            .await?;
-        Ok(done.rows_affected())
+        self.parts.execute(sql, tx).await
     }
 
     /// Inserts the row and returns it (`RETURNING *`, or the columns named
@@ -119,10 +115,6 @@ impl<T: TenantTable, S> Insert<T, S> {
         R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
         let sql = self.sql(tx, true)?;
-        let row = sqlx::query_as_with(AssertSqlSafe(sql), self.parts.take_args())
-            .persistent(tx.named_statements())
-            .fetch_one(tx.conn())
-            .await?;
-        Ok(row)
+        Ok(self.parts.query_as(sql, tx).fetch_one(tx.conn()).await?)
     }
 }

@@ -1,7 +1,8 @@
 //! What every scoped builder accumulates: conditions and bound values.
 
-use sqlx::Arguments;
-use sqlx::postgres::PgArguments;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::QueryAs;
+use sqlx::{Arguments, AssertSqlSafe, FromRow, Postgres};
 use tenancy_core::TenantIdType;
 use tenancy_core::rls::Ident;
 
@@ -189,6 +190,32 @@ impl Parts {
     /// The bound values, leaving the builder empty.
     pub(crate) fn take_args(&mut self) -> PgArguments {
         std::mem::take(&mut self.args)
+    }
+
+    /// `sql` with the bound values, prepared as `tx` prepares statements.
+    pub(crate) fn query_as<R, K>(
+        &mut self,
+        sql: String,
+        tx: &TenantTx<K>,
+    ) -> QueryAs<'static, Postgres, R, PgArguments>
+    where
+        R: for<'r> FromRow<'r, PgRow>,
+        K: TenantIdType,
+    {
+        sqlx::query_as_with(AssertSqlSafe(sql), self.take_args()).persistent(tx.named_statements())
+    }
+
+    /// Runs `sql` with the bound values on `tx`; the rows it changed.
+    pub(crate) async fn execute<K: TenantIdType>(
+        &mut self,
+        sql: String,
+        tx: &mut TenantTx<K>,
+    ) -> Result<u64> {
+        let done = sqlx::query_with(AssertSqlSafe(sql), self.take_args())
+            .persistent(tx.named_statements())
+            .execute(tx.conn())
+            .await?;
+        Ok(done.rows_affected())
     }
 }
 

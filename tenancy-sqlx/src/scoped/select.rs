@@ -147,11 +147,7 @@ impl<T: TenantTable, S> Select<T, S> {
         R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
         let sql = self.sql(tx)?;
-        let rows = sqlx::query_as_with(AssertSqlSafe(sql), self.parts.take_args())
-            .persistent(tx.named_statements())
-            .fetch_all(tx.conn())
-            .await?;
-        Ok(rows)
+        Ok(self.parts.query_as(sql, tx).fetch_all(tx.conn()).await?)
     }
 
     /// The first matching row, if any.
@@ -161,11 +157,11 @@ impl<T: TenantTable, S> Select<T, S> {
         R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
         let sql = self.sql(tx)?;
-        let row = sqlx::query_as_with(AssertSqlSafe(sql), self.parts.take_args())
-            .persistent(tx.named_statements())
+        Ok(self
+            .parts
+            .query_as(sql, tx)
             .fetch_optional(tx.conn())
-            .await?;
-        Ok(row)
+            .await?)
     }
 
     /// Exactly one matching row; `sqlx::Error::RowNotFound` if there is none.
@@ -175,11 +171,7 @@ impl<T: TenantTable, S> Select<T, S> {
         R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
         let sql = self.sql(tx)?;
-        let row = sqlx::query_as_with(AssertSqlSafe(sql), self.parts.take_args())
-            .persistent(tx.named_statements())
-            .fetch_one(tx.conn())
-            .await?;
-        Ok(row)
+        Ok(self.parts.query_as(sql, tx).fetch_one(tx.conn()).await?)
     }
 
     /// The number of matching rows. With [`limit`](Self::limit) or

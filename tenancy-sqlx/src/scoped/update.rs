@@ -2,8 +2,8 @@
 
 use std::marker::PhantomData;
 
+use sqlx::FromRow;
 use sqlx::postgres::PgRow;
-use sqlx::{AssertSqlSafe, FromRow};
 
 use super::parts::{Parts, Returning};
 use super::{BoundToTenant, Unbound, binding_methods, filter_methods};
@@ -128,11 +128,7 @@ impl<T: TenantTable, S> Update<T, S> {
         S: BoundToTenant<T::Id>,
     {
         let sql = self.sql(tx, false)?;
-        let done = sqlx::query_with(AssertSqlSafe(sql), self.parts.take_args())
-            .persistent(tx.named_statements())
-            .execute(tx.conn())
-            .await?;
-        Ok(done.rows_affected())
+        self.parts.execute(sql, tx).await
     }
 
     /// Runs the update and returns the changed rows (`RETURNING *`, or the
@@ -143,10 +139,6 @@ impl<T: TenantTable, S> Update<T, S> {
         R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
         let sql = self.sql(tx, true)?;
-        let rows = sqlx::query_as_with(AssertSqlSafe(sql), self.parts.take_args())
-            .persistent(tx.named_statements())
-            .fetch_all(tx.conn())
-            .await?;
-        Ok(rows)
+        Ok(self.parts.query_as(sql, tx).fetch_all(tx.conn()).await?)
     }
 }
