@@ -109,6 +109,22 @@ pub struct Scoped<Q, K = Uuid> {
     pub(crate) tenant_column: &'static str,
 }
 
+/// Generates methods of [`Scoped`] that narrow the query with the diesel
+/// DSL method of the same name, keeping the tenant condition.
+macro_rules! narrowing {
+    ($($(#[$doc:meta])* fn $name:ident $(<$g:ident>)? ($arg:ident: $ty:ty) -> $out:ty where [$($bound:tt)*];)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name $(<$g>)? (self, $arg: $ty) -> Scoped<$out, K>
+            where
+                $($bound)*
+            {
+                self.map(|q| q.$name($arg))
+            }
+        )*
+    };
+}
+
 impl<Q, K: DieselTenantId> Scoped<Q, K> {
     /// The tenant this query is scoped to.
     pub fn tenant(&self) -> TenantId<K> {
@@ -155,39 +171,19 @@ impl<Q, K: DieselTenantId> Scoped<Q, K> {
         self.map(|q| q.filter(Grouped(predicate)))
     }
 
-    /// Orders the rows.
-    pub fn order<O>(self, order: O) -> Scoped<Order<Q, O>, K>
-    where
-        Q: OrderDsl<O>,
-        O: Expression,
-    {
-        self.map(|q| q.order(order))
-    }
-
-    /// Limits the rows.
-    pub fn limit(self, limit: i64) -> Scoped<Limit<Q>, K>
-    where
-        Q: LimitDsl,
-    {
-        self.map(|q| q.limit(limit))
-    }
-
-    /// Selects these columns (or aggregates: `count_star()`, `sum(..)`, ...).
-    pub fn select<S>(self, selection: S) -> Scoped<Select<Q, S>, K>
-    where
-        Q: SelectDsl<S>,
-        S: Expression,
-    {
-        self.map(|q| q.select(selection))
-    }
-
-    /// Skips the first `offset` rows (for pages, with [`order`](Self::order)
-    /// and [`limit`](Self::limit)).
-    pub fn offset(self, offset: i64) -> Scoped<Offset<Q>, K>
-    where
-        Q: OffsetDsl,
-    {
-        self.map(|q| q.offset(offset))
+    narrowing! {
+        /// Orders the rows.
+        fn order<O>(order: O) -> Order<Q, O> where [Q: OrderDsl<O>, O: Expression];
+        /// Limits the rows.
+        fn limit(limit: i64) -> Limit<Q> where [Q: LimitDsl];
+        /// Selects these columns (or aggregates: `count_star()`, `sum(..)`, ...).
+        fn select<S>(selection: S) -> Select<Q, S> where [Q: SelectDsl<S>, S: Expression];
+        /// Skips the first `offset` rows (for pages, with [`order`](Self::order)
+        /// and [`limit`](Self::limit)).
+        fn offset(offset: i64) -> Offset<Q> where [Q: OffsetDsl];
+        /// Groups the tenant's rows (`GROUP BY`), for aggregates in
+        /// [`select`](Self::select).
+        fn group_by<G>(group: G) -> GroupBy<Q, G> where [Q: GroupByDsl<G>, G: Expression];
     }
 
     /// `SELECT DISTINCT`.
@@ -196,16 +192,6 @@ impl<Q, K: DieselTenantId> Scoped<Q, K> {
         Q: DistinctDsl,
     {
         self.map(DistinctDsl::distinct)
-    }
-
-    /// Groups the tenant's rows (`GROUP BY`), for aggregates in
-    /// [`select`](Self::select).
-    pub fn group_by<G>(self, group: G) -> Scoped<GroupBy<Q, G>, K>
-    where
-        Q: GroupByDsl<G>,
-        G: Expression,
-    {
-        self.map(|q| q.group_by(group))
     }
 
     /// Joins tenant table `U` (`INNER JOIN`) on `on`, to which the SDK adds

@@ -3,16 +3,11 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
-use http::{Request, Response};
 use tenancy_core::AnyTenant;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tower_layer::Layer;
-use tower_service::Service;
 
 use super::key::LimitKey;
-use super::{LimitFuture, misconfigured, too_many_requests};
 use crate::rejection::{RenderRejection, Renderer};
 
 /// At most N requests of one tenant in flight at once (the tenant's
@@ -62,7 +57,8 @@ impl TenantConcurrencyLimitLayer {
 }
 
 impl State {
-    fn try_acquire(&self, tenant: &AnyTenant) -> Option<OwnedSemaphorePermit> {
+    /// A permit of `tenant`'s semaphore, or 1 second to wait.
+    fn admit(&self, tenant: &AnyTenant) -> Result<OwnedSemaphorePermit, u64> {
         let max = tenant
             .settings()
             .limits
@@ -76,48 +72,12 @@ impl State {
             .entry(LimitKey::from(tenant))
             .or_insert_with(|| Arc::new(Semaphore::new(max as usize)))
             .clone();
-        semaphore.try_acquire_owned().ok()
+        semaphore.try_acquire_owned().map_err(|_| 1)
     }
 }
 
-impl<S> Layer<S> for TenantConcurrencyLimitLayer {
-    type Service = TenantConcurrencyLimit<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        TenantConcurrencyLimit {
-            inner,
-            state: self.state.clone(),
-        }
-    }
-}
-
-/// The service of [`TenantConcurrencyLimitLayer`].
-#[derive(Debug, Clone)]
-pub struct TenantConcurrencyLimit<S> {
-    inner: S,
-    state: Arc<State>,
-}
-
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TenantConcurrencyLimit<S>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: From<String>,
-{
-    type Response = Response<ResBody>;
-    type Error = S::Error;
-    type Future = LimitFuture<S::Future, OwnedSemaphorePermit>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let Some(tenant) = request.extensions().get::<AnyTenant>() else {
-            return LimitFuture::rejected(misconfigured(&self.state.renderer));
-        };
-        match self.state.try_acquire(tenant) {
-            Some(permit) => LimitFuture::running(self.inner.call(request), permit),
-            None => LimitFuture::rejected(too_many_requests(&self.state.renderer, 1)),
-        }
-    }
-}
+super::limit_service!(
+    TenantConcurrencyLimitLayer,
+    TenantConcurrencyLimit,
+    OwnedSemaphorePermit
+);

@@ -34,6 +34,65 @@ pub(crate) fn too_many_requests(renderer: &Renderer, retry_after_secs: u64) -> R
 }
 
 /// 500: the limit layer sits outside the tenant layer.
+/// Generates, for a limit layer whose state has
+/// `fn admit(&self, &AnyTenant) -> Result<Guard, u64>` (the guard to hold
+/// while the request runs, or the seconds to wait), the layer's tower
+/// `Layer` impl, its service type and the service's `Service` impl: a
+/// request without a resolved tenant is a 500, one over the limit a 429
+/// with `Retry-After`.
+macro_rules! limit_service {
+    ($layer:ident, $service:ident, $guard:ty) => {
+        impl<S> tower_layer::Layer<S> for $layer {
+            type Service = $service<S>;
+
+            fn layer(&self, inner: S) -> Self::Service {
+                $service {
+                    inner,
+                    state: self.state.clone(),
+                }
+            }
+        }
+
+        #[doc = concat!("The service of [`", stringify!($layer), "`].")]
+        #[derive(Debug, Clone)]
+        pub struct $service<S> {
+            inner: S,
+            state: std::sync::Arc<State>,
+        }
+
+        impl<S, ReqBody, ResBody> tower_service::Service<http::Request<ReqBody>> for $service<S>
+        where
+            S: tower_service::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+            ResBody: From<String>,
+        {
+            type Response = http::Response<ResBody>;
+            type Error = S::Error;
+            type Future = $crate::limit::LimitFuture<S::Future, $guard>;
+
+            fn poll_ready(
+                &mut self,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Result<(), Self::Error>> {
+                self.inner.poll_ready(cx)
+            }
+
+            fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+                use $crate::limit::{LimitFuture, misconfigured, too_many_requests};
+                let Some(tenant) = request.extensions().get::<tenancy_core::AnyTenant>() else {
+                    return LimitFuture::rejected(misconfigured(&self.state.renderer));
+                };
+                match self.state.admit(tenant) {
+                    Ok(guard) => LimitFuture::running(self.inner.call(request), guard),
+                    Err(retry_after) => {
+                        LimitFuture::rejected(too_many_requests(&self.state.renderer, retry_after))
+                    }
+                }
+            }
+        }
+    };
+}
+pub(crate) use limit_service;
+
 pub(crate) fn misconfigured(renderer: &Renderer) -> Response<String> {
     renderer.render(&TenantRejection::LayerMissing)
 }

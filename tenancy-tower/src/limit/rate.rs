@@ -3,16 +3,11 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use http::{Request, Response};
 use tenancy_core::AnyTenant;
-use tower_layer::Layer;
-use tower_service::Service;
 
 use super::key::LimitKey;
-use super::{LimitFuture, misconfigured, too_many_requests};
 use crate::rejection::{RenderRejection, Renderer};
 
 /// A token bucket per tenant: `requests_per_second` sustained, `burst` at
@@ -119,51 +114,16 @@ impl State {
     }
 }
 
-impl<S> Layer<S> for TenantRateLimitLayer {
-    type Service = TenantRateLimit<S>;
+super::limit_service!(TenantRateLimitLayer, TenantRateLimit, ());
 
-    fn layer(&self, inner: S) -> Self::Service {
-        TenantRateLimit {
-            inner,
-            state: self.state.clone(),
-        }
+impl State {
+    /// Takes a token from `tenant`'s bucket now, or the whole seconds until
+    /// one is there.
+    fn admit(&self, tenant: &AnyTenant) -> Result<(), u64> {
+        self.take(tenant, Instant::now()).map_err(whole_seconds)
     }
 }
 
-/// The service of [`TenantRateLimitLayer`].
-#[derive(Debug, Clone)]
-pub struct TenantRateLimit<S> {
-    inner: S,
-    state: Arc<State>,
-}
-
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TenantRateLimit<S>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: From<String>,
-{
-    type Response = Response<ResBody>;
-    type Error = S::Error;
-    type Future = LimitFuture<S::Future, ()>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let Some(tenant) = request.extensions().get::<AnyTenant>() else {
-            return LimitFuture::rejected(misconfigured(&self.state.renderer));
-        };
-        match self.state.take(tenant, Instant::now()) {
-            Ok(()) => LimitFuture::running(self.inner.call(request), ()),
-            Err(wait) => {
-                LimitFuture::rejected(too_many_requests(&self.state.renderer, whole_seconds(wait)))
-            }
-        }
-    }
-}
-
-/// `wait` rounded up to whole seconds (what `Retry-After` carries).
 fn whole_seconds(wait: Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
