@@ -372,8 +372,8 @@ impl TenantIdType for String {
 }
 
 /// 32-bit FNV-1a: a stable hash (the same in every build and process) for
-/// schema names.
-fn fnv1a(bytes: &[u8]) -> u32 {
+/// names PostgreSQL must keep apart.
+pub(crate) fn fnv1a(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c_9dc5_u32, |hash, &b| {
         (hash ^ u32::from(b)).wrapping_mul(0x0100_0193)
     })

@@ -43,6 +43,36 @@ pub(crate) fn check_ident(kind: &'static str, name: &str) -> Result<(), InvalidN
 }
 
 /// Quotes a validated identifier: `orders` → `"orders"`.
+/// The longest identifier PostgreSQL keeps: longer ones are cut to 63
+/// bytes without an error, so two long names can silently become one.
+pub const MAX_IDENT_LEN: usize = 63;
+
+/// `name` as PostgreSQL will keep it, for names the SDK derives (index and
+/// constraint names): unchanged when it fits in [`MAX_IDENT_LEN`] bytes,
+/// otherwise cut and ended with a hash of the whole name, so two long
+/// names that share a prefix stay two names.
+///
+/// ```
+/// use tenancy_core::rls::{MAX_IDENT_LEN, bounded_name};
+///
+/// assert_eq!(bounded_name("orders_tenant_id_idx"), "orders_tenant_id_idx");
+/// let a = bounded_name(&format!("{}_a_tenant_id_idx", "x".repeat(60)));
+/// let b = bounded_name(&format!("{}_b_tenant_id_idx", "x".repeat(60)));
+/// assert!(a.len() <= MAX_IDENT_LEN && b.len() <= MAX_IDENT_LEN);
+/// assert_ne!(a, b);
+/// ```
+pub fn bounded_name(name: &str) -> String {
+    if name.len() <= MAX_IDENT_LEN {
+        return name.to_owned();
+    }
+    let hash = format!("_{:08x}", crate::id_type::fnv1a(name.as_bytes()));
+    let mut end = MAX_IDENT_LEN - hash.len();
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{hash}", &name[..end])
+}
+
 pub(super) fn quoted(ident: &str) -> String {
     format!("\"{ident}\"")
 }

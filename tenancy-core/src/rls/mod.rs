@@ -42,7 +42,7 @@ mod tests;
 
 pub use binding::{TEMP_LAST_SQL, TenantBinding, begin_sql, revoke_temporary_sql};
 pub(crate) use ident::check_ident;
-pub use ident::{Ident, InvalidName};
+pub use ident::{Ident, InvalidName, MAX_IDENT_LEN, bounded_name};
 pub use options::{IsolationLevel, TxOptions};
 pub use policy::TenantPolicy;
 pub use setting::{SettingName, SettingValue};

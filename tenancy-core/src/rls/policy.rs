@@ -122,12 +122,14 @@ impl TenantPolicy {
         )
     }
 
+    /// `{table}_{column}_idx`, kept apart from other tables' by
+    /// [`bounded_name`](super::bounded_name) when it is too long.
     fn index_name(&self) -> String {
-        quoted(&format!(
+        quoted(&super::bounded_name(&format!(
             "{}_{}_idx",
             self.table.unqualified(),
             self.column.as_str()
-        ))
+        )))
     }
 
     /// Puts an existing table (that has the tenant column) under RLS:

@@ -44,18 +44,9 @@ fn column_list(columns: &[String]) -> Result<String, RetrofitError> {
         .join(", "))
 }
 
-/// An index name for `table (columns)` within PostgreSQL's 63 bytes.
+/// An index name for `table (columns)` that PostgreSQL keeps as it is.
 fn index_name(table: &str, columns: &[&str]) -> String {
-    let mut name = format!("{table}_{}_idx", columns.join("_"));
-    if name.len() > 63 {
-        let mut end = 59;
-        while !name.is_char_boundary(end) {
-            end -= 1;
-        }
-        name.truncate(end);
-        name.push_str("_idx");
-    }
-    name
+    tenancy_core::rls::bounded_name(&format!("{table}_{}_idx", columns.join("_")))
 }
 
 /// The `ON DELETE` / `ON UPDATE` clause of a foreign key action code.
