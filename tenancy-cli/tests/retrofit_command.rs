@@ -161,7 +161,7 @@ fn the_plan_names_what_it_cannot_decide() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let plan = String::from_utf8_lossy(&out.stdout);
     for note in [
-        "-- NOTE: public.audit_log has no column account_id: declare it shared (--shared audit_log) or give its rows to a tenant (--backfill-owner ID)",
+        "-- NOTE: public.audit_log has no column account_id: declare it shared (--shared-table audit_log) or give its rows to a tenant (--backfill-owner ID)",
         "-- NOTE: users_lower_email on public.users is a unique index on expressions",
         "-- NOTE: public.tasks has 1 rows without a tenant (account_id IS NULL)",
         "CREATE ROLE \"saas_runtime\" LOGIN NOSUPERUSER NOBYPASSRLS",

@@ -199,7 +199,7 @@ impl<'o> Planner<'o> {
         let Some(owner) = self.options.owner.clone() else {
             for table in tables {
                 self.notes.push(format!(
-                    "{} has no column {}: declare it shared (--shared {}) or give its rows to a tenant (--backfill-owner ID)",
+                    "{} has no column {}: declare it shared (--shared-table {}) or give its rows to a tenant (--backfill-owner ID)",
                     table.qualified(),
                     self.options.tenant_column,
                     table.name
