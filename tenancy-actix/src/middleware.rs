@@ -151,7 +151,10 @@ where
             request
                 .extensions_mut()
                 .insert(AnyTenant::from(tenant.clone()));
-            let response = TenantContextOf::scope(tenant, service.call(request)).await?;
+            // The call itself runs in the scope too: services that do work
+            // before returning their future see the tenant.
+            let response =
+                TenantContextOf::scope(tenant, async move { service.call(request).await }).await?;
             Ok(response.map_into_left_body())
         })
     }
