@@ -48,6 +48,12 @@ pub use server::PgServer;
 /// The role that owns test databases and their tables.
 pub const OWNER_ROLE: &str = "tenancy_owner";
 
+/// The `application_name` of every connection the harness itself opens
+/// (`admin_sql`, `owner_sql`, `app_sql`), so that a test looking at
+/// `pg_stat_activity` can tell the harness's connections from those of the
+/// code under test.
+pub const HARNESS_APPLICATION_NAME: &str = "tenancy-testing";
+
 /// The role that provisions tenant schemas: `CREATEROLE`, `CREATE` on each
 /// test database, not a superuser.
 pub const PROVISIONER_ROLE: &str = "tenancy_provisioner";

@@ -22,6 +22,7 @@ pub(crate) fn run(psql: &Path, url: &str, sql: &str) -> Result<String, HarnessEr
             sql,
         ])
         .env("PGCONNECT_TIMEOUT", "10")
+        .env("PGAPPNAME", crate::HARNESS_APPLICATION_NAME)
         .stdin(Stdio::null())
         .output()
         .map_err(HarnessError::io("running psql"))?;
