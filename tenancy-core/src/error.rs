@@ -84,6 +84,26 @@ pub enum TenantError {
         id: String,
     },
 
+    /// The tenant is sealed (its placement says so): its transactions run
+    /// only on connections that log in as its own role, never on the
+    /// shared application role's.
+    #[error(
+        "tenant {id} is sealed: its transactions must log in as its own role \
+         (a RoutedPool with sealed logins), not as the shared application role"
+    )]
+    Sealed {
+        /// The tenant's id.
+        id: String,
+    },
+
+    /// A pool that logs in as a sealed tenant's role was asked to bind a
+    /// tenant that is not sealed.
+    #[error("tenant {id} is not sealed, but this pool logs in as a sealed tenant's role")]
+    NotSealed {
+        /// The tenant's id.
+        id: String,
+    },
+
     /// Transaction options tried to set the setting that carries the
     /// tenant: only the tenant binding sets it.
     #[error(

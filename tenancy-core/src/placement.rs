@@ -19,6 +19,11 @@ use crate::{TenantId, TenantIdType};
 /// | `Some` | any | schema per tenant: transactions run with `search_path` set to it |
 /// | any | `Some` | the tenant's data lives on this server or database (see the routers of `tenancy-sqlx`) |
 ///
+/// A [sealed](Placement::sealed) tenant's transactions log in as its own
+/// role, and the database keys its rows on that role rather than on a
+/// setting (see [`rls::sealed`](crate::rls::sealed)): shared tables, any
+/// target, no schema of its own.
+///
 /// ```
 /// use tenancy_core::{Placement, SchemaName, TargetName, TenantId};
 ///
@@ -36,6 +41,8 @@ pub struct Placement {
     schema: Option<SchemaName>,
     #[serde(skip_serializing_if = "Option::is_none")]
     target: Option<TargetName>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    sealed: bool,
 }
 
 impl Placement {
@@ -44,6 +51,27 @@ impl Placement {
         Self {
             schema: None,
             target: None,
+            sealed: false,
+        }
+    }
+
+    /// Shared tables on the default target, for a sealed tenant: its
+    /// transactions log in as its own role
+    /// ([`SealedRole`](crate::rls::SealedRole)) and run only through a pool
+    /// that has its credentials; every other pool refuses it
+    /// ([`TenantError::Sealed`](crate::TenantError::Sealed)).
+    ///
+    /// ```
+    /// use tenancy_core::Placement;
+    ///
+    /// assert!(Placement::sealed().is_sealed());
+    /// assert!(!Placement::sealed().is_shared());
+    /// ```
+    pub const fn sealed() -> Self {
+        Self {
+            schema: None,
+            target: None,
+            sealed: true,
         }
     }
 
@@ -71,9 +99,16 @@ impl Placement {
         self.target.as_ref()
     }
 
-    /// Whether this is the default: shared tables, default target.
+    /// Whether the tenant is sealed: its transactions log in as its own
+    /// role.
+    pub fn is_sealed(&self) -> bool {
+        self.sealed
+    }
+
+    /// Whether this is the default: shared tables, default target, not
+    /// sealed.
     pub fn is_shared(&self) -> bool {
-        self.schema.is_none() && self.target.is_none()
+        self.schema.is_none() && self.target.is_none() && !self.sealed
     }
 }
 

@@ -80,6 +80,28 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// Sessions of a sealed tenant's role stayed open while it was being
+    /// unsealed (the manager role could not end them).
+    #[error(
+        "sessions of sealed role {role} are still open; close the tenant's pool or grant the \
+         manager pg_signal_backend, then unseal again"
+    )]
+    SealedSessionsOpen {
+        /// The login role.
+        role: String,
+    },
+
+    /// A sealed tenant's pool could not be configured: the routed pool has
+    /// no sealed logins.
+    #[error(
+        "tenant {tenant} is sealed, but this routed pool has no sealed logins \
+         (RoutedPoolBuilder::sealed_logins)"
+    )]
+    NoSealedLogins {
+        /// The tenant's id.
+        tenant: String,
+    },
+
     /// Every open pool is in use and the cap on open pools is reached.
     #[error("all {max} open pools are in use; raise max_open_pools or add capacity")]
     TooManyPools {

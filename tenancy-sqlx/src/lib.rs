@@ -109,6 +109,8 @@ pub mod retrofit;
 pub mod routing;
 #[cfg(feature = "schemas")]
 pub mod schemas;
+#[cfg(feature = "sealed")]
+pub mod sealed;
 pub mod scoped;
 mod session;
 #[cfg(feature = "store")]

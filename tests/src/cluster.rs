@@ -9,10 +9,13 @@ use std::time::{Duration, Instant};
 use crate::HarnessError;
 use crate::binaries::PgBin;
 use crate::psql;
+use tenancy_core::rls::sealed::SEALED_GROUP_ROLE as SEALED_GROUP;
 
 /// A PostgreSQL cluster in a temporary directory, listening on a random port
 /// of 127.0.0.1 and on a Unix socket in that directory, with trust
-/// authentication and durability switched off for speed.
+/// authentication (except for members of `tenancy_sealed`, sealed tenants'
+/// login roles, which need their SCRAM password over TCP) and durability
+/// switched off for speed.
 ///
 /// When the harness runs as root, `initdb` and `postgres` run as the
 /// `postgres` OS user. Dropping the cluster stops the server by its pid (fast
@@ -74,6 +77,20 @@ impl PgCluster {
                 ),
             });
         }
+
+        // Sealed tenants' login roles (members of `tenancy_sealed`) must
+        // prove their password over TCP, as in production; every other role
+        // is trusted.
+        let hba = data.join("pg_hba.conf");
+        let rest = std::fs::read_to_string(&hba).map_err(HarnessError::io("reading pg_hba.conf"))?;
+        std::fs::write(
+            &hba,
+            format!(
+                "host all +{SEALED_GROUP} 127.0.0.1/32 scram-sha-256\n\
+                 host all +{SEALED_GROUP} ::1/128 scram-sha-256\n{rest}"
+            ),
+        )
+        .map_err(HarnessError::io("writing pg_hba.conf"))?;
 
         // A port that was free a moment ago can be taken by the time the
         // server binds it; try a few.

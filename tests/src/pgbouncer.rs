@@ -31,6 +31,29 @@ impl PgBouncer {
     /// Starts pgbouncer in front of `server` with at most `pool_size` server
     /// connections per database and user.
     pub fn start(server: &PgServer, pool_size: u32) -> Result<Self, HarnessError> {
+        Self::start_with_auth(server, pool_size, None)
+    }
+
+    /// [`start`](Self::start) with `auth_type = scram-sha-256`: every
+    /// client proves its password, the harness's roles with their name as
+    /// password, and the roles of `auth_lines` (lines of pgbouncer's
+    /// `auth_file`, `"role" "SCRAM-SHA-256$..."`) with the password of
+    /// their verifier. With the server's own verifier, pgbouncer logs in to
+    /// the server with the client's proof: a pool per role, no password
+    /// stored anywhere.
+    pub fn start_authenticating(
+        server: &PgServer,
+        pool_size: u32,
+        auth_lines: &str,
+    ) -> Result<Self, HarnessError> {
+        Self::start_with_auth(server, pool_size, Some(auth_lines))
+    }
+
+    fn start_with_auth(
+        server: &PgServer,
+        pool_size: u32,
+        scram_lines: Option<&str>,
+    ) -> Result<Self, HarnessError> {
         let bin = PgBin::find()?;
         let pgbouncer = find_pgbouncer()?;
         let (host, upstream_port) = server.host_port();
@@ -40,6 +63,12 @@ impl PgBouncer {
         for role in [APP_ROLE, OWNER_ROLE, "postgres"] {
             let _ = writeln!(users, "\"{role}\" \"{role}\"");
         }
+        users.push_str(scram_lines.unwrap_or_default());
+        let auth_type = if scram_lines.is_some() {
+            "scram-sha-256"
+        } else {
+            "trust"
+        };
         write(&dir.join("users.txt"), &users)?;
         let ini = format!(
             "[databases]\n\
@@ -48,7 +77,7 @@ impl PgBouncer {
              listen_addr = 127.0.0.1\n\
              listen_port = {port}\n\
              unix_socket_dir = {dir}\n\
-             auth_type = trust\n\
+             auth_type = {auth_type}\n\
              auth_file = {dir}/users.txt\n\
              pool_mode = transaction\n\
              default_pool_size = {pool_size}\n\

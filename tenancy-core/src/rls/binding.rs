@@ -132,6 +132,8 @@ pub struct TenantBinding {
     without_schema_roles: bool,
     /// Set by [`TenantBinding::dangerous_trust_temporary_revoked`].
     temporary_revoked: bool,
+    /// Set by [`TenantBinding::sealed_login`].
+    sealed_login: bool,
 }
 
 impl TenantBinding {
@@ -219,6 +221,19 @@ impl TenantBinding {
         self
     }
 
+    /// The binding of a pool whose connections log in as one sealed
+    /// tenant's own role: it binds only sealed tenants, and every other
+    /// binding refuses them ([`TenantError::Sealed`](crate::TenantError::Sealed)).
+    /// `tenancy-sqlx`'s `RoutedPool` sets it on the pools it opens with a
+    /// sealed tenant's credentials; the database, not this flag, keeps the
+    /// tenant's rows apart (a pool of the shared role marked so still sees
+    /// no sealed tenant's rows).
+    #[must_use]
+    pub fn sealed_login(mut self) -> Self {
+        self.sealed_login = true;
+        self
+    }
+
     /// The setting that carries the tenant.
     pub fn setting(&self) -> &SettingName {
         &self.setting
@@ -248,6 +263,14 @@ impl TenantBinding {
                     name: self.setting.as_str().to_owned(),
                 });
             }
+        }
+        if tenant.placement().is_sealed() != self.sealed_login {
+            let id = tenant.id_ref().to_string();
+            return Err(if self.sealed_login {
+                crate::TenantError::NotSealed { id }
+            } else {
+                crate::TenantError::Sealed { id }
+            });
         }
         let schema = tenant.placement().schema();
         if self.require_schema && schema.is_none() {

@@ -36,6 +36,7 @@ mod binding;
 mod ident;
 mod options;
 mod policy;
+pub mod sealed;
 mod setting;
 #[cfg(test)]
 mod tests;
@@ -45,4 +46,5 @@ pub(crate) use ident::check_ident;
 pub use ident::{Ident, InvalidName, MAX_IDENT_LEN, bounded_name};
 pub use options::{IsolationLevel, TxOptions};
 pub use policy::TenantPolicy;
+pub use sealed::{SealedRole, SealedSetup};
 pub use setting::{SettingName, SettingValue};

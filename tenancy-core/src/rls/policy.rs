@@ -187,9 +187,13 @@ impl TenantPolicy {
         let table = self.table.sql();
         format!(
             "DROP POLICY IF EXISTS {name} ON {table};\n\
+             DROP POLICY IF EXISTS {sealed} ON {table};\n\
+             DROP POLICY IF EXISTS {wall} ON {table};\n\
              ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY;\n\
              ALTER TABLE {table} DISABLE ROW LEVEL SECURITY;\n",
-            name = Self::POLICY_NAME
+            name = Self::POLICY_NAME,
+            sealed = super::sealed::SEALED_POLICY_NAME,
+            wall = super::sealed::SEALED_WALL_POLICY_NAME,
         )
     }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use tenancy_core::rls::{TenantBinding, TxOptions};
+use tenancy_core::rls::{SealedRole, TenantBinding, TxOptions};
 use tenancy_core::uuid::Uuid;
 use tenancy_core::{TargetName, Tenant, TenantContextOf, TenantId, TenantIdType};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -30,6 +30,9 @@ type Resolve = dyn Fn(&TargetName) -> Option<PgConnectOptions> + Send + Sync;
 ///   taking its neighbours' connections on a shared target.
 /// - **A failing target fails only its tenants**, with
 ///   [`Error::Target`] naming it.
+/// - **Sealed tenants** (feature `sealed`, [`sealed_logins`](RoutedPoolBuilder::sealed_logins))
+///   get a small pool of their own that logs in as their own role, on
+///   their target; the caps above count those pools too.
 ///
 /// ```
 /// use tenancy_core::TargetName;
@@ -71,14 +74,26 @@ struct Inner<K> {
     named_statements: bool,
     max_open_pools: usize,
     per_tenant: Option<(u32, Duration)>,
-    open: Mutex<HashMap<TargetName, OpenPool<K>>>,
+    #[cfg(feature = "sealed")]
+    sealed: Option<crate::sealed::SealedLogins>,
+    sealed_pool_options: PgPoolOptions,
+    open: Mutex<HashMap<PoolKey, OpenPool<K>>>,
     tenants: Mutex<HashMap<TenantId<K>, Arc<Semaphore>>>,
+}
+
+/// A pool per target, and per target and sealed tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PoolKey {
+    target: TargetName,
+    sealed: Option<SealedRole>,
 }
 
 struct OpenPool<K> {
     pool: TenantPool<K>,
     raw: sqlx::PgPool,
     last_used: Instant,
+    /// Which sealed-login secret the pool logs in with (0: the current).
+    key: usize,
 }
 
 /// Builds a [`RoutedPool`]; start with [`RoutedPool::builder`].
@@ -109,6 +124,12 @@ impl<K: TenantIdType> RoutedPoolBuilder<K> {
                 named_statements: true,
                 max_open_pools: 64,
                 per_tenant: None,
+                #[cfg(feature = "sealed")]
+                sealed: None,
+                sealed_pool_options: PgPoolOptions::new()
+                    .max_connections(2)
+                    .min_connections(0)
+                    .idle_timeout(Duration::from_secs(60)),
                 open: Mutex::new(HashMap::new()),
                 tenants: Mutex::new(HashMap::new()),
             },
@@ -139,10 +160,30 @@ impl<K: TenantIdType> RoutedPool<K> {
             tenant: tenant.id_ref().to_string(),
         })?;
         let permit = self.tenant_permit(tenant).await?;
-        let pool = self.pool_for(&target)?;
-        let begun = match options {
-            Some(options) => pool.begin_with(tenant, options).await,
-            None => pool.begin(tenant).await,
+        let key = PoolKey {
+            sealed: tenant
+                .placement()
+                .is_sealed()
+                .then(|| SealedRole::for_tenant(tenant.id_ref())),
+            target: target.clone(),
+        };
+        let mut secret = None;
+        let begun = loop {
+            let (pool, in_use) = self.pool_for(&key, secret, tenant)?;
+            let begun = match options {
+                Some(options) => pool.begin_with(tenant, options).await,
+                None => pool.begin(tenant).await,
+            };
+            // A sealed role not rotated yet: try the next older secret.
+            match begun {
+                Err(Error::Database(ref e)) if key.sealed.is_some() && is_bad_password(e) => {
+                    if in_use + 1 >= self.sealed_key_count() {
+                        break begun;
+                    }
+                    secret = Some(in_use + 1);
+                }
+                other => break other,
+            }
         };
         let tx = begun.map_err(|source| match source {
             Error::Database(_) => Error::Target {
@@ -168,9 +209,28 @@ impl<K: TenantIdType> RoutedPool<K> {
             .open
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let mut names: Vec<_> = open.keys().cloned().collect();
+        let mut names: Vec<_> = open.keys().map(|key| key.target.clone()).collect();
         names.sort();
+        names.dedup();
         names
+    }
+
+    /// The number of open pools that log in as a sealed tenant.
+    pub fn open_sealed_pools(&self) -> usize {
+        let open = self
+            .inner
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        open.keys().filter(|key| key.sealed.is_some()).count()
+    }
+
+    fn sealed_key_count(&self) -> usize {
+        #[cfg(feature = "sealed")]
+        if let Some(logins) = &self.inner.sealed {
+            return logins.key_count();
+        }
+        0
     }
 
     /// Closes every open pool.
@@ -216,19 +276,41 @@ impl<K: TenantIdType> RoutedPool<K> {
         }
     }
 
-    fn pool_for(&self, target: &TargetName) -> Result<TenantPool<K>> {
+    /// The pool of `key`, opened when missing; with `secret`, (re)opened
+    /// with that sealed-login secret. Returns the pool and its secret.
+    fn pool_for(
+        &self,
+        key: &PoolKey,
+        secret: Option<usize>,
+        tenant: &Tenant<K>,
+    ) -> Result<(TenantPool<K>, usize)> {
         let inner = &self.inner;
         let mut open = inner.open.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(entry) = open.get_mut(target) {
-            entry.last_used = Instant::now();
-            return Ok(entry.pool.clone());
+        if let Some(entry) = open.get_mut(key) {
+            if secret.is_none_or(|secret| secret == entry.key) {
+                entry.last_used = Instant::now();
+                return Ok((entry.pool.clone(), entry.key));
+            }
         }
+        let target = &key.target;
         let options = inner
             .targets
             .get(target)
             .cloned()
             .or_else(|| inner.resolve.as_ref().and_then(|resolve| resolve(target)))
             .ok_or_else(|| Error::UnknownTarget(target.clone()))?;
+        let secret = secret.unwrap_or(0);
+        let (options, pool_options, binding) = match &key.sealed {
+            None => (options, &inner.pool_options, inner.binding.clone()),
+            Some(role) => (
+                self.sealed_options(&options, role, secret, tenant)?,
+                &inner.sealed_pool_options,
+                inner.binding.clone().sealed_login(),
+            ),
+        };
+        if let Some(replaced) = open.remove(key) {
+            tokio::spawn(async move { replaced.raw.close().await });
+        }
         if open.len() >= inner.max_open_pools {
             let idle = open
                 .iter()
@@ -242,21 +324,54 @@ impl<K: TenantIdType> RoutedPool<K> {
             };
             tokio::spawn(async move { evicted.raw.close().await });
         }
-        let raw = inner.pool_options.clone().connect_lazy_with(options);
-        let mut pool = TenantPool::from(raw.clone()).with_binding(inner.binding.clone());
+        let raw = pool_options.clone().connect_lazy_with(options);
+        let mut pool = TenantPool::from(raw.clone()).with_binding(binding);
         if !inner.named_statements {
             pool = pool.unnamed_statements();
         }
         open.insert(
-            target.clone(),
+            key.clone(),
             OpenPool {
                 pool: pool.clone(),
                 raw,
                 last_used: Instant::now(),
+                key: secret,
             },
         );
-        Ok(pool)
+        Ok((pool, secret))
     }
+
+    /// `options` logging in as the sealed tenant's `role`.
+    #[cfg_attr(not(feature = "sealed"), allow(unused_variables))]
+    fn sealed_options(
+        &self,
+        options: &PgConnectOptions,
+        role: &SealedRole,
+        secret: usize,
+        tenant: &Tenant<K>,
+    ) -> Result<PgConnectOptions> {
+        #[cfg(feature = "sealed")]
+        if let Some(options) = self
+            .inner
+            .sealed
+            .as_ref()
+            .and_then(|logins| logins.connect_options(options, role, secret))
+        {
+            return Ok(options);
+        }
+        Err(Error::NoSealedLogins {
+            tenant: tenant.id_ref().to_string(),
+        })
+    }
+}
+
+/// PostgreSQL's `invalid_password` (28P01): the role exists but the
+/// password is not the one it has.
+fn is_bad_password(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "28P01")
 }
 
 impl<K: TenantIdType> RoutedPoolBuilder<K> {
@@ -315,6 +430,27 @@ impl<K: TenantIdType> RoutedPoolBuilder<K> {
     /// with another wait.
     pub fn max_connections_per_tenant_waiting(mut self, max: u32, wait: Duration) -> Self {
         self.inner.per_tenant = Some((max.max(1), wait));
+        self
+    }
+
+    /// Sealed tenants (their [`Placement`](tenancy_core::Placement) says
+    /// [sealed](tenancy_core::Placement::sealed)) get a pool of their own on
+    /// their target that logs in as their
+    /// [`SealedRole`] with the password `logins` derives; the pool's
+    /// binding refuses any other tenant. Without this, a sealed tenant's
+    /// `begin` fails with [`Error::NoSealedLogins`].
+    #[cfg(feature = "sealed")]
+    pub fn sealed_logins(mut self, logins: crate::sealed::SealedLogins) -> Self {
+        self.inner.sealed = Some(logins);
+        self
+    }
+
+    /// Options of each sealed tenant's pool. Default: at most 2
+    /// connections, none kept open, idle ones closed after 60 seconds, so
+    /// thousands of sealed tenants of which a few are active hold a few
+    /// connections each.
+    pub fn sealed_pool_options(mut self, options: PgPoolOptions) -> Self {
+        self.inner.sealed_pool_options = options;
         self
     }
 
