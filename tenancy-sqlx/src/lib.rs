@@ -109,9 +109,9 @@ pub mod retrofit;
 pub mod routing;
 #[cfg(feature = "schemas")]
 pub mod schemas;
+pub mod scoped;
 #[cfg(feature = "sealed")]
 pub mod sealed;
-pub mod scoped;
 mod session;
 #[cfg(feature = "store")]
 mod store;

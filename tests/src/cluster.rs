@@ -82,7 +82,8 @@ impl PgCluster {
         // prove their password over TCP, as in production; every other role
         // is trusted.
         let hba = data.join("pg_hba.conf");
-        let rest = std::fs::read_to_string(&hba).map_err(HarnessError::io("reading pg_hba.conf"))?;
+        let rest =
+            std::fs::read_to_string(&hba).map_err(HarnessError::io("reading pg_hba.conf"))?;
         std::fs::write(
             &hba,
             format!(

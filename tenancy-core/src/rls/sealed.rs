@@ -147,8 +147,9 @@ impl SealedSetup {
         )
     }
 
-    /// Creates [`SEALED_ROLES_TABLE`] (a migration, as the owner of the
-    /// tenant tables, after [`group_role_sql`](Self::group_role_sql)).
+    /// Creates [`SEALED_ROLES_TABLE`] and lets the group connect to the
+    /// database (a migration, as the owner of the tenant tables and of the
+    /// database, after [`group_role_sql`](Self::group_role_sql)).
     /// Everybody may read it (the policies of the tenant tables do, in
     /// every session); only the [manager](Self::manager) may change it:
     /// its row-level security is forced and only the manager has a policy
@@ -166,7 +167,10 @@ impl SealedSetup {
              ALTER TABLE {table} FORCE ROW LEVEL SECURITY;\n\
              DROP POLICY IF EXISTS tenancy_sealed_roles_read ON {table};\n\
              CREATE POLICY tenancy_sealed_roles_read ON {table} FOR SELECT USING (true);\n\
-             DROP POLICY IF EXISTS tenancy_sealed_roles_manage ON {table};\n",
+             DROP POLICY IF EXISTS tenancy_sealed_roles_manage ON {table};\n\
+             DO $tenancy$ BEGIN\n    \
+             EXECUTE format('GRANT CONNECT ON DATABASE %I TO {SEALED_GROUP_ROLE}', current_database());\n\
+             END $tenancy$;\n",
             ty = self.id_type.as_str(),
         );
         if let Some(manager) = &self.manager {

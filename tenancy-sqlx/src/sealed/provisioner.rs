@@ -8,7 +8,6 @@ use tenancy_core::rls::sealed::{SEALED_GROUP_ROLE, SEALED_ROLES_TABLE};
 use tenancy_core::rls::{SealedRole, SealedSetup};
 use tenancy_core::{IdSqlType, TenantId, TenantIdType};
 
-
 use super::SealedLogins;
 use crate::id_type::PgTenantId;
 use crate::{Error, Result};
@@ -134,8 +133,8 @@ impl SealedProvisioner {
     }
 
     /// Takes tenant `id` out of the sealed tier: its role can no longer log
-    /// in, its sessions are ended (the manager needs `pg_signal_backend`,
-    /// or the sessions must be closed by the application first), its map
+    /// in, its sessions are ended (the manager makes itself a member of the
+    /// role to do so), its map
     /// entry is removed and the role dropped. Mark the placement shared
     /// again **before** calling this, so no new sealed pool opens.
     pub async fn unseal<K: PgTenantId>(&self, id: &TenantId<K>) -> Result<()> {
@@ -146,18 +145,27 @@ impl SealedProvisioner {
         )))
         .execute(&self.pool)
         .await?;
+        // Ending another role's sessions needs membership in it (or
+        // pg_signal_backend); a manager with CREATEROLE can grant itself
+        // that, until the role is dropped below.
+        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "GRANT {} TO CURRENT_USER",
+            role.sql()
+        )))
+        .execute(&self.pool)
+        .await;
         // While a session of the role lives, the tenant's rows would become
         // shared-path rows it could reach through the setting: end them and
         // wait until they are gone.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         loop {
-            let alive: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM pg_stat_activity WHERE usename = $1 \
-                 AND (pid = pg_backend_pid() OR pg_terminate_backend(pid) OR true)",
+            let alive: Vec<bool> = sqlx::query_scalar(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1",
             )
             .bind(role.as_str())
-            .fetch_one(&self.pool)
+            .fetch_all(&self.pool)
             .await?;
+            let alive = alive.len();
             if alive == 0 {
                 break;
             }

@@ -1,0 +1,631 @@
+//! Sealed tenants against SQL injection: every attack of the threat model
+//! runs as raw SQL inside a tenant's transaction, as an injection would,
+//! in the default mode (shared role, setting-keyed policy) and in sealed
+//! mode (the tenant's own login role, policies keyed on `session_user`),
+//! directly and through pgbouncer in transaction mode.
+//!
+//! The outcome of each attack is measured (rows of the victim seen,
+//! changed or planted, compared with the administrator's count) and the
+//! table in `docs/isolation.md` is generated from it: run with
+//! `TENANCY_BLESS=1` to rewrite it; otherwise a difference fails.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use sqlx::postgres::PgConnectOptions;
+use tenancy_core::rls::sealed::SEALED_GROUP_ROLE;
+use tenancy_core::rls::{SealedRole, SealedSetup, TenantPolicy};
+use tenancy_core::{
+    IdSqlType, Placement, TargetName, Tenant, TenantError, TenantId, TenantSettings,
+};
+use tenancy_sqlx::routing::{PlacementRouter, RoutedPool};
+use tenancy_sqlx::sealed::{SealedLogins, SealedProvisioner};
+use tenancy_sqlx::{Error, TenantPool, TenantTx};
+use tenancy_testing::{PROVISIONER_ROLE, PgBouncer, PgServer, TestDatabase};
+
+const SECRET: [u8; 32] = [42; 32];
+
+fn logins() -> SealedLogins {
+    SealedLogins::new("test-1", &SECRET).unwrap()
+}
+
+fn tenant(id: TenantId, slug: &str, placement: Placement) -> Tenant {
+    Tenant::builder(id, slug.parse().unwrap())
+        .settings(TenantSettings::default().with_placement(placement))
+        .build()
+}
+
+/// A database with `orders` under the setting policy and the sealed
+/// policies, a `SECURITY DEFINER` function and a plain view over it (both
+/// owned by the table owner, as in many real schemas), two sealed tenants
+/// (`a`, `b`) and two shared ones (`c`, `d`) with 2, 3, 4 and 5 orders.
+struct World {
+    db: TestDatabase,
+    a: Tenant,
+    b: Tenant,
+    c: Tenant,
+    d: Tenant,
+    provisioner: SealedProvisioner,
+}
+
+async fn world() -> World {
+    let db = tenancy_testing::test_database();
+    let provisioner_pool = sqlx::PgPool::connect(db.provisioner_url()).await.unwrap();
+    let provisioner = SealedProvisioner::new(provisioner_pool, logins());
+    provisioner.ensure_group_role().await.unwrap();
+    let policy = TenantPolicy::new("orders").unwrap();
+    db.owner_sql(&format!(
+        "CREATE TABLE orders (id bigint GENERATED ALWAYS AS IDENTITY, {column}, item text NOT NULL,
+             PRIMARY KEY (tenant_id, id));
+         {enable}
+         {setup}
+         {sealed}
+         CREATE FUNCTION all_orders() RETURNS SETOF orders LANGUAGE sql SECURITY DEFINER
+             AS 'SELECT * FROM orders';
+         CREATE VIEW orders_view AS SELECT * FROM orders;
+         GRANT SELECT ON orders_view TO {SEALED_GROUP_ROLE};",
+        column = policy.column_sql(),
+        enable = policy.enable_sql(),
+        setup = SealedSetup::new(IdSqlType::Uuid)
+            .manager(PROVISIONER_ROLE)
+            .unwrap()
+            .table_sql(),
+        sealed = policy.sealed_sql(),
+    ))
+    .unwrap();
+    let ids: Vec<TenantId> = (0..4).map(|_| TenantId::new_v4()).collect();
+    for (id, n) in ids.iter().zip([2, 3, 4, 5]) {
+        db.admin_sql(&format!(
+            "INSERT INTO orders (tenant_id, item) SELECT '{id}', 'order ' || g FROM generate_series(1, {n}) g"
+        ))
+        .unwrap();
+    }
+    provisioner.seal(&ids[0]).await.unwrap();
+    provisioner.seal(&ids[1]).await.unwrap();
+    World {
+        a: tenant(ids[0], "a", Placement::sealed()),
+        b: tenant(ids[1], "b", Placement::sealed()),
+        c: tenant(ids[2], "c", Placement::shared()),
+        d: tenant(ids[3], "d", Placement::shared()),
+        db,
+        provisioner,
+    }
+}
+
+impl World {
+    /// Rows of `victim` that exist, counted by the administrator.
+    fn real_count(&self, victim: &Tenant) -> i64 {
+        self.db
+            .admin_sql(&format!(
+                "SELECT count(*) FROM orders WHERE tenant_id = '{}'",
+                victim.id()
+            ))
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    /// One routed pool for everybody: shared tenants on the app role,
+    /// sealed ones on their own role, all on `url`'s server.
+    fn pool(&self, url: &str) -> RoutedPool {
+        let main = TargetName::new("main").unwrap();
+        RoutedPool::builder(PlacementRouter::new().with_default(main.clone()))
+            .target(main, url.parse::<PgConnectOptions>().unwrap())
+            .sealed_logins(logins())
+            .build()
+    }
+}
+
+/// What an attack achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Outcome {
+    /// The server refused a statement of the attack.
+    Refused,
+    /// Everything ran; none of the victim's rows was seen or touched.
+    NoRows,
+    /// The victim's rows were seen, changed or planted.
+    Leaked,
+}
+
+impl Outcome {
+    fn cell(self) -> &'static str {
+        match self {
+            Outcome::Refused => "stopped (refused)",
+            Outcome::NoRows => "stopped (no rows)",
+            Outcome::Leaked => "**leaks**",
+        }
+    }
+}
+
+/// The victim's rows the attacker's statements reach.
+enum Probe {
+    /// `SELECT count(*)` of the victim's rows through this relation.
+    Count(&'static str),
+    /// Rows affected by this statement (`{v}` is the victim's id).
+    Affected(&'static str),
+    /// A count of the victim's rows returned by this statement.
+    Scalar(&'static str),
+}
+
+struct Attack {
+    name: &'static str,
+    /// Raw SQL run first (`{v}`: the victim's id, `{vrole}`: the victim's
+    /// login role in sealed mode or a role the app role may not use).
+    setup: &'static str,
+    probe: Probe,
+}
+
+const ATTACKS: &[Attack] = &[
+    Attack {
+        name: "`SET LOCAL app.tenant_id` to the victim",
+        setup: "SET LOCAL app.tenant_id = '{v}'",
+        probe: Probe::Count("orders"),
+    },
+    Attack {
+        name: "`set_config('app.tenant_id', .., false)` (session level)",
+        setup: "SELECT set_config('app.tenant_id', '{v}', false)",
+        probe: Probe::Count("orders"),
+    },
+    Attack {
+        name: "`RESET app.tenant_id` (no tenant at all)",
+        setup: "RESET app.tenant_id",
+        probe: Probe::Count("orders"),
+    },
+    Attack {
+        name: "`COMMIT`, then a session-level `SET` outside any transaction",
+        setup: "COMMIT; SET app.tenant_id = '{v}'",
+        probe: Probe::Count("orders"),
+    },
+    Attack {
+        name: "`SET ROLE` to the victim's login role",
+        setup: "SET LOCAL app.tenant_id = '{v}'; SET ROLE {vrole}",
+        probe: Probe::Count("orders"),
+    },
+    Attack {
+        name: "`SET ROLE` to the group of sealed roles, `RESET ROLE`",
+        setup: "SET LOCAL app.tenant_id = '{v}'; SET ROLE tenancy_sealed; RESET ROLE",
+        probe: Probe::Count("orders"),
+    },
+    Attack {
+        name: "`SET SESSION AUTHORIZATION` to the victim's role",
+        setup: "SET SESSION AUTHORIZATION {vrole}",
+        probe: Probe::Count("orders"),
+    },
+    Attack {
+        name: "`search_path` changed (`pg_temp` first)",
+        setup: "SET LOCAL app.tenant_id = '{v}'; SET LOCAL search_path = pg_temp, public",
+        probe: Probe::Count("orders"),
+    },
+    Attack {
+        name: "temporary table that shadows `orders`",
+        setup: "CREATE TEMP TABLE orders AS SELECT * FROM public.orders",
+        probe: Probe::Count("orders"),
+    },
+    Attack {
+        name: "`SECURITY DEFINER` function of the table owner",
+        setup: "SET LOCAL app.tenant_id = '{v}'",
+        probe: Probe::Count("all_orders()"),
+    },
+    Attack {
+        name: "view of the table owner (no `security_invoker`)",
+        setup: "SET LOCAL app.tenant_id = '{v}'",
+        probe: Probe::Count("orders_view"),
+    },
+    Attack {
+        name: "prepared statement",
+        setup: "SET LOCAL app.tenant_id = '{v}'; \
+                PREPARE peek AS SELECT count(*) FROM orders WHERE tenant_id = '{v}'",
+        probe: Probe::Scalar("EXECUTE peek"),
+    },
+    Attack {
+        name: "cursor `WITH HOLD`, read after `COMMIT`",
+        setup: "SET LOCAL app.tenant_id = '{v}'; \
+                DECLARE c CURSOR WITH HOLD FOR SELECT count(*) FROM orders WHERE tenant_id = '{v}'; \
+                COMMIT",
+        probe: Probe::Scalar("FETCH c"),
+    },
+    Attack {
+        name: "insert a row for the victim",
+        setup: "SET LOCAL app.tenant_id = '{v}'",
+        probe: Probe::Affected("INSERT INTO orders (tenant_id, item) VALUES ('{v}', 'planted')"),
+    },
+    Attack {
+        name: "update the victim's rows",
+        setup: "SET LOCAL app.tenant_id = '{v}'",
+        probe: Probe::Affected("UPDATE orders SET item = 'changed' WHERE tenant_id = '{v}'"),
+    },
+    Attack {
+        name: "delete the victim's rows",
+        setup: "SET LOCAL app.tenant_id = '{v}'",
+        probe: Probe::Affected("DELETE FROM orders WHERE tenant_id = '{v}'"),
+    },
+    Attack {
+        name: "write the map of sealed roles (own role to the victim)",
+        setup: "UPDATE tenancy_sealed_roles SET tenant = '{v}' WHERE role_name = session_user",
+        probe: Probe::Count("orders"),
+    },
+];
+
+/// Runs `attack` in `tx` (the attacker's transaction) against `victim`
+/// and says what it reached. The transaction is rolled back.
+async fn run(
+    mut tx: TenantTx,
+    attack: &Attack,
+    victim: &Tenant,
+    victim_role: &str,
+    victim_rows: i64,
+) -> Outcome {
+    let fill = |sql: &str| {
+        sql.replace("{v}", &victim.id().to_string())
+            .replace("{vrole}", victim_role)
+    };
+    if sqlx::raw_sql(sqlx::AssertSqlSafe(fill(attack.setup)))
+        .execute(&mut tx)
+        .await
+        .is_err()
+    {
+        return Outcome::Refused;
+    }
+    let reached = match attack.probe {
+        Probe::Count(relation) => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM {relation} WHERE tenant_id = $1"
+        )))
+        .bind(victim.id().as_uuid())
+        .fetch_one(&mut tx)
+        .await
+        .map(|n| {
+            assert!(n <= victim_rows, "more rows than the victim has");
+            n
+        }),
+        Probe::Scalar(sql) => sqlx::raw_sql(sqlx::AssertSqlSafe(fill(sql)))
+            .fetch_one(&mut tx)
+            .await
+            .map(|row| sqlx::Row::get::<i64, _>(&row, 0)),
+        Probe::Affected(sql) => sqlx::query(sqlx::AssertSqlSafe(fill(sql)))
+            .execute(&mut tx)
+            .await
+            .map(|done| i64::try_from(done.rows_affected()).unwrap()),
+    };
+    let _ = tx.rollback().await;
+    match reached {
+        Err(_) => Outcome::Refused,
+        Ok(0) => Outcome::NoRows,
+        Ok(_) => Outcome::Leaked,
+    }
+}
+
+/// Every attack: a shared tenant against a shared one (default mode), a
+/// shared tenant against a sealed one, a sealed tenant against a sealed
+/// one and against a shared one.
+async fn all_attacks(w: &World, pool: &RoutedPool) -> BTreeMap<&'static str, [Outcome; 4]> {
+    let role_b = SealedRole::for_tenant(&w.b.id()).to_string();
+    let mut table = BTreeMap::new();
+    for attack in ATTACKS {
+        let mut row = [Outcome::Refused; 4];
+        for (i, (attacker, victim, role)) in [
+            (&w.c, &w.d, "tenancy_owner"),
+            (&w.c, &w.b, role_b.as_str()),
+            (&w.a, &w.b, role_b.as_str()),
+            (&w.a, &w.c, "tenancy_owner"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let tx = pool.begin(attacker).await.unwrap();
+            row[i] = run(tx, attack, victim, role, w.real_count(victim)).await;
+        }
+        table.insert(attack.name, row);
+    }
+    table
+}
+
+/// Every attack but the default mode's own is stopped; the rows are where
+/// they were.
+fn assert_sealed_holds(w: &World, table: &BTreeMap<&'static str, [Outcome; 4]>) {
+    for (name, row) in table {
+        for (i, outcome) in row.iter().enumerate().skip(1) {
+            assert_ne!(*outcome, Outcome::Leaked, "{name} leaked in column {i}");
+        }
+    }
+    assert_eq!(
+        [w.a.clone(), w.b.clone(), w.c.clone(), w.d.clone()].map(|t| w.real_count(&t)),
+        [2, 3, 4, 5]
+    );
+}
+
+#[tokio::test]
+async fn sealed_tenants_stop_every_injection_the_default_mode_cannot() {
+    let w = world().await;
+    let pool = w.pool(w.db.app_url());
+    let table = all_attacks(&w, &pool).await;
+    assert_sealed_holds(&w, &table);
+    // The default mode does leak to raw SQL: the table is not vacuous.
+    assert_eq!(
+        table["`SET LOCAL app.tenant_id` to the victim"][0],
+        Outcome::Leaked
+    );
+    let stats = pg_stat_activity_replay(&w, &pool).await;
+    let markdown = render(&table, stats);
+    bless_or_compare(&markdown);
+}
+
+#[tokio::test]
+async fn sealed_tenants_hold_behind_pgbouncer_in_transaction_mode() {
+    let w = world().await;
+    let auth = w.provisioner.pgbouncer_auth_lines([&w.a.id(), &w.b.id()]);
+    let bouncer = PgBouncer::start_authenticating(PgServer::shared().unwrap(), 4, &auth).unwrap();
+    let pool = w.pool(&bouncer.url(tenancy_testing::APP_ROLE, w.db.name()));
+    let table = all_attacks(&w, &pool).await;
+    assert_sealed_holds(&w, &table);
+    // Each sealed tenant works through its own pgbouncer pool, as itself.
+    for t in [&w.a, &w.b] {
+        let mut tx = pool.begin(t).await.unwrap();
+        let (who, n): (String, i64) =
+            sqlx::query_as("SELECT session_user::text, count(*) FROM orders GROUP BY 1")
+                .fetch_one(&mut tx)
+                .await
+                .unwrap();
+        assert_eq!(who, SealedRole::for_tenant(&t.id()).to_string());
+        assert_eq!(n, w.real_count(t));
+        tx.commit().await.unwrap();
+    }
+}
+
+/// The attacker reads the victim's binding from `pg_stat_activity` (the
+/// victim's transaction is open on another connection) and replays it.
+/// Returns what the attacker saw in the default mode and in sealed mode.
+async fn pg_stat_activity_replay(w: &World, pool: &RoutedPool) -> [Outcome; 4] {
+    let mut row = [Outcome::Refused; 4];
+    for (i, (attacker, victim)) in [(&w.c, &w.d), (&w.c, &w.b), (&w.a, &w.b), (&w.a, &w.c)]
+        .into_iter()
+        .enumerate()
+    {
+        // The victim's transaction has just begun: its binding is the
+        // session's current query text.
+        let open = pool.begin(victim).await.unwrap();
+        let mut tx = pool.begin(attacker).await.unwrap();
+        let seen: Vec<String> =
+            sqlx::query_scalar("SELECT query FROM pg_stat_activity WHERE pid <> pg_backend_pid()")
+                .fetch_all(&mut tx)
+                .await
+                .unwrap();
+        row[i] = match seen.iter().find(|q| q.contains(&victim.id().to_string())) {
+            None => Outcome::NoRows,
+            Some(_) => {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "SET LOCAL app.tenant_id = '{}'",
+                    victim.id()
+                )))
+                .execute(&mut tx)
+                .await
+                .unwrap();
+                let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE tenant_id = $1")
+                    .bind(victim.id().as_uuid())
+                    .fetch_one(&mut tx)
+                    .await
+                    .unwrap();
+                if n > 0 {
+                    Outcome::Leaked
+                } else {
+                    Outcome::NoRows
+                }
+            }
+        };
+        tx.rollback().await.unwrap();
+        open.rollback().await.unwrap();
+    }
+    for (i, outcome) in row.iter().enumerate().skip(1) {
+        assert_ne!(
+            *outcome,
+            Outcome::Leaked,
+            "pg_stat_activity replay, column {i}"
+        );
+    }
+    assert_eq!(row[0], Outcome::Leaked, "the default mode shows the text");
+    row
+}
+
+const START: &str = "<!-- sealed-attacks:start (generated by tenancy-sqlx/tests/sealed.rs) -->";
+const END: &str = "<!-- sealed-attacks:end -->";
+
+fn render(table: &BTreeMap<&'static str, [Outcome; 4]>, stats: [Outcome; 4]) -> String {
+    let mut md = String::from(
+        "| raw SQL in the attacker's transaction | default mode: shared → shared | shared → sealed | sealed → sealed | sealed → shared |\n\
+         |---|---|---|---|---|\n",
+    );
+    let mut rows: Vec<(&str, [Outcome; 4])> = ATTACKS
+        .iter()
+        .map(|attack| (attack.name, table[attack.name]))
+        .collect();
+    rows.push((
+        "read the victim's binding in `pg_stat_activity` and replay it",
+        stats,
+    ));
+    for (name, row) in rows {
+        let _ = writeln!(md, "| {name} | {} |", row.map(Outcome::cell).join(" | "));
+    }
+    md
+}
+
+fn bless_or_compare(markdown: &str) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/isolation.md");
+    let doc = std::fs::read_to_string(path).unwrap();
+    let (Some(start), Some(end)) = (doc.find(START), doc.find(END)) else {
+        panic!("docs/isolation.md lacks the markers {START} and {END}");
+    };
+    let current = &doc[start + START.len()..end];
+    let wanted = format!("\n{markdown}");
+    if current == wanted {
+        return;
+    }
+    if std::env::var_os("TENANCY_BLESS").is_some() {
+        let updated = format!("{}{START}{wanted}{}", &doc[..start], &doc[end..]);
+        std::fs::write(path, updated).unwrap();
+    } else {
+        panic!(
+            "the attack table in docs/isolation.md is out of date; rerun with TENANCY_BLESS=1.\nMeasured:\n{markdown}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_sealed_tenant_never_runs_on_the_shared_role_and_a_shared_one_never_on_a_sealed_role() {
+    let w = world().await;
+    // A plain pool of the app role refuses the sealed tenant.
+    let plain = TenantPool::new(sqlx::PgPool::connect(w.db.app_url()).await.unwrap());
+    let err = plain.begin(&w.a).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Tenant(TenantError::Sealed { id }) if *id == w.a.id().to_string()),
+        "{err}"
+    );
+    // A routed pool without logins names what is missing.
+    let main = TargetName::new("main").unwrap();
+    let pool = RoutedPool::builder(PlacementRouter::new().with_default(main.clone()))
+        .target(main, w.db.app_url().parse().unwrap())
+        .build();
+    let err = pool.begin(&w.a).await.unwrap_err();
+    assert!(matches!(err, Error::NoSealedLogins { .. }), "{err}");
+    // The shared role, even when the app binds a sealed tenant's setting
+    // by hand, sees none of its rows.
+    let mut tx = plain.begin(&w.c).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "SET LOCAL app.tenant_id = '{}'",
+        w.a.id()
+    )))
+    .execute(&mut tx)
+    .await
+    .unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+        .fetch_one(&mut tx)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    tx.rollback().await.unwrap();
+    // The sealed pool sees exactly its tenant's rows without any setting.
+    let pool = w.pool(w.db.app_url());
+    let mut tx = pool.begin(&w.a).await.unwrap();
+    sqlx::raw_sql("RESET app.tenant_id")
+        .execute(&mut tx)
+        .await
+        .unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+        .fetch_one(&mut tx)
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    tx.rollback().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_refused_and_rotation_falls_back_to_the_previous_secret() {
+    let w = world().await;
+    let main = TargetName::new("main").unwrap();
+    let pool_with = |logins: SealedLogins| {
+        RoutedPool::builder(PlacementRouter::new().with_default(main.clone()))
+            .target(main.clone(), w.db.app_url().parse().unwrap())
+            .sealed_logins(logins)
+            .build()
+    };
+    // Another secret cannot log in as a's role.
+    let stranger = pool_with(SealedLogins::new("other", &[7; 32]).unwrap());
+    let err = stranger.begin(&w.a).await.unwrap_err();
+    assert!(err.to_string().contains("password"), "{err}");
+    assert!(
+        !err.to_string()
+            .contains(&logins().password(&SealedRole::for_tenant(&w.a.id())))
+    );
+    // New secret deployed before the roles are rotated: the pool falls back.
+    let rotating = || {
+        SealedLogins::new("test-2", &[9; 32])
+            .unwrap()
+            .with_previous("test-1", &SECRET)
+            .unwrap()
+    };
+    let pool = pool_with(rotating());
+    pool.begin(&w.a).await.unwrap().commit().await.unwrap();
+    // Rotated: the new secret logs in, the old one no longer does.
+    let provisioner = SealedProvisioner::new(
+        sqlx::PgPool::connect(w.db.provisioner_url()).await.unwrap(),
+        rotating(),
+    );
+    provisioner.rotate(&w.a.id()).await.unwrap();
+    let fresh = pool_with(SealedLogins::new("test-2", &[9; 32]).unwrap());
+    fresh.begin(&w.a).await.unwrap().commit().await.unwrap();
+    let old = pool_with(logins());
+    assert!(old.begin(&w.a).await.is_err());
+}
+
+#[tokio::test]
+async fn unsealing_ends_the_roles_sessions_and_returns_the_rows_to_the_shared_path() {
+    let w = world().await;
+    let pool = w.pool(w.db.app_url());
+    let mut open = pool.begin(&w.a).await.unwrap();
+    let _: i64 = sqlx::query_scalar("SELECT 1::bigint")
+        .fetch_one(&mut open)
+        .await
+        .unwrap();
+    w.provisioner.unseal(&w.a.id()).await.unwrap();
+    // The session that was open is gone, not left with the shared path.
+    assert!(
+        sqlx::query_scalar::<_, i64>("SELECT 1::bigint")
+            .fetch_one(&mut open)
+            .await
+            .is_err()
+    );
+    drop(open);
+    // The role is gone; as a shared tenant, a's rows are on the shared path.
+    let role = SealedRole::for_tenant(&w.a.id());
+    assert_eq!(
+        w.db.admin_sql(&format!(
+            "SELECT count(*) FROM pg_roles WHERE rolname = '{role}'"
+        ))
+        .unwrap(),
+        "0"
+    );
+    let shared_a = tenant(w.a.id(), "a", Placement::shared());
+    let mut tx = pool.begin(&shared_a).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+        .fetch_one(&mut tx)
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    tx.rollback().await.unwrap();
+}
+
+#[tokio::test]
+async fn nothing_a_sealed_tenant_leaves_on_its_connections_reaches_another_tenant() {
+    let w = world().await;
+    let pool = w.pool(w.db.app_url());
+    // a's injection leaves everything it can on its session.
+    let mut tx = pool.begin(&w.a).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "COMMIT; SET app.tenant_id = '{b}'; SET search_path = pg_catalog; \
+         PREPARE leftover AS SELECT 1; SET default_transaction_read_only = on; \
+         SELECT pg_advisory_lock(42); LISTEN evil",
+        b = w.b.id()
+    )))
+    .execute(&mut tx)
+    .await
+    .unwrap();
+    drop(tx);
+    // b's transactions, many of them, never see a's session: they run on
+    // b's own connections, as b.
+    for _ in 0..5 {
+        let mut tx = pool.begin(&w.b).await.unwrap();
+        let (who, path, prepared, n): (String, String, i64, i64) = sqlx::query_as(
+            "SELECT session_user::text, current_setting('search_path'),
+                    (SELECT count(*) FROM pg_prepared_statements WHERE name = 'leftover'),
+                    (SELECT count(*) FROM public.orders)",
+        )
+        .fetch_one(&mut tx)
+        .await
+        .unwrap();
+        assert_eq!(who, SealedRole::for_tenant(&w.b.id()).to_string());
+        assert!(!path.starts_with("pg_catalog"), "{path}");
+        assert_eq!((prepared, n), (0, 3));
+        tx.commit().await.unwrap();
+    }
+    assert_eq!(pool.open_sealed_pools(), 2);
+}
