@@ -629,3 +629,85 @@ async fn nothing_a_sealed_tenant_leaves_on_its_connections_reaches_another_tenan
     }
     assert_eq!(pool.open_sealed_pools(), 2);
 }
+
+#[tokio::test]
+async fn the_audit_accepts_the_sealed_tier_and_finds_each_way_it_can_break() {
+    use tenancy_sqlx::audit::{AuditOptions, FindingCode, audit};
+    let w = world().await;
+    let admin = sqlx::PgPool::connect(w.db.admin_url()).await.unwrap();
+    let codes = || async {
+        let report = audit(
+            &admin,
+            &AuditOptions::default().app_role(tenancy_testing::APP_ROLE),
+        )
+        .await
+        .unwrap();
+        report
+            .findings
+            .iter()
+            .map(|f| (f.code, f.object.clone()))
+            .collect::<Vec<_>>()
+    };
+    let policy_codes = [
+        FindingCode::MultiplePermissivePolicies,
+        FindingCode::PolicyNotTenantScoped,
+        FindingCode::WriteNotChecked,
+        FindingCode::SealedPolicyMissing,
+        FindingCode::SealedMapWritable,
+        FindingCode::SealedRoleUnsafe,
+    ];
+    let clean = codes().await;
+    assert!(
+        clean.iter().all(|(code, _)| !policy_codes.contains(code)),
+        "{clean:?}"
+    );
+    let (role_a, role_b) = (
+        SealedRole::for_tenant(&w.a.id()).sql(),
+        SealedRole::for_tenant(&w.b.id()).sql(),
+    );
+    for (breakage, code, repair) in [
+        (
+            "DROP POLICY tenant_sealed_wall ON orders".to_owned(),
+            FindingCode::SealedPolicyMissing,
+            TenantPolicy::new("orders").unwrap().sealed_sql(),
+        ),
+        (
+            "ALTER TABLE tenancy_sealed_roles NO FORCE ROW LEVEL SECURITY".to_owned(),
+            FindingCode::SealedMapWritable,
+            "ALTER TABLE tenancy_sealed_roles FORCE ROW LEVEL SECURITY".to_owned(),
+        ),
+        (
+            "CREATE POLICY anyone ON tenancy_sealed_roles FOR UPDATE USING (true)".to_owned(),
+            FindingCode::SealedMapWritable,
+            "DROP POLICY anyone ON tenancy_sealed_roles".to_owned(),
+        ),
+        (
+            format!("GRANT {role_b} TO {role_a}"),
+            FindingCode::SealedRoleUnsafe,
+            format!("REVOKE {role_b} FROM {role_a}"),
+        ),
+        (
+            format!("ALTER ROLE {role_a} BYPASSRLS"),
+            FindingCode::SealedRoleUnsafe,
+            format!("ALTER ROLE {role_a} NOBYPASSRLS"),
+        ),
+        (
+            format!("GRANT {role_a} TO {}", tenancy_testing::APP_ROLE),
+            FindingCode::SealedRoleUnsafe,
+            format!("REVOKE {role_a} FROM {}", tenancy_testing::APP_ROLE),
+        ),
+    ] {
+        w.db.admin_sql(&breakage).unwrap();
+        let found = codes().await;
+        assert!(
+            found.iter().any(|(c, _)| *c == code),
+            "{breakage}: {found:?}"
+        );
+        w.db.admin_sql(&repair).unwrap();
+        let found = codes().await;
+        assert!(
+            found.iter().all(|(c, _)| !policy_codes.contains(c)),
+            "after {repair}: {found:?}"
+        );
+    }
+}

@@ -4,7 +4,7 @@ use sqlx::PgConnection;
 use tenancy_core::IdSqlType;
 
 use super::expr::{
-    commands_overlap, contains_word, fails_open, is_tenant_scoped, per_row_setting,
+    commands_overlap, contains_word, fails_open, is_sealed_scoped, per_row_setting, pins_tenant,
     setting_unset_unsafe,
 };
 use super::{AuditOptions, Finding, FindingCode, Severity};
@@ -136,8 +136,18 @@ pub(crate) async fn table(
 type PolicyRow = (String, bool, String, Option<String>, Option<String>);
 
 /// More than one permissive policy for the same commands.
-fn overlapping_permissive(table: &AuditedTable, policies: &[PolicyRow], out: &mut Vec<Finding>) {
-    let permissive: Vec<&PolicyRow> = policies.iter().filter(|p| p.1).collect();
+/// The sealed tier's own permissive policy is not counted: it pins rows to
+/// the login role's tenant, and no session matches both it and another.
+fn overlapping_permissive(
+    options: &AuditOptions,
+    table: &AuditedTable,
+    policies: &[PolicyRow],
+    out: &mut Vec<Finding>,
+) {
+    let permissive: Vec<&PolicyRow> = policies
+        .iter()
+        .filter(|p| p.1 && !p.3.as_ref().is_some_and(|u| is_sealed_scoped(u, options)))
+        .collect();
     for (i, a) in permissive.iter().enumerate() {
         if let Some(b) = permissive[i + 1..]
             .iter()
@@ -178,7 +188,7 @@ async fn policies(
             "create the tenant policy (TenantPolicy::enable_sql)",
         ));
     }
-    overlapping_permissive(table, &policies, out);
+    overlapping_permissive(options, table, &policies, out);
     for (policy, permissive, cmd, using, check) in &policies {
         let object = format!("policy {policy} on {}", table.name);
         if *permissive {
@@ -191,7 +201,7 @@ async fn policies(
                         format!("USING ({using}) lets every row through when no tenant is set (a coalesce with the tenant column, or the setting IS NULL OR ...): a connection without a tenant sees every tenant's rows"),
                         format!("USING ({} = {}): no tenant, no rows", options.tenant_column, options.setting.policy_expr(table.id_type())),
                     ));
-                } else if !is_tenant_scoped(using, options) {
+                } else if !pins_tenant(using, options) {
                     out.push(finding(
                         Severity::Critical,
                         FindingCode::PolicyNotTenantScoped,
@@ -213,7 +223,7 @@ async fn policies(
             let effective_check = check
                 .as_ref()
                 .or(if cmd == "a" { None } else { using.as_ref() });
-            if writes && !effective_check.is_some_and(|c| is_tenant_scoped(c, options)) {
+            if writes && !effective_check.is_some_and(|c| pins_tenant(c, options)) {
                 out.push(finding(
                     Severity::High,
                     FindingCode::WriteNotChecked,

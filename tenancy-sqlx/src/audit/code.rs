@@ -71,6 +71,12 @@ codes! {
     RlsDisabled => "rls_disabled",
     /// `rls_not_forced`: not `FORCE`d: the owner bypasses it.
     RlsNotForced => "rls_not_forced",
+    /// `sealed_map_writable`: the map of sealed login roles to tenants is not protected (row-level security off or not forced, or writable by everyone).
+    SealedMapWritable => "sealed_map_writable",
+    /// `sealed_policy_missing`: sealed tenants exist but a tenant table lacks the sealed policies.
+    SealedPolicyMissing => "sealed_policy_missing",
+    /// `sealed_role_unsafe`: a sealed login role (or their group) has an attribute or membership that reaches beyond its tenant.
+    SealedRoleUnsafe => "sealed_role_unsafe",
     /// `security_definer_executable`: the application role may call a `SECURITY DEFINER` function, whatever it reads (`EXECUTE` goes to `PUBLIC` by default).
     SecurityDefinerExecutable => "security_definer_executable",
     /// `security_definer_reads_tenant_table`: a `SECURITY DEFINER` function that mentions a tenant table.

@@ -12,6 +12,23 @@ pub(super) fn is_tenant_scoped(expr: &str, options: &AuditOptions) -> bool {
         && contains_word(&without_literals(&expr), &options.tenant_column)
 }
 
+/// Whether a policy expression restricts rows to the tenant that the
+/// session's login role is mapped to (the sealed tier's permissive policy,
+/// [`TenantPolicy::sealed_sql`](tenancy_core::rls::TenantPolicy::sealed_sql)).
+pub(super) fn is_sealed_scoped(expr: &str, options: &AuditOptions) -> bool {
+    let expr = without_literals(&expr.to_ascii_lowercase());
+    expr.contains("tenancy_sealed_roles")
+        && contains_word(&expr, "session_user")
+        && contains_word(&expr, &options.tenant_column)
+        && !contains_word(&expr, "or")
+}
+
+/// Whether a permissive policy expression pins rows to one tenant, by the
+/// setting or by the sealed login role.
+pub(super) fn pins_tenant(expr: &str, options: &AuditOptions) -> bool {
+    is_tenant_scoped(expr, options) || is_sealed_scoped(expr, options)
+}
+
 /// The expression with every `'...'` literal emptied, so names inside
 /// strings (such as the setting `'app.tenant_id'`) do not count as columns.
 pub(super) fn without_literals(expr: &str) -> String {

@@ -57,6 +57,9 @@
 //! | `view_bypasses_rls` | high | a view over a tenant table without `security_invoker` |
 //! | `materialized_view` | critical | a materialized view over a tenant table (no RLS at all) |
 //! | `security_definer_reads_tenant_table` | high | a `SECURITY DEFINER` function that mentions a tenant table |
+//! | `sealed_map_writable` | critical | the map of sealed login roles to tenants is not protected: a role that can write it maps its login to another tenant |
+//! | `sealed_policy_missing` | critical | sealed tenants exist but a tenant table lacks the sealed policies: the shared role reaches their rows there |
+//! | `sealed_role_unsafe` | critical | a sealed login role (or their group) has `SUPERUSER`, `BYPASSRLS`, `CREATEROLE`, `REPLICATION`, a membership besides the group, or members |
 //! | `security_definer_executable` | high | the application role may call a `SECURITY DEFINER` function, whatever it reads (`EXECUTE` goes to `PUBLIC` by default) |
 //! | `security_definer_search_path` | high | a `SECURITY DEFINER` function without a fixed `search_path` |
 //! | `table_without_tenant_column` | high | a table in a tenant-scoped schema without the tenant column |
@@ -68,6 +71,7 @@ mod functions;
 mod reach;
 mod report;
 mod roles;
+mod sealed;
 mod views;
 
 #[cfg(feature = "retrofit")]
@@ -181,6 +185,7 @@ async fn audit_connection(
     views::views(conn, &tables, &mut findings).await?;
     functions::security_definer_functions(conn, options, &tables, &mut findings).await?;
     checks::tenant_schemas(conn, options, &mut findings).await?;
+    sealed::sealed_tier(conn, &tables, &mut findings).await?;
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
