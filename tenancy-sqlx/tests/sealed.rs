@@ -711,3 +711,74 @@ async fn the_audit_accepts_the_sealed_tier_and_finds_each_way_it_can_break() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_tenant_moves_into_the_sealed_tier_and_back_with_its_rows() {
+    let w = world().await;
+    let pool = w.pool(w.db.app_url());
+    let plain = TenantPool::new(sqlx::PgPool::connect(w.db.app_url()).await.unwrap());
+    // c is a shared tenant with 4 orders. Into the tier: role and map
+    // entry first, then its placement.
+    w.provisioner.seal(&w.c.id()).await.unwrap();
+    let sealed_c = tenant(w.c.id(), "c", Placement::sealed());
+    let mut tx = pool.begin(&sealed_c).await.unwrap();
+    assert_eq!(orders_seen(&mut tx).await, 4);
+    tx.commit().await.unwrap();
+    // A stale directory entry that still says "shared" reaches nothing.
+    let mut tx = plain.begin(&w.c).await.unwrap();
+    assert_eq!(orders_seen(&mut tx).await, 0);
+    tx.rollback().await.unwrap();
+    // Out of the tier: placement shared first, then unseal.
+    w.provisioner.unseal(&w.c.id()).await.unwrap();
+    let mut tx = plain.begin(&w.c).await.unwrap();
+    assert_eq!(orders_seen(&mut tx).await, 4);
+    tx.rollback().await.unwrap();
+    assert_eq!(w.real_count(&w.c), 4);
+}
+
+#[tokio::test]
+async fn the_lifecycle_creates_and_deletes_a_sealed_tenant_with_its_role() {
+    use tenancy_sqlx::PgTenantStore;
+    use tenancy_sqlx::lifecycle::TenantLifecycle;
+    let w = world().await;
+    let store = PgTenantStore::new(sqlx::PgPool::connect(w.db.owner_url()).await.unwrap());
+    w.db.owner_sql(&store.create_table_sql()).unwrap();
+    let pool = w.pool(w.db.app_url());
+    let lifecycle = TenantLifecycle::new(store, pool.clone()).with_sealed(SealedProvisioner::new(
+        sqlx::PgPool::connect(w.db.provisioner_url()).await.unwrap(),
+        logins(),
+    ));
+    let e = tenant(TenantId::new_v4(), "e", Placement::sealed());
+    lifecycle.create(&e, None).await.unwrap();
+    let mut tx = pool.begin(&e).await.unwrap();
+    sqlx::query("INSERT INTO orders (item) VALUES ('one'), ('two')")
+        .execute(&mut tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(w.real_count(&e), 2);
+    let plan = lifecycle.delete(&e, true).await.unwrap();
+    assert_eq!(plan.tables, [("public.orders".to_owned(), 2)]);
+    lifecycle.delete(&e, false).await.unwrap();
+    assert_eq!(w.real_count(&e), 0);
+    let role = SealedRole::for_tenant(&e.id());
+    assert_eq!(
+        w.db.admin_sql(&format!(
+            "SELECT count(*) FROM pg_roles WHERE rolname = '{role}'"
+        ))
+        .unwrap(),
+        "0"
+    );
+    // The other tenants kept their rows.
+    assert_eq!(
+        [w.a.clone(), w.b.clone(), w.c.clone(), w.d.clone()].map(|t| w.real_count(&t)),
+        [2, 3, 4, 5]
+    );
+}
+
+async fn orders_seen(tx: &mut TenantTx) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM orders")
+        .fetch_one(tx)
+        .await
+        .unwrap()
+}

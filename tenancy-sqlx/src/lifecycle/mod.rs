@@ -65,6 +65,8 @@ pub struct TenantLifecycle<P = TenantPool, K = Uuid> {
     store: PgTenantStore<K>,
     pool: P,
     provisioner: Option<SchemaProvisioner>,
+    #[cfg(feature = "sealed")]
+    sealed: Option<crate::sealed::SealedProvisioner>,
     column: String,
 }
 
@@ -82,6 +84,8 @@ impl<K: PgTenantId, P: BeginTenantTx<K>> TenantLifecycle<P, K> {
             store,
             pool,
             provisioner: None,
+            #[cfg(feature = "sealed")]
+            sealed: None,
             column: "tenant_id".to_owned(),
         }
     }
@@ -90,6 +94,19 @@ impl<K: PgTenantId, P: BeginTenantTx<K>> TenantLifecycle<P, K> {
     #[must_use]
     pub fn with_schemas(mut self, provisioner: SchemaProvisioner) -> Self {
         self.provisioner = Some(provisioner);
+        self
+    }
+
+    /// Creates and drops sealed tenants' login roles with `provisioner`:
+    /// [`create`](Self::create) seals a tenant whose placement is
+    /// [sealed](tenancy_core::Placement::sealed), and
+    /// [`delete`](Self::delete) drops its role after its rows. Give the
+    /// lifecycle a [`RoutedPool`](crate::routing::RoutedPool) with the same
+    /// logins, so its rows are reached as the tenant.
+    #[cfg(feature = "sealed")]
+    #[must_use]
+    pub fn with_sealed(mut self, provisioner: crate::sealed::SealedProvisioner) -> Self {
+        self.sealed = Some(provisioner);
         self
     }
 
@@ -106,7 +123,29 @@ impl<K: PgTenantId, P: BeginTenantTx<K>> TenantLifecycle<P, K> {
         if let Some(schema) = tenant.placement().schema() {
             self.provisioner()?.provision(schema).await?;
         }
+        if tenant.placement().is_sealed() {
+            self.seal(tenant.id_ref()).await?;
+        }
         self.store.insert(tenant, domain).await
+    }
+
+    #[cfg(feature = "sealed")]
+    async fn seal(&self, id: &TenantId<K>) -> Result<()> {
+        self.sealed_provisioner()?.seal(id).await.map(drop)
+    }
+
+    #[cfg(not(feature = "sealed"))]
+    async fn seal(&self, _: &TenantId<K>) -> Result<()> {
+        Err(Error::Unsupported(
+            "the tenant is sealed: enable tenancy-sqlx's feature `sealed`",
+        ))
+    }
+
+    #[cfg(feature = "sealed")]
+    fn sealed_provisioner(&self) -> Result<&crate::sealed::SealedProvisioner> {
+        self.sealed.as_ref().ok_or(Error::Unsupported(
+            "the tenant is sealed: give the lifecycle a SealedProvisioner (with_sealed)",
+        ))
     }
 
     /// Suspends the tenant; returns whether it exists.
@@ -141,6 +180,10 @@ impl<K: PgTenantId, P: BeginTenantTx<K>> TenantLifecycle<P, K> {
             tx.commit().await?;
             report
         };
+        #[cfg(feature = "sealed")]
+        if tenant.placement().is_sealed() {
+            self.sealed_provisioner()?.unseal(tenant.id_ref()).await?;
+        }
         self.store.remove(tenant.id_ref()).await?;
         Ok(report)
     }
