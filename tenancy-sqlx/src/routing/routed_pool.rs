@@ -168,6 +168,7 @@ impl<K: TenantIdType> RoutedPool<K> {
             target: target.clone(),
         };
         let mut secret = None;
+        let mut closed_retries = 0;
         let begun = loop {
             let (pool, in_use) = self.pool_for(&key, secret, tenant)?;
             let begun = match options {
@@ -175,7 +176,12 @@ impl<K: TenantIdType> RoutedPool<K> {
                 None => pool.begin(tenant).await,
             };
             // A sealed role not rotated yet: try the next older secret.
+            // A pool evicted between our lookup and the connection: take
+            // the fresh one.
             match begun {
+                Err(Error::Database(sqlx::Error::PoolClosed)) if closed_retries < 3 => {
+                    closed_retries += 1;
+                }
                 Err(Error::Database(ref e)) if key.sealed.is_some() && is_bad_password(e) => {
                     if in_use + 1 >= self.sealed_key_count() {
                         break begun;

@@ -63,6 +63,39 @@ impl World {
         Ok(Self { db, tenants })
     }
 
+    /// Puts `orders` under the sealed tier as well and seals every other
+    /// tenant (a login role each, its placement sealed): sealed and shared
+    /// tenants side by side, as a mixed-tier deployment runs them.
+    pub async fn seal_every_other(&mut self) -> Result<(), Box<dyn std::error::Error>> {
+        use tenancy_core::rls::SealedSetup;
+        use tenancy_sqlx::sealed::SealedProvisioner;
+        let provisioner = SealedProvisioner::new(
+            PgPool::connect(self.db.provisioner_url()).await?,
+            sealed_logins(),
+        );
+        provisioner.ensure_group_role().await?;
+        self.db.owner_sql(&format!(
+            "{}{}",
+            SealedSetup::new(tenancy_core::IdSqlType::Uuid)
+                .manager(tenancy_testing::PROVISIONER_ROLE)?
+                .table_sql(),
+            TenantPolicy::new("orders")?.sealed_sql()
+        ))?;
+        for tenant in self.tenants.iter_mut().step_by(2) {
+            provisioner.seal(tenant.id_ref()).await?;
+            *tenant = tenant
+                .to_builder()
+                .settings(
+                    tenant
+                        .settings()
+                        .clone()
+                        .with_placement(tenancy_core::Placement::sealed()),
+                )
+                .build();
+        }
+        Ok(())
+    }
+
     /// Switches row-level security off on `orders` (as its owner), to test
     /// the type-level wall alone.
     pub fn disable_rls(&self) -> Result<(), HarnessError> {
@@ -92,4 +125,12 @@ impl World {
             .connect(self.db.admin_url())
             .await
     }
+}
+
+/// The credentials of the sealed tenants of [`World::seal_every_other`].
+pub fn sealed_logins() -> tenancy_sqlx::sealed::SealedLogins {
+    // A fixed test secret: 32 bytes, never used outside the throwaway
+    // clusters of the tests.
+    tenancy_sqlx::sealed::SealedLogins::new("torture", b"torture-secret-of-thirty-two-by!")
+        .unwrap_or_else(|err| unreachable!("a 32-byte secret is accepted: {err}"))
 }

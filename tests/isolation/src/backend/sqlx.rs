@@ -3,7 +3,8 @@
 use sqlx::{PgPool, Row};
 use tenancy_core::Tenant;
 use tenancy_core::rls::{IsolationLevel, TxOptions};
-use tenancy_sqlx::{Scoped, TenantPool, TenantTx};
+use tenancy_sqlx::routing::RoutedPool;
+use tenancy_sqlx::{BeginTenantTx, Scoped, TenantPool, TenantTx};
 use uuid::Uuid;
 
 use super::{
@@ -11,10 +12,11 @@ use super::{
 };
 use crate::fixture::Orders;
 
-/// `tenancy-sqlx` over a `PgPool`.
+/// `tenancy-sqlx` over a `PgPool` ([`TenantPool`]), or over a
+/// [`RoutedPool`] that serves sealed tenants on their own roles.
 #[derive(Debug, Clone)]
-pub struct Sqlx {
-    pool: TenantPool,
+pub struct Sqlx<P = TenantPool> {
+    pool: P,
     raw: PgPool,
     max_connections: u32,
     /// Behind a transaction pooler (see [`super::plant_sql`]).
@@ -45,6 +47,19 @@ impl Sqlx {
     }
 }
 
+impl Sqlx<RoutedPool> {
+    /// The backend on `routed`, whose sealed tenants log in as themselves;
+    /// `app` is the app role's pool (for the checks of pooled connections).
+    pub fn routed(routed: RoutedPool, app: PgPool, max_connections: u32) -> Self {
+        Self {
+            pool: routed,
+            raw: app,
+            max_connections,
+            pooler: false,
+        }
+    }
+}
+
 fn text(err: impl std::fmt::Display) -> String {
     err.to_string()
 }
@@ -59,7 +74,10 @@ async fn insert_row(tx: &mut TenantTx, tenant: &Tenant, op: Uuid) -> BackendResu
         .map_err(text)
 }
 
-impl Backend for Sqlx {
+impl<P> Backend for Sqlx<P>
+where
+    P: BeginTenantTx + Clone + std::fmt::Debug + 'static,
+{
     fn name(&self) -> &'static str {
         "tenancy-sqlx"
     }
