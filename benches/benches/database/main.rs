@@ -15,6 +15,7 @@ mod diesel_async_tx;
 mod diesel_tx;
 mod rls_cost;
 mod schema;
+mod sealed;
 mod settings;
 mod sqlx_tx;
 
@@ -32,6 +33,7 @@ fn main() {
     diesel_async_tx::bench(&mut criterion, &rt, &data);
     rls_cost::bench(&mut criterion, &rt, &data, &settings);
     concurrency::bench(&mut criterion, &rt, &data);
+    sealed::bench(&mut criterion, &rt, &data, &settings);
     criterion.final_summary();
     if settings.measuring {
         data.write_machine_notes();
