@@ -28,9 +28,9 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tenancy_core::rls::{SealedSetup, TenantPolicy};
 use tenancy_core::{IdSqlType, Placement, TargetName, Tenant, TenantId, TenantSettings};
+use tenancy_sqlx::TenantPool;
 use tenancy_sqlx::routing::{PlacementRouter, RoutedPool};
 use tenancy_sqlx::sealed::{SealedLogins, SealedProvisioner};
-use tenancy_sqlx::TenantPool;
 use tenancy_testing::{PgBouncer, PgServer};
 use uuid::Uuid;
 
@@ -73,12 +73,7 @@ fn routed(url: &str, statement_cache: bool) -> RoutedPool {
     builder.build()
 }
 
-pub fn bench(
-    c: &mut Criterion,
-    rt: &tokio::runtime::Runtime,
-    data: &Dataset,
-    settings: &Settings,
-) {
+pub fn bench(c: &mut Criterion, rt: &tokio::runtime::Runtime, data: &Dataset, settings: &Settings) {
     let policy = TenantPolicy::new("orders_sealed").expect("a valid table");
     data.db
         .admin_sql(&SealedSetup::new(IdSqlType::Uuid).group_role_sql())
@@ -133,12 +128,9 @@ pub fn bench(
     let pool = TenantPool::new(shared_pool.clone());
     let direct = routed(data.db.app_url(), true);
     let auth = provisioner.pgbouncer_auth_lines(sample.iter().map(|(t, _)| t.id_ref()));
-    let bouncer = PgBouncer::start_authenticating(
-        PgServer::shared().expect("the test server"),
-        4,
-        &auth,
-    )
-    .expect("pgbouncer");
+    let bouncer =
+        PgBouncer::start_authenticating(PgServer::shared().expect("the test server"), 4, &auth)
+            .expect("pgbouncer");
     let bounced = routed(
         &bouncer.url(tenancy_testing::APP_ROLE, data.db.name()),
         false,
@@ -146,7 +138,13 @@ pub fn bench(
 
     let mut group = c.benchmark_group("sealed_tx");
     let mut i = 0;
-    let mut case = |name: &str, key: &dyn Fn(usize) -> (Tenant, Uuid), run: &dyn Fn(Tenant, Uuid) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool>>>| {
+    let mut case = |name: &str,
+                    key: &dyn Fn(usize) -> (Tenant, Uuid),
+                    run: &dyn Fn(
+        Tenant,
+        Uuid,
+    )
+        -> std::pin::Pin<Box<dyn std::future::Future<Output = bool>>>| {
         group.bench_function(name, |b| {
             b.to_async(rt).iter(|| {
                 i += 1;
@@ -175,7 +173,11 @@ pub fn bench(
         })
     });
     for (name, routed, key) in [
-        ("sealed", &direct, &sealed_key as &dyn Fn(usize) -> (Tenant, Uuid)),
+        (
+            "sealed",
+            &direct,
+            &sealed_key as &dyn Fn(usize) -> (Tenant, Uuid),
+        ),
         ("pgbouncer_shared", &bounced, &shared_key),
         ("pgbouncer_sealed", &bounced, &sealed_key),
     ] {
@@ -236,7 +238,11 @@ pub fn bench(
 /// Seals N tenants (timed), then runs transactions for 50 of them at once
 /// through one routed pool and counts the server connections of sealed
 /// roles.
-async fn scale(data: &Dataset, provisioner: &SealedProvisioner, settings: &Settings) -> serde_json::Value {
+async fn scale(
+    data: &Dataset,
+    provisioner: &SealedProvisioner,
+    settings: &Settings,
+) -> serde_json::Value {
     let n: usize = if settings.measuring { 1_000 } else { 60 };
     let active = 50.min(n);
     let ids: Vec<TenantId> = (0..n).map(|_| TenantId::new_v4()).collect();

@@ -143,6 +143,7 @@ impl SealedSetup {
              IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{SEALED_GROUP_ROLE}') THEN\n        \
              CREATE ROLE {SEALED_GROUP_ROLE} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;\n    \
              END IF;\n\
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; -- created concurrently\n\
              END $tenancy$;\n"
         )
     }

@@ -25,23 +25,29 @@ pub(crate) async fn sealed_tier(
     let Some((rls, forced)) = map else {
         return Ok(());
     };
+    // Sealed tenants have rows in the tables their group may use; there,
+    // both policies must be present.
     for table in tables {
-        let (own, wall): (bool, bool) = sqlx::query_as(
-            "SELECT bool_or(polname = $2 AND polpermissive) IS TRUE,
-                    bool_or(polname = $3 AND NOT polpermissive) IS TRUE
+        let (reachable, own, wall): (bool, bool, bool) = sqlx::query_as(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $4)
+                    THEN has_table_privilege($4, $1::int8::oid, 'SELECT, INSERT, UPDATE, DELETE')
+                    ELSE false END,
+                    coalesce(bool_or(polname = $2 AND polpermissive), false),
+                    coalesce(bool_or(polname = $3 AND NOT polpermissive), false)
              FROM pg_policy WHERE polrelid = $1::int8::oid",
         )
         .bind(table.oid)
         .bind(SEALED_POLICY_NAME)
         .bind(SEALED_WALL_POLICY_NAME)
+        .bind(SEALED_GROUP_ROLE)
         .fetch_one(&mut *conn)
         .await?;
-        if !(own && wall) {
+        if reachable && !(own && wall) {
             out.push(finding(
                 Severity::Critical,
                 FindingCode::SealedPolicyMissing,
                 &table.name,
-                "sealed tenants exist (the map of sealed roles is there) but this table lacks the sealed policies: the shared application role reaches sealed tenants' rows here through the tenant setting",
+                "sealed tenants may use this table (their group has privileges on it) but it lacks the sealed policies: the shared application role reaches sealed tenants' rows here through the tenant setting",
                 format!("apply TenantPolicy::new(\"{}\")?.sealed_sql()", table.table),
             ));
         }
