@@ -148,16 +148,16 @@ impl World {
             .parse()
             .unwrap()
     }
+}
 
-    /// One routed pool for everybody: shared tenants on the app role,
-    /// sealed ones on their own role, all on `url`'s server.
-    fn pool(&self, url: &str) -> RoutedPool {
-        let main = TargetName::new("main").unwrap();
-        RoutedPool::builder(PlacementRouter::new().with_default(main.clone()))
-            .target(main, url.parse::<PgConnectOptions>().unwrap())
-            .sealed_logins(logins())
-            .build()
-    }
+/// One routed pool for everybody: shared tenants on the app role,
+/// sealed ones on their own role, all on `url`'s server.
+fn routed_pool(url: &str) -> RoutedPool {
+    let main = TargetName::new("main").unwrap();
+    RoutedPool::builder(PlacementRouter::new().with_default(main.clone()))
+        .target(main, url.parse::<PgConnectOptions>().unwrap())
+        .sealed_logins(logins())
+        .build()
 }
 
 /// The victim's schema, or `public`.
@@ -296,12 +296,16 @@ const ATTACKS: &[Attack] = &[
     Attack {
         name: "insert a row for the victim into its table",
         setup: "SET LOCAL app.tenant_id = '{v}'",
-        probe: Probe::Affected("INSERT INTO {vschema}.orders (tenant_id, item) VALUES ('{v}', 'planted')"),
+        probe: Probe::Affected(
+            "INSERT INTO {vschema}.orders (tenant_id, item) VALUES ('{v}', 'planted')",
+        ),
     },
     Attack {
         name: "update the victim's rows",
         setup: "SET LOCAL app.tenant_id = '{v}'",
-        probe: Probe::Affected("UPDATE {vschema}.orders SET item = 'changed' WHERE tenant_id = '{v}'"),
+        probe: Probe::Affected(
+            "UPDATE {vschema}.orders SET item = 'changed' WHERE tenant_id = '{v}'",
+        ),
     },
     Attack {
         name: "delete the victim's rows",
@@ -338,10 +342,7 @@ async fn run(mut tx: TenantTx, attack: &Attack, victim: &Tenant, victim_rows: i6
         .bind(victim.id().as_uuid())
         .fetch_one(&mut tx)
         .await
-        .map(|n| {
-            assert!(n <= victim_rows, "more rows than the victim has");
-            n
-        }),
+        .inspect(|n| assert!(*n <= victim_rows, "more rows than the victim has")),
         Probe::Scalar(sql) => sqlx::raw_sql(sqlx::AssertSqlSafe(fill(sql)))
             .fetch_one(&mut tx)
             .await
@@ -407,7 +408,7 @@ fn all_counts(w: &World) -> [i64; 6] {
 #[tokio::test]
 async fn sealed_tenants_stop_every_injection_the_default_mode_cannot() {
     let w = world().await;
-    let pool = w.pool(w.db.app_url());
+    let pool = routed_pool(w.db.app_url());
     let table = all_attacks(&w, &pool).await;
     assert_sealed_holds(&w, &table);
     // The default and schema modes do leak to raw SQL: the table is not
@@ -430,7 +431,7 @@ async fn sealed_tenants_hold_behind_pgbouncer_in_transaction_mode() {
     let w = world().await;
     let auth = w.provisioner.pgbouncer_auth_lines([&w.a.id(), &w.b.id()]);
     let bouncer = PgBouncer::start_authenticating(PgServer::shared().unwrap(), 4, &auth).unwrap();
-    let pool = w.pool(&bouncer.url(tenancy_testing::APP_ROLE, w.db.name()));
+    let pool = routed_pool(&bouncer.url(tenancy_testing::APP_ROLE, w.db.name()));
     let table = all_attacks(&w, &pool).await;
     assert_sealed_holds(&w, &table);
     // Each sealed tenant works through its own pgbouncer pool, as itself.
@@ -586,7 +587,7 @@ async fn a_sealed_tenant_never_runs_on_the_shared_role_and_a_shared_one_never_on
     assert_eq!(n, 0);
     tx.rollback().await.unwrap();
     // The sealed pool sees exactly its tenant's rows without any setting.
-    let pool = w.pool(w.db.app_url());
+    let pool = routed_pool(w.db.app_url());
     let mut tx = pool.begin(&w.a).await.unwrap();
     sqlx::raw_sql("RESET app.tenant_id")
         .execute(&mut tx)
@@ -642,7 +643,7 @@ async fn a_wrong_password_is_refused_and_rotation_falls_back_to_the_previous_sec
 #[tokio::test]
 async fn unsealing_ends_the_roles_sessions_and_returns_the_rows_to_the_shared_path() {
     let w = world().await;
-    let pool = w.pool(w.db.app_url());
+    let pool = routed_pool(w.db.app_url());
     let mut open = pool.begin(&w.a).await.unwrap();
     let _: i64 = sqlx::query_scalar("SELECT 1::bigint")
         .fetch_one(&mut open)
@@ -679,7 +680,7 @@ async fn unsealing_ends_the_roles_sessions_and_returns_the_rows_to_the_shared_pa
 #[tokio::test]
 async fn nothing_a_sealed_tenant_leaves_on_its_connections_reaches_another_tenant() {
     let w = world().await;
-    let pool = w.pool(w.db.app_url());
+    let pool = routed_pool(w.db.app_url());
     // a's injection leaves everything it can on its session.
     let mut tx = pool.begin(&w.a).await.unwrap();
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
@@ -797,7 +798,7 @@ async fn the_audit_accepts_the_sealed_tier_and_finds_each_way_it_can_break() {
 #[tokio::test]
 async fn a_tenant_moves_into_the_sealed_tier_and_back_with_its_rows() {
     let w = world().await;
-    let pool = w.pool(w.db.app_url());
+    let pool = routed_pool(w.db.app_url());
     let plain = TenantPool::new(sqlx::PgPool::connect(w.db.app_url()).await.unwrap());
     // c is a shared tenant with 4 orders. Into the tier: role and map
     // entry first, then its placement.
@@ -825,7 +826,7 @@ async fn the_lifecycle_creates_and_deletes_a_sealed_tenant_with_its_role() {
     let w = world().await;
     let store = PgTenantStore::new(sqlx::PgPool::connect(w.db.owner_url()).await.unwrap());
     w.db.owner_sql(&store.create_table_sql()).unwrap();
-    let pool = w.pool(w.db.app_url());
+    let pool = routed_pool(w.db.app_url());
     let lifecycle = TenantLifecycle::new(store, pool.clone()).with_sealed(SealedProvisioner::new(
         sqlx::PgPool::connect(w.db.provisioner_url()).await.unwrap(),
         logins(),

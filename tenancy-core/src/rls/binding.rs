@@ -132,8 +132,18 @@ pub struct TenantBinding {
     without_schema_roles: bool,
     /// Set by [`TenantBinding::dangerous_trust_temporary_revoked`].
     temporary_revoked: bool,
-    /// Set by [`TenantBinding::sealed_login`].
-    sealed_login: bool,
+    /// Who the pool's connections log in as.
+    login: Login,
+}
+
+/// Who a pool's connections log in as.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Login {
+    /// The shared application role (every tenant but sealed ones).
+    #[default]
+    SharedRole,
+    /// One sealed tenant's own role ([`TenantBinding::sealed_login`]).
+    SealedTenant,
 }
 
 impl TenantBinding {
@@ -230,7 +240,7 @@ impl TenantBinding {
     /// no sealed tenant's rows).
     #[must_use]
     pub fn sealed_login(mut self) -> Self {
-        self.sealed_login = true;
+        self.login = Login::SealedTenant;
         self
     }
 
@@ -264,9 +274,10 @@ impl TenantBinding {
                 });
             }
         }
-        if tenant.placement().is_sealed() != self.sealed_login {
+        let sealed_login = self.login == Login::SealedTenant;
+        if tenant.placement().is_sealed() != sealed_login {
             let id = tenant.id_ref().to_string();
-            return Err(if self.sealed_login {
+            return Err(if sealed_login {
                 crate::TenantError::NotSealed { id }
             } else {
                 crate::TenantError::Sealed { id }

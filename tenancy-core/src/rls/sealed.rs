@@ -32,7 +32,7 @@
 //! # Ok::<(), tenancy_core::rls::InvalidName>(())
 //! ```
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use super::{Ident, InvalidName, TenantPolicy, bounded_name, check_ident, ident::quoted};
 use crate::{IdSqlType, TenantId, TenantIdType};
@@ -175,12 +175,13 @@ impl SealedSetup {
             ty = self.id_type.as_str(),
         );
         if let Some(manager) = &self.manager {
-            sql.push_str(&format!(
+            let _ = write!(
+                sql,
                 "GRANT INSERT, UPDATE, DELETE ON {table} TO {manager};\n\
                  CREATE POLICY tenancy_sealed_roles_manage ON {table} FOR ALL TO {manager} \
                  USING (true) WITH CHECK (true);\n",
                 manager = manager.sql(),
-            ));
+            );
         }
         sql
     }

@@ -129,7 +129,7 @@ impl<K: TenantIdType> RoutedPoolBuilder<K> {
                 sealed_pool_options: PgPoolOptions::new()
                     .max_connections(2)
                     .min_connections(0)
-                    .idle_timeout(Duration::from_secs(60)),
+                    .idle_timeout(Duration::from_mins(1)),
                 open: Mutex::new(HashMap::new()),
                 tenants: Mutex::new(HashMap::new()),
             },
@@ -292,11 +292,11 @@ impl<K: TenantIdType> RoutedPool<K> {
     ) -> Result<(TenantPool<K>, usize)> {
         let inner = &self.inner;
         let mut open = inner.open.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(entry) = open.get_mut(key) {
-            if secret.is_none_or(|secret| secret == entry.key) {
-                entry.last_used = Instant::now();
-                return Ok((entry.pool.clone(), entry.key));
-            }
+        if let Some(entry) = open.get_mut(key)
+            && secret.is_none_or(|secret| secret == entry.key)
+        {
+            entry.last_used = Instant::now();
+            return Ok((entry.pool.clone(), entry.key));
         }
         let target = &key.target;
         let options = inner
@@ -376,7 +376,7 @@ impl<K: TenantIdType> RoutedPool<K> {
 fn is_bad_password(error: &sqlx::Error) -> bool {
     error
         .as_database_error()
-        .and_then(|e| e.code())
+        .and_then(sqlx::error::DatabaseError::code)
         .is_some_and(|code| code == "28P01")
 }
 

@@ -1,6 +1,7 @@
 //! [`SealedProvisioner`]: creates, rotates and drops sealed tenants' login
 //! roles.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use sqlx::PgPool;
@@ -60,6 +61,7 @@ impl SealedProvisioner {
 
     /// At most `max` connections of each sealed tenant at once, enforced by
     /// the server (`CONNECTION LIMIT`). Default 4; `None` for no limit.
+    #[must_use]
     pub fn connection_limit(mut self, max: Option<u16>) -> Self {
         self.connection_limit = max;
         self
@@ -199,11 +201,15 @@ impl SealedProvisioner {
         &self,
         ids: impl IntoIterator<Item = &'a TenantId<K>>,
     ) -> String {
-        ids.into_iter()
-            .map(|id| {
-                let role = SealedRole::for_tenant(id);
-                format!("\"{role}\" \"{}\"\n", self.logins.scram_verifier(&role))
-            })
-            .collect()
+        let mut lines = String::new();
+        for id in ids {
+            let role = SealedRole::for_tenant(id);
+            let _ = writeln!(
+                lines,
+                "\"{role}\" \"{}\"",
+                self.logins.scram_verifier(&role)
+            );
+        }
+        lines
     }
 }
