@@ -47,6 +47,8 @@
 //! - `tracing` (default): the [`trace`] module.
 //! - `sealed-jobs`: [`sealed_job`], job envelopes sealed with an HMAC so a
 //!   job cannot be moved to another tenant while it waits in a queue.
+//! - `key-ring`: [`key_ring`], named HMAC secrets with rotation (enabled by
+//!   `sealed-jobs`, and by `tenancy-sqlx`'s sealed tenants).
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -57,6 +59,8 @@ mod error;
 mod id;
 mod id_type;
 mod job;
+#[cfg(feature = "key-ring")]
+pub mod key_ring;
 mod keys;
 mod placement;
 mod propagate;

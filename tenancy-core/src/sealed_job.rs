@@ -14,17 +14,17 @@
 //! tenants from the tenant store, by an id you trust: the request's
 //! resolution, or a job you opened here.
 
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, Mac};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use uuid::Uuid;
 
+use crate::key_ring::{KeyError, KeyRing, RingKey};
 use crate::{TenantId, TenantIdType, TenantJob};
 
-/// The shortest secret [`JobKeys`] accepts, in bytes.
-pub const MIN_SECRET_LEN: usize = 32;
+pub use crate::key_ring::MIN_SECRET_LEN;
 
 /// What the MAC covers comes after this label, so a MAC made for anything
 /// else can never open a job.
@@ -34,19 +34,9 @@ const DOMAIN: &[u8] = b"tenancy sealed job v1";
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SealError {
-    /// A secret shorter than [`MIN_SECRET_LEN`] bytes.
-    #[error(
-        "the job key {id:?} is {len} bytes long; use at least 32 random bytes (from your secret store)"
-    )]
-    WeakKey {
-        /// The key's id.
-        id: String,
-        /// Its length.
-        len: usize,
-    },
-    /// A key id that is empty, too long or not printable ASCII.
-    #[error("invalid job key id {0:?}: use 1 to 64 printable ASCII characters")]
-    InvalidKeyId(String),
+    /// A secret or key id was refused.
+    #[error("job key: {0}")]
+    Key(#[from] KeyError),
     /// The job names a key that is not configured (retired, or forged).
     #[error(
         "the job was sealed with key {0:?}, which is not configured: it is refused; keep retired keys \
@@ -89,20 +79,13 @@ pub enum SealError {
 /// ```
 #[derive(Clone)]
 pub struct JobKeys {
-    /// The current key first.
-    keys: Vec<JobKey>,
-}
-
-#[derive(Clone)]
-struct JobKey {
-    id: String,
-    mac: Hmac<Sha256>,
+    ring: KeyRing,
 }
 
 impl std::fmt::Debug for JobKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JobKeys")
-            .field("ids", &self.keys.iter().map(|k| &k.id).collect::<Vec<_>>())
+            .field("ring", &self.ring)
             .finish_non_exhaustive()
     }
 }
@@ -112,15 +95,16 @@ impl JobKeys {
     /// with each job, so a worker knows which key to check it with).
     pub fn new(id: &str, secret: &[u8]) -> Result<Self, SealError> {
         Ok(Self {
-            keys: vec![JobKey::new(id, secret)?],
+            ring: KeyRing::new(id, secret)?,
         })
     }
 
     /// Adds a previous key: it no longer seals, but still opens the jobs
     /// sealed with it. Drop it once those jobs have drained.
-    pub fn with_previous(mut self, id: &str, secret: &[u8]) -> Result<Self, SealError> {
-        self.keys.push(JobKey::new(id, secret)?);
-        Ok(self)
+    pub fn with_previous(self, id: &str, secret: &[u8]) -> Result<Self, SealError> {
+        Ok(Self {
+            ring: self.ring.with_previous(id, secret)?,
+        })
     }
 
     /// Seals `job` with the current key.
@@ -129,13 +113,12 @@ impl JobKeys {
         job: &TenantJob<P, K>,
     ) -> Result<SealedJob<K>, SealError> {
         let payload = serde_json::to_string(job.payload())?;
-        let key = &self.keys[0];
-        let mac = key
-            .mac_of(&job.tenant_id(), &payload)
+        let key = self.ring.current();
+        let mac = mac_of(key, &job.tenant_id(), &payload)
             .finalize()
             .into_bytes();
         Ok(SealedJob {
-            key: key.id.clone(),
+            key: key.id().to_owned(),
             tenant_id: job.tenant_id(),
             payload,
             mac: hex(&mac),
@@ -150,12 +133,11 @@ impl JobKeys {
         sealed: &SealedJob<K>,
     ) -> Result<TenantJob<P, K>, SealError> {
         let key = self
-            .keys
-            .iter()
-            .find(|k| k.id == sealed.key)
+            .ring
+            .get(&sealed.key)
             .ok_or_else(|| SealError::UnknownKey(sealed.key.chars().take(64).collect()))?;
         let mac = unhex(&sealed.mac).ok_or(SealError::BadSeal)?;
-        key.mac_of(&sealed.tenant_id, &sealed.payload)
+        mac_of(key, &sealed.tenant_id, &sealed.payload)
             .verify_slice(&mac)
             .map_err(|_| SealError::BadSeal)?;
         let payload = serde_json::from_str(&sealed.payload)?;
@@ -163,44 +145,23 @@ impl JobKeys {
     }
 }
 
-impl JobKey {
-    fn new(id: &str, secret: &[u8]) -> Result<Self, SealError> {
-        if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(SealError::InvalidKeyId(id.chars().take(64).collect()));
-        }
-        if secret.len() < MIN_SECRET_LEN {
-            return Err(SealError::WeakKey {
-                id: id.to_owned(),
-                len: secret.len(),
-            });
-        }
-        let Ok(mac) = Hmac::<Sha256>::new_from_slice(secret) else {
-            unreachable!("HMAC accepts keys of any length")
-        };
-        Ok(Self {
-            id: id.to_owned(),
-            mac,
-        })
+/// The MAC state over the domain label, key id, the tenant id's type
+/// and text, and the payload, each length-prefixed so no two inputs read
+/// the same (and the bigint id 42 is not the text id "42").
+fn mac_of<K: TenantIdType>(key: &RingKey, tenant: &TenantId<K>, payload: &str) -> Hmac<Sha256> {
+    let mut mac = key.mac();
+    let tenant = tenant.to_string();
+    for part in [
+        DOMAIN,
+        key.id().as_bytes(),
+        K::SQL_TYPE.as_str().as_bytes(),
+        tenant.as_bytes(),
+        payload.as_bytes(),
+    ] {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part);
     }
-
-    /// The MAC state over the domain label, key id, the tenant id's type
-    /// and text, and the payload, each length-prefixed so no two inputs read
-    /// the same (and the bigint id 42 is not the text id "42").
-    fn mac_of<K: TenantIdType>(&self, tenant: &TenantId<K>, payload: &str) -> Hmac<Sha256> {
-        let mut mac = self.mac.clone();
-        let tenant = tenant.to_string();
-        for part in [
-            DOMAIN,
-            self.id.as_bytes(),
-            K::SQL_TYPE.as_str().as_bytes(),
-            tenant.as_bytes(),
-            payload.as_bytes(),
-        ] {
-            mac.update(&(part.len() as u64).to_be_bytes());
-            mac.update(part);
-        }
-        mac
-    }
+    mac
 }
 
 /// A sealed [`TenantJob`], ready for the queue (serde-serializable). Only
@@ -309,11 +270,11 @@ mod tests {
     fn weak_keys_and_bad_ids_are_refused_and_debug_hides_secrets() {
         assert!(matches!(
             JobKeys::new("k", &[0; 16]),
-            Err(SealError::WeakKey { len: 16, .. })
+            Err(SealError::Key(KeyError::WeakKey { len: 16, .. }))
         ));
         assert!(matches!(
             JobKeys::new("", &[0; 32]),
-            Err(SealError::InvalidKeyId(_))
+            Err(SealError::Key(KeyError::InvalidKeyId(_)))
         ));
         let debug = format!("{:?}", JobKeys::new("k", &[0xab; 32]).unwrap());
         assert!(debug.contains("\"k\"") && !debug.contains("171"), "{debug}");

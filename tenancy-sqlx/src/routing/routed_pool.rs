@@ -234,7 +234,7 @@ impl<K: TenantIdType> RoutedPool<K> {
     fn sealed_key_count(&self) -> usize {
         #[cfg(feature = "sealed")]
         if let Some(logins) = &self.inner.sealed {
-            return logins.key_count();
+            return logins.keys().len();
         }
         0
     }

@@ -8,39 +8,12 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use sqlx::postgres::PgConnectOptions;
+use tenancy_core::key_ring::{KeyError, KeyRing, RingKey};
 use tenancy_core::rls::SealedRole;
 
 /// SCRAM iterations of the verifiers the SDK computes: PostgreSQL's
 /// default (`scram_iterations`).
 const SCRAM_ITERATIONS: u32 = 4096;
-
-/// The shortest master secret accepted.
-const MIN_SECRET_LEN: usize = 32;
-
-/// A master secret was refused.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum LoginKeyError {
-    /// Too short to derive passwords from.
-    #[error(
-        "the sealed-login key {id:?} is {len} bytes long; use at least 32 random bytes \
-         (from your secret store)"
-    )]
-    WeakKey {
-        /// The key's id.
-        id: String,
-        /// Its length in bytes.
-        len: usize,
-    },
-    /// The key id is empty, too long or not printable ASCII.
-    #[error("invalid sealed-login key id {0:?}: use 1 to 64 printable ASCII characters")]
-    InvalidKeyId(String),
-}
-
-struct LoginKey {
-    id: String,
-    mac: Hmac<Sha256>,
-}
 
 /// The credentials of sealed tenants' login roles: each role's password is
 /// an HMAC-SHA256 of the role's name under a master secret, so nothing per
@@ -70,33 +43,29 @@ struct LoginKey {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct SealedLogins {
-    keys: Vec<LoginKey>,
+    ring: KeyRing,
 }
 
 impl SealedLogins {
     /// Derives passwords from `secret` (at least 32 bytes), known as `id`
     /// (for rotation and logs).
-    pub fn new(id: &str, secret: &[u8]) -> Result<Self, LoginKeyError> {
+    pub fn new(id: &str, secret: &[u8]) -> Result<Self, KeyError> {
         Ok(Self {
-            keys: vec![LoginKey::new(id, secret)?],
+            ring: KeyRing::new(id, secret)?,
         })
     }
 
     /// Keeps an older secret: pools fall back to it for roles not rotated
     /// yet.
-    pub fn with_previous(mut self, id: &str, secret: &[u8]) -> Result<Self, LoginKeyError> {
-        self.keys.push(LoginKey::new(id, secret)?);
-        Ok(self)
+    pub fn with_previous(self, id: &str, secret: &[u8]) -> Result<Self, KeyError> {
+        Ok(Self {
+            ring: self.ring.with_previous(id, secret)?,
+        })
     }
 
-    /// The number of secrets, current first.
-    pub fn key_count(&self) -> usize {
-        self.keys.len()
-    }
-
-    /// The id of the `n`-th secret (0 is the current one).
-    pub fn key_id(&self, n: usize) -> Option<&str> {
-        self.keys.get(n).map(|key| key.id.as_str())
+    /// The secrets, current first (ids and count; `Debug` shows ids only).
+    pub fn keys(&self) -> &KeyRing {
+        &self.ring
     }
 
     /// `base` (host, port, database, TLS) logging in as `role` with the
@@ -107,7 +76,7 @@ impl SealedLogins {
         role: &SealedRole,
         key: usize,
     ) -> Option<PgConnectOptions> {
-        let password = self.keys.get(key)?.password(role);
+        let password = password(self.ring.nth(key)?, role);
         Some(base.clone().username(role.as_str()).password(&password))
     }
 
@@ -115,7 +84,7 @@ impl SealedLogins {
     /// connection; [`scram_verifier`](Self::scram_verifier) is what the
     /// server and a pooler's auth file store.
     pub fn password(&self, role: &SealedRole) -> String {
-        self.current().password(role)
+        password(self.ring.current(), role)
     }
 
     /// The SCRAM-SHA-256 verifier of [`password`](Self::password), in the
@@ -123,58 +92,38 @@ impl SealedLogins {
     /// Its salt is derived too, so the verifier is the same every time:
     /// pgbouncer then logs in to the server with the client's own proof.
     pub fn scram_verifier(&self, role: &SealedRole) -> String {
-        let key = self.current();
-        let password = key.password(role);
-        let salt = key.derive(&["salt", role.as_str()]);
-        scram_verifier(password.as_bytes(), &salt[..16], SCRAM_ITERATIONS)
-    }
-
-    fn current(&self) -> &LoginKey {
-        // `new` makes at least one key and nothing removes any.
-        &self.keys[0]
+        let key = self.ring.current();
+        let salt = derive(key, &["salt", role.as_str()]);
+        scram_verifier(
+            password(key, role).as_bytes(),
+            &salt[..16],
+            SCRAM_ITERATIONS,
+        )
     }
 }
 
 impl fmt::Debug for SealedLogins {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ids: Vec<&str> = self.keys.iter().map(|key| key.id.as_str()).collect();
-        f.debug_struct("SealedLogins").field("keys", &ids).finish()
+        f.debug_struct("SealedLogins")
+            .field("keys", &self.ring)
+            .finish()
     }
 }
 
-impl LoginKey {
-    fn new(id: &str, secret: &[u8]) -> Result<Self, LoginKeyError> {
-        if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(LoginKeyError::InvalidKeyId(id.to_owned()));
-        }
-        let weak = || LoginKeyError::WeakKey {
-            id: id.to_owned(),
-            len: secret.len(),
-        };
-        if secret.len() < MIN_SECRET_LEN {
-            return Err(weak());
-        }
-        let mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| weak())?;
-        Ok(Self {
-            id: id.to_owned(),
-            mac,
-        })
+/// HMAC of the parts under `key`, each ended by a NUL so no two lists
+/// collide.
+fn derive(key: &RingKey, parts: &[&str]) -> [u8; 32] {
+    let mut mac = key.mac();
+    mac.update(b"tenancy sealed login v1\0");
+    for part in parts {
+        mac.update(part.as_bytes());
+        mac.update(b"\0");
     }
+    mac.finalize().into_bytes().into()
+}
 
-    /// HMAC of the parts, each ended by a NUL so no two lists collide.
-    fn derive(&self, parts: &[&str]) -> [u8; 32] {
-        let mut mac = self.mac.clone();
-        mac.update(b"tenancy sealed login v1\0");
-        for part in parts {
-            mac.update(part.as_bytes());
-            mac.update(b"\0");
-        }
-        mac.finalize().into_bytes().into()
-    }
-
-    fn password(&self, role: &SealedRole) -> String {
-        URL_SAFE_NO_PAD.encode(self.derive(&["password", role.as_str()]))
-    }
+fn password(key: &RingKey, role: &SealedRole) -> String {
+    URL_SAFE_NO_PAD.encode(derive(key, &["password", role.as_str()]))
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
@@ -218,15 +167,15 @@ mod tests {
     fn weak_or_badly_named_keys_are_refused() {
         assert!(matches!(
             SealedLogins::new("k", &[1; 31]),
-            Err(LoginKeyError::WeakKey { len: 31, .. })
+            Err(KeyError::WeakKey { len: 31, .. })
         ));
         assert!(matches!(
             SealedLogins::new("", &[1; 32]),
-            Err(LoginKeyError::InvalidKeyId(_))
+            Err(KeyError::InvalidKeyId(_))
         ));
         assert!(matches!(
             SealedLogins::new("a b", &[1; 32]),
-            Err(LoginKeyError::InvalidKeyId(_))
+            Err(KeyError::InvalidKeyId(_))
         ));
     }
 

@@ -20,5 +20,6 @@
 mod logins;
 mod provisioner;
 
-pub use logins::{LoginKeyError, SealedLogins};
+pub use logins::SealedLogins;
 pub use provisioner::SealedProvisioner;
+pub use tenancy_core::key_ring::KeyError;
