@@ -580,11 +580,7 @@ async fn a_sealed_tenant_never_runs_on_the_shared_role_and_a_shared_one_never_on
     .execute(&mut tx)
     .await
     .unwrap();
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
-        .fetch_one(&mut tx)
-        .await
-        .unwrap();
-    assert_eq!(n, 0);
+    assert_eq!(orders_seen(&mut tx).await, 0);
     tx.rollback().await.unwrap();
     // The sealed pool sees exactly its tenant's rows without any setting.
     let pool = routed_pool(w.db.app_url());
@@ -593,11 +589,7 @@ async fn a_sealed_tenant_never_runs_on_the_shared_role_and_a_shared_one_never_on
         .execute(&mut tx)
         .await
         .unwrap();
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
-        .fetch_one(&mut tx)
-        .await
-        .unwrap();
-    assert_eq!(n, 2);
+    assert_eq!(orders_seen(&mut tx).await, 2);
     tx.rollback().await.unwrap();
 }
 
@@ -669,11 +661,7 @@ async fn unsealing_ends_the_roles_sessions_and_returns_the_rows_to_the_shared_pa
     );
     let shared_a = tenant(w.a.id(), "a", Placement::shared());
     let mut tx = pool.begin(&shared_a).await.unwrap();
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
-        .fetch_one(&mut tx)
-        .await
-        .unwrap();
-    assert_eq!(n, 2);
+    assert_eq!(orders_seen(&mut tx).await, 2);
     tx.rollback().await.unwrap();
 }
 

@@ -28,9 +28,9 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tenancy_core::rls::{SealedSetup, TenantPolicy};
 use tenancy_core::{IdSqlType, Placement, TargetName, Tenant, TenantId, TenantSettings};
-use tenancy_sqlx::TenantPool;
 use tenancy_sqlx::routing::{PlacementRouter, RoutedPool};
 use tenancy_sqlx::sealed::{SealedLogins, SealedProvisioner};
+use tenancy_sqlx::{BeginTenantTx, TenantPool};
 use tenancy_testing::{PgBouncer, PgServer};
 use uuid::Uuid;
 
@@ -154,24 +154,11 @@ pub fn bench(c: &mut Criterion, rt: &tokio::runtime::Runtime, data: &Dataset, se
             });
         });
     };
-    case("shared", &shared_key, &|tenant, id| {
-        let pool = pool.clone();
-        Box::pin(async move {
-            let mut tx = pool.begin(&tenant).await.expect("begin");
-            let found = by_key(&mut tx, BY_KEY, &tenant, id).await;
-            tx.commit().await.expect("commit");
-            found
-        })
-    });
-    case("shared_next_to_sealed", &shared_key, &|tenant, id| {
-        let pool = pool.clone();
-        Box::pin(async move {
-            let mut tx = pool.begin(&tenant).await.expect("begin");
-            let found = by_key(&mut tx, BY_KEY_SEALED, &tenant, id).await;
-            tx.commit().await.expect("commit");
-            found
-        })
-    });
+    for (name, sql) in [("shared", BY_KEY), ("shared_next_to_sealed", BY_KEY_SEALED)] {
+        case(name, &shared_key, &|tenant, id| {
+            one_tx(pool.clone(), sql, tenant, id)
+        });
+    }
     for (name, routed, key) in [
         (
             "sealed",
@@ -182,13 +169,7 @@ pub fn bench(c: &mut Criterion, rt: &tokio::runtime::Runtime, data: &Dataset, se
         ("pgbouncer_sealed", &bounced, &sealed_key),
     ] {
         case(name, key, &|tenant, id| {
-            let routed = routed.clone();
-            Box::pin(async move {
-                let mut tx = routed.begin(&tenant).await.expect("begin");
-                let found = by_key(&mut tx, BY_KEY_SEALED, &tenant, id).await;
-                tx.commit().await.expect("commit");
-                found
-            })
+            one_tx(routed.clone(), BY_KEY_SEALED, tenant, id)
         });
     }
     group.finish();
@@ -233,6 +214,21 @@ pub fn bench(c: &mut Criterion, rt: &tokio::runtime::Runtime, data: &Dataset, se
     let dir = tenancy_bench::output_dir();
     let _ = std::fs::create_dir_all(&dir);
     let _ = std::fs::write(dir.join("sealed.json"), scale.to_string());
+}
+
+/// One transaction of `tenant` on `pool` that reads order `id` with `sql`.
+fn one_tx<P: BeginTenantTx + 'static>(
+    pool: P,
+    sql: &'static str,
+    tenant: Tenant,
+    id: Uuid,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool>>> {
+    Box::pin(async move {
+        let mut tx = pool.begin(&tenant).await.expect("begin");
+        let found = by_key(&mut tx, sql, &tenant, id).await;
+        tx.commit().await.expect("commit");
+        found
+    })
 }
 
 /// Seals N tenants (timed), then runs transactions for 50 of them at once
