@@ -6,8 +6,9 @@
 //!
 //! The outcome of each attack is measured (rows of the victim seen,
 //! changed or planted, compared with the administrator's count) and the
-//! table in `docs/isolation.md` is generated from it: run with
-//! `TENANCY_BLESS=1` to rewrite it; otherwise a difference fails.
+//! table in `docs/attacks.md` (and its copy in `docs/isolation.md`) is
+//! generated from it: run with `TENANCY_BLESS=1` to rewrite it; otherwise a
+//! difference fails.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers
 
@@ -532,24 +533,28 @@ fn render(
     md
 }
 
+/// `docs/attacks.md` is the source, `docs/isolation.md` its generated copy
+/// (`cargo run -p tenancy-isolation`): both carry the table.
 fn bless_or_compare(markdown: &str) {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/isolation.md");
-    let doc = std::fs::read_to_string(path).unwrap();
-    let (Some(start), Some(end)) = (doc.find(START), doc.find(END)) else {
-        panic!("docs/isolation.md lacks the markers {START} and {END}");
-    };
-    let current = &doc[start + START.len()..end];
-    let wanted = format!("\n{markdown}");
-    if current == wanted {
-        return;
-    }
-    if std::env::var_os("TENANCY_BLESS").is_some() {
-        let updated = format!("{}{START}{wanted}{}", &doc[..start], &doc[end..]);
-        std::fs::write(path, updated).unwrap();
-    } else {
-        panic!(
-            "the attack table in docs/isolation.md is out of date; rerun with TENANCY_BLESS=1.\nMeasured:\n{markdown}"
-        );
+    for doc in ["attacks.md", "isolation.md"] {
+        let path = format!("{}/../docs/{doc}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (Some(start), Some(end)) = (text.find(START), text.find(END)) else {
+            panic!("docs/{doc} lacks the markers {START} and {END}");
+        };
+        let current = &text[start + START.len()..end];
+        let wanted = format!("\n{markdown}");
+        if current == wanted {
+            continue;
+        }
+        if std::env::var_os("TENANCY_BLESS").is_some() {
+            let updated = format!("{}{START}{wanted}{}", &text[..start], &text[end..]);
+            std::fs::write(&path, updated).unwrap();
+        } else {
+            panic!(
+                "the attack table in docs/{doc} is out of date; rerun with TENANCY_BLESS=1.\nMeasured:\n{markdown}"
+            );
+        }
     }
 }
 

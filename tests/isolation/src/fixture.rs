@@ -134,3 +134,33 @@ pub fn sealed_logins() -> tenancy_sqlx::sealed::SealedLogins {
     tenancy_sqlx::sealed::SealedLogins::new("torture", b"torture-secret-of-thirty-two-by!")
         .unwrap_or_else(|err| unreachable!("a 32-byte secret is accepted: {err}"))
 }
+
+/// One routed pool for a world after [`World::seal_every_other`]: shared
+/// tenants on the app role's pool (`max_connections`), each sealed tenant
+/// on a pool of one connection of its own, fewer open pools than sealed
+/// tenants (so idle ones are closed and reopened during the run).
+pub fn mixed_tier_pool(
+    world: &World,
+    max_connections: u32,
+) -> Result<tenancy_sqlx::routing::RoutedPool, Box<dyn std::error::Error>> {
+    use tenancy_sqlx::routing::{PlacementRouter, RoutedPool};
+    let main = tenancy_core::TargetName::new("main")?;
+    let sealed = world
+        .tenants
+        .iter()
+        .filter(|t| t.placement().is_sealed())
+        .count();
+    Ok(
+        RoutedPool::builder(PlacementRouter::new().with_default(main.clone()))
+            .target(main, world.db.app_url().parse()?)
+            .pool_options(PgPoolOptions::new().max_connections(max_connections))
+            .sealed_logins(sealed_logins())
+            .sealed_pool_options(
+                PgPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(std::time::Duration::from_secs(10)),
+            )
+            .max_open_pools(sealed.max(2))
+            .build(),
+    )
+}

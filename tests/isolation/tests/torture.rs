@@ -169,25 +169,10 @@ async fn diesel_async_builders_alone_with_rls_off() {
 /// cross-tenant attacks run between every pair of tiers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlx_sealed_and_shared_tenants_side_by_side() {
-    use tenancy_core::TargetName;
-    use tenancy_sqlx::routing::{PlacementRouter, RoutedPool};
-    let mut world = World::new(20).unwrap();
+    let mut world = World::new(50).unwrap();
     world.seal_every_other().await.unwrap();
     let max = config().max_connections;
-    let main = TargetName::new("main").unwrap();
-    let routed = RoutedPool::builder(PlacementRouter::new().with_default(main.clone()))
-        .target(main, world.db.app_url().parse().unwrap())
-        .pool_options(sqlx::postgres::PgPoolOptions::new().max_connections(max))
-        .sealed_logins(tenancy_isolation::fixture::sealed_logins())
-        .sealed_pool_options(
-            sqlx::postgres::PgPoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(std::time::Duration::from_secs(10)),
-        )
-        // Fewer pools than sealed tenants: idle ones are closed and
-        // reopened while the run goes on.
-        .max_open_pools(10)
-        .build();
+    let routed = tenancy_isolation::fixture::mixed_tier_pool(&world, max).unwrap();
     let backend = Sqlx::routed(
         routed,
         world.app_pool(world.db.app_url(), max).await.unwrap(),
