@@ -12,9 +12,10 @@
 mod common;
 
 use common::{Order, Orders, assert_clean, fixture};
+use sqlx::Connection as _;
 use sqlx::{PgPool, Row};
 use tenancy_core::TenantError;
-use tenancy_core::rls::{TenantBinding, TxOptions};
+use tenancy_core::rls::{Ident, TenantBinding, TxOptions, revoke_temporary_sql};
 use tenancy_sqlx::{Error, Scoped, TenantPool};
 use tenancy_testing::APP_ROLE;
 use tenancy_testing::session::{fresh_session, session_state_sql};
@@ -339,4 +340,31 @@ async fn session_state_left_by_a_macro_query_is_reset_when_the_transaction_ends(
     let (after, pid_after) = session_state(&f.raw).await;
     assert_eq!(after, fresh_session());
     assert_eq!(pid_after, pid, "a reset connection is reused");
+}
+
+#[tokio::test]
+async fn revoke_temporary_sql_takes_temporary_tables_from_the_app_role() {
+    let f = fixture(1).await;
+    grant_temporary(&f);
+    // Checked when a session first creates a temporary table: use a new
+    // session each time.
+    let creates_temp_table = || async {
+        let mut conn = sqlx::PgConnection::connect(f.db.app_url()).await.unwrap();
+        sqlx::raw_sql("CREATE TEMP TABLE orders (id int)")
+            .execute(&mut conn)
+            .await
+            .map(drop)
+    };
+    creates_temp_table().await.unwrap();
+    f.db.admin_sql(&revoke_temporary_sql(
+        &Ident::new(f.db.name()).unwrap(),
+        &Ident::new(APP_ROLE).unwrap(),
+    ))
+    .unwrap();
+    let err = creates_temp_table().await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("permission denied to create temporary tables"),
+        "{err}"
+    );
 }

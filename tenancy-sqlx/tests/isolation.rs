@@ -5,8 +5,9 @@
 mod common;
 
 use common::{Order, Orders, assert_clean, fixture};
+use tenancy_core::rls::{SettingName, TenantBinding, TenantPolicy};
 use tenancy_core::{TenantContext, TenantError, TenantStatus};
-use tenancy_sqlx::{Error, Scoped};
+use tenancy_sqlx::{Error, Scoped, TenantPool};
 
 fn items(orders: &[Order]) -> Vec<String> {
     let mut items: Vec<String> = orders.iter().map(|o| o.item.clone()).collect();
@@ -325,4 +326,95 @@ async fn builder_covers_select_insert_update_delete() {
         .unwrap_err();
     assert!(matches!(err, Error::InvalidName(_)), "{err}");
     tx.commit().await.unwrap();
+}
+
+/// A table whose policy reads `myapp.tenant`, and a pool bound through it.
+async fn custom_setting_world() -> (tenancy_testing::TestDatabase, TenantPool) {
+    let db = tenancy_testing::test_database();
+    let setting = SettingName::new("myapp.tenant").unwrap();
+    let policy = TenantPolicy::new("notes")
+        .unwrap()
+        .with_setting(setting.clone());
+    db.owner_sql(&format!(
+        "CREATE TABLE notes (id int GENERATED ALWAYS AS IDENTITY, {}, body text NOT NULL,
+             PRIMARY KEY (tenant_id, id));
+         {}",
+        policy.column_sql(),
+        policy.enable_sql()
+    ))
+    .unwrap();
+    let pool = TenantPool::new(sqlx::PgPool::connect(db.app_url()).await.unwrap())
+        .with_binding(TenantBinding::default().with_setting(setting));
+    (db, pool)
+}
+
+#[tokio::test]
+async fn a_binding_with_another_setting_binds_the_policies_that_read_it() {
+    let (db, pool) = custom_setting_world().await;
+    let (a, b) = (common::tenant("a"), common::tenant("b"));
+    for t in [&a, &b] {
+        // The column default reads the same setting: the row is t's.
+        let mut tx = pool.begin(t).await.unwrap();
+        sqlx::query("INSERT INTO notes (body) VALUES ($1)")
+            .bind(t.slug().as_str())
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    for t in [&a, &b] {
+        let mut tx = pool.begin(t).await.unwrap();
+        let bodies: Vec<String> = sqlx::query_scalar("SELECT body FROM notes")
+            .fetch_all(&mut tx)
+            .await
+            .unwrap();
+        assert_eq!(bodies, [t.slug().as_str()]);
+        tx.rollback().await.unwrap();
+    }
+    // The session mode binds the same setting.
+    let mut session = pool.dangerous_session(&a).await.unwrap();
+    let bodies: Vec<String> = sqlx::query_scalar("SELECT body FROM notes")
+        .fetch_all(&mut session)
+        .await
+        .unwrap();
+    assert_eq!(bodies, ["a"]);
+    session.release().await.unwrap();
+    assert_eq!(db.admin_sql("SELECT count(*) FROM notes").unwrap(), "2");
+}
+
+#[tokio::test]
+async fn an_unforced_policy_binds_the_app_role_but_not_yet_the_owner() {
+    let db = tenancy_testing::test_database();
+    let policy = TenantPolicy::new("notes").unwrap();
+    db.owner_sql(&format!(
+        "CREATE TABLE notes (id int GENERATED ALWAYS AS IDENTITY, {}, body text NOT NULL,
+             PRIMARY KEY (tenant_id, id));
+         {}",
+        policy.column_sql(),
+        policy.enable_unforced_sql()
+    ))
+    .unwrap();
+    let (a, b) = (common::tenant("a"), common::tenant("b"));
+    db.admin_sql(&format!(
+        "INSERT INTO notes (tenant_id, body) VALUES ('{}', 'a'), ('{}', 'b')",
+        a.id(),
+        b.id()
+    ))
+    .unwrap();
+    let owner_sees =
+        |db: &tenancy_testing::TestDatabase| db.owner_sql("SELECT count(*) FROM notes").unwrap();
+    // The old deployment (the owner) still sees every row; the app role is
+    // already isolated.
+    assert_eq!(owner_sees(&db), "2");
+    let pool = TenantPool::new(sqlx::PgPool::connect(db.app_url()).await.unwrap());
+    let mut tx = pool.begin(&a).await.unwrap();
+    let bodies: Vec<String> = sqlx::query_scalar("SELECT body FROM notes")
+        .fetch_all(&mut tx)
+        .await
+        .unwrap();
+    assert_eq!(bodies, ["a"]);
+    tx.rollback().await.unwrap();
+    // Forced: the owner without a tenant sees nothing.
+    db.owner_sql(&policy.force_sql()).unwrap();
+    assert_eq!(owner_sees(&db), "0");
 }

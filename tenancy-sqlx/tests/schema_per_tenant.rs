@@ -355,3 +355,39 @@ async fn placements_come_from_the_tenant_store() {
         .unwrap();
     assert_eq!(items(&w.app, &back, all).await.unwrap(), ["Stapler"]);
 }
+
+#[tokio::test]
+async fn shared_schemas_come_after_the_tenants_own_schema() {
+    let w = world().await;
+    w.db.owner_sql(
+        "CREATE TABLE plans (name text PRIMARY KEY);
+         INSERT INTO plans VALUES ('gold');
+         GRANT SELECT ON plans TO PUBLIC;",
+    )
+    .unwrap();
+    let pool = TenantPool::new(w.raw.clone()).with_binding(
+        TenantBinding::default()
+            .with_shared_schemas(&["public"])
+            .unwrap(),
+    );
+    // The shared table resolves, and the tenant's own `orders` still wins
+    // over `public.orders`.
+    assert_eq!(
+        items(&pool, &w.acme, "SELECT name FROM plans")
+            .await
+            .unwrap(),
+        ["gold"]
+    );
+    assert_eq!(
+        items(&pool, &w.acme, "SELECT item FROM orders")
+            .await
+            .unwrap(),
+        ["Burger"]
+    );
+    // Without shared schemas, only the tenant's schema is searched.
+    assert!(
+        items(&w.app, &w.acme, "SELECT name FROM plans")
+            .await
+            .is_err()
+    );
+}

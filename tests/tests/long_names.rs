@@ -37,3 +37,14 @@ fn a_table_with_a_63_byte_name_gets_its_tenant_index() {
         .unwrap();
     assert_eq!(indexes, "3");
 }
+
+#[test]
+fn a_name_postgresql_would_cut_is_refused_before_it_reaches_the_database() {
+    for len in [MAX_IDENT_LEN + 1, MAX_IDENT_LEN + 2, 200] {
+        let name = "o".repeat(len);
+        let err = TenantPolicy::new(&name).unwrap_err();
+        assert!(err.to_string().contains("1 to 63"), "{len}: {err}");
+    }
+    assert!(TenantPolicy::new("").is_err());
+    assert!(TenantPolicy::new(&"o".repeat(MAX_IDENT_LEN)).is_ok());
+}

@@ -2,7 +2,7 @@
 //! tenancy-sqlx and tenancy-diesel run it).
 
 use super::*;
-use crate::TenantId;
+use crate::{IdSqlType, TenantId};
 
 #[test]
 fn setting_names_are_validated() {
@@ -122,4 +122,30 @@ fn retrofit_adds_backfills_then_enforces() {
     let fill = sql.find(&format!("'{owner}'")).unwrap();
     let not_null = sql.find("SET NOT NULL").unwrap();
     assert!(add < fill && fill < not_null, "{sql}");
+}
+
+#[test]
+fn getters_return_what_was_configured() {
+    let setting = SettingName::new("myapp.tenant").unwrap();
+    let policy = TenantPolicy::new("orders")
+        .unwrap()
+        .with_setting(setting.clone())
+        .with_id_type(IdSqlType::BigInt);
+    assert_eq!(policy.setting(), &setting);
+    assert_eq!(policy.id_type(), IdSqlType::BigInt);
+    assert_eq!(
+        TenantBinding::default()
+            .with_setting(setting.clone())
+            .setting(),
+        &setting
+    );
+    let options = TxOptions::default()
+        .setting("app.user_id", "o'neil")
+        .unwrap()
+        .setting("statement_timeout", "5s")
+        .unwrap();
+    assert_eq!(
+        options.settings().collect::<Vec<_>>(),
+        [("app.user_id", "o'neil"), ("statement_timeout", "5s")]
+    );
 }
