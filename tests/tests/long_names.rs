@@ -28,6 +28,15 @@ fn a_table_with_a_63_byte_name_gets_its_tenant_index() {
             ))
             .unwrap();
         assert_eq!(indexed, "1", "{table}: no index leads with tenant_id");
+        // Its name still says which table it belongs to: as much of the
+        // table's name as fits before the hash.
+        let index = db
+            .admin_sql(&format!(
+                "SELECT indexname FROM pg_indexes WHERE tablename = '{table}' AND indexdef LIKE '%(tenant_id)'"
+            ))
+            .unwrap();
+        let kept = table.len().min(MAX_IDENT_LEN - 9);
+        assert!(index.starts_with(&table[..kept]), "{table}: {index}");
         // The policy is idempotent: applying it again changes nothing.
         db.owner_sql(&TenantPolicy::new(table).unwrap().enable_sql())
             .unwrap();

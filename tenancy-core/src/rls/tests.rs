@@ -149,3 +149,20 @@ fn getters_return_what_was_configured() {
         [("app.user_id", "o'neil"), ("statement_timeout", "5s")]
     );
 }
+
+#[test]
+fn bounded_names_cut_on_a_character_and_keep_what_fits() {
+    // Multibyte text: the cut moves back to a character boundary, and the
+    // result stays within 63 bytes.
+    for name in [
+        "é".repeat(40),
+        format!("a{}", "é".repeat(40)),
+        "漢".repeat(30),
+    ] {
+        let bounded = bounded_name(&name);
+        assert!(bounded.len() <= MAX_IDENT_LEN, "{bounded:?}");
+        let kept = bounded.rsplit_once('_').unwrap().0;
+        assert!(name.starts_with(kept), "{bounded:?}");
+        assert!(kept.len() > MAX_IDENT_LEN - 9 - 3, "{bounded:?}");
+    }
+}
