@@ -140,3 +140,32 @@ impl<K: TenantIdType> From<Tenant<K>> for AnyTenant {
         K::erase(tenant)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Placement, TenantId};
+
+    #[test]
+    fn the_erased_tenant_answers_as_the_typed_one() {
+        let typed = Tenant::builder(TenantId::new(42_i64).unwrap(), "acme".parse().unwrap())
+            .name("Acme Burgers")
+            .status(TenantStatus::Suspended)
+            .settings(TenantSettings::default().with_placement(Placement::sealed()))
+            .build();
+        let any = AnyTenant::from(typed.clone());
+        assert_eq!(any.name(), "Acme Burgers");
+        assert_eq!(any.status(), TenantStatus::Suspended);
+        assert!(any.settings().placement.is_sealed());
+        assert!(any.placement().is_sealed());
+        assert!(matches!(
+            any.ensure_active(),
+            Err(TenantError::Inactive { .. })
+        ));
+        assert_eq!(any.downcast::<i64>(), Some(&typed));
+        assert!(any.downcast::<Uuid>().is_none());
+        assert_eq!(any.id_display().to_string(), "42");
+        let active = AnyTenant::from(typed.to_builder().status(TenantStatus::Active).build());
+        assert_eq!(active.ensure_active(), Ok(()));
+    }
+}

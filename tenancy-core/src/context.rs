@@ -141,6 +141,8 @@ mod tests {
         let acme = tenant("acme");
         let seen = TenantContext::sync_scope(acme.clone(), || TenantContext::current().unwrap());
         assert_eq!(seen.id(), acme.id());
+        let tried = TenantContext::sync_scope(acme.clone(), TenantContext::try_current);
+        assert_eq!(tried.map(|t| t.id()), Some(acme.id()));
         assert!(TenantContext::try_current().is_none());
     }
 

@@ -212,4 +212,10 @@ mod tests {
         let id: TenantId = ID.parse().unwrap();
         assert_eq!(id.cache_key("user:42"), format!("tenant:{ID}:user:42"));
     }
+
+    #[test]
+    fn a_uuid_tenant_id_converts_back_to_its_uuid() {
+        let uuid = Uuid::new_v4();
+        assert_eq!(Uuid::from(TenantId::from_uuid(uuid)), uuid);
+    }
 }

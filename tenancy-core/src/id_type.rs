@@ -464,4 +464,40 @@ mod tests {
         );
         assert_eq!(IdSqlType::from_catalog_name("numeric"), None);
     }
+
+    #[test]
+    fn catalog_type_names_map_to_id_types_and_back() {
+        for (name, ty) in [
+            ("uuid", IdSqlType::Uuid),
+            ("bigint", IdSqlType::BigInt),
+            ("int8", IdSqlType::BigInt),
+            ("integer", IdSqlType::Integer),
+            ("int4", IdSqlType::Integer),
+            ("int", IdSqlType::Integer),
+            ("text", IdSqlType::Text),
+            ("character varying(64)", IdSqlType::Text),
+        ] {
+            assert_eq!(IdSqlType::from_catalog_name(name), Some(ty), "{name}");
+        }
+        for name in ["numeric", "smallint", "jsonb", ""] {
+            assert_eq!(IdSqlType::from_catalog_name(name), None, "{name}");
+        }
+        for ty in [
+            IdSqlType::Uuid,
+            IdSqlType::BigInt,
+            IdSqlType::Integer,
+            IdSqlType::Text,
+        ] {
+            assert_eq!(IdSqlType::from_catalog_name(&ty.to_string()), Some(ty));
+        }
+    }
+
+    #[test]
+    fn a_wrong_json_value_for_an_integer_id_says_what_is_expected() {
+        let err = serde_json::from_str::<crate::TenantId<i64>>("true").unwrap_err();
+        assert!(
+            err.to_string().contains("a positive integer tenant id"),
+            "{err}"
+        );
+    }
 }

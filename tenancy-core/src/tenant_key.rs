@@ -52,3 +52,44 @@ impl<K: fmt::Display> fmt::Display for TenantKey<K> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TenantId;
+    use uuid::Uuid;
+
+    #[test]
+    fn a_value_is_an_id_only_when_it_has_the_shape_of_one() {
+        let id = Uuid::new_v4();
+        for text in [
+            id.to_string(),
+            id.simple().to_string(),
+            id.urn().to_string(),
+        ] {
+            assert_eq!(
+                TenantKey::<Uuid>::parse_slug_or_id(&text).unwrap(),
+                TenantKey::Id(TenantId::from_uuid(id)),
+                "{text}"
+            );
+        }
+        // Slugs, also ones as long as a UUID text, stay slugs.
+        for slug in ["acme", "the-restaurant-at-the-end-of-the-pier"] {
+            assert!(
+                matches!(
+                    TenantKey::<Uuid>::parse_slug_or_id(slug),
+                    Ok(TenantKey::Slug(_))
+                ),
+                "{slug}"
+            );
+        }
+        assert!(matches!(
+            TenantKey::<i64>::parse_slug_or_id("42"),
+            Ok(TenantKey::Id(_))
+        ));
+        assert!(matches!(
+            TenantKey::<i64>::parse_slug_or_id("acme"),
+            Ok(TenantKey::Slug(_))
+        ));
+    }
+}
