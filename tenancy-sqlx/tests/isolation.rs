@@ -328,6 +328,17 @@ async fn builder_covers_select_insert_update_delete() {
     tx.commit().await.unwrap();
 }
 
+/// `notes` with `policy`'s tenant column, then `enable` (one of the
+/// policy's ways to put it under RLS).
+fn notes_sql(policy: &TenantPolicy, enable: &str) -> String {
+    format!(
+        "CREATE TABLE notes (id int GENERATED ALWAYS AS IDENTITY, {}, body text NOT NULL,
+             PRIMARY KEY (tenant_id, id));
+         {enable}",
+        policy.column_sql()
+    )
+}
+
 /// A table whose policy reads `myapp.tenant`, and a pool bound through it.
 async fn custom_setting_world() -> (tenancy_testing::TestDatabase, TenantPool) {
     let db = tenancy_testing::test_database();
@@ -335,14 +346,8 @@ async fn custom_setting_world() -> (tenancy_testing::TestDatabase, TenantPool) {
     let policy = TenantPolicy::new("notes")
         .unwrap()
         .with_setting(setting.clone());
-    db.owner_sql(&format!(
-        "CREATE TABLE notes (id int GENERATED ALWAYS AS IDENTITY, {}, body text NOT NULL,
-             PRIMARY KEY (tenant_id, id));
-         {}",
-        policy.column_sql(),
-        policy.enable_sql()
-    ))
-    .unwrap();
+    db.owner_sql(&notes_sql(&policy, &policy.enable_sql()))
+        .unwrap();
     let pool = TenantPool::new(sqlx::PgPool::connect(db.app_url()).await.unwrap())
         .with_binding(TenantBinding::default().with_setting(setting));
     (db, pool)
@@ -386,14 +391,8 @@ async fn a_binding_with_another_setting_binds_the_policies_that_read_it() {
 async fn an_unforced_policy_binds_the_app_role_but_not_yet_the_owner() {
     let db = tenancy_testing::test_database();
     let policy = TenantPolicy::new("notes").unwrap();
-    db.owner_sql(&format!(
-        "CREATE TABLE notes (id int GENERATED ALWAYS AS IDENTITY, {}, body text NOT NULL,
-             PRIMARY KEY (tenant_id, id));
-         {}",
-        policy.column_sql(),
-        policy.enable_unforced_sql()
-    ))
-    .unwrap();
+    db.owner_sql(&notes_sql(&policy, &policy.enable_unforced_sql()))
+        .unwrap();
     let (a, b) = (common::tenant("a"), common::tenant("b"));
     db.admin_sql(&format!(
         "INSERT INTO notes (tenant_id, body) VALUES ('{}', 'a'), ('{}', 'b')",
