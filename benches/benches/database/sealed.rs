@@ -76,7 +76,7 @@ fn routed(url: &str, statement_cache: bool) -> RoutedPool {
 pub fn bench(c: &mut Criterion, rt: &tokio::runtime::Runtime, data: &Dataset, settings: &Settings) {
     let policy = TenantPolicy::new("orders_sealed").expect("a valid table");
     data.db
-        .admin_sql(&SealedSetup::new(IdSqlType::Uuid).group_role_sql())
+        .admin_sql(&SealedSetup::group_role_sql())
         .expect("the group role");
     data.db
         .owner_sql(&format!(

@@ -106,7 +106,7 @@ impl fmt::Display for SealedRole {
 /// use tenancy_core::rls::SealedSetup;
 ///
 /// let setup = SealedSetup::new(IdSqlType::Uuid).manager("tenancy_provisioner")?;
-/// assert!(setup.group_role_sql().contains("CREATE ROLE tenancy_sealed NOLOGIN"));
+/// assert!(SealedSetup::group_role_sql().contains("CREATE ROLE tenancy_sealed NOLOGIN"));
 /// assert!(setup.table_sql().contains("FORCE ROW LEVEL SECURITY"));
 /// # Ok::<(), tenancy_core::rls::InvalidName>(())
 /// ```
@@ -137,7 +137,7 @@ impl SealedSetup {
     /// Creates [`SEALED_GROUP_ROLE`] when it does not exist: `NOLOGIN`, no
     /// attribute that bypasses anything. Run it once per server, as a role
     /// with `CREATEROLE`.
-    pub fn group_role_sql(&self) -> String {
+    pub fn group_role_sql() -> String {
         format!(
             "DO $tenancy$ BEGIN\n    \
              IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{SEALED_GROUP_ROLE}') THEN\n        \

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 use tenancy_core::rls::sealed::{SEALED_GROUP_ROLE, SEALED_ROLES_TABLE};
 use tenancy_core::rls::{SealedRole, SealedSetup};
-use tenancy_core::{IdSqlType, TenantId, TenantIdType};
+use tenancy_core::{TenantId, TenantIdType};
 
 use super::SealedLogins;
 use crate::id_type::PgTenantId;
@@ -25,7 +25,7 @@ use crate::{Error, Result};
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let db = tenancy_testing::test_database();
-/// # db.admin_sql(&SealedSetup::new(IdSqlType::Uuid).group_role_sql())?;
+/// # db.admin_sql(&SealedSetup::group_role_sql())?;
 /// # db.owner_sql(&format!("CREATE TABLE orders (id bigint GENERATED ALWAYS AS IDENTITY, {}); {} {} {}",
 /// #     TenantPolicy::new("orders")?.column_sql(), TenantPolicy::new("orders")?.enable_sql(),
 /// #     SealedSetup::new(IdSqlType::Uuid).manager(tenancy_testing::PROVISIONER_ROLE)?.table_sql(),
@@ -70,11 +70,9 @@ impl SealedProvisioner {
     /// Creates the group role when missing
     /// ([`SealedSetup::group_role_sql`]).
     pub async fn ensure_group_role(&self) -> Result<()> {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(
-            SealedSetup::new(IdSqlType::Uuid).group_role_sql(),
-        ))
-        .execute(&self.pool)
-        .await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(SealedSetup::group_role_sql()))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -156,27 +154,16 @@ impl SealedProvisioner {
         )))
         .execute(&self.pool)
         .await;
-        // While a session of the role lives, the tenant's rows would become
-        // shared-path rows it could reach through the setting: end them and
-        // wait until they are gone.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        loop {
-            let alive: Vec<bool> = sqlx::query_scalar(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1",
-            )
-            .bind(role.as_str())
-            .fetch_all(&self.pool)
-            .await?;
-            let alive = alive.len();
-            if alive == 0 {
-                break;
-            }
-            if std::time::Instant::now() >= deadline {
-                return Err(Error::SealedSessionsOpen {
-                    role: role.to_string(),
-                });
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        if let Err(err) = self.end_sessions(&role).await {
+            // The membership was only for this: the manager must not stay a
+            // member of a sealed role (its own sessions would count as one).
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "REVOKE {} FROM CURRENT_USER",
+                role.sql()
+            )))
+            .execute(&self.pool)
+            .await;
+            return Err(err);
         }
         let mut tx = self.pool.begin().await?;
         sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -190,6 +177,30 @@ impl SealedProvisioner {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Ends the sessions of `role` and waits until they are gone: while one
+    /// lives after its map entry is removed, the tenant's rows would be
+    /// shared-path rows it could reach through the setting.
+    async fn end_sessions(&self, role: &SealedRole) -> Result<()> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let alive: Vec<bool> = sqlx::query_scalar(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1",
+            )
+            .bind(role.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+            if alive.is_empty() {
+                return Ok(());
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(Error::SealedSessionsOpen {
+                    role: role.to_string(),
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     /// Lines for pgbouncer's `auth_file` (`"role" "SCRAM-SHA-256$..."`) for
