@@ -167,6 +167,22 @@ fn header_takes_a_slug_or_an_id_and_nothing_else() {
     );
 }
 
+/// A header value may carry padding up to 128 bytes in all; a longer one is
+/// refused before it is read, and the 400 says why.
+#[test]
+fn header_values_are_bounded_at_128_bytes() {
+    let h = Header::x_tenant();
+    let with = |v: &str| parts(|b| b.header("x-tenant", HeaderValue::from_str(v).unwrap()));
+    let padded = |len: usize| format!("{:>len$}", "acme");
+    assert_eq!(h.identify(&with(&padded(128))).unwrap(), slug("acme"));
+    let rejection = h.identify(&with(&padded(129))).unwrap_err();
+    assert_eq!(
+        rejection.reason(),
+        "Malformed tenant (header): the x-tenant header is too long",
+        "{rejection:?}"
+    );
+}
+
 #[test]
 fn header_reads_ids_of_the_applications_id_type() {
     use tenancy_tower::strategy::Strategy;
