@@ -169,7 +169,7 @@ pub const fn is_sql_name(name: &str, allow_schema: bool) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_sql_name;
+    use super::{is_sql_name, same_name};
 
     #[test]
     fn sql_names() {
@@ -181,5 +181,35 @@ mod tests {
         assert!(!is_sql_name("a.b.c", true));
         assert!(!is_sql_name(".a", true));
         assert!(!is_sql_name("a.", true));
+    }
+
+    /// PostgreSQL truncates names longer than 63 bytes, so two long names
+    /// could name one table: 63 is accepted, 64 is not, in each part.
+    #[test]
+    fn sql_names_are_63_bytes_at_most_per_part() {
+        let n63 = format!("t{}", "x".repeat(62));
+        let n64 = format!("{n63}x");
+        assert!(is_sql_name(&n63, false));
+        assert!(!is_sql_name(&n64, false));
+        assert!(is_sql_name(&format!("{n63}.{n63}"), true));
+        assert!(!is_sql_name(&format!("{n63}.{n64}"), true));
+        assert!(!is_sql_name(&format!("{n64}.orders"), true));
+        // Digits and underscores after the first byte, underscores first.
+        for good in ["a1", "_orders", "order_lines_2", "s1.t_2"] {
+            assert!(is_sql_name(good, true), "{good:?}");
+        }
+        for bad in ["1a", "s.1t", "a.b.", "a..b", "é"] {
+            assert!(!is_sql_name(bad, true), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn same_name_compares_every_byte() {
+        assert!(same_name("tenant_id", "tenant_id"));
+        assert!(same_name("", ""));
+        assert!(!same_name("tenant_id", "tenant_ix"));
+        assert!(!same_name("xenant_id", "tenant_id"));
+        assert!(!same_name("tenant_id", "tenant_i"));
+        assert!(!same_name("tenant_i", "tenant_id"));
     }
 }
