@@ -110,3 +110,36 @@ async fn set_now_stamps_the_tenants_rows() {
     assert_eq!(untouched, 1);
     tx.commit().await.unwrap();
 }
+
+/// Builders prepare named statements (kept on the connection, parsed once)
+/// unless the pool says it sits behind a proxy that cannot keep them.
+#[tokio::test]
+async fn builders_prepare_named_statements_only_where_the_pool_allows() {
+    let fx = common::fixture(1).await;
+    let unnamed_raw = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(fx.db.app_url())
+        .await
+        .unwrap();
+    let unnamed = tenancy_sqlx::TenantPool::new(unnamed_raw).unnamed_statements();
+    for (pool, named) in [(&fx.pool, true), (&unnamed, false)] {
+        let mut tx = pool.begin(&fx.acme).await.unwrap();
+        assert_eq!(tx.named_statements(), named);
+        let n = Scoped::<TypedOrders>::select()
+            .for_tenant(&fx.acme)
+            .count(&mut tx)
+            .await
+            .unwrap();
+        assert_eq!(n, 3);
+        let prepared: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_prepared_statements \
+             WHERE statement LIKE '%count(%' AND statement NOT LIKE '%pg_prepared_statements%'",
+        )
+        .persistent(false)
+        .fetch_one(&mut tx)
+        .await
+        .unwrap();
+        assert_eq!(prepared > 0, named, "named: {named}, prepared: {prepared}");
+        tx.rollback().await.unwrap();
+    }
+}
