@@ -174,4 +174,116 @@ mod tests {
         assert!(security_invoker("security_invoker=true"));
         assert!(!security_invoker("security_barrier=true"));
     }
+
+    /// The sealed tier's permissive policy, as PostgreSQL prints it, pins a
+    /// tenant; the same with an `OR` escape, or without the map, does not.
+    #[test]
+    fn sealed_expressions() {
+        let options = AuditOptions::default();
+        let sealed = "(tenant_id = ( SELECT tenancy_sealed_roles.tenant FROM tenancy_sealed_roles WHERE (tenancy_sealed_roles.role_name = SESSION_USER)))";
+        assert!(is_sealed_scoped(sealed, &options));
+        assert!(pins_tenant(sealed, &options));
+        let escape = format!("({sealed} OR true)");
+        assert!(!is_sealed_scoped(&escape, &options));
+        assert!(!pins_tenant(&escape, &options));
+        for partial in [
+            "(tenant_id = ( SELECT roles.tenant FROM roles WHERE (roles.role_name = SESSION_USER)))",
+            "(owner_id = ( SELECT tenancy_sealed_roles.tenant FROM tenancy_sealed_roles WHERE (tenancy_sealed_roles.role_name = SESSION_USER)))",
+            "(tenant_id = ( SELECT tenancy_sealed_roles.tenant FROM tenancy_sealed_roles WHERE (tenancy_sealed_roles.role_name = CURRENT_USER)))",
+        ] {
+            assert!(!is_sealed_scoped(partial, &options), "{partial}");
+            assert!(!pins_tenant(partial, &options), "{partial}");
+        }
+        let setting = "(tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS \"nullif\"))";
+        assert!(pins_tenant(setting, &options));
+        assert!(!pins_tenant("true", &options));
+    }
+
+    /// Words are whole identifiers wherever they stand.
+    #[test]
+    fn words_are_whole_identifiers() {
+        for (haystack, found) in [
+            ("or b", true),
+            ("a or", true),
+            ("(a)or(b)", true),
+            ("xor", false),
+            ("or_x", false),
+            ("or1", false),
+            ("factor or", true),
+            ("", false),
+        ] {
+            assert_eq!(contains_word(haystack, "or"), found, "{haystack:?}");
+        }
+        assert_eq!(without_literals("a = 'x or y' or b"), "a = '' or b");
+        assert_eq!(
+            without_literals("'tenant_id' = tenant_id"),
+            "'' = tenant_id"
+        );
+    }
+
+    #[test]
+    fn commands_meet_when_either_is_all_or_both_are_one() {
+        assert!(commands_overlap("*", "r"));
+        assert!(commands_overlap("w", "*"));
+        assert!(commands_overlap("r", "r"));
+        assert!(!commands_overlap("r", "w"));
+        assert!(!commands_overlap("a", "d"));
+    }
+
+    /// Fail-open shapes nested deeper still count; an `IS NULL` on another
+    /// column, even next to the setting, does not.
+    #[test]
+    fn fail_open_shapes_in_nested_groups() {
+        let options = AuditOptions::default();
+        let nested = "((a = 1) AND (tenant_id = COALESCE((current_setting('app.tenant_id'::text, true))::uuid, tenant_id)))";
+        assert!(fails_open(nested, &options));
+        let other_column = "(tenant_id = COALESCE((current_setting('app.tenant_id'::text, true))::uuid, owner_id))";
+        assert!(!fails_open(other_column, &options));
+        let null_and = "(((current_setting('app.tenant_id'::text, true)) IS NULL) AND (tenant_id = (current_setting('app.tenant_id'::text, true))::uuid))";
+        assert!(!fails_open(null_and, &options));
+        let sibling_null = "((tenant_id = (current_setting('app.tenant_id'::text, true))::uuid) OR ((f(x)) IS NULL))";
+        assert!(!fails_open(sibling_null, &options));
+        assert_eq!(enclosing_group("a (b (c) d"), "(b (c) d");
+        assert_eq!(enclosing_group("(a) b"), "(a) b");
+        assert_eq!(balanced("(a (b) c) d"), "(a (b) c)");
+        assert_eq!(balanced("(a (b"), "(a (b");
+    }
+
+    #[test]
+    fn an_unset_setting_is_safe_only_with_missing_ok_and_nullif() {
+        for (expr, unsafe_) in [
+            (
+                "NULLIF(current_setting('app.tenant_id'::text, true), ''::text)",
+                false,
+            ),
+            ("nullif( current_setting('app.tenant_id', true), '')", false),
+            ("current_setting('app.tenant_id'::text, true)", true),
+            (
+                "NULLIF(current_setting('app.tenant_id'::text), ''::text)",
+                true,
+            ),
+            ("tenant_id = 1", false),
+        ] {
+            assert_eq!(setting_unset_unsafe(expr), unsafe_, "{expr}");
+        }
+    }
+
+    #[test]
+    fn security_invoker_in_any_spelling() {
+        for on in [
+            "security_invoker=on",
+            "SECURITY_INVOKER=1",
+            "security_barrier=true,security_invoker=yes",
+        ] {
+            assert!(security_invoker(on), "{on}");
+        }
+        for off in [
+            "",
+            "security_invoker=false",
+            "security_invoker=off",
+            "check_option=local",
+        ] {
+            assert!(!security_invoker(off), "{off}");
+        }
+    }
 }
