@@ -238,4 +238,37 @@ mod tests {
             Some(shard)
         );
     }
+
+    /// Where a tenant lives must not change between versions of the SDK: a
+    /// router that hashed differently after an upgrade would send tenants to
+    /// shards that do not hold their rows. These placements were recorded
+    /// once and are kept as they are.
+    #[test]
+    fn placements_are_the_same_in_every_version() {
+        fn placements<K: TenantIdType>(ids: impl IntoIterator<Item = TenantId<K>>) -> String {
+            let shards = (0..7).map(|i| TargetName::new(&format!("s{i}")).unwrap());
+            let router = HashRouter::new(shards);
+            ids.into_iter()
+                .map(|id| {
+                    let tenant = Tenant::builder(id, "t".parse().unwrap()).build();
+                    router.route(&tenant).unwrap().as_str()[1..].to_owned()
+                })
+                .collect()
+        }
+        let integers = placements((1..=40_i64).map(|i| TenantId::new(i).unwrap()));
+        let uuids = placements((1..=40_u128).map(|i| {
+            TenantId::from(Uuid::from_u128(
+                i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835),
+            ))
+        }));
+        let texts = placements(
+            [
+                "acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "tyrell",
+            ]
+            .map(|t| TenantId::new(t.to_owned()).unwrap()),
+        );
+        assert_eq!(integers, "0644050260465155242334235342331403512561");
+        assert_eq!(uuids, "2542623303541126261024422651155356023300");
+        assert_eq!(texts, "14512550");
+    }
 }
