@@ -484,3 +484,41 @@ impl<K> std::fmt::Debug for RoutedPoolBuilder<K> {
         f.debug_struct("RoutedPoolBuilder").finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routing::PlacementRouter;
+
+    fn tenant() -> Tenant {
+        Tenant::builder(TenantId::new_v4(), "t".parse().expect("a slug")).build()
+    }
+
+    /// The per-tenant caps forget idle tenants once 10,000 are tracked, but
+    /// never a tenant with a transaction in flight: its cap still holds.
+    #[tokio::test]
+    async fn forgetting_idle_tenants_keeps_a_busy_tenants_cap() {
+        let pool = RoutedPoolBuilder::<Uuid>::new(PlacementRouter::new())
+            .max_connections_per_tenant_waiting(1, Duration::from_millis(10))
+            .build();
+        let busy = tenant();
+        let held = pool.tenant_permit(&busy).await.expect("a permit");
+        assert!(held.is_some());
+        for _ in 0..10_001 {
+            drop(pool.tenant_permit(&tenant()).await.expect("a permit"));
+        }
+        let tracked = pool
+            .inner
+            .tenants
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
+        assert!(tracked < 100, "{tracked} tenants still tracked");
+        assert!(matches!(
+            pool.tenant_permit(&busy).await,
+            Err(Error::TenantBusy { max: 1, .. })
+        ));
+        drop(held);
+        assert!(pool.tenant_permit(&busy).await.expect("a permit").is_some());
+    }
+}
