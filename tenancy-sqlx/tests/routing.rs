@@ -92,6 +92,11 @@ async fn tenants_land_on_their_shard_move_and_survive_a_dead_neighbour() {
     // RLS holds on every shard: initech shares shard a with acme.
     assert_eq!(items(&pool, &acme).await.unwrap(), ["Burger"]);
     assert_eq!(pool.open_targets(), [a.name.clone(), b.name.clone()]);
+    // Statements are named (prepared once per connection) unless the pool
+    // is told that a proxy in front of the shards cannot keep them.
+    let tx = pool.begin(&acme).await.unwrap();
+    assert!(tx.named_statements());
+    tx.rollback().await.unwrap();
 
     // Move acme: copy its rows to shard b (through a tenant transaction on
     // b, so RLS checks the copy), then flip the directory entry.
@@ -162,10 +167,12 @@ async fn one_tenant_cannot_take_its_neighbours_connections_and_idle_pools_are_ev
         .pool_options(PgPoolOptions::new().max_connections(3))
         .max_connections_per_tenant_waiting(2, Duration::from_millis(200))
         .max_open_pools(1)
+        .unnamed_statements()
         .build();
 
     // acme holds its two connections; a third waits, then is refused.
     let first = pool.begin(&acme).await.unwrap();
+    assert!(!first.named_statements());
     let second = pool.begin(&acme).await.unwrap();
     let err = pool.begin(&acme).await.unwrap_err();
     assert!(
