@@ -168,4 +168,26 @@ mod tests {
         let active = AnyTenant::from(typed.to_builder().status(TenantStatus::Active).build());
         assert_eq!(active.ensure_active(), Ok(()));
     }
+
+    /// Each id type comes back out as itself and as no other.
+    #[test]
+    fn every_id_type_downcasts_to_itself_only() {
+        let slug = |s: &str| s.parse::<crate::TenantSlug>().unwrap();
+        let text =
+            Tenant::builder(TenantId::new("acme-corp".to_owned()).unwrap(), slug("acme")).build();
+        let int = Tenant::builder(TenantId::new(7_i32).unwrap(), slug("globex")).build();
+        let uuid = Tenant::builder(TenantId::new_v4(), slug("initech")).build();
+        let (any_text, any_int, any_uuid) = (
+            AnyTenant::from(text.clone()),
+            AnyTenant::from(int.clone()),
+            AnyTenant::from(uuid.clone()),
+        );
+        assert_eq!(any_text.downcast::<String>(), Some(&text));
+        assert_eq!(any_int.downcast::<i32>(), Some(&int));
+        assert_eq!(any_uuid.downcast::<Uuid>(), Some(&uuid));
+        assert!(any_text.downcast::<i64>().is_none());
+        assert!(any_int.downcast::<String>().is_none());
+        assert!(any_uuid.downcast::<String>().is_none());
+        assert_eq!(any_text.id_display().to_string(), "acme-corp");
+    }
 }

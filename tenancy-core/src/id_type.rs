@@ -453,6 +453,34 @@ mod tests {
     }
 
     #[test]
+    fn text_ids_deserialize_only_when_valid() {
+        let id: String = String::deserialize_id(serde_json::json!("acme-corp")).unwrap();
+        assert_eq!(id, "acme-corp");
+        for bad in [
+            serde_json::json!(""),
+            serde_json::json!("a b"),
+            serde_json::json!(42),
+        ] {
+            assert!(String::deserialize_id(bad.clone()).is_err(), "{bad}");
+        }
+    }
+
+    /// The hash in mapped schema names must never change (existing schemas
+    /// are found by it) and must tell near-identical ids apart.
+    #[test]
+    fn mapped_schema_names_keep_their_hash() {
+        // FNV-1a's published test vectors.
+        assert_eq!(fnv1a(b""), 0x811c_9dc5);
+        assert_eq!(fnv1a(b"a"), 0xe40c_292c);
+        assert_eq!(fnv1a(b"foobar"), 0xbf9c_f968);
+        assert_eq!(
+            "Acme".to_owned().schema_suffix(),
+            format!("acme_{:08x}", fnv1a(b"Acme"))
+        );
+        assert_ne!(fnv1a(b"Acme"), fnv1a(b"ACME"));
+    }
+
+    #[test]
     fn catalog_names_map_to_sql_types() {
         assert_eq!(
             IdSqlType::from_catalog_name("character varying(40)"),

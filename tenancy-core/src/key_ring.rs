@@ -148,3 +148,55 @@ impl fmt::Debug for RingKey {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use hmac::Mac;
+
+    use super::*;
+
+    fn tag(key: &RingKey, message: &[u8]) -> Vec<u8> {
+        let mut mac = key.mac();
+        mac.update(message);
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    #[test]
+    fn keys_are_kept_in_order_current_first() {
+        let ring = KeyRing::new("new", &[1; 32]).unwrap();
+        assert_eq!((ring.len(), ring.is_empty()), (1, false));
+        let ring = ring
+            .with_previous("old", &[2; 32])
+            .unwrap()
+            .with_previous("older", &[3; 32])
+            .unwrap();
+        assert_eq!((ring.len(), ring.is_empty()), (3, false));
+        let ids: Vec<_> = (0..4).map(|n| ring.nth(n).map(RingKey::id)).collect();
+        assert_eq!(ids, [Some("new"), Some("old"), Some("older"), None]);
+        assert_eq!(ring.current().id(), "new");
+        // Each key MACs with its own secret.
+        let by_id = |id| tag(ring.get(id).unwrap(), b"tenant 42");
+        assert_eq!(by_id("new"), tag(ring.current(), b"tenant 42"));
+        assert_ne!(by_id("new"), by_id("old"));
+        assert_ne!(by_id("old"), by_id("older"));
+        assert!(ring.get("newest").is_none());
+    }
+
+    #[test]
+    fn weak_secrets_and_bad_ids_are_refused() {
+        assert_eq!(
+            KeyRing::new("k", &[1; MIN_SECRET_LEN - 1]).err(),
+            Some(KeyError::WeakKey {
+                id: "k".into(),
+                len: 31
+            })
+        );
+        assert!(KeyRing::new(&"k".repeat(64), &[1; MIN_SECRET_LEN]).is_ok());
+        for bad in ["", "a b", "clé", &"k".repeat(65)] {
+            assert!(
+                matches!(KeyRing::new(bad, &[1; 32]), Err(KeyError::InvalidKeyId(_))),
+                "{bad:?}"
+            );
+        }
+    }
+}

@@ -22,7 +22,8 @@ use tenancy_core::{
 use tenancy_tower::limit::{TenantConcurrencyLimitLayer, TenantRateLimitLayer};
 use tenancy_tower::strategy::{CustomDomain, Header, PathPrefix, Subdomain};
 use tenancy_tower::{
-    CurrentTenant, ResolutionMode, TenantClaim, TenantKey, TenantLayer, TenantService,
+    CurrentTenant, ResolutionMode, TenantClaim, TenantKey, TenantLayer, TenantRejection,
+    TenantService,
 };
 use tower::Layer;
 use tower::ServiceExt;
@@ -569,4 +570,76 @@ async fn streamed_bodies_need_the_tenant_carried_in() {
     )
     .await;
     assert_eq!(carried, "acme");
+}
+
+/// `TenantLayer::resolve` (for frameworks other than tower) answers as the
+/// layer does, from either kind of store: the tenant, with the path prefix
+/// stripped; or the rendered rejection, by the layer's renderer.
+#[tokio::test]
+async fn resolve_without_tower_answers_as_the_layer() {
+    let w = world();
+    for (kind, store) in both_stores(&w) {
+        let layer = TenantLayer::builder(store)
+            .strategy(Header::x_tenant())
+            .strategy(PathPrefix::new("/t").strip())
+            .build();
+        let (mut parts, ()) = Request::get("/t/globex/orders?page=2")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let tenant = layer.resolve(&mut parts).await.unwrap();
+        assert_eq!(tenant.id(), w.globex.id(), "{kind}");
+        assert_eq!(parts.uri, "/orders?page=2", "{kind}");
+
+        for (header, status, code) in [
+            ("ghost", StatusCode::NOT_FOUND, "tenant_not_found"),
+            ("initech", StatusCode::FORBIDDEN, "tenant_suspended"),
+            ("acme corp", StatusCode::BAD_REQUEST, "tenant_malformed"),
+        ] {
+            let (mut parts, ()) = Request::get("/orders")
+                .header("x-tenant", header)
+                .body(())
+                .unwrap()
+                .into_parts();
+            let response = layer.resolve(&mut parts).await.unwrap_err();
+            assert_eq!(response.status(), status, "{kind}: {header}");
+            let body: serde_json::Value = serde_json::from_str(response.body()).unwrap();
+            assert_eq!(body["code"], code, "{kind}: {header}");
+            assert_eq!(
+                response.headers()[http::header::CONTENT_TYPE],
+                "application/json"
+            );
+        }
+    }
+
+    // A layer with its own renderer renders with it, through resolve and
+    // through render_rejection (for requests refused before resolve).
+    let teapot = |rejection: &TenantRejection| {
+        let mut response = http::Response::new(format!("no: {}", rejection.code()));
+        *response.status_mut() = StatusCode::IM_A_TEAPOT;
+        response
+    };
+    let layer = TenantLayer::builder(w.store.clone())
+        .strategy(Header::x_tenant())
+        .render_rejections_with(teapot)
+        .build();
+    let (mut parts, ()) = Request::get("/").body(()).unwrap().into_parts();
+    let response = layer.resolve(&mut parts).await.unwrap_err();
+    assert_eq!(
+        (response.status(), response.body().as_str()),
+        (StatusCode::IM_A_TEAPOT, "no: tenant_missing")
+    );
+    let response = layer.render_rejection(&TenantRejection::Conflict);
+    assert_eq!(
+        (response.status(), response.body().as_str()),
+        (StatusCode::IM_A_TEAPOT, "no: tenant_conflict")
+    );
+    let default = TenantLayer::builder(w.store.clone()).build();
+    let response = default.render_rejection(&TenantRejection::Mismatch);
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(
+        response.body().contains("tenant_mismatch"),
+        "{}",
+        response.body()
+    );
 }
