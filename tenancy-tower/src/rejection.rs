@@ -222,6 +222,29 @@ impl axum_core::response::IntoResponse for TenantRejection {
 mod tests {
     use super::*;
 
+    /// A rejection prints as its reason, which names what is wrong.
+    #[test]
+    fn rejections_display_their_reason() {
+        for rejection in [
+            TenantRejection::Missing,
+            TenantRejection::NotFound,
+            TenantRejection::Malformed {
+                strategy: "header",
+                reason: "the x-tenant header is too long".into(),
+            },
+        ] {
+            assert_eq!(rejection.to_string(), rejection.reason());
+        }
+        assert_eq!(
+            TenantRejection::Malformed {
+                strategy: "header",
+                reason: "bad".into()
+            }
+            .to_string(),
+            "Malformed tenant (header): bad"
+        );
+    }
+
     #[test]
     fn statuses_and_json_body() {
         let cases = [

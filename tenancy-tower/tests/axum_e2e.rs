@@ -643,3 +643,33 @@ async fn resolve_without_tower_answers_as_the_layer() {
         response.body()
     );
 }
+
+/// The layer is as ready as the service it wraps: an inner service that
+/// cannot take requests is not hidden behind a layer that says it can.
+#[tokio::test]
+async fn the_layer_passes_on_the_inner_services_readiness() {
+    #[derive(Clone)]
+    struct Closed;
+    impl tower::Service<Request<Body>> for Closed {
+        type Response = http::Response<String>;
+        type Error = &'static str;
+        type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+        fn poll_ready(
+            &mut self,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Self::Error>> {
+            std::task::Poll::Ready(Err("closed"))
+        }
+
+        fn call(&mut self, _: Request<Body>) -> Self::Future {
+            std::future::ready(Err("called while closed"))
+        }
+    }
+    let w = world();
+    let mut service = TenantLayer::builder(w.store.clone())
+        .strategy(Header::x_tenant())
+        .build()
+        .layer(Closed);
+    assert_eq!(service.ready().await.err(), Some("closed"));
+}
