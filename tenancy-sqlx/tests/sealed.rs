@@ -812,6 +812,38 @@ async fn a_tenant_moves_into_the_sealed_tier_and_back_with_its_rows() {
     assert_eq!(w.real_count(&w.c), 4);
 }
 
+/// Each sealed role gets the server-side connection cap it was provisioned
+/// with (default 4, at least 1, or none), and `is_sealed` answers from the
+/// map.
+#[tokio::test]
+async fn sealed_roles_carry_their_connection_limit_and_are_found_in_the_map() {
+    let w = world().await;
+    let manager = || async { sqlx::PgPool::connect(w.db.provisioner_url()).await.unwrap() };
+    let limit_of = |id: TenantId| {
+        let role = SealedRole::for_tenant(&id);
+        w.db.admin_sql(&format!(
+            "SELECT rolconnlimit FROM pg_roles WHERE rolname = '{role}'"
+        ))
+        .unwrap()
+    };
+    assert!(w.provisioner.is_sealed(&w.a.id()).await.unwrap());
+    assert!(!w.provisioner.is_sealed(&w.c.id()).await.unwrap());
+    assert_eq!(limit_of(w.a.id()), "4");
+    SealedProvisioner::new(manager().await, logins())
+        .connection_limit(None)
+        .seal(&w.c.id())
+        .await
+        .unwrap();
+    assert_eq!(limit_of(w.c.id()), "-1");
+    SealedProvisioner::new(manager().await, logins())
+        .connection_limit(Some(0))
+        .seal(&w.d.id())
+        .await
+        .unwrap();
+    assert_eq!(limit_of(w.d.id()), "1");
+    assert!(w.provisioner.is_sealed(&w.c.id()).await.unwrap());
+}
+
 #[tokio::test]
 async fn the_lifecycle_creates_and_deletes_a_sealed_tenant_with_its_role() {
     use tenancy_sqlx::PgTenantStore;
