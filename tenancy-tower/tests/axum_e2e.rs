@@ -673,3 +673,25 @@ async fn the_layer_passes_on_the_inner_services_readiness() {
         .layer(Closed);
     assert_eq!(service.ready().await.err(), Some("closed"));
 }
+
+/// A handler may refuse with a `TenantRejection` itself: axum answers with
+/// the same status and JSON body as the layer.
+#[tokio::test]
+async fn a_rejection_returned_by_a_handler_is_its_status_and_json() {
+    async fn refuse() -> Result<String, TenantRejection> {
+        Err(TenantRejection::Suspended)
+    }
+    let w = world();
+    let app = app_with(w.store.clone(), Router::new().route("/refuse", get(refuse)));
+    let (status, body) = send(
+        &app,
+        get_req("acme.example.com", "/refuse")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["code"], "tenant_suspended");
+    assert_eq!(body["error"], "Tenant suspended");
+}
