@@ -59,6 +59,21 @@ mod tests {
     use crate::TenantId;
     use uuid::Uuid;
 
+    /// Keys print with what kind of key they are, for logs and errors.
+    #[test]
+    fn keys_say_what_they_are() {
+        let id = TenantId::new(42_i64).unwrap();
+        assert_eq!(TenantKey::Id(id).to_string(), "id 42");
+        assert_eq!(
+            TenantKey::<i64>::Slug("acme".parse().unwrap()).to_string(),
+            "slug acme"
+        );
+        assert_eq!(
+            TenantKey::<i64>::Domain("orders.acme-corp.com".into()).to_string(),
+            "domain orders.acme-corp.com"
+        );
+    }
+
     #[test]
     fn a_value_is_an_id_only_when_it_has_the_shape_of_one() {
         let id = Uuid::new_v4();

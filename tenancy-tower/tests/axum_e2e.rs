@@ -695,3 +695,72 @@ async fn a_rejection_returned_by_a_handler_is_its_status_and_json() {
     assert_eq!(body["code"], "tenant_suspended");
     assert_eq!(body["error"], "Tenant suspended");
 }
+
+/// A token that names no tenant is refused (403) wherever the request
+/// comes from; a request without a token passes unless one is required.
+#[tokio::test]
+async fn a_token_without_a_tenant_is_403() {
+    #[derive(Clone)]
+    struct Anonymous;
+    impl TenantClaim for Anonymous {
+        fn tenant_key(&self) -> Option<TenantKey> {
+            None
+        }
+    }
+    let w = world();
+    for (kind, store) in both_stores(&w) {
+        let app = app(TenantLayer::builder(store)
+            .strategy(Subdomain::of("example.com"))
+            .token_claim::<Anonymous>()
+            .build());
+        let anonymous = get_req("acme.example.com", "/whoami").extension(Anonymous);
+        let (status, body) = send(&app, anonymous.body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{kind}: {body}");
+        assert!(body.contains("tenant_mismatch"), "{kind}: {body}");
+        let no_token = get_req("acme.example.com", "/whoami");
+        let (status, body) = send(&app, no_token.body(Body::empty()).unwrap()).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (StatusCode::OK, "acme|acme"),
+            "{kind}"
+        );
+    }
+}
+
+/// A custom domain that another strategy cross-checks must belong to the
+/// same tenant: the store tells, and a domain of another tenant (or of no
+/// one) is a conflict.
+#[tokio::test]
+async fn a_custom_domain_is_cross_checked_through_the_store() {
+    let w = world();
+    for (kind, store) in both_stores(&w) {
+        let app = app(TenantLayer::builder(store)
+            .strategy(Header::x_tenant())
+            .strategy(CustomDomain::new().except(["example.com"]))
+            .build());
+        let with_header = |host: &str, tenant: &str| {
+            get_req(host, "/whoami")
+                .header("x-tenant", tenant)
+                .body(Body::empty())
+                .unwrap()
+        };
+        let (status, body) = send(&app, with_header("orders.acme-corp.com", "acme")).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (StatusCode::OK, "acme|acme"),
+            "{kind}"
+        );
+        for (host, tenant) in [
+            ("orders.acme-corp.com", "globex"),
+            ("unknown-shop.com", "acme"),
+        ] {
+            let (status, body) = send(&app, with_header(host, tenant)).await;
+            assert_eq!(
+                status,
+                StatusCode::BAD_REQUEST,
+                "{kind}: {host} {tenant}: {body}"
+            );
+            assert!(body.contains("tenant_conflict"), "{kind}: {body}");
+        }
+    }
+}

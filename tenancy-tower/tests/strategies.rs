@@ -254,3 +254,27 @@ fn path_prefix_reads_and_strips_the_segment() {
         assert!(is_malformed(p.identify(&parts(|b| b.uri(bad)))), "{bad}");
     }
 }
+
+/// A malformed key's rejection names the strategy that read it.
+#[test]
+fn malformed_keys_name_their_strategy() {
+    let reason = |result: Result<Option<TenantKey>, TenantRejection>| result.unwrap_err().reason();
+    let bad_host = host("ac me.example.com");
+    assert_eq!(
+        reason(Subdomain::of("example.com").identify(&bad_host)),
+        "Malformed tenant (subdomain): the host contains characters a DNS name cannot have"
+    );
+    assert_eq!(
+        reason(CustomDomain::new().identify(&bad_host)),
+        "Malformed tenant (custom domain): the host contains characters a DNS name cannot have"
+    );
+    let bad_path = parts(|b| b.uri("/t/Ac_me/orders"));
+    let path = reason(PathPrefix::new("/t").identify(&bad_path));
+    assert!(path.starts_with("Malformed tenant (path): "), "{path}");
+    let bad_header = parts(|b| b.header("x-tenant", "acme corp"));
+    let header = reason(Header::x_tenant().identify(&bad_header));
+    assert!(
+        header.starts_with("Malformed tenant (header): "),
+        "{header}"
+    );
+}

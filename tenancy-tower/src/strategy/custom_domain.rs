@@ -47,7 +47,9 @@ impl<K: TenantIdType> Strategy<K> for CustomDomain {
     }
 
     fn identify(&self, parts: &Parts) -> Result<Option<TenantKey<K>>, TenantRejection> {
-        let host = match request_host(parts).map_err(|r| malformed("custom domain", r))? {
+        let host = match request_host(parts)
+            .map_err(|r| malformed(<Self as Strategy<K>>::name(self), r))?
+        {
             Some(Host::Name(host)) => host,
             Some(Host::Ip) | None => return Ok(None),
         };

@@ -43,7 +43,7 @@ impl<K: TenantIdType> Strategy<K> for Header {
             (None, _) => return Ok(None),
             (Some(_), Some(_)) => {
                 return Err(malformed(
-                    "header",
+                    <Self as Strategy<K>>::name(self),
                     format!("more than one {} header", self.name),
                 ));
             }
@@ -51,18 +51,18 @@ impl<K: TenantIdType> Strategy<K> for Header {
         };
         if value.len() > 128 {
             return Err(malformed(
-                "header",
+                <Self as Strategy<K>>::name(self),
                 format!("the {} header is too long", self.name),
             ));
         }
         let value = value.to_str().map_err(|_| {
             malformed(
-                "header",
+                <Self as Strategy<K>>::name(self),
                 format!("the {} header is not visible ASCII", self.name),
             )
         })?;
         TenantKey::parse_slug_or_id(value.trim())
             .map(Some)
-            .map_err(|e| malformed("header", e.to_string()))
+            .map_err(|e| malformed(<Self as Strategy<K>>::name(self), e.to_string()))
     }
 }

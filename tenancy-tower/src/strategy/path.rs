@@ -68,7 +68,7 @@ impl<K: TenantIdType> Strategy<K> for PathPrefix {
         let path = parts.uri.path();
         if path == self.prefix {
             return Err(malformed(
-                "path",
+                <Self as Strategy<K>>::name(self),
                 format!("expected {}/{{tenant}}/...", self.prefix),
             ));
         }
@@ -78,7 +78,7 @@ impl<K: TenantIdType> Strategy<K> for PathPrefix {
         segment
             .parse()
             .map(|slug| Some(TenantKey::Slug(slug)))
-            .map_err(|e| malformed("path", e.to_string()))
+            .map_err(|e| malformed(<Self as Strategy<K>>::name(self), e.to_string()))
     }
 
     fn rewrite(&self, parts: &mut Parts) {

@@ -54,7 +54,9 @@ impl<K: TenantIdType> Strategy<K> for Subdomain {
     }
 
     fn identify(&self, parts: &Parts) -> Result<Option<TenantKey<K>>, TenantRejection> {
-        let host = match request_host(parts).map_err(|r| malformed("subdomain", r))? {
+        let host = match request_host(parts)
+            .map_err(|r| malformed(<Self as Strategy<K>>::name(self), r))?
+        {
             Some(Host::Name(host)) => host,
             Some(Host::Ip) | None => return Ok(None),
         };
@@ -66,7 +68,7 @@ impl<K: TenantIdType> Strategy<K> for Subdomain {
         };
         if prefix.contains('.') {
             return Err(malformed(
-                "subdomain",
+                <Self as Strategy<K>>::name(self),
                 format!("expected one label before {}, found {prefix:?}", self.base),
             ));
         }
@@ -76,6 +78,6 @@ impl<K: TenantIdType> Strategy<K> for Subdomain {
         prefix
             .parse()
             .map(|slug| Some(TenantKey::Slug(slug)))
-            .map_err(|e| malformed("subdomain", e.to_string()))
+            .map_err(|e| malformed(<Self as Strategy<K>>::name(self), e.to_string()))
     }
 }
