@@ -385,6 +385,14 @@ async fn a_binding_with_another_setting_binds_the_policies_that_read_it() {
     assert_eq!(bodies, ["a"]);
     session.release().await.unwrap();
     assert_eq!(db.admin_sql("SELECT count(*) FROM notes").unwrap(), "2");
+    assert_eq!(pool.setting().as_str(), "myapp.tenant");
+    // A closed pool opens nothing more.
+    pool.close().await;
+    let err = pool.begin(&a).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Database(sqlx::Error::PoolClosed)),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

@@ -250,3 +250,46 @@ async fn a_routed_tenant_is_exported_and_deleted_on_its_own_shard() {
     assert_eq!(rows_on(&b), "Taco");
     pool.close().await;
 }
+
+/// A transaction that was waiting for a connection when the routed pool was
+/// closed gets one from a fresh pool of its target, not a `PoolClosed`
+/// error: closing makes pools reopen lazily, as eviction does.
+#[tokio::test]
+async fn a_begin_waiting_while_the_pools_close_gets_a_fresh_pool() {
+    let a = shard("shard-a");
+    let acme = tenant("acme");
+    let pool = RoutedPool::builder(StaticRouter::new([(acme.id(), a.name.clone())]))
+        .target(a.name.clone(), options(&a))
+        .pool_options(PgPoolOptions::new().max_connections(1))
+        .build();
+    // The only connection is taken; the next begin waits for it.
+    let holder = pool.begin(&acme).await.unwrap();
+    let waiting = tokio::spawn({
+        let (pool, acme) = (pool.clone(), acme.clone());
+        async move { pool.begin(&acme).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!waiting.is_finished(), "the second begin should wait");
+    let closing = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.close().await }
+    });
+    let tx = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the waiting begin is answered")
+        .unwrap()
+        .unwrap();
+    assert_eq!(items_in(tx).await, Vec::<String>::new());
+    drop(holder);
+    closing.await.unwrap();
+    pool.close().await;
+}
+
+async fn items_in(mut tx: tenancy_sqlx::TenantTx) -> Vec<String> {
+    let rows = sqlx::query_scalar("SELECT item FROM orders")
+        .fetch_all(&mut tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    rows
+}

@@ -842,6 +842,26 @@ async fn sealed_roles_carry_their_connection_limit_and_are_found_in_the_map() {
         .unwrap();
     assert_eq!(limit_of(w.d.id()), "1");
     assert!(w.provisioner.is_sealed(&w.c.id()).await.unwrap());
+
+    // The server enforces the limit: a second connection of d is refused
+    // (sqlx waits for a slot until its acquire timeout), and that refusal
+    // is not taken for a wrong password to retry with an older secret.
+    let main = TargetName::new("main").unwrap();
+    let pool = RoutedPool::builder(PlacementRouter::new().with_default(main.clone()))
+        .target(main, w.db.app_url().parse().unwrap())
+        .sealed_logins(logins().with_previous("old", &[5; 32]).unwrap())
+        .sealed_pool_options(
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(2)
+                .acquire_timeout(std::time::Duration::from_secs(2)),
+        )
+        .build();
+    let d = tenant(w.d.id(), "d", Placement::sealed());
+    let first = pool.begin(&d).await.unwrap();
+    let err = pool.begin(&d).await.unwrap_err();
+    let chain = format!("{err:?}");
+    assert!(chain.contains("PoolTimedOut"), "{chain}");
+    first.commit().await.unwrap();
 }
 
 #[tokio::test]
