@@ -165,9 +165,13 @@ impl<'m> Checker<'m> {
             Statement::Query(query) => self.query(query, None)?,
             other => self.dml(other, None)?,
         }
-        // The safety net: every table name in the statement must have been
-        // classified by the walk. One it did not reach sits in a construct
-        // the checker does not understand, and is refused.
+        self.all_classified(statement)
+    }
+
+    /// The safety net: every table name in the statement must have been
+    /// classified by the walk. One it did not reach sits in a construct the
+    /// checker does not understand, and is refused.
+    fn all_classified(&self, statement: &Statement) -> Result<(), CheckError> {
         let mut missed = None;
         let _ = visit_relations(statement, |name: &ObjectName| {
             if !self.seen.contains(&key(name.span().start)) {
@@ -581,4 +585,42 @@ fn unscoped(r: &Ref, refs: &[Ref]) -> CheckError {
 /// Whether a statement expression is the placeholder for the tenant.
 pub(crate) fn is_tenant_param(expr: &Expr) -> bool {
     proof::is_tenant_param(expr)
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlparser::dialect::PostgreSqlDialect;
+    use sqlparser::parser::Parser;
+
+    use super::*;
+
+    fn parse(sql: &str) -> Statement {
+        match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
+            Ok(mut statements) if statements.len() == 1 => statements.remove(0),
+            other => panic!("{sql}: {other:?}"),
+        }
+    }
+
+    /// A table the walk did not classify is refused at its own position,
+    /// even when another table of the statement was classified.
+    #[test]
+    fn the_safety_net_refuses_a_table_the_walk_did_not_reach() {
+        let manifest = Manifest::new(vec![TableEntry::tenant("public", "orders", "tenant_id")]);
+        let walked = parse(&format!(
+            "SELECT * FROM orders WHERE tenant_id = {TENANT_PARAM}"
+        ));
+        let mut checker = Checker::new(&manifest);
+        checker.statement(&walked).unwrap_or_else(|e| panic!("{e}"));
+        assert!(checker.all_classified(&walked).is_ok());
+        // Same statement text, with a second table the walk never saw.
+        let other = parse(&format!(
+            "SELECT * FROM orders WHERE tenant_id = {TENANT_PARAM} AND EXISTS (SELECT 1 FROM payments)"
+        ));
+        let error = checker.all_classified(&other).err().map(|e| e.to_string());
+        let error = error.unwrap_or_default();
+        assert!(
+            error.contains("cannot follow how `payments` is used"),
+            "{error}"
+        );
+    }
 }
