@@ -15,6 +15,8 @@ fn manifest() -> Manifest {
         tenant("payments"),
         tenant("categories"),
         TableEntry::shared("public", "plans"),
+        // Its tenant column is org_id; it also has a plain tenant_id column.
+        TableEntry::tenant("public", "ledger", "org_id"),
     ])
 }
 
@@ -107,4 +109,20 @@ fn binds_the_tenant_as_the_type_of_the_tenant_columns() {
     .unwrap_err()
     .to_string();
     assert!(mixed.contains("different types (bigint, uuid)"), "{mixed}");
+}
+
+/// The tenant is bound as the parameter after the statement's own, and only
+/// when the statement names it.
+#[test]
+fn the_tenant_parameter_follows_the_statements_own() {
+    let scoped = |sql: &str, args: usize| {
+        scope_sql(sql, &manifest(), args).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let with = scoped(
+        "SELECT * FROM orders WHERE tenant_id = $tenant AND total > $1 AND id = $2",
+        2,
+    );
+    assert_eq!(with.tenant_param, Some(3));
+    let without = scoped("SELECT * FROM plans WHERE id = $1", 1);
+    assert_eq!(without.tenant_param, None);
 }

@@ -141,6 +141,9 @@ pub(crate) const ACCEPTED: &[(&str, usize)] = &[
     ),
     // Shared tables need no tenant.
     ("SELECT * FROM plans WHERE id = $1", 1),
+    // A parenthesised tenant column is the same column.
+    ("SELECT * FROM orders o WHERE (o.tenant_id) = $tenant", 0),
+    ("SELECT * FROM orders WHERE ((tenant_id)) = $tenant", 0),
 ];
 
 /// Statements the checker must refuse, with their argument counts and a
@@ -323,4 +326,40 @@ pub(crate) const REFUSED: &[(&str, usize, &str)] = &[
         "unknown placeholder `$tenant_id`",
     ),
     ("SELEC * FROM orders", 0, "cannot parse the SQL"),
+    // Subqueries outside the WHERE clause are checked like any other:
+    // ORDER BY, LIMIT, VALUES, INSERT's ON CONFLICT and RETURNING.
+    (
+        "SELECT * FROM orders WHERE tenant_id = $tenant ORDER BY (SELECT max(id) FROM payments)",
+        0,
+        "`payments` is not scoped",
+    ),
+    (
+        "SELECT * FROM orders WHERE tenant_id = $tenant LIMIT (SELECT count(*) FROM payments)",
+        0,
+        "`payments` is not scoped",
+    ),
+    (
+        "VALUES ((SELECT count(*) FROM payments))",
+        0,
+        "`payments` is not scoped",
+    ),
+    (
+        "INSERT INTO orders (tenant_id, total) VALUES ($tenant, 1) RETURNING (SELECT count(*) FROM payments)",
+        0,
+        "`payments` is not scoped",
+    ),
+    (
+        "INSERT INTO orders (tenant_id, total) VALUES ($tenant, 1) ON CONFLICT (tenant_id, id) DO UPDATE SET total = (SELECT max(total) FROM payments)",
+        0,
+        "`payments` is not scoped",
+    ),
+    // An alias equal to the table's name is not shown as an alias.
+    ("SELECT * FROM orders orders", 0, "`orders` is not scoped"),
+    // USING proves a join only on the tenant column of both tables: ledger's
+    // is org_id, so its tenant_id column proves nothing.
+    (
+        "SELECT * FROM orders o JOIN ledger l USING (tenant_id) WHERE o.tenant_id = $tenant",
+        0,
+        "`ledger` (alias `l`) is not scoped",
+    ),
 ];
