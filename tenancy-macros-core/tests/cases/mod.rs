@@ -144,6 +144,11 @@ pub(crate) const ACCEPTED: &[(&str, usize)] = &[
     // A parenthesised tenant column is the same column.
     ("SELECT * FROM orders o WHERE (o.tenant_id) = $tenant", 0),
     ("SELECT * FROM orders WHERE ((tenant_id)) = $tenant", 0),
+    // MERGE without INSERT: ON filters the source as well as the target.
+    (
+        "MERGE INTO orders o USING payments p ON p.tenant_id = $tenant AND o.tenant_id = $tenant AND o.id = p.order_id WHEN MATCHED THEN DELETE",
+        0,
+    ),
 ];
 
 /// Statements the checker must refuse, with their argument counts and a
@@ -361,5 +366,56 @@ pub(crate) const REFUSED: &[(&str, usize, &str)] = &[
         "SELECT * FROM orders o JOIN ledger l USING (tenant_id) WHERE o.tenant_id = $tenant",
         0,
         "`ledger` (alias `l`) is not scoped",
+    ),
+    // A schema-qualified column names its own table, not another table of
+    // the same schema.
+    (
+        "SELECT * FROM orders, payments WHERE public.payments.tenant_id = $tenant",
+        0,
+        "`orders` is not scoped",
+    ),
+    // A correlated subquery is proven only by the outer tenant column.
+    (
+        "SELECT * FROM orders o WHERE o.tenant_id = $tenant AND EXISTS (SELECT 1 FROM payments p WHERE p.tenant_id = o.id)",
+        0,
+        "`payments` (alias `p`) is not scoped",
+    ),
+    (
+        "SELECT * FROM orders o WHERE EXISTS (SELECT 1 FROM payments p WHERE p.tenant_id = o.tenant_id)",
+        0,
+        "`payments` (alias `p`) is not scoped",
+    ),
+    // DELETE's other tables belong in USING, in either spelling.
+    (
+        "DELETE orders FROM orders WHERE tenant_id = $tenant",
+        0,
+        "DELETE takes one table: put the others into USING",
+    ),
+    (
+        "DELETE FROM orders JOIN payments ON true WHERE orders.tenant_id = $tenant",
+        0,
+        "DELETE takes one table: put the others into USING",
+    ),
+    // MERGE: with INSERT, ON cannot filter the source; without, an
+    // unfiltered target or source gets the usual message.
+    (
+        "MERGE INTO orders o USING payments p ON p.tenant_id = $tenant AND o.tenant_id = $tenant AND o.id = p.order_id WHEN NOT MATCHED THEN INSERT (tenant_id, total) VALUES ($tenant, 1)",
+        0,
+        "MERGE inserts unmatched rows of `payments` (alias `p`), which ON cannot filter",
+    ),
+    (
+        "MERGE INTO orders o USING payments p ON o.id = p.order_id AND p.tenant_id = $tenant WHEN MATCHED THEN DELETE",
+        0,
+        "`orders` (alias `o`) is not scoped",
+    ),
+    (
+        "MERGE INTO orders o USING (SELECT * FROM payments WHERE tenant_id = $tenant) p ON o.id = p.order_id WHEN NOT MATCHED THEN INSERT (tenant_id, total) VALUES ($tenant, 1)",
+        0,
+        "`orders` (alias `o`) is not scoped",
+    ),
+    (
+        "MERGE INTO orders o USING payments p ON o.tenant_id = $tenant AND o.id = p.order_id WHEN MATCHED THEN DELETE",
+        0,
+        "`payments` (alias `p`) is not scoped",
     ),
 ];
