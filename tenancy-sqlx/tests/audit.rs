@@ -342,3 +342,64 @@ async fn severities_and_output() {
     assert_eq!(json["findings"][0]["severity"], "high");
     assert_eq!(json["findings"][0]["code"], "rls_not_forced");
 }
+
+/// The options say what the application's tables look like: a tenant column
+/// and a setting of its own, shared tables named with or without their
+/// schema. A database built that way audits clean under those options, and
+/// not under the defaults.
+#[tokio::test]
+async fn the_options_describe_the_applications_own_conventions() {
+    use tenancy_core::rls::SettingName;
+    let setting = SettingName::new("myapp.account").unwrap();
+    let ledger = TenantPolicy::new("ledger")
+        .unwrap()
+        .with_tenant_column("account_id")
+        .unwrap()
+        .with_setting(setting.clone());
+    let db = tenancy_testing::test_database();
+    db.owner_sql(&format!(
+        "CREATE TABLE ledger (id bigint GENERATED ALWAYS AS IDENTITY, {}, amount int,
+             PRIMARY KEY (account_id, id));
+         {}
+         CREATE TABLE settings (k text);",
+        ledger.column_sql(),
+        ledger.enable_sql()
+    ))
+    .unwrap();
+    let ours = || {
+        app()
+            .tenant_column("account_id")
+            .setting(setting.clone())
+            .tenant_schema("public")
+    };
+    assert_eq!(
+        run(&db, &ours().shared_table("settings")).await.codes(),
+        Vec::<&str>::new()
+    );
+    assert_eq!(
+        run(&db, &ours().shared_table("public.settings"))
+            .await
+            .codes(),
+        Vec::<&str>::new()
+    );
+    // Another table declared shared does not make settings shared.
+    assert_eq!(
+        run(&db, &ours().shared_table("public.other")).await.codes(),
+        vec!["table_without_tenant_column"]
+    );
+    // Under the default column, ledger has no tenant column either.
+    let default_column = app().setting(setting.clone()).tenant_schema("public");
+    assert!(
+        run(&db, &default_column.shared_table("settings"))
+            .await
+            .codes()
+            .contains(&"table_without_tenant_column")
+    );
+    // Under the default setting, ledger's policy reads a setting the app
+    // never sets.
+    let default_setting = app().tenant_column("account_id").tenant_schema("public");
+    let codes = run(&db, &default_setting.shared_table("settings"))
+        .await
+        .codes();
+    assert_eq!(codes, vec!["policy_not_tenant_scoped", "write_not_checked"]);
+}
