@@ -403,3 +403,45 @@ async fn the_options_describe_the_applications_own_conventions() {
         .codes();
     assert_eq!(codes, vec!["policy_not_tenant_scoped", "write_not_checked"]);
 }
+
+/// The expression a finding suggests fits the table's id type: applied to a
+/// bigint table, it makes the policy pass.
+#[tokio::test]
+async fn the_suggested_expression_fits_the_tables_id_type() {
+    use tenancy_core::IdSqlType;
+    let ledger = TenantPolicy::new("ledger")
+        .unwrap()
+        .with_id_type(IdSqlType::BigInt);
+    let db = tenancy_testing::test_database();
+    db.owner_sql(&format!(
+        "CREATE TABLE ledger (id bigint GENERATED ALWAYS AS IDENTITY, {}, amount int,
+             PRIMARY KEY (tenant_id, id));
+         {}
+         DO $$ DECLARE p record; BEGIN
+             FOR p IN SELECT policyname FROM pg_policies WHERE tablename = 'ledger' LOOP
+                 EXECUTE format('DROP POLICY %I ON ledger', p.policyname);
+             END LOOP;
+         END $$;
+         CREATE POLICY ledger_bare ON ledger
+             USING (tenant_id = current_setting('app.tenant_id')::bigint)
+             WITH CHECK (tenant_id = current_setting('app.tenant_id')::bigint);",
+        ledger.column_sql(),
+        ledger.enable_sql()
+    ))
+    .unwrap();
+    let report = run(&db, &app()).await;
+    let Some(finding) = report
+        .findings
+        .iter()
+        .find(|f| f.code == "setting_unset_unsafe")
+    else {
+        panic!("{:?}", report.codes())
+    };
+    let expr = finding.fix.strip_prefix("use ").unwrap();
+    db.owner_sql(&format!(
+        "DROP POLICY ledger_bare ON ledger;
+         CREATE POLICY ledger_fixed ON ledger USING (tenant_id = {expr}) WITH CHECK (tenant_id = {expr});"
+    ))
+    .unwrap();
+    assert_eq!(run(&db, &app()).await.codes(), Vec::<&str>::new());
+}
