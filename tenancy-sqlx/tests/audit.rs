@@ -445,3 +445,39 @@ async fn the_suggested_expression_fits_the_tables_id_type() {
     .unwrap();
     assert_eq!(run(&db, &app()).await.codes(), Vec::<&str>::new());
 }
+
+/// A foreign key matters only when it points at a tenant table, and the
+/// finding names the table it points at.
+#[tokio::test]
+async fn foreign_keys_are_judged_by_the_table_they_point_at() {
+    assert_eq!(
+        codes_after(
+            "CREATE TABLE plans (id int PRIMARY KEY);
+             ALTER TABLE orders ADD plan_id int REFERENCES plans (id);
+             CREATE INDEX ON orders (plan_id);",
+            &app()
+        )
+        .await,
+        Vec::<&str>::new()
+    );
+    let db = tenancy_testing::test_database();
+    db.owner_sql(&baseline()).unwrap();
+    db.admin_sql(
+        "ALTER TABLE orders ADD CONSTRAINT orders_id_key UNIQUE (id);
+         ALTER TABLE order_lines ADD CONSTRAINT lines_order_fk FOREIGN KEY (order_id) REFERENCES orders (id);",
+    )
+    .unwrap();
+    let report = run(&db, &app()).await;
+    let fk: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.code == "fk_without_tenant")
+        .collect();
+    assert_eq!(fk.len(), 1, "{:?}", report.codes());
+    assert_eq!(fk[0].object, "lines_order_fk on public.order_lines");
+    assert!(
+        fk[0].message.contains("the foreign key to public.orders "),
+        "{}",
+        fk[0].message
+    );
+}

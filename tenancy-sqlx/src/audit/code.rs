@@ -122,6 +122,16 @@ mod tests {
     use super::FindingCode;
 
     #[test]
+    fn a_code_equals_its_name_and_no_other() {
+        let code = FindingCode::RlsNotForced;
+        assert!(code == *"rls_not_forced");
+        assert!(code == "rls_not_forced");
+        assert!(code != *"rls_disabled");
+        assert!(code != "rls_disabled");
+        assert!(code != "");
+    }
+
+    #[test]
     fn names_are_unique_snake_case_and_serialize_as_themselves() {
         let mut seen = std::collections::BTreeSet::new();
         for code in FindingCode::ALL {

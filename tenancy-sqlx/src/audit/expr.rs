@@ -245,6 +245,17 @@ mod tests {
         assert!(!fails_open(sibling_null, &options));
         assert_eq!(enclosing_group("a (b (c) d"), "(b (c) d");
         assert_eq!(enclosing_group("(a) b"), "(a) b");
+        // A short tenant column just before COALESCE is not one of its
+        // arguments.
+        let org = AuditOptions::default().tenant_column("org");
+        assert!(!fails_open(
+            "(org = coalesce((current_setting('app.tenant_id'::text, true))::uuid, owner))",
+            &org
+        ));
+        assert!(fails_open(
+            "(org = coalesce((current_setting('app.tenant_id'::text, true))::uuid, org))",
+            &org
+        ));
         assert_eq!(balanced("(a (b) c) d"), "(a (b) c)");
         assert_eq!(balanced("(a (b"), "(a (b");
     }
