@@ -481,3 +481,40 @@ async fn foreign_keys_are_judged_by_the_table_they_point_at() {
         fk[0].message
     );
 }
+
+/// The finding on roles the app role can become lists five and counts the
+/// rest.
+#[tokio::test]
+async fn roles_the_app_role_can_become_are_listed_then_counted() {
+    let db = tenancy_testing::test_database();
+    db.owner_sql(&baseline()).unwrap();
+    let role = unique_role();
+    let grant = |n: std::ops::RangeInclusive<u32>| {
+        n.map(|i| format!("CREATE ROLE {role}_{i}; GRANT {role}_{i} TO {role};"))
+            .collect::<String>()
+    };
+    db.admin_sql(&format!("CREATE ROLE {role} LOGIN; {}", grant(1..=5)))
+        .unwrap();
+    let options = AuditOptions::default().app_role(&role);
+    let message = |report: tenancy_sqlx::audit::Report| {
+        report
+            .findings
+            .into_iter()
+            .find(|f| f.code == "app_role_member_of_roles")
+            .map(|f| f.message)
+            .unwrap_or_default()
+    };
+    let five: Vec<String> = (1..=5).map(|i| format!("{role}_{i}")).collect();
+    let listed = five.join(", ");
+    let text = message(run(&db, &options).await);
+    assert!(
+        text.contains(&format!("member of 5 role(s) ({listed}):")),
+        "{text}"
+    );
+    db.admin_sql(&grant(6..=7)).unwrap();
+    let text = message(run(&db, &options).await);
+    assert!(
+        text.contains(&format!("member of 7 role(s) ({listed} and 2 more):")),
+        "{text}"
+    );
+}
