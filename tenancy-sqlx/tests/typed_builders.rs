@@ -19,6 +19,7 @@ tenancy_sqlx::tenant_table!(Stamps = "stamps" { id: i32, touched: Option<String>
 async fn typed_builders_do_crud_for_one_tenant() {
     let fx = common::fixture(2).await;
     let mut tx = fx.pool.begin(&fx.acme).await.unwrap();
+    assert_eq!(TypedOrders::quantity.name(), "quantity");
 
     // A base query, cloned and narrowed twice.
     let base = Scoped::<TypedOrders>::select()

@@ -124,3 +124,56 @@ impl Report {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severities_parse_in_any_case_and_print_as_they_parse() {
+        for (text, severity) in [
+            ("low", Severity::Low),
+            ("Medium", Severity::Medium),
+            ("HIGH", Severity::High),
+            ("critical", Severity::Critical),
+        ] {
+            assert_eq!(text.parse::<Severity>(), Ok(severity));
+            assert_eq!(severity.to_string(), text.to_ascii_lowercase());
+        }
+        let error = "severe".parse::<Severity>().unwrap_err();
+        assert!(
+            error.contains("expected low, medium, high or critical"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_text_report_counts_findings_by_severity() {
+        let finding = |severity, code| Finding {
+            severity,
+            code,
+            object: "public.orders".into(),
+            message: "what is wrong".into(),
+            fix: "what to do".into(),
+        };
+        let report = Report {
+            tenant_tables: vec!["public.orders".into()],
+            findings: vec![
+                finding(Severity::Critical, FindingCode::RlsDisabled),
+                finding(Severity::Medium, FindingCode::UniqueWithoutTenant),
+                finding(Severity::Medium, FindingCode::UniqueWithoutTenant),
+            ],
+        };
+        let text = report.to_text();
+        assert!(
+            text.starts_with(
+                "tenancy audit: 1 tenant table(s), 3 finding(s) (1 critical, 0 high, 2 medium, 0 low)\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nCRITICAL rls_disabled on public.orders\n"),
+            "{text}"
+        );
+    }
+}
