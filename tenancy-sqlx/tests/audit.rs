@@ -490,8 +490,12 @@ async fn roles_the_app_role_can_become_are_listed_then_counted() {
     db.owner_sql(&baseline()).unwrap();
     let role = unique_role();
     let grant = |n: std::ops::RangeInclusive<u32>| {
-        n.map(|i| format!("CREATE ROLE {role}_{i}; GRANT {role}_{i} TO {role};"))
-            .collect::<String>()
+        use std::fmt::Write as _;
+        let mut sql = String::new();
+        for i in n {
+            let _ = write!(sql, "CREATE ROLE {role}_{i}; GRANT {role}_{i} TO {role};");
+        }
+        sql
     };
     db.admin_sql(&format!("CREATE ROLE {role} LOGIN; {}", grant(1..=5)))
         .unwrap();
