@@ -175,5 +175,14 @@ mod tests {
             text.contains("\nCRITICAL rls_disabled on public.orders\n"),
             "{text}"
         );
+        assert!(text.contains("\ntenant tables: public.orders\n"), "{text}");
+        let empty = Report {
+            tenant_tables: vec![],
+            findings: vec![],
+        };
+        assert_eq!(
+            empty.to_text(),
+            "tenancy audit: 0 tenant table(s), 0 finding(s) (0 critical, 0 high, 0 medium, 0 low)\n"
+        );
     }
 }
