@@ -522,3 +522,25 @@ async fn roles_the_app_role_can_become_are_listed_then_counted() {
         "{text}"
     );
 }
+
+/// A view finding names the tenant table the view reads.
+#[tokio::test]
+async fn a_view_finding_names_the_table_under_the_view() {
+    let db = tenancy_testing::test_database();
+    db.owner_sql(&baseline()).unwrap();
+    db.admin_sql("CREATE VIEW line_ids AS SELECT id, order_id FROM order_lines")
+        .unwrap();
+    let report = run(&db, &app()).await;
+    let messages: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.code == "view_bypasses_rls")
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(messages.len(), 1, "{:?}", report.codes());
+    assert!(
+        messages[0].starts_with("a view over public.order_lines without security_invoker"),
+        "{}",
+        messages[0]
+    );
+}

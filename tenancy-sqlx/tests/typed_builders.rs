@@ -20,6 +20,12 @@ async fn typed_builders_do_crud_for_one_tenant() {
     let fx = common::fixture(2).await;
     let mut tx = fx.pool.begin(&fx.acme).await.unwrap();
     assert_eq!(TypedOrders::quantity.name(), "quantity");
+    // A clone keeps the conditions and values bound so far.
+    let fries = Scoped::<TypedOrders>::select()
+        .where_eq(TypedOrders::item, "Fries")
+        .for_tenant(&fx.acme);
+    assert_eq!(fries.clone().count(&mut tx).await.unwrap(), 1);
+    assert_eq!(fries.count(&mut tx).await.unwrap(), 1);
 
     // A base query, cloned and narrowed twice.
     let base = Scoped::<TypedOrders>::select()
