@@ -27,21 +27,15 @@ async fn typed_builders_do_crud_for_one_tenant() {
     assert_eq!(fries.clone().count(&mut tx).await.unwrap(), 1);
     assert_eq!(fries.count(&mut tx).await.unwrap(), 1);
     // One row or none; a page counts only its own rows.
-    let one: Option<(String,)> = Scoped::<TypedOrders>::select()
-        .column(TypedOrders::item)
-        .where_eq(TypedOrders::item, "Fries")
-        .for_tenant(&fx.acme)
-        .fetch_optional(&mut tx)
-        .await
-        .unwrap();
+    let named = |item: &'static str| {
+        Scoped::<TypedOrders>::select()
+            .column(TypedOrders::item)
+            .where_eq(TypedOrders::item, item)
+            .for_tenant(&fx.acme)
+    };
+    let one: Option<(String,)> = named("Fries").fetch_optional(&mut tx).await.unwrap();
     assert_eq!(one, Some(("Fries".to_owned(),)));
-    let none: Option<(String,)> = Scoped::<TypedOrders>::select()
-        .column(TypedOrders::item)
-        .where_eq(TypedOrders::item, "Taco")
-        .for_tenant(&fx.acme)
-        .fetch_optional(&mut tx)
-        .await
-        .unwrap();
+    let none: Option<(String,)> = named("Taco").fetch_optional(&mut tx).await.unwrap();
     assert_eq!(none, None, "Taco is globex's");
     let all = || Scoped::<TypedOrders>::select().for_tenant(&fx.acme);
     assert_eq!(all().limit(2).count(&mut tx).await.unwrap(), 2);

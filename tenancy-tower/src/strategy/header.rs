@@ -38,12 +38,13 @@ impl<K: TenantIdType> Strategy<K> for Header {
     }
 
     fn identify(&self, parts: &Parts) -> Result<Option<TenantKey<K>>, TenantRejection> {
+        let strategy = <Self as Strategy<K>>::name(self);
         let mut values = parts.headers.get_all(&self.name).iter();
         let value = match (values.next(), values.next()) {
             (None, _) => return Ok(None),
             (Some(_), Some(_)) => {
                 return Err(malformed(
-                    <Self as Strategy<K>>::name(self),
+                    strategy,
                     format!("more than one {} header", self.name),
                 ));
             }
@@ -51,18 +52,18 @@ impl<K: TenantIdType> Strategy<K> for Header {
         };
         if value.len() > 128 {
             return Err(malformed(
-                <Self as Strategy<K>>::name(self),
+                strategy,
                 format!("the {} header is too long", self.name),
             ));
         }
         let value = value.to_str().map_err(|_| {
             malformed(
-                <Self as Strategy<K>>::name(self),
+                strategy,
                 format!("the {} header is not visible ASCII", self.name),
             )
         })?;
         TenantKey::parse_slug_or_id(value.trim())
             .map(Some)
-            .map_err(|e| malformed(<Self as Strategy<K>>::name(self), e.to_string()))
+            .map_err(|e| malformed(strategy, e.to_string()))
     }
 }

@@ -65,10 +65,11 @@ impl<K: TenantIdType> Strategy<K> for PathPrefix {
     }
 
     fn identify(&self, parts: &Parts) -> Result<Option<TenantKey<K>>, TenantRejection> {
+        let strategy = <Self as Strategy<K>>::name(self);
         let path = parts.uri.path();
         if path == self.prefix {
             return Err(malformed(
-                <Self as Strategy<K>>::name(self),
+                strategy,
                 format!("expected {}/{{tenant}}/...", self.prefix),
             ));
         }
@@ -78,7 +79,7 @@ impl<K: TenantIdType> Strategy<K> for PathPrefix {
         segment
             .parse()
             .map(|slug| Some(TenantKey::Slug(slug)))
-            .map_err(|e| malformed(<Self as Strategy<K>>::name(self), e.to_string()))
+            .map_err(|e| malformed(strategy, e.to_string()))
     }
 
     fn rewrite(&self, parts: &mut Parts) {

@@ -54,9 +54,8 @@ impl<K: TenantIdType> Strategy<K> for Subdomain {
     }
 
     fn identify(&self, parts: &Parts) -> Result<Option<TenantKey<K>>, TenantRejection> {
-        let host = match request_host(parts)
-            .map_err(|r| malformed(<Self as Strategy<K>>::name(self), r))?
-        {
+        let strategy = <Self as Strategy<K>>::name(self);
+        let host = match request_host(parts).map_err(|r| malformed(strategy, r))? {
             Some(Host::Name(host)) => host,
             Some(Host::Ip) | None => return Ok(None),
         };
@@ -68,7 +67,7 @@ impl<K: TenantIdType> Strategy<K> for Subdomain {
         };
         if prefix.contains('.') {
             return Err(malformed(
-                <Self as Strategy<K>>::name(self),
+                strategy,
                 format!("expected one label before {}, found {prefix:?}", self.base),
             ));
         }
@@ -78,6 +77,6 @@ impl<K: TenantIdType> Strategy<K> for Subdomain {
         prefix
             .parse()
             .map(|slug| Some(TenantKey::Slug(slug)))
-            .map_err(|e| malformed(<Self as Strategy<K>>::name(self), e.to_string()))
+            .map_err(|e| malformed(strategy, e.to_string()))
     }
 }
