@@ -1,153 +1,176 @@
 //! Query shapes of a point-of-sale app, shared by the checker's tests.
 
-/// Statements the checker must accept, with their argument counts.
-pub(crate) const ACCEPTED: &[(&str, usize)] = &[
-    ("SELECT * FROM orders WHERE tenant_id = $tenant", 0),
+use tenancy_macros_core::{Manifest, TableEntry};
+
+/// The point-of-sale app's tables, as the macros' manifest describes them.
+pub(crate) fn manifest() -> Manifest {
+    let tenant = |t| TableEntry::tenant("public", t, "tenant_id");
+    Manifest::new(vec![
+        tenant("customers"),
+        tenant("products"),
+        tenant("orders"),
+        tenant("order_lines"),
+        tenant("payments"),
+        tenant("categories"),
+        TableEntry::shared("public", "plans"),
+        // Its tenant column is org_id; it also has a plain tenant_id column.
+        TableEntry::tenant("public", "ledger", "org_id"),
+    ])
+}
+
+/// Statements the checker must accept, each with sample arguments: SQL
+/// literals that PostgreSQL types as it types the macros' arguments
+/// (`accepted_on_postgres.rs` runs every statement with them).
+pub(crate) const ACCEPTED: &[(&str, &[&str])] = &[
+    ("SELECT * FROM orders WHERE tenant_id = $tenant", &[]),
     (
         "SELECT * FROM orders o WHERE o.tenant_id = $tenant::uuid AND o.id = $1",
-        1,
+        &["1"],
     ),
-    ("SELECT * FROM orders o WHERE $tenant = o.tenant_id", 0),
+    ("SELECT * FROM orders o WHERE $tenant = o.tenant_id", &[]),
     (
         "SELECT * FROM public.orders WHERE public.orders.tenant_id = $tenant",
-        0,
+        &[],
     ),
     // Joins: ON, USING, chains, outer joins with their own ON.
     (
         "SELECT o.id, l.qty FROM orders o JOIN order_lines l ON l.tenant_id = o.tenant_id AND l.order_id = o.id WHERE o.tenant_id = $tenant",
-        0,
+        &[],
     ),
     (
         "SELECT * FROM orders o JOIN order_lines l USING (tenant_id) JOIN products p USING (tenant_id) WHERE o.tenant_id = $tenant",
-        0,
+        &[],
     ),
     (
         "SELECT * FROM orders o, order_lines l WHERE o.tenant_id = $tenant AND l.tenant_id = o.tenant_id AND l.order_id = o.id",
-        0,
+        &[],
     ),
     (
         "SELECT * FROM orders o LEFT JOIN payments p ON p.tenant_id = o.tenant_id AND p.order_id = o.id WHERE o.tenant_id = $tenant",
-        0,
+        &[],
     ),
     (
         "SELECT * FROM orders o RIGHT JOIN customers c ON o.tenant_id = c.tenant_id AND o.customer_id = c.id WHERE c.tenant_id = $tenant",
-        0,
+        &[],
     ),
     (
         "SELECT * FROM (SELECT * FROM orders WHERE tenant_id = $tenant) o FULL JOIN (SELECT * FROM payments WHERE tenant_id = $tenant) p ON p.order_id = o.id",
-        0,
+        &[],
     ),
     (
         "SELECT * FROM orders o JOIN (order_lines l JOIN products p ON p.tenant_id = l.tenant_id AND p.id = l.product_id) ON l.tenant_id = o.tenant_id WHERE o.tenant_id = $tenant",
-        0,
+        &[],
     ),
     (
         "SELECT * FROM orders o JOIN plans pl ON pl.id = o.plan_id WHERE o.tenant_id = $tenant",
-        0,
+        &[],
     ),
     // Subqueries: IN, EXISTS, scalar, LATERAL, derived.
     (
         "SELECT * FROM orders o WHERE o.tenant_id = $tenant AND o.customer_id IN (SELECT id FROM customers WHERE tenant_id = $tenant)",
-        0,
+        &[],
     ),
     (
         "SELECT * FROM orders o WHERE o.tenant_id = $tenant AND EXISTS (SELECT 1 FROM payments p WHERE p.tenant_id = o.tenant_id AND p.order_id = o.id)",
-        0,
+        &[],
     ),
     (
         "SELECT o.id, (SELECT sum(qty) FROM order_lines l WHERE l.tenant_id = o.tenant_id AND l.order_id = o.id) FROM orders o WHERE o.tenant_id = $tenant",
-        0,
+        &[],
     ),
     (
         "SELECT * FROM orders o, LATERAL (SELECT * FROM order_lines l WHERE l.tenant_id = o.tenant_id AND l.order_id = o.id LIMIT 3) top WHERE o.tenant_id = $tenant",
-        0,
+        &[],
     ),
     (
         "SELECT * FROM (SELECT * FROM orders WHERE tenant_id = $tenant) o",
-        0,
+        &[],
     ),
     // CTEs, recursive CTEs, set operations.
     (
         "WITH big AS (SELECT * FROM orders WHERE tenant_id = $tenant AND total > 100) SELECT * FROM big",
-        0,
+        &[],
     ),
     (
         "WITH RECURSIVE tree AS (SELECT id, parent_id FROM categories WHERE tenant_id = $tenant AND parent_id IS NULL UNION ALL SELECT c.id, c.parent_id FROM categories c JOIN tree t ON c.parent_id = t.id WHERE c.tenant_id = $tenant) SELECT * FROM tree",
-        0,
+        &[],
     ),
     (
         "SELECT id FROM orders WHERE tenant_id = $tenant UNION SELECT order_id FROM payments WHERE tenant_id = $tenant",
-        0,
+        &[],
     ),
-    ("WITH orders AS (SELECT 1 AS id) SELECT * FROM orders", 0),
+    ("WITH orders AS (SELECT 1 AS id) SELECT * FROM orders", &[]),
     // Aggregates, windows, pagination, jsonb, functions.
     (
         "SELECT product_id, sum(qty), rank() OVER (ORDER BY sum(qty) DESC) FROM order_lines WHERE tenant_id = $tenant GROUP BY product_id HAVING sum(qty) > 1 ORDER BY 2 DESC LIMIT $1 OFFSET $2",
-        2,
+        &["2", "1"],
     ),
     (
         "SELECT * FROM products WHERE tenant_id = $tenant AND attrs @> $1 AND attrs ->> 'color' = 'red'",
-        1,
+        &[r#"{"size": "L"}"#],
     ),
     (
         "SELECT d::date, count(o.id) FROM generate_series($1::date, $2::date, '1 day') d LEFT JOIN orders o ON o.tenant_id = $tenant AND o.created_at::date = d::date GROUP BY 1",
-        2,
+        &["2026-01-01", "2026-01-05"],
     ),
     // Writes.
     (
         "INSERT INTO orders (tenant_id, customer_id, total) VALUES ($tenant, $1, $2) RETURNING id",
-        2,
+        &["2", "9.50"],
     ),
-    ("INSERT INTO orders (customer_id, total) VALUES ($1, $2)", 2),
+    (
+        "INSERT INTO orders (customer_id, total) VALUES ($1, $2)",
+        &["3", "1.25"],
+    ),
     (
         "INSERT INTO order_lines (tenant_id, order_id, product_id, qty) SELECT $tenant, $1, p.id, 1 FROM products p WHERE p.tenant_id = $tenant AND p.sku = ANY($2)",
-        2,
+        &["1", "{sku-1,sku-3}"],
     ),
     (
         "INSERT INTO products (tenant_id, sku, price) VALUES ($tenant, $1, $2) ON CONFLICT (tenant_id, sku) DO UPDATE SET price = EXCLUDED.price RETURNING id",
-        2,
+        &["sku-1", "99"],
     ),
     (
         "INSERT INTO products (tenant_id, sku) VALUES ($tenant, $1) ON CONFLICT DO NOTHING",
-        1,
+        &["sku-9"],
     ),
     (
         "UPDATE products SET price = price * 2, updated_at = now() WHERE tenant_id = $tenant AND id = ANY($1)",
-        1,
+        &["{1,2}"],
     ),
     (
         "UPDATE orders o SET total = s.total FROM (SELECT order_id, sum(qty * price) AS total FROM order_lines WHERE tenant_id = $tenant GROUP BY order_id) s WHERE o.tenant_id = $tenant AND o.id = s.order_id",
-        0,
+        &[],
     ),
     (
         "UPDATE orders o SET paid = true FROM payments p WHERE o.tenant_id = $tenant AND p.tenant_id = o.tenant_id AND p.order_id = o.id RETURNING o.id",
-        0,
+        &[],
     ),
     (
         "DELETE FROM order_lines l USING orders o WHERE l.tenant_id = $tenant AND o.tenant_id = l.tenant_id AND o.id = l.order_id AND o.customer_id = $1",
-        1,
+        &["1"],
     ),
     (
         "DELETE FROM orders WHERE tenant_id = $tenant AND id = ANY($1) RETURNING id",
-        1,
+        &["{1,3}"],
     ),
     (
         "WITH gone AS (DELETE FROM order_lines WHERE tenant_id = $tenant AND order_id = $1 RETURNING qty) SELECT sum(qty) FROM gone",
-        1,
+        &["1"],
     ),
     (
         "MERGE INTO products p USING (SELECT * FROM products WHERE tenant_id = $tenant AND sku = $1) s ON p.tenant_id = $tenant AND p.id = s.id WHEN MATCHED THEN UPDATE SET price = s.price WHEN NOT MATCHED THEN INSERT (tenant_id, sku, price) VALUES ($tenant, s.sku, s.price)",
-        1,
+        &["sku-2"],
     ),
     // Shared tables need no tenant.
-    ("SELECT * FROM plans WHERE id = $1", 1),
+    ("SELECT * FROM plans WHERE id = $1", &["1"]),
     // A parenthesised tenant column is the same column.
-    ("SELECT * FROM orders o WHERE (o.tenant_id) = $tenant", 0),
-    ("SELECT * FROM orders WHERE ((tenant_id)) = $tenant", 0),
+    ("SELECT * FROM orders o WHERE (o.tenant_id) = $tenant", &[]),
+    ("SELECT * FROM orders WHERE ((tenant_id)) = $tenant", &[]),
     // MERGE without INSERT: ON filters the source as well as the target.
     (
         "MERGE INTO orders o USING payments p ON p.tenant_id = $tenant AND o.tenant_id = $tenant AND o.id = p.order_id WHEN MATCHED THEN DELETE",
-        0,
+        &[],
     ),
 ];
 
