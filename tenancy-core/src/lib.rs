@@ -53,6 +53,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod any_tenant;
+mod any_tenant_id;
 mod cache;
 mod context;
 mod error;
@@ -76,6 +77,7 @@ mod tenant_key;
 pub mod trace;
 
 pub use any_tenant::AnyTenant;
+pub use any_tenant_id::AnyTenantId;
 pub use cache::CachedTenantStore;
 pub use context::{TenantContext, TenantContextOf};
 pub use error::TenantError;

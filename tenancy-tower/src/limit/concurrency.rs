@@ -4,10 +4,9 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 
-use tenancy_core::AnyTenant;
+use tenancy_core::{AnyTenant, AnyTenantId};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::key::LimitKey;
 use crate::rejection::{RenderRejection, Renderer};
 
 /// At most N requests of one tenant in flight at once (the tenant's
@@ -26,7 +25,7 @@ pub struct TenantConcurrencyLimitLayer {
 struct State {
     renderer: Renderer,
     max: NonZeroU32,
-    semaphores: Mutex<HashMap<LimitKey, Arc<Semaphore>>>,
+    semaphores: Mutex<HashMap<AnyTenantId, Arc<Semaphore>>>,
 }
 
 impl TenantConcurrencyLimitLayer {
@@ -69,7 +68,7 @@ impl State {
             .semaphores
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entry(LimitKey::from(tenant))
+            .entry(AnyTenantId::from(tenant))
             .or_insert_with(|| Arc::new(Semaphore::new(max as usize)))
             .clone();
         semaphore.try_acquire_owned().map_err(|_| 1)

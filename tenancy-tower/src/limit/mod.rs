@@ -12,7 +12,6 @@
 //! the request through unlimited.
 
 mod concurrency;
-mod key;
 mod rate;
 
 use std::pin::Pin;

@@ -5,9 +5,8 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tenancy_core::AnyTenant;
+use tenancy_core::{AnyTenant, AnyTenantId};
 
-use super::key::LimitKey;
 use crate::rejection::{RenderRejection, Renderer};
 
 /// A token bucket per tenant: `requests_per_second` sustained, `burst` at
@@ -30,7 +29,7 @@ struct State {
     renderer: Renderer,
     rate: NonZeroU32,
     burst: Option<NonZeroU32>,
-    buckets: Mutex<HashMap<LimitKey, Bucket>>,
+    buckets: Mutex<HashMap<AnyTenantId, Bucket>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -98,7 +97,7 @@ impl State {
             .buckets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let bucket = buckets.entry(LimitKey::from(tenant)).or_insert(Bucket {
+        let bucket = buckets.entry(AnyTenantId::from(tenant)).or_insert(Bucket {
             tokens: burst,
             last: now,
         });

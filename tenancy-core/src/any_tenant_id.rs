@@ -1,0 +1,57 @@
+//! [`AnyTenantId`]: a tenant's id, whatever its type, as a map key.
+
+use std::fmt;
+
+use uuid::Uuid;
+
+use crate::AnyTenant;
+
+/// A tenant's id, whatever its type, as a map key: for layers that keep
+/// per-tenant state (limits, usage) for every kind of tenant. Copied for
+/// UUID and integer ids (no allocation on the request path), owned text
+/// otherwise.
+///
+/// ```
+/// use tenancy_core::{AnyTenant, AnyTenantId, Tenant, TenantId};
+///
+/// let tenant = AnyTenant::from(Tenant::builder(TenantId::new(42_i64)?, "acme".parse()?).build());
+/// let id = AnyTenantId::from(&tenant);
+/// assert_eq!(id, AnyTenantId::BigInt(42));
+/// assert_eq!(id.to_string(), "42");
+/// # Ok::<(), tenancy_core::TenantError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum AnyTenantId {
+    /// A UUID id.
+    Uuid(Uuid),
+    /// A `bigint` id.
+    BigInt(i64),
+    /// An `integer` id.
+    Integer(i32),
+    /// A `text` id.
+    Text(Box<str>),
+}
+
+impl From<&AnyTenant> for AnyTenantId {
+    fn from(tenant: &AnyTenant) -> Self {
+        match tenant {
+            AnyTenant::Uuid(t) => Self::Uuid(*t.id_ref().value()),
+            AnyTenant::BigInt(t) => Self::BigInt(*t.id_ref().value()),
+            AnyTenant::Integer(t) => Self::Integer(*t.id_ref().value()),
+            AnyTenant::Text(t) => Self::Text(t.id_ref().value().as_str().into()),
+        }
+    }
+}
+
+/// The id as PostgreSQL prints it.
+impl fmt::Display for AnyTenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Uuid(id) => id.fmt(f),
+            Self::BigInt(id) => id.fmt(f),
+            Self::Integer(id) => id.fmt(f),
+            Self::Text(id) => f.write_str(id),
+        }
+    }
+}
