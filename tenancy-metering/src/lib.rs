@@ -1,0 +1,36 @@
+//! Per-tenant usage metering for [tenancy](https://example.invalid/tenancy):
+//! what each tenant uses, for dashboards, billing and quotas.
+//!
+//! - [`MeterLayer`]: a tower layer (after the tenant layer) that counts
+//!   every request per tenant, by route and status class, with its
+//!   latency, and exports them through the [`metrics`] facade: pick any
+//!   exporter (Prometheus, OpenTelemetry, ...).
+//! - [`TenantLabels`]: the guard against label-cardinality explosions. Only
+//!   the busiest tenants, or those on chosen plans, get a `tenant` label of
+//!   their own; the rest are `"other"`.
+//! - [`UsageLedger`]: every tenant's usage under its own id, in memory,
+//!   taken in periods; [`UsageLedger::record_transaction`] adds database
+//!   use.
+//!
+//! ```
+//! use tenancy_metering::{MeterLayer, TenantLabels, UsageLedger};
+//!
+//! let ledger = UsageLedger::new(TenantLabels::top(100));
+//! let layer = MeterLayer::new(ledger.clone());
+//! // ... serve; then, every minute:
+//! for (tenant, usage) in ledger.take() {
+//!     println!("{tenant}: {} requests", usage.requests);
+//! }
+//! ```
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod labels;
+mod layer;
+mod ledger;
+pub mod names;
+mod route;
+
+pub use labels::{OTHER, TenantLabels};
+pub use layer::{MeterFuture, MeterLayer, MeterService};
+pub use ledger::{TenantUsage, UsageLedger};
