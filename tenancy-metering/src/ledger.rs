@@ -31,6 +31,16 @@ pub struct TenantUsage {
 }
 
 impl TenantUsage {
+    fn add(&mut self, other: &Self) {
+        self.requests += other.requests;
+        self.client_errors += other.client_errors;
+        self.server_errors += other.server_errors;
+        self.request_micros += other.request_micros;
+        self.transactions += other.transactions;
+        self.transaction_micros += other.transaction_micros;
+        self.rows_written += other.rows_written;
+    }
+
     /// The usage as `(metric, value)` pairs, with the metric names used in
     /// the rollups.
     pub fn metrics(&self) -> [(&'static str, u64); 7] {
@@ -172,6 +182,26 @@ impl UsageLedger {
             .record(elapsed.as_secs_f64());
         metrics::counter!(names::DB_ROWS_WRITTEN_TOTAL, names::TENANT => label)
             .increment(rows_written);
+    }
+
+    /// Puts usage that was [taken](Self::take) but could not be kept (the
+    /// database was down) back into the ledger, added to what was counted
+    /// since, so that the next flush keeps it. Nothing is counted twice as
+    /// long as each taken usage is either kept or restored.
+    pub fn restore(&self, taken: Vec<(AnyTenantId, TenantUsage)>) {
+        let mut period = self.period();
+        for (id, usage) in taken {
+            period
+                .tenants
+                .entry(id)
+                .or_insert_with(|| Entry {
+                    label: other_label(),
+                    eligible: false,
+                    usage: TenantUsage::default(),
+                })
+                .usage
+                .add(&usage);
+        }
     }
 
     /// Every tenant's usage since the last take, ordered by tenant id, and

@@ -11,6 +11,9 @@
 //! - [`UsageLedger`]: every tenant's usage under its own id, in memory,
 //!   taken in periods; [`UsageLedger::record_transaction`] adds database
 //!   use.
+//! - [`postgres::UsageStore`] (feature `postgres`): hourly and daily
+//!   rollups per tenant in PostgreSQL, append-only, with retention, under
+//!   row-level security; the `tenancy usage` command reports them.
 //!
 //! ```
 //! use tenancy_metering::{MeterLayer, TenantLabels, UsageLedger};
@@ -29,6 +32,9 @@ mod labels;
 mod layer;
 mod ledger;
 pub mod names;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres;
 mod route;
 
 pub use labels::{OTHER, TenantLabels};

@@ -237,7 +237,10 @@ async fn only_the_busiest_tenants_get_a_label_of_their_own() {
                 format!("tenancy_requests_total{{tenant={},{route}}}", t2.id()),
                 1
             ),
-            (format!("tenancy_requests_total{{tenant={OTHER},{route}}}"), 2),
+            (
+                format!("tenancy_requests_total{{tenant={OTHER},{route}}}"),
+                2
+            ),
         ])
     );
 }

@@ -1,0 +1,218 @@
+//! Usage rollups in a real PostgreSQL: flushes through the application
+//! role, which reads only its bound tenant's usage; nothing lost when the
+//! database is down; daily rollups and retention as the owner; rows that
+//! cannot be updated.
+#![cfg(feature = "postgres")]
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, SystemTime};
+
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use tenancy_core::{AnyTenant, Tenant, TenantId};
+use tenancy_metering::postgres::{Granularity, UsageLine, UsageStore};
+use tenancy_metering::{TenantLabels, UsageLedger};
+use tenancy_testing::{APP_ROLE, TestDatabase};
+
+fn tenant(slug: &str) -> AnyTenant {
+    AnyTenant::from(Tenant::builder(TenantId::new_v4(), slug.parse().unwrap()).build())
+}
+
+async fn setup() -> (TestDatabase, PgPool, PgPool) {
+    let db = tenancy_testing::test_database();
+    db.owner_sql(&UsageStore::schema_sql(APP_ROLE).unwrap())
+        .unwrap();
+    let app = PgPool::connect(db.app_url()).await.unwrap();
+    let owner = PgPool::connect(db.owner_url()).await.unwrap();
+    (db, app, owner)
+}
+
+fn whole_history() -> (SystemTime, SystemTime) {
+    (
+        SystemTime::UNIX_EPOCH,
+        SystemTime::now() + Duration::from_hours(48),
+    )
+}
+
+/// Every tenant's total of `metric` in the hourly rows, by tenant.
+async fn totals(owner: &PgPool, metric: &str) -> Vec<(String, i64)> {
+    let (from, to) = whole_history();
+    let mut sums: Vec<(String, i64)> = Vec::new();
+    for UsageLine {
+        tenant,
+        metric: m,
+        value,
+        ..
+    } in UsageStore::new(owner.clone())
+        .report(Granularity::Hour, from, to)
+        .await
+        .unwrap()
+    {
+        if m != metric {
+            continue;
+        }
+        match sums.iter_mut().find(|(t, _)| *t == tenant) {
+            Some((_, sum)) => *sum += value,
+            None => sums.push((tenant, value)),
+        }
+    }
+    sums.sort();
+    sums
+}
+
+fn id(tenant: &AnyTenant) -> String {
+    tenant.id_display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn flushes_keep_every_tenant_and_the_app_reads_only_its_own() {
+    let (_db, app, owner) = setup().await;
+    let (a, b) = (tenant("a"), tenant("b"));
+    let ledger = UsageLedger::new(TenantLabels::none());
+    for _ in 0..3 {
+        ledger.record_transaction(&a, Duration::from_millis(1), 2);
+    }
+    ledger.record_transaction(&b, Duration::from_millis(1), 7);
+    let store = UsageStore::new(app.clone());
+    // a: transactions, transaction_micros, rows_written; the same for b.
+    assert_eq!(store.flush(&ledger).await.unwrap(), 6);
+    assert_eq!(store.flush(&ledger).await.unwrap(), 0, "nothing new");
+
+    let mut expected = vec![(id(&a), 6), (id(&b), 7)];
+    expected.sort();
+    assert_eq!(totals(&owner, "rows_written").await, expected);
+
+    // The application role, bound to a, reads a's usage only; unbound, none.
+    let mut tx = app.begin().await.unwrap();
+    sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+        .bind(id(&a))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let seen: Vec<(String, String, i64)> =
+        sqlx::query_as("SELECT tenant, metric, value FROM tenancy_usage ORDER BY metric")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(
+        seen,
+        [
+            (id(&a), "rows_written".to_owned(), 6),
+            (id(&a), "transaction_micros".to_owned(), 3_000),
+            (id(&a), "transactions".to_owned(), 3),
+        ]
+    );
+    let unbound: Vec<(String,)> = sqlx::query_as("SELECT tenant FROM tenancy_usage")
+        .fetch_all(&app)
+        .await
+        .unwrap();
+    assert!(unbound.is_empty(), "{unbound:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn usage_rows_cannot_be_changed_by_anyone() {
+    let (_db, app, owner) = setup().await;
+    let ledger = UsageLedger::new(TenantLabels::none());
+    ledger.record_transaction(&tenant("a"), Duration::ZERO, 1);
+    UsageStore::new(app.clone()).flush(&ledger).await.unwrap();
+    let by_app = sqlx::query("UPDATE tenancy_usage SET value = 0")
+        .execute(&app)
+        .await
+        .unwrap_err();
+    assert!(by_app.to_string().contains("permission denied"), "{by_app}");
+    let by_app = sqlx::query("DELETE FROM tenancy_usage")
+        .execute(&app)
+        .await
+        .unwrap_err();
+    assert!(by_app.to_string().contains("permission denied"), "{by_app}");
+    let by_owner = sqlx::query("UPDATE tenancy_usage SET value = 0")
+        .execute(&owner)
+        .await
+        .unwrap_err();
+    assert!(by_owner.to_string().contains("append-only"), "{by_owner}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_flush_loses_nothing_and_counts_nothing_twice() {
+    let (db, app, owner) = setup().await;
+    let a = tenant("a");
+    let ledger = UsageLedger::new(TenantLabels::none());
+    ledger.record_transaction(&a, Duration::ZERO, 5);
+    // A pool whose database refuses: the table's owner revoked the grant.
+    db.owner_sql(&format!("REVOKE INSERT ON tenancy_usage FROM {APP_ROLE}"))
+        .unwrap();
+    let store = UsageStore::new(app.clone());
+    assert!(store.flush(&ledger).await.is_err());
+    // Counted while the database was down.
+    ledger.record_transaction(&a, Duration::ZERO, 3);
+    db.owner_sql(&format!("GRANT INSERT ON tenancy_usage TO {APP_ROLE}"))
+        .unwrap();
+    store.flush(&ledger).await.unwrap();
+    assert_eq!(totals(&owner, "rows_written").await, [(id(&a), 8)]);
+    assert_eq!(totals(&owner, "transactions").await, [(id(&a), 2)]);
+    // A pool that is closed.
+    ledger.record_transaction(&a, Duration::ZERO, 1);
+    let closed = PgPoolOptions::new().connect_lazy(db.app_url()).unwrap();
+    closed.close().await;
+    assert!(UsageStore::new(closed).flush(&ledger).await.is_err());
+    store.flush(&ledger).await.unwrap();
+    assert_eq!(totals(&owner, "rows_written").await, [(id(&a), 9)]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn finished_days_roll_up_once_and_old_rows_are_pruned() {
+    let (_db, _app, owner) = setup().await;
+    let (a, b) = (id(&tenant("a")), id(&tenant("b")));
+    // Hourly rows of three days ago and of yesterday, as flushes left them.
+    sqlx::query(
+        "INSERT INTO tenancy_usage (period_start, granularity, tenant, metric, value) \
+         SELECT date_trunc('day', now(), 'UTC') - d * interval '1 day' + h * interval '1 hour', \
+                'hour', t, 'requests', 10 * d + h \
+         FROM unnest($1::text[]) t, generate_series(1, 3, 2) d, generate_series(0, 23) h",
+    )
+    .bind([a.clone(), b.clone()])
+    .execute(&owner)
+    .await
+    .unwrap();
+    let store = UsageStore::new(owner.clone());
+    // Two days × two tenants.
+    assert_eq!(store.roll_up().await.unwrap(), 4);
+    assert_eq!(store.roll_up().await.unwrap(), 0, "rolled up once");
+
+    let (from, to) = whole_history();
+    let days = store.report(Granularity::Day, from, to).await.unwrap();
+    // Day d's total per tenant: sum over 24 hours of 10d + h = 240d + 276.
+    let values: Vec<(String, i64)> = days.iter().map(|l| (l.tenant.clone(), l.value)).collect();
+    let mut expected = vec![(a.clone(), 996), (b.clone(), 996), (a, 516), (b, 516)];
+    expected[..2].sort();
+    expected[2..].sort();
+    assert_eq!(values, expected);
+    assert!(days[0].period_start < days[2].period_start);
+
+    // Keep hourly rows for two days and daily rows for 400: the hourly rows
+    // of three days ago go (their day is rolled up), the rest stays.
+    let pruned = store
+        .prune(Duration::from_hours(48), Duration::from_hours(24 * 400))
+        .await
+        .unwrap();
+    assert_eq!(pruned, 2 * 24);
+    let hours = store.report(Granularity::Hour, from, to).await.unwrap();
+    assert_eq!(hours.len(), 2 * 24);
+    assert_eq!(
+        store.report(Granularity::Day, from, to).await.unwrap(),
+        days
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_audit_finds_nothing_wrong_with_the_usage_table() {
+    let (_db, _app, owner) = setup().await;
+    let report = tenancy_sqlx::audit::audit(
+        &owner,
+        &tenancy_sqlx::audit::AuditOptions::default().app_role(APP_ROLE),
+    )
+    .await
+    .unwrap();
+    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+}
