@@ -5,6 +5,7 @@
 //! tenancy schemas migrate  run migrations in every tenant schema, with progress
 //! tenancy manifest         write (or --check) the tenant-table manifest of the SQL macros
 //! tenancy retrofit         the plan that puts an existing database under tenant isolation
+//! tenancy usage            every tenant's usage from the metering rollups (table or JSON)
 //! tenancy completions SHELL  print a shell completion script
 //! ```
 //!
@@ -21,6 +22,7 @@ mod manifest_cmd;
 mod progress;
 mod retrofit_cmd;
 mod schemas_cmd;
+mod usage_cmd;
 
 use std::process::ExitCode;
 
@@ -28,7 +30,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 /// Tenant isolation tools: audit a PostgreSQL database, migrate tenant
 /// schemas, write the manifest of tenant tables, retrofit an existing
-/// database.
+/// database, report usage per tenant.
 #[derive(Debug, Parser)]
 #[command(name = "tenancy", version, propagate_version = true)]
 struct Cli {
@@ -45,6 +47,7 @@ enum Command {
     },
     Manifest(manifest_cmd::ManifestArgs),
     Retrofit(retrofit_cmd::RetrofitArgs),
+    Usage(usage_cmd::UsageArgs),
     /// Prints a completion script for SHELL (bash, zsh, fish, elvish,
     /// powershell) to standard output.
     Completions {
@@ -64,6 +67,7 @@ async fn main() -> ExitCode {
         } => schemas_cmd::run(args).await,
         Command::Manifest(args) => manifest_cmd::run(args).await,
         Command::Retrofit(args) => retrofit_cmd::run(args).await,
+        Command::Usage(args) => usage_cmd::run(args).await,
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

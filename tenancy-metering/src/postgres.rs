@@ -248,24 +248,37 @@ GRANT SELECT, INSERT ON {t} TO {role};
     }
 
     /// Every tenant's totals per `granularity` period starting in
-    /// `[from, to)`, ordered by period, tenant and metric. Through the
-    /// application role, only the bound tenant's rows are visible: run it
-    /// as the owner for every tenant.
+    /// `[from, to)`, ordered by period, tenant and metric. By day, a day
+    /// that is not rolled up yet (today) is summed from its hourly rows.
+    /// Through the application role, only the bound tenant's rows are
+    /// visible: run it as the owner for every tenant.
     pub async fn report(
         &self,
         granularity: Granularity,
         from: SystemTime,
         to: SystemTime,
     ) -> Result<Vec<UsageLine>, UsageError> {
+        let t = self.table.sql();
+        let rows_of = match granularity {
+            Granularity::Hour => format!(
+                "SELECT period_start, tenant, metric, value FROM {t} WHERE granularity = 'hour'"
+            ),
+            Granularity::Day => format!(
+                "SELECT period_start, tenant, metric, value FROM {t} WHERE granularity = 'day' \
+                 UNION ALL \
+                 SELECT date_trunc('day', h.period_start, 'UTC'), h.tenant, h.metric, h.value \
+                 FROM {t} h WHERE h.granularity = 'hour' AND NOT EXISTS \
+                   (SELECT 1 FROM {t} d WHERE d.granularity = 'day' \
+                      AND d.period_start = date_trunc('day', h.period_start, 'UTC'))"
+            ),
+        };
         let sql = format!(
             "SELECT extract(epoch FROM period_start)::float8, tenant, metric, sum(value)::int8 \
-             FROM {} WHERE granularity = $1 \
-               AND period_start >= to_timestamp($2) AND period_start < to_timestamp($3) \
-             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-            self.table.sql()
+             FROM ({rows_of}) r \
+             WHERE period_start >= to_timestamp($1) AND period_start < to_timestamp($2) \
+             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
         );
         let rows: Vec<(f64, String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(granularity.as_str())
             .bind(epoch(from))
             .bind(epoch(to))
             .fetch_all(&self.pool)

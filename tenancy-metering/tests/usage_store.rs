@@ -176,12 +176,15 @@ async fn finished_days_roll_up_once_and_old_rows_are_pruned() {
     .await
     .unwrap();
     let store = UsageStore::new(owner.clone());
+    let (from, to) = whole_history();
+    // By day, days not rolled up yet are summed from their hours.
+    let before = store.report(Granularity::Day, from, to).await.unwrap();
     // Two days × two tenants.
     assert_eq!(store.roll_up().await.unwrap(), 4);
     assert_eq!(store.roll_up().await.unwrap(), 0, "rolled up once");
 
-    let (from, to) = whole_history();
     let days = store.report(Granularity::Day, from, to).await.unwrap();
+    assert_eq!(days, before);
     // Day d's total per tenant: sum over 24 hours of 10d + h = 240d + 276.
     let values: Vec<(String, i64)> = days.iter().map(|l| (l.tenant.clone(), l.value)).collect();
     let mut expected = vec![(a.clone(), 996), (b.clone(), 996), (a, 516), (b, 516)];
