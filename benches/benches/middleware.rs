@@ -18,6 +18,7 @@ use tenancy_core::{
     InMemoryTenantStore, Lookup, StoreError, Tenant, TenantId, TenantKey, TenantSlug, TenantStore,
     TenantStoreExt,
 };
+use tenancy_metering::{MeterLayer, TenantLabels, UsageLedger};
 use tenancy_tower::TenantLayer;
 use tenancy_tower::strategy::{Header, Subdomain};
 use tower::{Layer, Service, ServiceExt, service_fn};
@@ -195,7 +196,12 @@ fn parts(rt: &tokio::runtime::Runtime) -> serde_json::Value {
     }) - count(|| {
         black_box(routed());
     });
+    let label = metrics::SharedString::from(std::sync::Arc::<str>::from("acme"));
     serde_json::json!({
+        "the `metrics` facade's own, per metered request (a key with labels for a counter and a histogram), without an exporter": count(|| {
+            metrics::counter!("c", "tenant" => label.clone(), "route" => label.clone(), "status" => "2xx").increment(1);
+            metrics::histogram!("h", "tenant" => label.clone(), "route" => label.clone()).record(1.0);
+        }),
         "parsing the slug (stored inline, no heap)": count(|| {
             black_box("acme".parse::<TenantSlug>().ok());
         }),
@@ -223,10 +229,18 @@ fn bench(c: &mut Criterion) {
     let plain_app = router().with_state(());
     let noop_app = router().layer(PassThrough).with_state(());
     let layered_app = router().layer(layer()).with_state(());
+    // The meter layer inside the tenant layer, without an exporter (the
+    // `metrics` facade's no-op recorder): what metering itself costs.
+    let layered_noop_app = router().layer(PassThrough).layer(layer()).with_state(());
+    let metered_app = router()
+        .layer(MeterLayer::new(UsageLedger::new(TenantLabels::top(100))))
+        .layer(layer())
+        .with_state(());
     // Warm the caches.
     rt.block_on(async {
         let _ = layered.clone().oneshot(by_header()).await;
         let _ = layered_app.clone().oneshot(by_header()).await;
+        let _ = metered_app.clone().oneshot(by_header()).await;
     });
 
     let mut group = c.benchmark_group("middleware");
@@ -254,6 +268,14 @@ fn bench(c: &mut Criterion) {
         b.to_async(&rt)
             .iter(|| layered_app.clone().oneshot(black_box(by_header())))
     });
+    group.bench_function("axum_header_noop_layer", |b| {
+        b.to_async(&rt)
+            .iter(|| layered_noop_app.clone().oneshot(black_box(by_header())))
+    });
+    group.bench_function("axum_header_metered", |b| {
+        b.to_async(&rt)
+            .iter(|| metered_app.clone().oneshot(black_box(by_header())))
+    });
     group.finish();
 
     let counts = serde_json::json!({
@@ -263,6 +285,8 @@ fn bench(c: &mut Criterion) {
         "axum_baseline": allocations(&rt, &plain_app, by_header),
         "axum_noop_layer": allocations(&rt, &noop_app, by_header),
         "axum_header": allocations(&rt, &layered_app, by_header),
+        "axum_header_noop_layer": allocations(&rt, &layered_noop_app, by_header),
+        "axum_header_metered": allocations(&rt, &metered_app, by_header),
         "parts": parts(&rt),
     });
     eprintln!("allocations per request: {counts}");

@@ -7,14 +7,12 @@ use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use http::{Request, Response};
-use metrics::SharedString;
 use pin_project_lite::pin_project;
 use tenancy_core::AnyTenant;
 use tenancy_tower::{JsonRenderer, RenderRejection, TenantRejection};
 
 use crate::UsageLedger;
-use crate::names;
-use crate::route::{Routes, status_class};
+use crate::route::{Route, Routes};
 
 /// Meters every request per tenant: counts it in a [`UsageLedger`] and
 /// exports `tenancy_requests_total` (labelled `tenant`, `route`, `status`)
@@ -123,7 +121,7 @@ where
                 },
             };
         };
-        let route = self.layer.routes.label(&request);
+        let route = self.layer.routes.of(&request);
         MeterFuture {
             state: State::Running {
                 future: self.inner.call(request),
@@ -148,28 +146,19 @@ const CLIENT_CLOSED: u16 = 499;
 struct Meter {
     ledger: UsageLedger,
     tenant: AnyTenant,
-    route: SharedString,
+    route: Route,
     started: Instant,
     status: u16,
 }
 
 impl Drop for Meter {
     fn drop(&mut self) {
-        let elapsed = self.started.elapsed();
-        let tenant = self.ledger.request(&self.tenant, self.status, elapsed);
-        metrics::counter!(
-            names::REQUESTS_TOTAL,
-            names::TENANT => tenant.clone(),
-            names::ROUTE => self.route.clone(),
-            names::STATUS => status_class(self.status),
-        )
-        .increment(1);
-        metrics::histogram!(
-            names::REQUEST_SECONDS,
-            names::TENANT => tenant,
-            names::ROUTE => self.route.clone(),
-        )
-        .record(elapsed.as_secs_f64());
+        self.ledger.request(
+            &self.tenant,
+            &self.route,
+            self.status,
+            self.started.elapsed(),
+        );
     }
 }
 

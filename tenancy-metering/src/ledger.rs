@@ -1,14 +1,16 @@
 //! [`UsageLedger`]: what each tenant used since the ledger was last taken.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use metrics::SharedString;
+use metrics::{Counter, Histogram, SharedString};
 use tenancy_core::{AnyTenant, AnyTenantId};
 
+use crate::hash::FxHashMap;
 use crate::labels::{TenantLabels, other_label, own_label};
 use crate::names;
+use crate::route::{Route, status_class};
 
 /// What one tenant used in a period.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -81,18 +83,38 @@ struct Inner {
 
 #[derive(Debug, Default)]
 struct Period {
-    tenants: HashMap<AnyTenantId, Entry>,
+    tenants: FxHashMap<AnyTenantId, Entry>,
     /// The tenants labelled in this period, chosen at the last take; `None`
     /// before the first take (the first tenants seen are labelled).
     chosen: Option<HashSet<AnyTenantId>>,
     labelled: usize,
 }
 
+/// A tenant in a period: its usage, and the handles of its exported
+/// metrics, registered once per period so that a request costs the
+/// recorder no key and no allocation.
 #[derive(Debug)]
 struct Entry {
     label: SharedString,
     eligible: bool,
     usage: TenantUsage,
+    /// By route and status class: the request counter and the duration
+    /// histogram.
+    requests: FxHashMap<(u16, u8), (Counter, Histogram)>,
+    /// The transaction counter and histogram and the rows counter.
+    transactions: Option<(Counter, Histogram, Counter)>,
+}
+
+impl Entry {
+    fn new(label: SharedString, eligible: bool) -> Self {
+        Self {
+            label,
+            eligible,
+            usage: TenantUsage::default(),
+            requests: FxHashMap::default(),
+            transactions: None,
+        }
+    }
 }
 
 impl UsageLedger {
@@ -114,14 +136,12 @@ impl UsageLedger {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs `f` on `tenant`'s entry of this period and returns its metrics
-    /// label.
-    fn update(&self, tenant: &AnyTenant, f: impl FnOnce(&mut TenantUsage)) -> SharedString {
+    /// Runs `f` on `tenant`'s entry of this period, made if need be.
+    fn update<R>(&self, tenant: &AnyTenant, f: impl FnOnce(&mut Entry) -> R) -> R {
         let id = AnyTenantId::from(tenant);
         let mut period = self.period();
         if let Some(entry) = period.tenants.get_mut(&id) {
-            f(&mut entry.usage);
-            return entry.label.clone();
+            return f(entry);
         }
         let eligible = self.inner.labels.eligible(tenant);
         let own = eligible
@@ -136,33 +156,50 @@ impl UsageLedger {
         } else {
             other_label()
         };
-        let mut usage = TenantUsage::default();
-        f(&mut usage);
-        period.tenants.insert(
-            id,
-            Entry {
-                label: label.clone(),
-                eligible,
-                usage,
-            },
-        );
-        label
+        f(period
+            .tenants
+            .entry(id)
+            .or_insert(Entry::new(label, eligible)))
     }
 
-    /// Counts a request of `tenant` answered with `status` after `elapsed`,
-    /// and returns the tenant's metrics label.
+    /// Counts a request of `tenant` to `route` answered with `status` after
+    /// `elapsed`, in the ledger and in the exported metrics.
     pub(crate) fn request(
         &self,
         tenant: &AnyTenant,
+        route: &Route,
         status: u16,
         elapsed: Duration,
-    ) -> SharedString {
-        self.update(tenant, |usage| {
+    ) {
+        self.update(tenant, |entry| {
+            let usage = &mut entry.usage;
             usage.requests += 1;
             usage.client_errors += u64::from((400..500).contains(&status));
             usage.server_errors += u64::from(status >= 500);
             usage.request_micros += micros(elapsed);
-        })
+            let class = status_class(status);
+            let label = &entry.label;
+            let (counter, histogram) = entry
+                .requests
+                .entry((route.id, class.as_bytes()[0]))
+                .or_insert_with(|| {
+                    (
+                        metrics::counter!(
+                            names::REQUESTS_TOTAL,
+                            names::TENANT => label.clone(),
+                            names::ROUTE => route.label.clone(),
+                            names::STATUS => class,
+                        ),
+                        metrics::histogram!(
+                            names::REQUEST_SECONDS,
+                            names::TENANT => label.clone(),
+                            names::ROUTE => route.label.clone(),
+                        ),
+                    )
+                });
+            counter.increment(1);
+            histogram.record(elapsed.as_secs_f64());
+        });
     }
 
     /// Counts a database transaction of `tenant` that took `elapsed` and
@@ -171,17 +208,23 @@ impl UsageLedger {
     /// `tenancy_db_transaction_duration_seconds` and
     /// `tenancy_db_rows_written_total`).
     pub fn record_transaction(&self, tenant: &AnyTenant, elapsed: Duration, rows_written: u64) {
-        let label = self.update(tenant, |usage| {
+        self.update(tenant, |entry| {
+            let usage = &mut entry.usage;
             usage.transactions += 1;
             usage.transaction_micros += micros(elapsed);
             usage.rows_written += rows_written;
+            let label = &entry.label;
+            let (transactions, seconds, rows) = entry.transactions.get_or_insert_with(|| {
+                (
+                    metrics::counter!(names::DB_TRANSACTIONS_TOTAL, names::TENANT => label.clone()),
+                    metrics::histogram!(names::DB_TRANSACTION_SECONDS, names::TENANT => label.clone()),
+                    metrics::counter!(names::DB_ROWS_WRITTEN_TOTAL, names::TENANT => label.clone()),
+                )
+            });
+            transactions.increment(1);
+            seconds.record(elapsed.as_secs_f64());
+            rows.increment(rows_written);
         });
-        metrics::counter!(names::DB_TRANSACTIONS_TOTAL, names::TENANT => label.clone())
-            .increment(1);
-        metrics::histogram!(names::DB_TRANSACTION_SECONDS, names::TENANT => label.clone())
-            .record(elapsed.as_secs_f64());
-        metrics::counter!(names::DB_ROWS_WRITTEN_TOTAL, names::TENANT => label)
-            .increment(rows_written);
     }
 
     /// Puts usage that was [taken](Self::take) but could not be kept (the
@@ -194,11 +237,7 @@ impl UsageLedger {
             period
                 .tenants
                 .entry(id)
-                .or_insert_with(|| Entry {
-                    label: other_label(),
-                    eligible: false,
-                    usage: TenantUsage::default(),
-                })
+                .or_insert_with(|| Entry::new(other_label(), false))
                 .usage
                 .add(&usage);
         }

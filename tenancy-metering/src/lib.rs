@@ -28,6 +28,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod hash;
 mod labels;
 mod layer;
 mod ledger;
