@@ -11,6 +11,9 @@
 //! - [`UsageLedger`]: every tenant's usage under its own id, in memory,
 //!   taken in periods; [`UsageLedger::record_transaction`] adds database
 //!   use.
+//! - [`QuotaLayer`]: a tenant over its plan's [`Quota`] (requests per day,
+//!   storage) gets a 429 with `Retry-After`, or a 403 for writes, with the
+//!   reason.
 //! - [`postgres::UsageStore`] (feature `postgres`): hourly and daily
 //!   rollups per tenant in PostgreSQL, append-only, with retention, under
 //!   row-level security; the `tenancy usage` command reports them.
@@ -36,8 +39,10 @@ pub mod names;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
+mod quota;
 mod route;
 
 pub use labels::{OTHER, TenantLabels};
 pub use layer::{MeterFuture, MeterLayer, MeterService};
 pub use ledger::{TenantUsage, UsageLedger};
+pub use quota::{Quota, QuotaLayer, QuotaService, Quotas};

@@ -19,7 +19,7 @@ use tracing::Instrument;
 use tracing::instrument::Instrumented;
 
 use crate::TenantRejection;
-use crate::rejection::{JsonRenderer, RenderRejection, SharedRenderer, render};
+use crate::rejection::{JsonRenderer, RenderRejection, SharedRenderer, render_with};
 use crate::resolver::{ResolutionMode, Resolver};
 use crate::strategy::{ReadClaim, Strategy, TenantClaim, TokenClaim};
 
@@ -145,7 +145,7 @@ impl<K: TenantIdType> TenantLayer<K> {
     /// layer answers: for adapters that refuse a request before
     /// [`resolve`](Self::resolve) can read it.
     pub fn render_rejection(&self, rejection: &TenantRejection) -> Response<String> {
-        render(&*self.renderer, rejection)
+        render_with(&*self.renderer, rejection)
     }
 }
 
@@ -295,7 +295,7 @@ where
             let state = match result {
                 Ok(tenant) => call_in_scope(&mut self.inner, tenant, parts, body),
                 Err(rejection) => State::Rejected {
-                    response: Some(render(&*self.renderer, &rejection)),
+                    response: Some(render_with(&*self.renderer, &rejection)),
                 },
             };
             return ResponseFuture { state };
@@ -310,7 +310,7 @@ where
             let result = resolver
                 .resolve(&mut parts)
                 .await
-                .map_err(|rejection| render(&*renderer, &rejection));
+                .map_err(|rejection| render_with(&*renderer, &rejection));
             (result, parts)
         });
         ResponseFuture {

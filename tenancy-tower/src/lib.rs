@@ -90,7 +90,7 @@ pub mod strategy;
 #[cfg(feature = "axum")]
 pub use extract::{CurrentTenant, MissingTenantLayer};
 pub use layer::{ResponseFuture, TenantLayer, TenantLayerBuilder, TenantService};
-pub use rejection::{JsonRenderer, RenderRejection, TenantRejection};
+pub use rejection::{JsonRenderer, RenderRejection, TenantRejection, render_with};
 pub use resolver::ResolutionMode;
 pub use strategy::{ClaimStatus, Strategy, TenantClaim};
 pub use tenancy_core::TenantKey;

@@ -15,6 +15,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 /// | [`Mismatch`](Self::Mismatch), [`Suspended`](Self::Suspended) | 403 |
 /// | [`NotFound`](Self::NotFound) | 404 |
 /// | [`RateLimited`](Self::RateLimited) | 429, with `Retry-After` |
+/// | [`QuotaExceeded`](Self::QuotaExceeded) | 429 with `Retry-After` for a quota that resets, 403 otherwise |
 /// | [`LayerMissing`](Self::LayerMissing) | 500 |
 /// | [`StoreUnavailable`](Self::StoreUnavailable) | 503 |
 ///
@@ -59,6 +60,19 @@ pub enum TenantRejection {
     /// one: the route has no [`TenantLayer`](crate::TenantLayer) in front of
     /// it. A server misconfiguration.
     LayerMissing,
+    /// The tenant used up a quota of its plan (for example
+    /// `tenancy-metering`'s `QuotaLayer`).
+    QuotaExceeded {
+        /// The quota, as a unit (`"requests per day"`, `"bytes of
+        /// storage"`).
+        quota: &'static str,
+        /// The plan's limit.
+        limit: u64,
+        /// For a quota that resets (per day), the whole seconds until it
+        /// does: the `Retry-After` header. `None` for a quota that does not
+        /// reset by itself (storage).
+        retry_after_secs: Option<u64>,
+    },
 }
 
 impl TenantRejection {
@@ -67,9 +81,18 @@ impl TenantRejection {
         match self {
             Self::Missing | Self::Malformed { .. } | Self::Conflict => StatusCode::BAD_REQUEST,
             Self::TokenRequired => StatusCode::UNAUTHORIZED,
-            Self::Mismatch | Self::Suspended => StatusCode::FORBIDDEN,
+            Self::Mismatch
+            | Self::Suspended
+            | Self::QuotaExceeded {
+                retry_after_secs: None,
+                ..
+            } => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. }
+            | Self::QuotaExceeded {
+                retry_after_secs: Some(_),
+                ..
+            } => StatusCode::TOO_MANY_REQUESTS,
             Self::LayerMissing => StatusCode::INTERNAL_SERVER_ERROR,
             Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -88,6 +111,7 @@ impl TenantRejection {
             Self::StoreUnavailable => "tenant_store_unavailable",
             Self::RateLimited { .. } => "tenant_rate_limited",
             Self::LayerMissing => "tenant_layer_missing",
+            Self::QuotaExceeded { .. } => "tenant_quota_exceeded",
         }
     }
 
@@ -108,6 +132,34 @@ impl TenantRejection {
             Self::LayerMissing => {
                 "No tenant was resolved for this request: add TenantLayer in front of this route (and of the per-tenant limits)".to_owned()
             }
+            Self::QuotaExceeded {
+                quota,
+                limit,
+                retry_after_secs: Some(secs),
+            } => format!(
+                "The tenant's plan allows {limit} {quota}, and they are used up; the quota resets in {secs} s"
+            ),
+            Self::QuotaExceeded {
+                quota,
+                limit,
+                retry_after_secs: None,
+            } => format!(
+                "The tenant's plan allows {limit} {quota}, and they are used up; this is refused until the tenant uses less or its plan allows more"
+            ),
+        }
+    }
+
+    /// When to try again, in whole seconds (at least 1), for a rejection
+    /// that passes: [`RateLimited`](Self::RateLimited) and a
+    /// [`QuotaExceeded`](Self::QuotaExceeded) that resets.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after_secs }
+            | Self::QuotaExceeded {
+                retry_after_secs: Some(retry_after_secs),
+                ..
+            } => Some((*retry_after_secs).max(1)),
+            _ => None,
         }
     }
 }
@@ -165,19 +217,21 @@ pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value) -> Res
 
 pub(crate) type SharedRenderer = Arc<dyn RenderRejection>;
 
-/// Renders `rejection` with `renderer`, adds `Retry-After` to a
-/// [`RateLimited`](TenantRejection::RateLimited) answer that lacks it, and
-/// logs it at `TRACE` (target `tenancy_tower::rejection`).
-pub(crate) fn render(
+/// Renders `rejection` with `renderer` as every layer of the SDK does:
+/// adds `Retry-After` ([`TenantRejection::retry_after_secs`]) to an answer
+/// that lacks it, and logs it at `TRACE` (target
+/// `tenancy_tower::rejection`). For layers outside this crate that answer
+/// with a [`TenantRejection`].
+pub fn render_with(
     renderer: &dyn RenderRejection,
     rejection: &TenantRejection,
 ) -> Response<String> {
     let mut response = renderer.render(rejection);
-    if let TenantRejection::RateLimited { retry_after_secs } = rejection {
+    if let Some(retry_after_secs) = rejection.retry_after_secs() {
         response
             .headers_mut()
             .entry(header::RETRY_AFTER)
-            .or_insert_with(|| HeaderValue::from((*retry_after_secs).max(1)));
+            .or_insert_with(|| HeaderValue::from(retry_after_secs));
     }
     tracing::trace!(
         target: "tenancy_tower::rejection",
@@ -195,7 +249,7 @@ pub(crate) struct Renderer(pub(crate) SharedRenderer);
 
 impl Renderer {
     pub(crate) fn render(&self, rejection: &TenantRejection) -> Response<String> {
-        render(&*self.0, rejection)
+        render_with(&*self.0, rejection)
     }
 }
 

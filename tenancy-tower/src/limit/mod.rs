@@ -115,7 +115,9 @@ pin_project! {
 }
 
 impl<F, G> LimitFuture<F, G> {
-    pub(crate) fn rejected(response: Response<String>) -> Self {
+    /// A future that answers `response` at once (for per-tenant layers
+    /// outside this crate, such as `tenancy-metering`'s quotas).
+    pub fn rejected(response: Response<String>) -> Self {
         Self {
             state: LimitState::Rejected {
                 response: Some(response),
@@ -123,7 +125,9 @@ impl<F, G> LimitFuture<F, G> {
         }
     }
 
-    pub(crate) fn running(future: F, guard: G) -> Self {
+    /// A future that runs the inner service's `future`, holding `guard`
+    /// until it is done or dropped.
+    pub fn running(future: F, guard: G) -> Self {
         Self {
             state: LimitState::Running { future, guard },
         }
