@@ -7,9 +7,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Args, ValueEnum};
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{Connection, PgConnection};
+use sqlx::{Connection, PgConnection, PgPool};
 use tenancy_metering::names;
-use tenancy_metering::postgres::{Granularity, UsageLine, UsageStore};
+use tenancy_metering::postgres::{Granularity, StorageMeter, UsageError, UsageLine, UsageStore};
 
 /// Reports every tenant's usage from the metering rollups.
 ///
@@ -44,9 +44,35 @@ pub(crate) struct UsageArgs {
     /// With --roll-up: then delete daily rows older than this many days.
     #[arg(long, value_name = "DAYS", requires_all = ["roll_up", "keep_hours"])]
     keep_days: Option<u64>,
+    /// Instead of the rollups: measure every tenant's storage now (rows
+    /// and bytes in each table with a tenant column), as a role that
+    /// bypasses row-level security.
+    #[arg(long, conflicts_with_all = ["by", "days", "roll_up"])]
+    storage: bool,
+    /// With --storage: the tenant column that marks tenant tables.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "tenant_id",
+        requires = "storage"
+    )]
+    tenant_column: String,
+    /// With --storage: estimate from this percentage of each table's pages
+    /// (cheaper on big tables, poor for small tenants).
+    #[arg(long, value_name = "PERCENT", requires = "storage", value_parser = percent)]
+    sample: Option<f64>,
     /// A JSON array, one object per tenant and period.
     #[arg(long)]
     json: bool,
+}
+
+fn percent(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(p) if p > 0.0 && p <= 100.0 => Ok(p),
+        _ => Err(format!(
+            "`{value}` is not a percentage above 0 and at most 100"
+        )),
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -67,6 +93,9 @@ const COLUMNS: [(&str, &str); 6] = [
 
 /// Runs `tenancy usage`.
 pub(crate) async fn run(args: UsageArgs) -> ExitCode {
+    if args.storage {
+        return storage(&args).await;
+    }
     let granularity = match args.by {
         By::Day => Granularity::Day,
         By::Hour => Granularity::Hour,
@@ -80,16 +109,7 @@ pub(crate) async fn run(args: UsageArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     let lines = async {
-        // A first connection fails fast with the server's answer (a pool
-        // retries until its timeout).
-        PgConnection::connect(&args.database_url)
-            .await?
-            .close()
-            .await?;
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&args.database_url)
-            .await?;
+        let pool = connect(&args.database_url).await?;
         let store = UsageStore::new(pool).with_table(&args.table)?;
         if args.roll_up {
             let added = store.roll_up().await?;
@@ -115,6 +135,59 @@ pub(crate) async fn run(args: UsageArgs) -> ExitCode {
         println!("{}", json(&rows));
     } else {
         print!("{}", table(&rows, args.by));
+    }
+    ExitCode::SUCCESS
+}
+
+/// A pool of one connection to `url`. A first connection fails fast with
+/// the server's answer (a pool retries until its timeout).
+async fn connect(url: &str) -> Result<PgPool, sqlx::Error> {
+    PgConnection::connect(url).await?.close().await?;
+    PgPoolOptions::new().max_connections(1).connect(url).await
+}
+
+/// `tenancy usage --storage`.
+async fn storage(args: &UsageArgs) -> ExitCode {
+    let measured = async {
+        let pool = connect(&args.database_url).await?;
+        let meter = StorageMeter::discover(&pool, &args.tenant_column).await?;
+        let started = std::time::Instant::now();
+        let measured = meter.measure_all(&pool, args.sample).await?;
+        Ok::<_, UsageError>((meter, measured, started.elapsed()))
+    };
+    let (meter, measured, took) = match measured.await {
+        Ok(measured) => measured,
+        Err(err) => return crate::unavailable("usage", err),
+    };
+    let measured: Vec<_> = measured
+        .into_iter()
+        .filter(|s| args.tenant.as_deref().is_none_or(|t| t == s.tenant))
+        .collect();
+    eprintln!(
+        "measured {} tables in {} ms{}",
+        meter.tables().count(),
+        took.as_millis(),
+        args.sample
+            .map(|p| format!(" (estimated from {p}% of their pages)"))
+            .unwrap_or_default()
+    );
+    if args.json {
+        let json: Vec<serde_json::Value> = measured
+            .iter()
+            .map(|s| serde_json::json!({"tenant": s.tenant, "rows": s.rows, "bytes": s.bytes}))
+            .collect();
+        println!("{}", serde_json::Value::from(json));
+    } else {
+        let width = measured
+            .iter()
+            .map(|s| s.tenant.len())
+            .max()
+            .unwrap_or(0)
+            .max(6);
+        println!("{:<width$}  {:>12}  {:>14}", "tenant", "rows", "bytes");
+        for s in &measured {
+            println!("{:<width$}  {:>12}  {:>14}", s.tenant, s.rows, s.bytes);
+        }
     }
     ExitCode::SUCCESS
 }

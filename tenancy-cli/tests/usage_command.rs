@@ -140,3 +140,66 @@ fn bad_arguments_and_databases_are_exit_code_2() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).starts_with("tenancy usage: "), "{}", text(&out));
 }
+
+#[test]
+fn measures_each_tenants_storage() {
+    let db = tenancy_testing::test_database();
+    db.create_tenant_table("orders", "id int NOT NULL, item text NOT NULL")
+        .unwrap();
+    let (a, b) = (tenant("a"), tenant("b"));
+    for (t, n) in [(&a, 3), (&b, 5)] {
+        db.owner_sql(&format!(
+            "SET app.tenant_id = '{}'; INSERT INTO orders (id, item) SELECT g, 'x' FROM generate_series(1, {n}) g;",
+            t.id_display()
+        ))
+        .unwrap();
+    }
+    let out = tenancy(&[
+        "usage",
+        "--database-url",
+        db.admin_url(),
+        "--storage",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("measured 1 tables"), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut rows: Vec<(String, u64)> = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            assert!(s["bytes"].as_u64().unwrap() > 0);
+            (
+                s["tenant"].as_str().unwrap().to_owned(),
+                s["rows"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    rows.sort();
+    let mut expected = vec![
+        (a.id_display().to_string(), 3),
+        (b.id_display().to_string(), 5),
+    ];
+    expected.sort();
+    assert_eq!(rows, expected);
+    // As the application role, under row-level security: no tenant, nothing.
+    let out = tenancy(&["usage", "--database-url", db.app_url(), "--storage"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        1,
+        "{}",
+        text(&out)
+    );
+    // A sample is a percentage.
+    let out = tenancy(&[
+        "usage",
+        "--database-url",
+        db.admin_url(),
+        "--storage",
+        "--sample",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
