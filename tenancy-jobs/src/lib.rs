@@ -1,0 +1,33 @@
+//! Background jobs that run in their tenant's scope or not at all, for
+//! [apalis](https://docs.rs/apalis) workers.
+//!
+//! A request that queues work for later loses its tenant when the request
+//! ends: the job must carry it. [`TenantJob`](tenancy_core::TenantJob)
+//! envelopes carry the tenant's id with the payload (sealed with an HMAC
+//! when the queue is not fully trusted, feature `sealed`), and
+//! [`TenantJobLayer`] on the worker resolves that tenant, refuses jobs
+//! whose tenant is unknown, suspended or forged, and runs the rest inside
+//! the tenant's scope, where `TenantContext::current()` and
+//! `TenantPool::begin_current()` are that tenant's.
+//!
+//! ```no_run
+//! use apalis_core::backend::TaskSink;
+//! use tenancy_core::{TenantContext, TenantJob};
+//!
+//! # async fn enqueue(pool: sqlx::PgPool) -> Result<(), Box<dyn std::error::Error>> {
+//! // In a request handler, inside the request's tenant scope:
+//! let mut queue = apalis_postgres::PostgresStorage::<TenantJob<u64>>::new(&pool);
+//! queue.push(TenantJob::new(42)?).await?;
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod envelope;
+mod error;
+mod layer;
+
+pub use envelope::Envelope;
+pub use error::JobRejected;
+pub use layer::{TenantJobFuture, TenantJobLayer, TenantJobService};
