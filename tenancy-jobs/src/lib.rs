@@ -10,6 +10,12 @@
 //! the tenant's scope, where `TenantContext::current()` and
 //! `TenantPool::begin_current()` are that tenant's.
 //!
+//! [`TierQueues`] sends each tenant's jobs to its tier's queue (a shared
+//! queue for the free plan, a queue per paid plan, a queue per tenant for
+//! dedicated plans), and [`TenantQueues`] (feature `postgres`, on by
+//! default) enqueues them so that tenants sharing a queue are served in
+//! turns: one tenant's 10,000 jobs do not hold up another tenant's one.
+//!
 //! ```no_run
 //! use apalis_core::backend::TaskSink;
 //! use tenancy_core::{TenantContext, TenantJob};
@@ -27,7 +33,14 @@
 mod envelope;
 mod error;
 mod layer;
+#[cfg(feature = "postgres")]
+mod queues;
+mod tiers;
 
 pub use envelope::Envelope;
 pub use error::JobRejected;
 pub use layer::{TenantJobFuture, TenantJobLayer, TenantJobService};
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use queues::{EnqueueError, TENANT_METADATA, TenantQueues};
+pub use tiers::TierQueues;

@@ -1,3 +1,4 @@
+#![cfg(feature = "postgres")]
 //! A real apalis worker on PostgreSQL: each job runs in its own tenant's
 //! scope and writes only that tenant's rows (through the application role,
 //! under row-level security); a job for an unknown or suspended tenant, or
