@@ -16,6 +16,13 @@
 //! default) enqueues them so that tenants sharing a queue are served in
 //! turns: one tenant's 10,000 jobs do not hold up another tenant's one.
 //!
+//! The queue's tables are not tenant tables: they hold every tenant's jobs.
+//! Reach them through a role of their own (the workers' and the
+//! producers'), not through the application role that serves tenant
+//! requests, or a raw `SELECT` in one tenant's transaction could read
+//! another tenant's job payloads. Where the queue itself is not trusted,
+//! seal the envelopes: a forged tenant id then fails the seal.
+//!
 //! ```no_run
 //! use apalis_core::backend::TaskSink;
 //! use tenancy_core::{TenantContext, TenantJob};
