@@ -82,23 +82,7 @@ impl MeterLayer {
     }
 }
 
-impl<S> tower_layer::Layer<S> for MeterLayer {
-    type Service = MeterService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        MeterService {
-            inner,
-            layer: self.clone(),
-        }
-    }
-}
-
-/// The service of [`MeterLayer`].
-#[derive(Debug, Clone)]
-pub struct MeterService<S> {
-    inner: S,
-    layer: MeterLayer,
-}
+layer_service!(MeterLayer, MeterService);
 
 impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for MeterService<S>
 where

@@ -31,6 +31,31 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// For a layer that holds its state in a cloneable `$layer`: its tower
+/// `Layer` impl and its service type `$service`, which holds the inner
+/// service and a clone of the layer.
+macro_rules! layer_service {
+    ($layer:ident, $service:ident) => {
+        impl<S> tower_layer::Layer<S> for $layer {
+            type Service = $service<S>;
+
+            fn layer(&self, inner: S) -> Self::Service {
+                $service {
+                    inner,
+                    layer: self.clone(),
+                }
+            }
+        }
+
+        #[doc = concat!("The service of [`", stringify!($layer), "`].")]
+        #[derive(Debug, Clone)]
+        pub struct $service<S> {
+            inner: S,
+            layer: $layer,
+        }
+    };
+}
+
 mod hash;
 mod labels;
 mod layer;

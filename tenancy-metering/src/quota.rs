@@ -243,23 +243,7 @@ fn is_write(method: &Method) -> bool {
     )
 }
 
-impl<S> tower_layer::Layer<S> for QuotaLayer {
-    type Service = QuotaService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        QuotaService {
-            inner,
-            layer: self.clone(),
-        }
-    }
-}
-
-/// The service of [`QuotaLayer`].
-#[derive(Debug, Clone)]
-pub struct QuotaService<S> {
-    inner: S,
-    layer: QuotaLayer,
-}
+layer_service!(QuotaLayer, QuotaService);
 
 impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for QuotaService<S>
 where

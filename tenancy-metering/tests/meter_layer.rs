@@ -101,6 +101,16 @@ fn metrics(snapshotter: &Snapshotter) -> BTreeMap<String, u64> {
         .collect()
 }
 
+/// A real recorder for this test's thread (the tests run on tokio's
+/// current-thread runtime), and what reads it.
+fn recording() -> (Snapshotter, metrics::LocalRecorderGuard<'static>) {
+    let recorder: &'static DebuggingRecorder = Box::leak(Box::new(DebuggingRecorder::new()));
+    (
+        recorder.snapshotter(),
+        metrics::set_default_local_recorder(recorder),
+    )
+}
+
 fn id(tenant: &Tenant) -> AnyTenantId {
     AnyTenantId::Uuid(*tenant.id_ref().value())
 }
@@ -115,9 +125,7 @@ fn usage_of(taken: &[(AnyTenantId, TenantUsage)], tenant: &Tenant) -> TenantUsag
 
 #[tokio::test]
 async fn every_request_is_counted_under_its_tenant_route_and_status() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let _local = metrics::set_default_local_recorder(&recorder);
+    let (snapshotter, _local) = recording();
     let w = world(&["pro", "pro"]);
     let (acme, globex) = (&w.tenants[0], &w.tenants[1]);
     let ledger = UsageLedger::new(TenantLabels::top(10));
@@ -183,9 +191,7 @@ async fn every_request_is_counted_under_its_tenant_route_and_status() {
 
 #[tokio::test]
 async fn only_the_busiest_tenants_get_a_label_of_their_own() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let _local = metrics::set_default_local_recorder(&recorder);
+    let (snapshotter, _local) = recording();
     let w = world(&["free", "free", "free"]);
     let [t0, t1, t2] = [&w.tenants[0], &w.tenants[1], &w.tenants[2]];
     let ledger = UsageLedger::new(TenantLabels::top(1));
@@ -247,9 +253,7 @@ async fn only_the_busiest_tenants_get_a_label_of_their_own() {
 
 #[tokio::test]
 async fn labels_by_plan_leave_other_plans_as_other() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let _local = metrics::set_default_local_recorder(&recorder);
+    let (snapshotter, _local) = recording();
     let w = world(&["free", "enterprise", "pro"]);
     let ledger = UsageLedger::new(TenantLabels::plans(["enterprise", "pro"]).max(1));
     let app = app(&w, &ledger);
@@ -308,9 +312,7 @@ async fn without_the_tenant_layer_inside_it_answers_500_and_counts_nothing() {
 
 #[tokio::test]
 async fn a_request_dropped_before_its_answer_is_counted_as_client_closed() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let _local = metrics::set_default_local_recorder(&recorder);
+    let (snapshotter, _local) = recording();
     let w = world(&["pro"]);
     let ledger = UsageLedger::new(TenantLabels::top(10));
     let app = app(&w, &ledger);
@@ -333,9 +335,7 @@ async fn a_request_dropped_before_its_answer_is_counted_as_client_closed() {
 
 #[tokio::test]
 async fn transactions_are_counted_with_their_rows() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let _local = metrics::set_default_local_recorder(&recorder);
+    let (snapshotter, _local) = recording();
     let w = world(&["pro"]);
     let tenant = AnyTenant::from(w.tenants[0].clone());
     let ledger = UsageLedger::new(TenantLabels::top(10));
