@@ -13,7 +13,7 @@ use sqlx::PgPool;
 use tenancy_core::{AnyTenant, Tenant, TenantId};
 use tenancy_metering::postgres::UsageStore;
 use tenancy_metering::{TenantLabels, UsageLedger};
-use tenancy_testing::APP_ROLE;
+use tenancy_testing::{APP_ROLE, PROVISIONER_ROLE};
 
 fn tenant(slug: &str) -> AnyTenant {
     AnyTenant::from(Tenant::builder(TenantId::new_v4(), slug.parse().unwrap()).build())
@@ -22,19 +22,19 @@ fn tenant(slug: &str) -> AnyTenant {
 #[tokio::test(flavor = "multi_thread")]
 async fn reports_each_tenants_usage_per_day() {
     let db = tenancy_testing::test_database();
-    db.owner_sql(&UsageStore::schema_sql(APP_ROLE).unwrap())
+    db.owner_sql(&UsageStore::schema_sql(PROVISIONER_ROLE, APP_ROLE).unwrap())
         .unwrap();
     let (a, b) = (tenant("a"), tenant("b"));
     let (a_id, b_id) = (a.id_display().to_string(), b.id_display().to_string());
-    // Today, through the application role: a wrote 6 rows in 3
+    // Today, through the flusher's role: a wrote 6 rows in 3
     // transactions, b 7 in one.
     let ledger = UsageLedger::new(TenantLabels::none());
     for _ in 0..3 {
         ledger.record_transaction(&a, Duration::from_millis(2), 2);
     }
     ledger.record_transaction(&b, Duration::from_millis(2), 7);
-    let app = PgPool::connect(db.app_url()).await.unwrap();
-    UsageStore::new(app).flush(&ledger).await.unwrap();
+    let meter = PgPool::connect(db.provisioner_url()).await.unwrap();
+    UsageStore::new(meter).flush(&ledger).await.unwrap();
     // Yesterday: a served 24 requests, one per hour.
     db.owner_sql(&format!(
         "INSERT INTO tenancy_usage (period_start, granularity, tenant, metric, value) \

@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use tenancy_core::{Tenant, TenantId};
 use tenancy_metering::postgres::{StorageMeter, UsageStore};
 use tenancy_sqlx::TenantPool;
-use tenancy_testing::{APP_ROLE, TestDatabase};
+use tenancy_testing::{APP_ROLE, PROVISIONER_ROLE, TestDatabase};
 
 struct World {
     _db: TestDatabase,
@@ -27,7 +27,7 @@ async fn world(n: u32) -> World {
     db.create_tenant_table("order_lines", "order_id int NOT NULL, qty int NOT NULL")
         .unwrap();
     // Not a tenant table (its tenant column is `tenant`).
-    db.owner_sql(&UsageStore::schema_sql(APP_ROLE).unwrap())
+    db.owner_sql(&UsageStore::schema_sql(PROVISIONER_ROLE, APP_ROLE).unwrap())
         .unwrap();
     let tenant = |slug: &str| Tenant::builder(TenantId::new_v4(), slug.parse().unwrap()).build();
     let (a, b) = (tenant("a"), tenant("b"));

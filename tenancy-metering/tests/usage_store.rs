@@ -10,21 +10,33 @@ use std::time::{Duration, SystemTime};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tenancy_core::{AnyTenant, Tenant, TenantId};
-use tenancy_metering::postgres::{Granularity, UsageLine, UsageStore};
+use tenancy_metering::postgres::{Granularity, UsageError, UsageLine, UsageStore};
 use tenancy_metering::{TenantLabels, UsageLedger};
-use tenancy_testing::{APP_ROLE, TestDatabase};
+use tenancy_testing::{APP_ROLE, PROVISIONER_ROLE, TestDatabase};
 
 fn tenant(slug: &str) -> AnyTenant {
     AnyTenant::from(Tenant::builder(TenantId::new_v4(), slug.parse().unwrap()).build())
 }
 
-async fn setup() -> (TestDatabase, PgPool, PgPool) {
+/// The flusher writes as a role of its own (here the harness's
+/// provisioner); the application role only reads.
+struct Setup {
+    db: TestDatabase,
+    meter: PgPool,
+    app: PgPool,
+    owner: PgPool,
+}
+
+async fn setup() -> Setup {
     let db = tenancy_testing::test_database();
-    db.owner_sql(&UsageStore::schema_sql(APP_ROLE).unwrap())
+    db.owner_sql(&UsageStore::schema_sql(PROVISIONER_ROLE, APP_ROLE).unwrap())
         .unwrap();
-    let app = PgPool::connect(db.app_url()).await.unwrap();
-    let owner = PgPool::connect(db.owner_url()).await.unwrap();
-    (db, app, owner)
+    Setup {
+        meter: PgPool::connect(db.provisioner_url()).await.unwrap(),
+        app: PgPool::connect(db.app_url()).await.unwrap(),
+        owner: PgPool::connect(db.owner_url()).await.unwrap(),
+        db,
+    }
 }
 
 fn whole_history() -> (SystemTime, SystemTime) {
@@ -66,14 +78,19 @@ fn id(tenant: &AnyTenant) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn flushes_keep_every_tenant_and_the_app_reads_only_its_own() {
-    let (_db, app, owner) = setup().await;
+    let Setup {
+        db: _db,
+        meter,
+        app,
+        owner,
+    } = setup().await;
     let (a, b) = (tenant("a"), tenant("b"));
     let ledger = UsageLedger::new(TenantLabels::none());
     for _ in 0..3 {
         ledger.record_transaction(&a, Duration::from_millis(1), 2);
     }
     ledger.record_transaction(&b, Duration::from_millis(1), 7);
-    let store = UsageStore::new(app.clone());
+    let store = UsageStore::new(meter.clone());
     // a: transactions, transaction_micros, rows_written; the same for b.
     assert_eq!(store.flush(&ledger).await.unwrap(), 6);
     assert_eq!(store.flush(&ledger).await.unwrap(), 0, "nothing new");
@@ -108,14 +125,72 @@ async fn flushes_keep_every_tenant_and_the_app_reads_only_its_own() {
         .await
         .unwrap();
     assert!(unbound.is_empty(), "{unbound:?}");
+    // The flusher's role reads nothing.
+    let by_meter = sqlx::query("SELECT tenant FROM tenancy_usage")
+        .fetch_all(&meter)
+        .await
+        .unwrap_err();
+    assert!(
+        by_meter.to_string().contains("permission denied"),
+        "{by_meter}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn code_in_one_tenants_transaction_cannot_charge_another() {
+    let Setup {
+        db: _db,
+        app,
+        owner,
+        ..
+    } = setup().await;
+    let (a, b) = (tenant("a"), tenant("b"));
+    let mut tx = app.begin().await.unwrap();
+    sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+        .bind(id(&a))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let charged = sqlx::query(
+        "INSERT INTO tenancy_usage (period_start, granularity, tenant, metric, value) \
+         VALUES (now(), 'hour', $1, 'requests', 1000000)",
+    )
+    .bind(id(&b))
+    .execute(&mut *tx)
+    .await
+    .unwrap_err();
+    tx.rollback().await.unwrap();
+    assert!(
+        charged.to_string().contains("permission denied"),
+        "{charged}"
+    );
+    assert!(totals(&owner, "requests").await.is_empty());
+    // And the migration refuses to give one role both sides.
+    assert!(matches!(
+        UsageStore::schema_sql(APP_ROLE, APP_ROLE),
+        Err(UsageError::SharedRole(role)) if role == APP_ROLE
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn usage_rows_cannot_be_changed_by_anyone() {
-    let (_db, app, owner) = setup().await;
+    let Setup {
+        db: _db,
+        meter,
+        app,
+        owner,
+    } = setup().await;
     let ledger = UsageLedger::new(TenantLabels::none());
     ledger.record_transaction(&tenant("a"), Duration::ZERO, 1);
-    UsageStore::new(app.clone()).flush(&ledger).await.unwrap();
+    UsageStore::new(meter.clone()).flush(&ledger).await.unwrap();
+    let by_meter = sqlx::query("UPDATE tenancy_usage SET value = 0")
+        .execute(&meter)
+        .await
+        .unwrap_err();
+    assert!(
+        by_meter.to_string().contains("permission denied"),
+        "{by_meter}"
+    );
     let by_app = sqlx::query("UPDATE tenancy_usage SET value = 0")
         .execute(&app)
         .await
@@ -135,25 +210,33 @@ async fn usage_rows_cannot_be_changed_by_anyone() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_flush_loses_nothing_and_counts_nothing_twice() {
-    let (db, app, owner) = setup().await;
+    let Setup {
+        db, meter, owner, ..
+    } = setup().await;
     let a = tenant("a");
     let ledger = UsageLedger::new(TenantLabels::none());
     ledger.record_transaction(&a, Duration::ZERO, 5);
     // A pool whose database refuses: the table's owner revoked the grant.
-    db.owner_sql(&format!("REVOKE INSERT ON tenancy_usage FROM {APP_ROLE}"))
-        .unwrap();
-    let store = UsageStore::new(app.clone());
+    db.owner_sql(&format!(
+        "REVOKE INSERT ON tenancy_usage FROM {PROVISIONER_ROLE}"
+    ))
+    .unwrap();
+    let store = UsageStore::new(meter.clone());
     assert!(store.flush(&ledger).await.is_err());
     // Counted while the database was down.
     ledger.record_transaction(&a, Duration::ZERO, 3);
-    db.owner_sql(&format!("GRANT INSERT ON tenancy_usage TO {APP_ROLE}"))
-        .unwrap();
+    db.owner_sql(&format!(
+        "GRANT INSERT ON tenancy_usage TO {PROVISIONER_ROLE}"
+    ))
+    .unwrap();
     store.flush(&ledger).await.unwrap();
     assert_eq!(totals(&owner, "rows_written").await, [(id(&a), 8)]);
     assert_eq!(totals(&owner, "transactions").await, [(id(&a), 2)]);
     // A pool that is closed.
     ledger.record_transaction(&a, Duration::ZERO, 1);
-    let closed = PgPoolOptions::new().connect_lazy(db.app_url()).unwrap();
+    let closed = PgPoolOptions::new()
+        .connect_lazy(db.provisioner_url())
+        .unwrap();
     closed.close().await;
     assert!(UsageStore::new(closed).flush(&ledger).await.is_err());
     store.flush(&ledger).await.unwrap();
@@ -162,7 +245,7 @@ async fn a_failed_flush_loses_nothing_and_counts_nothing_twice() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn finished_days_roll_up_once_and_old_rows_are_pruned() {
-    let (_db, _app, owner) = setup().await;
+    let Setup { db: _db, owner, .. } = setup().await;
     let (a, b) = (id(&tenant("a")), id(&tenant("b")));
     // Hourly rows of three days ago and of yesterday, as flushes left them.
     sqlx::query(
@@ -210,7 +293,7 @@ async fn finished_days_roll_up_once_and_old_rows_are_pruned() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_audit_finds_nothing_wrong_with_the_usage_table() {
-    let (_db, _app, owner) = setup().await;
+    let Setup { db: _db, owner, .. } = setup().await;
     let report = tenancy_sqlx::audit::audit(
         &owner,
         &tenancy_sqlx::audit::AuditOptions::default().app_role(APP_ROLE),

@@ -8,12 +8,13 @@
 //! refuses it), so a report is a sum, and a flush that failed can be
 //! retried without counting anything twice.
 //!
-//! The table is under row-level security like any tenant table: the
-//! application role may insert the usage of every tenant (a flush writes
-//! them all at once), but reads only the usage of the tenant its
-//! transaction is bound to (a "your usage" page). Rolling up, pruning and
-//! reports across tenants are for the table's owner, the operator (the
-//! `tenancy usage` command).
+//! The table is under row-level security like any tenant table. The
+//! flusher's role may insert the usage of every tenant (a flush writes them
+//! all at once) and read none; the application role reads only the usage
+//! of the tenant its transaction is bound to (a "your usage" page) and
+//! writes none, so code inside one tenant's transaction cannot charge
+//! another. Rolling up, pruning and reports across tenants are for the
+//! table's owner, the operator (the `tenancy usage` command).
 //!
 //! [`StorageMeter`] measures rows and bytes per tenant in the tenant
 //! tables: every tenant at once as the owner (exactly, or from a sample of
@@ -37,4 +38,10 @@ pub enum UsageError {
     /// A table, schema or setting name is not a valid identifier.
     #[error("usage store: {0}")]
     Name(#[from] InvalidName),
+    /// The role that writes every tenant's usage is also the role that
+    /// reads it (the application role).
+    #[error(
+        "usage store: `{0}` cannot both write every tenant's usage and serve tenants: give the flusher a role of its own"
+    )]
+    SharedRole(String),
 }

@@ -50,10 +50,11 @@ pub struct UsageLine {
 /// use tenancy_metering::postgres::UsageStore;
 /// use tenancy_metering::{TenantLabels, UsageLedger};
 ///
-/// # async fn run(app_pool: sqlx::PgPool) -> Result<(), tenancy_metering::postgres::UsageError> {
+/// # async fn run(meter_pool: sqlx::PgPool) -> Result<(), tenancy_metering::postgres::UsageError> {
 /// let ledger = UsageLedger::new(TenantLabels::top(100));
-/// let store = UsageStore::new(app_pool);
-/// // The migration (as the owner): UsageStore::schema_sql("app")?
+/// // Through the flusher's own role, not the application role.
+/// let store = UsageStore::new(meter_pool);
+/// // The migration (as the owner): UsageStore::schema_sql("meter", "app")?
 /// loop {
 ///     tokio::time::sleep(Duration::from_secs(60)).await;
 ///     store.flush(&ledger).await?;
@@ -88,21 +89,39 @@ impl UsageStore {
 
     /// The migration that creates the default table, run as its owner:
     /// the table, its index, the trigger that refuses updates, row-level
-    /// security with the default tenant setting, and `app_role`'s grants
-    /// (`SELECT` and `INSERT`, nothing else).
-    pub fn schema_sql(app_role: &str) -> Result<String, UsageError> {
-        Self::schema_sql_for(Self::DEFAULT_TABLE, app_role, &SettingName::default())
+    /// security with the default tenant setting, and two roles' grants:
+    ///
+    /// - `writer_role` (the flusher's pool) may `INSERT` the usage of every
+    ///   tenant, and read nothing;
+    /// - `reader_role` (the application role) may `SELECT` the usage of the
+    ///   tenant its transaction is bound to, and write nothing.
+    ///
+    /// They must differ: a role that may write every tenant's usage, used to
+    /// serve tenant requests, would let code inside one tenant's transaction
+    /// (a raw `INSERT`) charge another tenant.
+    pub fn schema_sql(writer_role: &str, reader_role: &str) -> Result<String, UsageError> {
+        Self::schema_sql_for(
+            Self::DEFAULT_TABLE,
+            writer_role,
+            reader_role,
+            &SettingName::default(),
+        )
     }
 
     /// [`schema_sql`](Self::schema_sql) for another table or tenant
     /// setting.
     pub fn schema_sql_for(
         table: &str,
-        app_role: &str,
+        writer_role: &str,
+        reader_role: &str,
         setting: &SettingName,
     ) -> Result<String, UsageError> {
         let table = Ident::new(table)?;
-        let role = Ident::new(app_role)?;
+        let writer = Ident::new(writer_role)?;
+        let reader = Ident::new(reader_role)?;
+        if writer == reader {
+            return Err(UsageError::SharedRole(writer_role.to_owned()));
+        }
         let name = table.unqualified();
         let t = table.sql();
         let tenant = setting.policy_expr(IdSqlType::Text);
@@ -125,11 +144,12 @@ CREATE TRIGGER "{name}_append_only" BEFORE UPDATE ON {t}
     FOR EACH ROW EXECUTE FUNCTION "{name}_append_only"();
 ALTER TABLE {t} ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS "{name}_read" ON {t};
-CREATE POLICY "{name}_read" ON {t} FOR SELECT USING (tenant = {tenant});
+CREATE POLICY "{name}_read" ON {t} FOR SELECT TO {reader} USING (tenant = {tenant});
 DROP POLICY IF EXISTS "{name}_write" ON {t};
-CREATE POLICY "{name}_write" ON {t} FOR INSERT WITH CHECK (true);
-REVOKE ALL ON {t} FROM {role};
-GRANT SELECT, INSERT ON {t} TO {role};
+CREATE POLICY "{name}_write" ON {t} FOR INSERT TO {writer} WITH CHECK (true);
+REVOKE ALL ON {t} FROM {writer}, {reader};
+GRANT INSERT ON {t} TO {writer};
+GRANT SELECT ON {t} TO {reader};
 "#
         ))
     }
