@@ -16,6 +16,12 @@ use crate::error::SetupError;
 /// The login role requests are served through.
 pub const RUNTIME_ROLE: &str = "pos_app";
 
+/// The login role of the job queue (producers and workers): it may use the
+/// queue's tables, which hold every tenant's jobs, and nothing else.
+/// Requests are never served through it, and the runtime role cannot read
+/// the queue.
+pub const JOBS_ROLE: &str = "pos_jobs";
+
 /// The seed tenants: slug, display name, plan, requests per second, burst.
 pub const SEED_TENANTS: [(&str, &str, &str, u32, u32); 3] = [
     ("acme", "Acme Diner (restaurant)", "pro", 200, 400),
@@ -61,10 +67,15 @@ impl std::fmt::Display for Mode {
     }
 }
 
-/// The migration: the tenant directory and the orders table under RLS
-/// (shared-schema mode).
+/// The migration: the tenant directory, the orders and sales reports
+/// tables under RLS (shared-schema mode).
 pub fn migration_sql(store: &PgTenantStore) -> Result<String, SetupError> {
-    Ok(format!("{}{}", store.create_table_sql(), orders_sql()?))
+    Ok(format!(
+        "{}{}{}",
+        store.create_table_sql(),
+        orders_sql()?,
+        sales_reports_sql()?
+    ))
 }
 
 /// The orders table with the tenant column and its policy. The same SQL
@@ -85,6 +96,26 @@ CREATE TABLE IF NOT EXISTS orders (
 {policy}",
         tenant_column = orders.column_sql(),
         policy = orders.enable_sql(),
+    ))
+}
+
+/// The nightly sales reports, one row per tenant and night, written by the
+/// nightly job through the scoped builders. The same SQL in `public`
+/// (shared schema) and in each tenant schema.
+pub fn sales_reports_sql() -> Result<String, SetupError> {
+    let reports = TenantPolicy::new("sales_reports").map_err(tenancy_sqlx::Error::from)?;
+    Ok(format!(
+        "
+CREATE TABLE IF NOT EXISTS sales_reports (
+    night text NOT NULL,
+    {tenant_column} REFERENCES public.tenancy_tenants (id),
+    orders bigint NOT NULL,
+    total_cents bigint NOT NULL,
+    PRIMARY KEY (tenant_id, night)
+);
+{policy}",
+        tenant_column = reports.column_sql(),
+        policy = reports.enable_sql(),
     ))
 }
 
@@ -160,8 +191,7 @@ impl Database {
             .execute(&admin)
             .await?;
 
-        let password =
-            std::env::var("POS_APP_PASSWORD").unwrap_or_else(|_| "pos_app_demo".to_owned());
+        let password = role_password();
         let quoted = password.replace('\'', "''");
         sqlx::raw_sql(AssertSqlSafe(format!(
             "DO $$ BEGIN
@@ -183,16 +213,22 @@ impl Database {
         .await?;
         if mode == Mode::SharedSchema {
             sqlx::raw_sql(AssertSqlSafe(format!(
-                "GRANT SELECT, INSERT, UPDATE, DELETE ON orders TO {RUNTIME_ROLE};"
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON orders, sales_reports TO {RUNTIME_ROLE};"
             )))
             .execute(&admin)
             .await?;
         }
 
+        jobs_queue(&admin, &quoted).await?;
+
         let tenants = seed(&directory, mode).await?;
         let provisioner = SchemaProvisioner::new(
             admin.clone(),
-            Migrations::new().add(1, "orders", &orders_sql()?)?,
+            Migrations::new().add(1, "orders", &orders_sql()?)?.add(
+                2,
+                "sales_reports",
+                &sales_reports_sql()?,
+            )?,
         )
         .grant_to(RUNTIME_ROLE)?;
         for schema in tenants.iter().filter_map(|t| t.placement().schema()) {
@@ -229,21 +265,43 @@ impl Database {
     /// Orders over all tenants, wherever they are kept (counted as the
     /// administrator, for the demo's checks).
     pub async fn count_all_orders(&self) -> Result<i64, sqlx::Error> {
+        self.count_everywhere("orders", "true", "").await
+    }
+
+    /// Sales reports of `night` over all tenants, wherever they are kept.
+    pub async fn count_reports(&self, night: &str) -> Result<i64, sqlx::Error> {
+        self.count_everywhere("sales_reports", "night = $1", night)
+            .await
+    }
+
+    /// Rows of `table` where `condition` holds (`$1` is `arg`), in every
+    /// schema that has the table (counted as the administrator).
+    async fn count_everywhere(
+        &self,
+        table: &str,
+        condition: &str,
+        arg: &str,
+    ) -> Result<i64, sqlx::Error> {
         let schemas: Vec<String> = sqlx::query_scalar(
             "SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE c.relname = 'orders' AND c.relkind = 'r'",
+             WHERE c.relname = $1 AND c.relkind = 'r'",
         )
+        .bind(table)
         .fetch_all(&self.admin)
         .await?;
         let mut total = 0;
         for schema in schemas {
             let sql = format!(
-                "SELECT count(*) FROM \"{}\".orders",
+                "SELECT count(*) FROM \"{}\".{table} WHERE {condition}",
                 schema.replace('"', "\"\"")
             );
-            let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
-                .fetch_one(&self.admin)
-                .await?;
+            let query = sqlx::query_scalar(AssertSqlSafe(sql));
+            let query = if condition.contains("$1") {
+                query.bind(arg)
+            } else {
+                query
+            };
+            let n: i64 = query.fetch_one(&self.admin).await?;
             total += n;
         }
         Ok(total)
@@ -257,6 +315,34 @@ impl Database {
             let _ = tokio::task::spawn_blocking(move || cluster.stop()).await;
         }
     }
+}
+
+/// The password of the demo's login roles: `POS_APP_PASSWORD`, or a demo
+/// default.
+pub(crate) fn role_password() -> String {
+    std::env::var("POS_APP_PASSWORD").unwrap_or_else(|_| "pos_app_demo".to_owned())
+}
+
+/// The job queue: apalis's tables, the index that makes fair enqueueing
+/// fast, and the queue's own role (with the runtime role's password).
+async fn jobs_queue(admin: &PgPool, quoted_password: &str) -> Result<(), SetupError> {
+    apalis_postgres::PostgresStorage::setup(admin).await?;
+    tenancy_jobs::TenantQueues::setup(admin).await?;
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "DO $$ BEGIN
+            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{JOBS_ROLE}') THEN
+                CREATE ROLE {JOBS_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+            END IF;
+            EXECUTE format('GRANT CONNECT ON DATABASE %I TO {JOBS_ROLE}', current_database());
+        END $$;
+        ALTER ROLE {JOBS_ROLE} PASSWORD '{quoted_password}';
+        GRANT USAGE ON SCHEMA apalis TO {JOBS_ROLE};
+        GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA apalis TO {JOBS_ROLE};
+        GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA apalis TO {JOBS_ROLE};"
+    )))
+    .execute(admin)
+    .await?;
+    Ok(())
 }
 
 /// Inserts the seed tenants that do not exist yet; returns all of them.

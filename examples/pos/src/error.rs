@@ -27,6 +27,9 @@ pub enum SetupError {
         /// What is wrong with it.
         why: &'static str,
     },
+    /// The job queue's tables could not be set up.
+    #[error("job queue setup failed: {0}")]
+    Jobs(#[from] apalis_postgres::Error),
     /// The orders table is not under forced row-level security.
     #[error("refusing to start: table orders does not have row-level security enabled and forced")]
     RlsNotForced,

@@ -14,6 +14,7 @@ pub mod api;
 pub mod auth;
 pub mod db;
 pub mod error;
+pub mod nightly;
 pub mod story;
 
 use std::net::SocketAddr;

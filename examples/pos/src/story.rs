@@ -4,7 +4,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tenancy_core::Tenant;
 
-use crate::api::Order;
+use tenancy_sqlx::Scoped;
+
+use crate::api::{Order, Orders};
+use crate::nightly::{Jobs, SalesReport, SalesReports};
 use crate::{Database, Server};
 
 /// How a request names its tenant.
@@ -150,6 +153,7 @@ pub async fn run(db: &Database, server: &Server) -> Result<bool, Box<dyn std::er
     story.middleware_refusals().await?;
     story.noisy_neighbour().await?;
     story.friday_night_bug(acme_orders.len()).await?;
+    story.nightly_reports().await?;
 
     let Steps { n, failed } = story.steps;
     println!();
@@ -399,6 +403,91 @@ impl Story<'_> {
             ok,
             "raw `SELECT * FROM orders` inside acme's tenant transaction",
             outcome,
+        );
+        Ok(())
+    }
+
+    /// Background jobs: each tenant's nightly sales report goes to its
+    /// tier's queue and runs in its own tenant's scope; a job forged for a
+    /// tenant that does not exist is killed before it runs.
+    async fn nightly_reports(&mut self) -> StepResult {
+        Steps::section(
+            "Night falls: each tenant's sales report runs as a background job, on its tier's queue.",
+        );
+        let Some(tiny) = self.db.tenant("tiny") else {
+            return Err("seed tenant tiny is missing".into());
+        };
+        let jobs = Jobs::connect(self.db).await?;
+        let night: String = sqlx::query_scalar("SELECT to_char(now(), 'YYYY-MM-DD HH24:MI:SS.US')")
+            .fetch_one(&self.db.admin)
+            .await?;
+        let mut queues = Vec::new();
+        for tenant in [self.acme, self.globex, tiny] {
+            queues.push((
+                tenant.slug().to_string(),
+                jobs.enqueue(tenant, &night)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ));
+        }
+        // Someone with access to the queue forges a job for a tenant that
+        // does not exist.
+        let ghost = Tenant::builder(tenancy_core::TenantId::new_v4(), "ghost".parse()?).build();
+        let ghost_queue = jobs.enqueue(&ghost, &night).await?;
+        let statuses = jobs
+            .work(
+                &["pos:pro", "pos:shared"],
+                self.server.state.directory.clone(),
+                self.server.state.pool.clone(),
+            )
+            .await?;
+        jobs.close().await;
+
+        // Each tenant reads its report and counts its orders in its own
+        // transaction.
+        let mut seen = Vec::new();
+        let mut own = true;
+        for tenant in [self.acme, self.globex, tiny] {
+            let mut tx = self.server.state.pool.begin(tenant).await?;
+            let reports: Vec<SalesReport> = Scoped::<SalesReports>::select()
+                .where_eq(SalesReports::night, night.clone())
+                .for_tenant(tenant)
+                .fetch_all(&mut tx)
+                .await?;
+            let orders = Scoped::<Orders>::select()
+                .for_tenant(tenant)
+                .count(&mut tx)
+                .await?;
+            tx.commit().await?;
+            own &= reports.len() == 1
+                && reports[0].orders == orders
+                && reports[0].tenant_id == *tenant.id().as_uuid();
+            seen.push(format!(
+                "{} {}",
+                tenant.slug(),
+                reports.first().map_or(-1, |r| r.orders)
+            ));
+        }
+        let done = statuses.iter().filter(|(_, s)| s == "Done").count();
+        let killed: Vec<&str> = statuses
+            .iter()
+            .filter(|(_, s)| s == "Killed")
+            .map(|(q, _)| q.as_str())
+            .collect();
+        let queues_shown: Vec<String> = queues.iter().map(|(t, q)| format!("{t} → {q}")).collect();
+        self.steps.check(
+            own && done == 3 && queues[0].1 == "pos:pro" && queues[2].1 == "pos:shared",
+            &format!("nightly report jobs ({})", queues_shown.join(", ")),
+            format!(
+                "{done} done, each in its own tenant; orders counted: {}",
+                seen.join(", ")
+            ),
+        );
+        let rows = self.db.count_reports(&night).await?;
+        self.steps.check(
+            killed == [ghost_queue.as_str()] && rows == 3,
+            "a job forged for a tenant that does not exist",
+            format!("killed before it ran; {rows} report rows tonight, one per real tenant"),
         );
         Ok(())
     }

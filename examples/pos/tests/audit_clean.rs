@@ -19,7 +19,10 @@ async fn the_pos_database_audits_clean() {
         .tenant_schema("public")
         .shared_table("tenancy_tenants");
     let report = audit(&admin, &options).await.unwrap();
-    assert_eq!(report.tenant_tables, vec!["public.orders"]);
+    assert_eq!(
+        report.tenant_tables,
+        vec!["public.orders", "public.sales_reports"]
+    );
     assert_eq!(report.findings, vec![], "{}", report.to_text());
     database.shutdown().await;
 }
