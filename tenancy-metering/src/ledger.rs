@@ -34,13 +34,15 @@ pub struct TenantUsage {
 
 impl TenantUsage {
     fn add(&mut self, other: &Self) {
-        self.requests += other.requests;
-        self.client_errors += other.client_errors;
-        self.server_errors += other.server_errors;
-        self.request_micros += other.request_micros;
-        self.transactions += other.transactions;
-        self.transaction_micros += other.transaction_micros;
-        self.rows_written += other.rows_written;
+        self.requests = self.requests.saturating_add(other.requests);
+        self.client_errors = self.client_errors.saturating_add(other.client_errors);
+        self.server_errors = self.server_errors.saturating_add(other.server_errors);
+        self.request_micros = self.request_micros.saturating_add(other.request_micros);
+        self.transactions = self.transactions.saturating_add(other.transactions);
+        self.transaction_micros = self
+            .transaction_micros
+            .saturating_add(other.transaction_micros);
+        self.rows_written = self.rows_written.saturating_add(other.rows_written);
     }
 
     /// The usage as `(metric, value)` pairs, with the metric names used in
@@ -173,10 +175,12 @@ impl UsageLedger {
     ) {
         self.update(tenant, |entry| {
             let usage = &mut entry.usage;
-            usage.requests += 1;
-            usage.client_errors += u64::from((400..500).contains(&status));
-            usage.server_errors += u64::from(status >= 500);
-            usage.request_micros += micros(elapsed);
+            usage.requests = usage.requests.saturating_add(1);
+            usage.client_errors = usage
+                .client_errors
+                .saturating_add(u64::from((400..500).contains(&status)));
+            usage.server_errors = usage.server_errors.saturating_add(u64::from(status >= 500));
+            usage.request_micros = usage.request_micros.saturating_add(micros(elapsed));
             let class = status_class(status);
             let label = &entry.label;
             let (counter, histogram) = entry
@@ -210,9 +214,9 @@ impl UsageLedger {
     pub fn record_transaction(&self, tenant: &AnyTenant, elapsed: Duration, rows_written: u64) {
         self.update(tenant, |entry| {
             let usage = &mut entry.usage;
-            usage.transactions += 1;
-            usage.transaction_micros += micros(elapsed);
-            usage.rows_written += rows_written;
+            usage.transactions = usage.transactions.saturating_add(1);
+            usage.transaction_micros = usage.transaction_micros.saturating_add(micros(elapsed));
+            usage.rows_written = usage.rows_written.saturating_add(rows_written);
             let label = &entry.label;
             let (transactions, seconds, rows) = entry.transactions.get_or_insert_with(|| {
                 (
@@ -276,4 +280,37 @@ impl UsageLedger {
 
 fn micros(elapsed: Duration) -> u64 {
     u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use tenancy_core::{Tenant, TenantId};
+
+    use super::*;
+
+    #[test]
+    fn counts_saturate_instead_of_overflowing() {
+        let tenant = AnyTenant::from(
+            Tenant::builder(
+                TenantId::new_v4(),
+                "t".parse().unwrap_or_else(|_| unreachable!()),
+            )
+            .build(),
+        );
+        let ledger = UsageLedger::new(TenantLabels::none());
+        ledger.record_transaction(&tenant, Duration::MAX, u64::MAX);
+        ledger.record_transaction(&tenant, Duration::MAX, u64::MAX);
+        let taken = ledger.take();
+        ledger.restore(taken.clone());
+        ledger.restore(taken);
+        let usage = ledger.take()[0].1;
+        assert_eq!(
+            (
+                usage.transactions,
+                usage.transaction_micros,
+                usage.rows_written
+            ),
+            (4, u64::MAX, u64::MAX)
+        );
+    }
 }
