@@ -55,3 +55,41 @@ impl fmt::Display for AnyTenantId {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Tenant, TenantId};
+
+    fn id_of<K: crate::TenantIdType>(id: K) -> AnyTenantId
+    where
+        AnyTenant: From<Tenant<K>>,
+    {
+        let slug = "acme".parse().unwrap_or_else(|_| unreachable!());
+        let id = TenantId::new(id).unwrap_or_else(|_| unreachable!());
+        AnyTenantId::from(&AnyTenant::from(Tenant::builder(id, slug).build()))
+    }
+
+    #[test]
+    fn each_kind_of_id_is_kept_and_printed_as_postgresql_prints_it() {
+        let uuid = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        let cases = [
+            (
+                id_of(uuid),
+                AnyTenantId::Uuid(uuid),
+                "01234567-89ab-cdef-0123-456789abcdef",
+            ),
+            (id_of(42_i64), AnyTenantId::BigInt(42), "42"),
+            (id_of(7_i32), AnyTenantId::Integer(7), "7"),
+            (
+                id_of(String::from("acme-eu")),
+                AnyTenantId::Text("acme-eu".into()),
+                "acme-eu",
+            ),
+        ];
+        for (id, expected, printed) in cases {
+            assert_eq!(id, expected);
+            assert_eq!(id.to_string(), printed);
+        }
+    }
+}
