@@ -276,6 +276,70 @@ impl axum_core::response::IntoResponse for TenantRejection {
 mod tests {
     use super::*;
 
+    /// `Retry-After` goes on the answers that pass with time, with their
+    /// own number of seconds (at least 1), and on no other.
+    #[test]
+    fn retry_after_only_for_what_passes_with_time() {
+        let cases = [
+            (
+                TenantRejection::RateLimited {
+                    retry_after_secs: 7,
+                },
+                Some(7),
+                429,
+            ),
+            (
+                TenantRejection::RateLimited {
+                    retry_after_secs: 0,
+                },
+                Some(1),
+                429,
+            ),
+            (
+                TenantRejection::QuotaExceeded {
+                    quota: "requests per day",
+                    limit: 10,
+                    retry_after_secs: Some(3_600),
+                },
+                Some(3_600),
+                429,
+            ),
+            (
+                TenantRejection::QuotaExceeded {
+                    quota: "bytes of storage",
+                    limit: 10,
+                    retry_after_secs: None,
+                },
+                None,
+                403,
+            ),
+            (TenantRejection::NotFound, None, 404),
+            (TenantRejection::Suspended, None, 403),
+        ];
+        for (rejection, retry, status) in cases {
+            assert_eq!(rejection.retry_after_secs(), retry, "{rejection:?}");
+            let response = render_with(&JsonRenderer, &rejection);
+            assert_eq!(response.status().as_u16(), status, "{rejection:?}");
+            let header = response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .map(|v| v.to_str().unwrap_or_default().to_owned());
+            assert_eq!(header, retry.map(|s| s.to_string()), "{rejection:?}");
+        }
+        let body = render_with(
+            &JsonRenderer,
+            &TenantRejection::QuotaExceeded {
+                quota: "requests per day",
+                limit: 10,
+                retry_after_secs: Some(60),
+            },
+        )
+        .into_body();
+        assert!(body.contains("tenant_quota_exceeded"), "{body}");
+        assert!(body.contains("allows 10 requests per day"), "{body}");
+        assert!(body.contains("resets in 60 s"), "{body}");
+    }
+
     /// A rejection prints as its reason, which names what is wrong.
     #[test]
     fn rejections_display_their_reason() {
