@@ -44,6 +44,11 @@ AREAS=(
     "checker|tenancy-macros-core/src/check/*.rs tenancy-macros-core/src/check/**/*.rs tenancy-macros-core/src/rewrite.rs|tenancy-macros-core|--lib --tests"
     # The audit's rules.
     "audit|tenancy-sqlx/src/audit/*.rs|tenancy-sqlx|--lib --test=audit --test=sealed"
+    # Background jobs: resolving a job's tenant, refusing bad envelopes,
+    # tier queues and fair enqueueing (against apalis-postgres).
+    "jobs|tenancy-jobs/src/*.rs|tenancy-jobs|--all-features --lib --tests"
+    # Metering: the ledger, tenant labels, quotas, usage rows and storage.
+    "metering|tenancy-metering/src/*.rs tenancy-metering/src/postgres/*.rs|tenancy-metering|--all-features --lib --tests"
 )
 
 usage() {
