@@ -209,3 +209,46 @@ async fn resolve<E: Envelope<K>, K: TenantIdType>(
     }
     Ok(AnyTenant::from(tenant))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::task::Waker;
+
+    use tenancy_core::InMemoryTenantStore;
+    use tower_layer::Layer;
+    use tower_service::Service;
+
+    use super::*;
+
+    /// A worker service that is never ready, or failed.
+    #[derive(Clone)]
+    struct Inner(Option<&'static str>);
+
+    impl Service<Task<tenancy_core::TenantJob<u32>>> for Inner {
+        type Response = ();
+        type Error = BoxDynError;
+        type Future = std::future::Ready<Result<(), BoxDynError>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxDynError>> {
+            match self.0 {
+                None => Poll::Pending,
+                Some(failure) => Poll::Ready(Err(failure.into())),
+            }
+        }
+
+        fn call(&mut self, _: Task<tenancy_core::TenantJob<u32>>) -> Self::Future {
+            std::future::ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn the_layer_is_as_ready_as_the_worker_it_wraps() {
+        let layer = TenantJobLayer::new(InMemoryTenantStore::new());
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(layer.layer(Inner(None)).poll_ready(&mut cx).is_pending());
+        match layer.layer(Inner(Some("worker down"))).poll_ready(&mut cx) {
+            Poll::Ready(Err(e)) => assert_eq!(e.to_string(), "worker down"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -85,6 +85,28 @@ async fn record(
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn counting_a_tenants_waiting_jobs_can_use_the_setup_index() {
+    let w = world().await;
+    let mut conn = w.pool.acquire().await.unwrap();
+    sqlx::query("SET enable_seqscan = off")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let (plan,): (serde_json::Value,) = sqlx::query_as(
+        "EXPLAIN (FORMAT JSON) SELECT count(*) FROM apalis.jobs \
+         WHERE job_type = 'shared' AND metadata -> 'tenancy.tenant' = 'x' \
+           AND status IN ('Pending', 'Queued', 'Running', 'Failed')",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert!(
+        plan.to_string().contains("jobs_tenancy_tenant_waiting"),
+        "{plan}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn jobs_go_to_their_tiers_queue() {
     let w = world().await;
     let queues = TenantQueues::new(w.pool.clone(), tiers());
