@@ -50,6 +50,9 @@ fn app(world: &World, ledger: &UsageLedger) -> Router {
             "/fail",
             get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
         )
+        .route("/menu", get(|| async { "menu" }))
+        .route("/cached", get(|| async { StatusCode::NOT_MODIFIED }))
+        .route("/early", get(|| async { StatusCode::CONTINUE }))
         .route(
             "/slow",
             get(|| async {
@@ -362,5 +365,164 @@ async fn transactions_are_counted_with_their_rows() {
             usage.rows_written
         ),
         (2, 5_000, 5)
+    );
+}
+
+/// The requests counters seen since the last snapshot, `tenant,route,status`
+/// → count.
+fn requests(snapshotter: &Snapshotter) -> BTreeMap<String, u64> {
+    metrics(snapshotter)
+        .into_iter()
+        .filter(|(k, v)| k.starts_with("tenancy_requests_total") && *v > 0)
+        .map(|(k, v)| {
+            let labels = k
+                .trim_start_matches("tenancy_requests_total{")
+                .trim_end_matches('}')
+                .split(',')
+                .map(|l| l.split_once('=').map_or(l, |(_, v)| v))
+                .collect::<Vec<_>>()
+                .join(",");
+            (labels, v)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn each_route_and_status_class_has_its_own_series() {
+    let (snapshotter, _local) = recording();
+    let w = world(&["pro"]);
+    let t = &w.tenants[0];
+    let ledger = UsageLedger::new(TenantLabels::top(10));
+    let app = app(&w, &ledger);
+    for path in ["/orders/1", "/menu", "/menu", "/cached", "/early"] {
+        get_as(&app, t, path).await;
+    }
+    let id = t.id();
+    assert_eq!(
+        requests(&snapshotter),
+        BTreeMap::from([
+            (format!("{id},/orders/{{id}},2xx"), 1),
+            (format!("{id},/menu,2xx"), 2),
+            (format!("{id},/cached,3xx"), 1),
+            (format!("{id},/early,1xx"), 1),
+        ])
+    );
+}
+
+#[tokio::test]
+async fn with_no_tenant_labels_every_tenant_is_other() {
+    let (snapshotter, _local) = recording();
+    let w = world(&["pro", "pro"]);
+    let ledger = UsageLedger::new(TenantLabels::none());
+    let app = app(&w, &ledger);
+    for t in &w.tenants {
+        get_as(&app, t, "/menu").await;
+    }
+    assert_eq!(
+        requests(&snapshotter),
+        BTreeMap::from([(format!("{OTHER},/menu,2xx"), 2)])
+    );
+    assert_eq!(ledger.take().len(), 2, "still counted each under its id");
+}
+
+#[tokio::test]
+async fn route_labels_stop_at_512_patterns() {
+    let (snapshotter, _local) = recording();
+    let w = world(&["pro"]);
+    let ledger = UsageLedger::new(TenantLabels::top(10));
+    let mut router = Router::new();
+    for i in 0..513 {
+        router = router.route(&format!("/r{i}"), get(|| async { "" }));
+    }
+    let app = router.layer(MeterLayer::new(ledger.clone())).layer(
+        TenantLayer::builder(w.store.clone())
+            .strategy(Header::x_tenant())
+            .build(),
+    );
+    for i in 0..513 {
+        get_as(&app, &w.tenants[0], &format!("/r{i}")).await;
+    }
+    let seen = requests(&snapshotter);
+    let id = w.tenants[0].id();
+    assert_eq!(seen[&format!("{id},/r0,2xx")], 1);
+    assert_eq!(seen[&format!("{id},/r511,2xx")], 1);
+    assert_eq!(seen[&format!("{id},unmatched,2xx")], 1, "the 513th");
+    assert_eq!(seen.len(), 513);
+}
+
+#[tokio::test]
+async fn its_500_is_rendered_by_the_renderer_given() {
+    let w = world(&["free"]);
+    let plain = |r: &tenancy_tower::TenantRejection| {
+        http::Response::builder()
+            .status(r.status())
+            .body(format!("plain: {}", r.code()))
+            .unwrap()
+    };
+    // The meter layer outside the tenant layer: no tenant resolved.
+    let app = Router::new()
+        .route("/menu", get(|| async { "menu" }))
+        .layer(
+            TenantLayer::builder(w.store.clone())
+                .strategy(Header::x_tenant())
+                .build(),
+        )
+        .layer(
+            MeterLayer::new(UsageLedger::new(TenantLabels::none())).render_rejections_with(plain),
+        );
+    let response = app
+        .oneshot(
+            Request::get("/menu")
+                .header("x-tenant", "t0")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap();
+    assert_eq!(&body[..], b"plain: tenant_layer_missing");
+}
+
+/// A service that is never ready, or failed.
+#[derive(Clone)]
+struct NotReady(Option<&'static str>);
+
+impl tower::Service<Request<Body>> for NotReady {
+    type Response = http::Response<Body>;
+    type Error = String;
+    type Future = std::future::Ready<Result<http::Response<Body>, String>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> std::task::Poll<Result<(), String>> {
+        match self.0 {
+            None => std::task::Poll::Pending,
+            Some(e) => std::task::Poll::Ready(Err(e.to_owned())),
+        }
+    }
+
+    fn call(&mut self, _: Request<Body>) -> Self::Future {
+        std::future::ready(Ok(http::Response::new(Body::empty())))
+    }
+}
+
+#[test]
+fn the_layers_are_as_ready_as_the_service_they_wrap() {
+    use tower::{Layer, Service};
+    let mut cx = Context::from_waker(Waker::noop());
+    let meter = MeterLayer::new(UsageLedger::new(TenantLabels::none()));
+    let quota = tenancy_metering::QuotaLayer::new(tenancy_metering::Quotas::new(
+        tenancy_metering::Quota::unlimited(),
+    ));
+    assert!(meter.layer(NotReady(None)).poll_ready(&mut cx).is_pending());
+    assert!(quota.layer(NotReady(None)).poll_ready(&mut cx).is_pending());
+    assert_eq!(
+        meter.layer(NotReady(Some("down"))).poll_ready(&mut cx),
+        std::task::Poll::Ready(Err("down".to_owned()))
+    );
+    assert_eq!(
+        quota.layer(NotReady(Some("down"))).poll_ready(&mut cx),
+        std::task::Poll::Ready(Err("down".to_owned()))
     );
 }

@@ -103,8 +103,17 @@ async fn a_tenant_over_its_daily_requests_gets_429_and_others_go_on() {
     }
     let (status, retry_after, body) = send(&app, &w.free, Method::GET).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Seconds to the next midnight UTC.
     let retry_after: u64 = retry_after.unwrap().parse().unwrap();
-    assert!((1..=86_400).contains(&retry_after), "{retry_after}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let to_midnight = 86_400 - now % 86_400;
+    assert!(
+        retry_after.abs_diff(to_midnight) <= 2,
+        "{retry_after} vs {to_midnight}"
+    );
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["code"], "tenant_quota_exceeded");
     let reason = body["error"].as_str().unwrap();
@@ -149,4 +158,25 @@ async fn without_the_tenant_layer_inside_it_answers_500() {
     let (status, _, body) = send(&app, &w.free, Method::GET).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(body.contains("tenant_layer_missing"), "{body}");
+}
+
+#[tokio::test]
+async fn its_answers_are_rendered_by_the_renderer_given() {
+    let w = world();
+    let plain = |r: &tenancy_tower::TenantRejection| {
+        http::Response::builder()
+            .status(r.status())
+            .body(format!("plain: {}", r.code()))
+            .unwrap()
+    };
+    let quotas = quotas().render_rejections_with(plain);
+    let app = app(&w, &quotas);
+    for _ in 0..3 {
+        send(&app, &w.free, Method::GET).await;
+    }
+    let (status, retry_after, body) = send(&app, &w.free, Method::GET).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(body, "plain: tenant_quota_exceeded");
+    // The renderer set no Retry-After; the layer adds it.
+    assert!(retry_after.is_some());
 }

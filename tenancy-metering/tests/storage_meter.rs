@@ -146,3 +146,27 @@ async fn a_sample_of_pages_estimates_big_tenants() {
             .all(|s| s.rows == 60_000 || s.rows == 120_000)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sample_outside_0_to_100_percent_measures_exactly() {
+    let w = world(50).await;
+    let meter = StorageMeter::new([("orders", "tenant_id"), ("order_lines", "tenant_id")]).unwrap();
+    let exact = meter.measure_all(&w.admin, None).await.unwrap();
+    assert_eq!(exact.len(), 2);
+    for p in [0.0, -5.0, 100.0, 250.0, f64::NAN] {
+        assert_eq!(
+            meter.measure_all(&w.admin, Some(p)).await.unwrap(),
+            exact,
+            "{p}"
+        );
+    }
+    // A real sample reads a sample: one page in a million of these few
+    // pages is none at all.
+    assert!(
+        meter
+            .measure_all(&w.admin, Some(0.0001))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

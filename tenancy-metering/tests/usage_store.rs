@@ -302,3 +302,82 @@ async fn the_audit_finds_nothing_wrong_with_the_usage_table() {
     .unwrap();
     assert!(report.findings.is_empty(), "{:#?}", report.findings);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_keeps_its_rows_in_the_table_it_names() {
+    let db = tenancy_testing::test_database();
+    db.owner_sql(&format!(
+        "CREATE SCHEMA billing; GRANT USAGE ON SCHEMA billing TO {PROVISIONER_ROLE}, {APP_ROLE};\n{}",
+        UsageStore::schema_sql_for(
+            "billing.usage",
+            PROVISIONER_ROLE,
+            APP_ROLE,
+            &tenancy_core::rls::SettingName::default()
+        )
+        .unwrap()
+    ))
+    .unwrap();
+    let meter = PgPool::connect(db.provisioner_url()).await.unwrap();
+    let owner = PgPool::connect(db.owner_url()).await.unwrap();
+    let ledger = UsageLedger::new(TenantLabels::none());
+    ledger.record_transaction(&tenant("a"), Duration::ZERO, 4);
+    let store = UsageStore::new(meter).with_table("billing.usage").unwrap();
+    assert_eq!(store.flush(&ledger).await.unwrap(), 2);
+    let (granularity, rows): (String, i64) =
+        sqlx::query_as("SELECT granularity, count(*) FROM billing.usage GROUP BY 1")
+            .fetch_one(&owner)
+            .await
+            .unwrap();
+    assert_eq!(
+        (granularity.as_str(), rows),
+        (Granularity::Hour.as_str(), 2)
+    );
+    assert!(
+        UsageStore::new(owner.clone())
+            .with_table("bad name")
+            .is_err()
+    );
+    let (from, to) = whole_history();
+    let hours = UsageStore::new(owner)
+        .with_table("billing.usage")
+        .unwrap()
+        .report(Granularity::Hour, from, to)
+        .await
+        .unwrap();
+    assert_eq!(hours.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn days_roll_up_under_their_granularity_and_reports_reach_before_1970() {
+    let Setup { db: _db, owner, .. } = setup().await;
+    sqlx::query(
+        "INSERT INTO tenancy_usage (period_start, granularity, tenant, metric, value) \
+         VALUES ('1969-12-30 05:00+00', 'hour', 'a', 'requests', 3)",
+    )
+    .execute(&owner)
+    .await
+    .unwrap();
+    let store = UsageStore::new(owner.clone());
+    assert_eq!(store.roll_up().await.unwrap(), 1);
+    let granularities: Vec<(String,)> =
+        sqlx::query_as("SELECT DISTINCT granularity FROM tenancy_usage ORDER BY 1")
+            .fetch_all(&owner)
+            .await
+            .unwrap();
+    assert_eq!(
+        granularities,
+        [
+            (Granularity::Day.as_str().to_owned(),),
+            (Granularity::Hour.as_str().to_owned(),)
+        ]
+    );
+    let day = Duration::from_hours(24);
+    let (from, to) = (
+        SystemTime::UNIX_EPOCH - 3 * day,
+        SystemTime::UNIX_EPOCH - day,
+    );
+    let days = store.report(Granularity::Day, from, to).await.unwrap();
+    assert_eq!(days.len(), 1);
+    assert_eq!(days[0].value, 3);
+    assert_eq!(days[0].period_start, SystemTime::UNIX_EPOCH - 2 * day);
+}

@@ -280,7 +280,7 @@ GRANT SELECT ON {t} TO {reader};
         Ok(rows
             .into_iter()
             .map(|(start, tenant, metric, value)| UsageLine {
-                period_start: UNIX_EPOCH + Duration::from_secs_f64(start.max(0.0)),
+                period_start: time(start),
                 tenant,
                 metric,
                 value,
@@ -289,6 +289,17 @@ GRANT SELECT ON {t} TO {reader};
     }
 }
 
+/// The time `seconds` after (or before, when negative) the Unix epoch.
+fn time(seconds: f64) -> SystemTime {
+    let span = Duration::try_from_secs_f64(seconds.abs()).unwrap_or(Duration::ZERO);
+    if seconds < 0.0 {
+        UNIX_EPOCH.checked_sub(span).unwrap_or(UNIX_EPOCH)
+    } else {
+        UNIX_EPOCH.checked_add(span).unwrap_or(UNIX_EPOCH)
+    }
+}
+
+/// Seconds since the Unix epoch, negative before it.
 fn epoch(time: SystemTime) -> f64 {
     match time.duration_since(UNIX_EPOCH) {
         Ok(after) => after.as_secs_f64(),
