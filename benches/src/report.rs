@@ -458,7 +458,9 @@ fn middleware_rows(out: &mut String, inputs: &Inputs) -> bool {
                 out,
                 "| {layer}, {label}: heap allocations added per request | {added:.1} | ≤ {:.0} | {} |",
                 m.max_allocations,
-                verdict(added <= m.max_allocations)
+                // Averaged over 10,000 requests: a stray allocation of the
+                // runtime adds a few ten-thousandths, which are not the layer's.
+                verdict(added <= m.max_allocations + 0.01)
             );
         }
     }
