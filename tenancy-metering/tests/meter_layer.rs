@@ -280,36 +280,40 @@ async fn labels_by_plan_leave_other_plans_as_other() {
     assert_eq!(ledger.take().len(), 3);
 }
 
-#[tokio::test]
-async fn without_the_tenant_layer_inside_it_answers_500_and_counts_nothing() {
+/// The answer to a request through `meter` placed outside the tenant
+/// layer (the wrong order: it runs before the tenant is resolved).
+async fn through_misplaced(meter: MeterLayer) -> (StatusCode, String) {
     let w = world(&["free"]);
-    let ledger = UsageLedger::new(TenantLabels::top(10));
-    // Wrong order: the meter layer runs before the tenant is resolved.
     let app = Router::new()
-        .route("/orders/{id}", get(|| async { "order" }))
+        .route("/menu", get(|| async { "menu" }))
         .layer(
             TenantLayer::builder(w.store.clone())
                 .strategy(Header::x_tenant())
                 .build(),
         )
-        .layer(MeterLayer::new(ledger.clone()));
+        .layer(meter);
     let response = app
         .oneshot(
-            Request::get("/orders/1")
+            Request::get("/menu")
                 .header("x-tenant", "t0")
                 .body(Body::empty())
                 .unwrap(),
         )
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let status = response.status();
     let body = axum::body::to_bytes(response.into_body(), 4096)
         .await
         .unwrap();
-    assert!(
-        String::from_utf8_lossy(&body).contains("tenant_layer_missing"),
-        "{body:?}"
-    );
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn without_the_tenant_layer_inside_it_answers_500_and_counts_nothing() {
+    let ledger = UsageLedger::new(TenantLabels::top(10));
+    let (status, body) = through_misplaced(MeterLayer::new(ledger.clone())).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(body.contains("tenant_layer_missing"), "{body}");
     assert!(ledger.take().is_empty());
 }
 
@@ -452,38 +456,21 @@ async fn route_labels_stop_at_512_patterns() {
 
 #[tokio::test]
 async fn its_500_is_rendered_by_the_renderer_given() {
-    let w = world(&["free"]);
     let plain = |r: &tenancy_tower::TenantRejection| {
         http::Response::builder()
             .status(r.status())
             .body(format!("plain: {}", r.code()))
             .unwrap()
     };
-    // The meter layer outside the tenant layer: no tenant resolved.
-    let app = Router::new()
-        .route("/menu", get(|| async { "menu" }))
-        .layer(
-            TenantLayer::builder(w.store.clone())
-                .strategy(Header::x_tenant())
-                .build(),
+    let meter =
+        MeterLayer::new(UsageLedger::new(TenantLabels::none())).render_rejections_with(plain);
+    assert_eq!(
+        through_misplaced(meter).await,
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "plain: tenant_layer_missing".to_owned()
         )
-        .layer(
-            MeterLayer::new(UsageLedger::new(TenantLabels::none())).render_rejections_with(plain),
-        );
-    let response = app
-        .oneshot(
-            Request::get("/menu")
-                .header("x-tenant", "t0")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    let body = axum::body::to_bytes(response.into_body(), 4096)
-        .await
-        .unwrap();
-    assert_eq!(&body[..], b"plain: tenant_layer_missing");
+    );
 }
 
 /// A service that is never ready, or failed.
