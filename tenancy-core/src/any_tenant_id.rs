@@ -4,7 +4,7 @@ use std::fmt;
 
 use uuid::Uuid;
 
-use crate::AnyTenant;
+use crate::{AnyTenant, Tenant, TenantIdType};
 
 /// A tenant's id, whatever its type, as a map key: for layers that keep
 /// per-tenant state (limits, usage) for every kind of tenant. Copied for
@@ -36,11 +36,17 @@ pub enum AnyTenantId {
 impl From<&AnyTenant> for AnyTenantId {
     fn from(tenant: &AnyTenant) -> Self {
         match tenant {
-            AnyTenant::Uuid(t) => Self::Uuid(*t.id_ref().value()),
-            AnyTenant::BigInt(t) => Self::BigInt(*t.id_ref().value()),
-            AnyTenant::Integer(t) => Self::Integer(*t.id_ref().value()),
-            AnyTenant::Text(t) => Self::Text(t.id_ref().value().as_str().into()),
+            AnyTenant::Uuid(t) => Self::from(t),
+            AnyTenant::BigInt(t) => Self::from(t),
+            AnyTenant::Integer(t) => Self::from(t),
+            AnyTenant::Text(t) => Self::from(t),
         }
+    }
+}
+
+impl<K: TenantIdType> From<&Tenant<K>> for AnyTenantId {
+    fn from(tenant: &Tenant<K>) -> Self {
+        tenant.id_ref().value().any_id()
     }
 }
 
@@ -59,7 +65,7 @@ impl fmt::Display for AnyTenantId {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Tenant, TenantId};
+    use crate::TenantId;
 
     fn id_of<K: crate::TenantIdType>(id: K) -> AnyTenantId
     where
@@ -67,7 +73,14 @@ mod tests {
     {
         let slug = "acme".parse().unwrap_or_else(|_| unreachable!());
         let id = TenantId::new(id).unwrap_or_else(|_| unreachable!());
-        AnyTenantId::from(&AnyTenant::from(Tenant::builder(id, slug).build()))
+        let tenant = Tenant::builder(id, slug).build();
+        let typed = AnyTenantId::from(&tenant);
+        let erased = AnyTenantId::from(&AnyTenant::from(tenant));
+        assert_eq!(
+            typed, erased,
+            "the typed and the erased tenant give one key"
+        );
+        erased
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{AnyTenant, Tenant};
+use crate::{AnyTenant, AnyTenantId, Tenant};
 
 /// The PostgreSQL type of a tenant column, as written in casts and column
 /// definitions.
@@ -69,7 +69,7 @@ impl fmt::Display for IdSqlType {
 }
 
 pub(crate) mod sealed {
-    use super::{AnyTenant, Deserializer, Tenant};
+    use super::{AnyTenant, AnyTenantId, Deserializer, Tenant};
 
     /// What only this crate implements: parsing, validation, and moving a
     /// tenant in and out of the task-local context.
@@ -88,6 +88,8 @@ pub(crate) mod sealed {
         fn erase(tenant: Tenant<Self>) -> AnyTenant;
         /// Takes a tenant of this id type back out, if it is one.
         fn unerase(tenant: &AnyTenant) -> Option<&Tenant<Self>>;
+        /// The id as a map key for every id type.
+        fn any_id(&self) -> AnyTenantId;
         /// The part of a tenant's conventional schema name after `tenant_`.
         fn schema_suffix(&self) -> String;
     }
@@ -159,6 +161,10 @@ impl sealed::Sealed for Uuid {
 
     fn erase(tenant: Tenant<Self>) -> AnyTenant {
         AnyTenant::Uuid(tenant)
+    }
+
+    fn any_id(&self) -> AnyTenantId {
+        AnyTenantId::Uuid(*self)
     }
 
     fn unerase(tenant: &AnyTenant) -> Option<&Tenant<Self>> {
@@ -256,6 +262,10 @@ macro_rules! integer_id {
                 AnyTenant::$sql(tenant)
             }
 
+            fn any_id(&self) -> AnyTenantId {
+                AnyTenantId::$sql(*self)
+            }
+
             fn unerase(tenant: &AnyTenant) -> Option<&Tenant<Self>> {
                 match tenant {
                     AnyTenant::$sql(tenant) => Some(tenant),
@@ -330,6 +340,10 @@ impl sealed::Sealed for String {
 
     fn erase(tenant: Tenant<Self>) -> AnyTenant {
         AnyTenant::Text(tenant)
+    }
+
+    fn any_id(&self) -> AnyTenantId {
+        AnyTenantId::Text(self.as_str().into())
     }
 
     fn unerase(tenant: &AnyTenant) -> Option<&Tenant<Self>> {
