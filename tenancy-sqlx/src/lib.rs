@@ -102,6 +102,7 @@ pub mod lifecycle;
 pub mod macros;
 #[cfg(feature = "manifest")]
 pub mod manifest;
+pub mod observe;
 mod pool;
 #[cfg(feature = "retrofit")]
 pub mod retrofit;
@@ -123,6 +124,7 @@ pub use begin::BeginTenantTx;
 pub use column::{Col, Column, ValueOf};
 pub use error::{Error, Result};
 pub use id_type::PgTenantId;
+pub use observe::{TxMeter, TxObserver, TxOutcome, TxReport};
 pub use pool::TenantPool;
 pub use scoped::{Order, Scoped};
 pub use session::TenantSession;

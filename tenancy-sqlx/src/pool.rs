@@ -5,7 +5,7 @@ use tenancy_core::rls::{SettingName, TenantBinding, TxOptions};
 use tenancy_core::{Tenant, TenantContextOf, TenantIdType};
 use uuid::Uuid;
 
-use crate::{Result, TenantSession, TenantTx};
+use crate::{Result, TenantSession, TenantTx, TxMeter};
 
 /// A PostgreSQL connection pool that hands out connections only for a tenant.
 ///
@@ -44,6 +44,7 @@ pub struct TenantPool<K = Uuid> {
     pool: PgPool,
     binding: TenantBinding,
     named_statements: bool,
+    meter: Option<TxMeter<K>>,
     id_type: std::marker::PhantomData<fn() -> K>,
 }
 
@@ -69,6 +70,7 @@ impl<K> From<PgPool> for TenantPool<K> {
             pool,
             binding: TenantBinding::default(),
             named_statements: true,
+            meter: None,
             id_type: std::marker::PhantomData,
         }
     }
@@ -111,6 +113,16 @@ impl<K: TenantIdType> TenantPool<K> {
         self
     }
 
+    /// Reports every transaction to `meter`'s observer when it ends: its
+    /// tenant, time, outcome and, if counted, rows written (see
+    /// [`TxMeter`]). Sessions from
+    /// [`dangerous_session`](Self::dangerous_session) are not metered.
+    #[must_use]
+    pub fn metered(mut self, meter: TxMeter<K>) -> Self {
+        self.meter = Some(meter);
+        self
+    }
+
     /// The setting that carries the tenant.
     pub fn setting(&self) -> &SettingName {
         self.binding.setting()
@@ -124,13 +136,27 @@ impl<K: TenantIdType> TenantPool<K> {
     /// suspended tenant.
     pub async fn begin(&self, tenant: &Tenant<K>) -> Result<TenantTx<K>> {
         let sql = self.binding.begin_sql(tenant)?;
-        TenantTx::begin(&self.pool, sql, tenant.clone(), self.named_statements).await
+        TenantTx::begin(
+            &self.pool,
+            sql,
+            tenant.clone(),
+            self.named_statements,
+            self.meter.as_ref(),
+        )
+        .await
     }
 
     /// [`begin`](TenantPool::begin) with other transaction options.
     pub async fn begin_with(&self, tenant: &Tenant<K>, options: &TxOptions) -> Result<TenantTx<K>> {
         let sql = self.binding.begin_sql_with(tenant, options)?;
-        TenantTx::begin(&self.pool, sql, tenant.clone(), self.named_statements).await
+        TenantTx::begin(
+            &self.pool,
+            sql,
+            tenant.clone(),
+            self.named_statements,
+            self.meter.as_ref(),
+        )
+        .await
     }
 
     /// Opens a transaction for the current tenant of [`TenantContext`](tenancy_core::TenantContextOf);

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::Result;
 use crate::executor::RawConnection;
+use crate::observe::{Running, TxMeter, TxOutcome};
 
 /// A database transaction bound to one tenant: the tenant is set
 /// transaction-locally (`SET LOCAL`) for PostgreSQL row-level security.
@@ -74,6 +75,8 @@ pub struct TenantTx<K = Uuid> {
     raw: bool,
     /// Whether statements may be prepared as named, cached statements.
     named_statements: bool,
+    /// The measurement of a metered pool's transaction, reported once.
+    meter: Option<Running<K>>,
     /// A routed pool's per-tenant connection slot, released with the
     /// transaction.
     #[cfg(feature = "routing")]
@@ -91,13 +94,20 @@ impl<K: TenantIdType> TenantTx<K> {
     /// pool inside an aborted transaction.
     pub(crate) async fn begin(
         pool: &PgPool,
-        begin_sql: String,
+        mut begin_sql: String,
         tenant: Tenant<K>,
         named_statements: bool,
+        meter: Option<&TxMeter<K>>,
     ) -> Result<Self> {
         let conn = pool.acquire().await?;
         let mut guard = CloseUnlessDisarmed(Some(conn));
         let conn = guard.conn();
+        let running = meter.map(|meter| {
+            if let Some(suffix) = meter.begin_suffix() {
+                begin_sql.push_str(&suffix);
+            }
+            meter.start()
+        });
         PgTransactionManager::begin(conn, Some(AssertSqlSafe(begin_sql).into_sql_str())).await?;
         Ok(Self {
             conn: guard.disarm(),
@@ -105,6 +115,7 @@ impl<K: TenantIdType> TenantTx<K> {
             open: true,
             raw: false,
             named_statements,
+            meter: running,
             #[cfg(feature = "routing")]
             slot: None,
         })
@@ -158,35 +169,98 @@ impl<K: TenantIdType> TenantTx<K> {
     }
 
     /// Commits the transaction (and resets the session if raw SQL ran).
+    ///
+    /// On a [metered](crate::TenantPool::metered) pool that counts rows,
+    /// the rows written are read in the same message as the `COMMIT`; a
+    /// transaction that an earlier error aborted then fails to commit with
+    /// that error (sqlx, and an unmetered pool, answer `COMMIT` there with
+    /// a silent rollback).
     pub async fn commit(mut self) -> Result<()> {
-        if self.raw {
-            return self.end_and_reset(TxEnd::Commit).await;
-        }
-        PgTransactionManager::commit(&mut self.conn).await?;
-        self.open = false;
-        Ok(())
+        let prefix = self.meter.as_ref().and_then(Running::commit_prefix);
+        let ended = match (self.raw, prefix) {
+            (true, prefix) => self.end_and_reset(TxEnd::Commit, prefix).await,
+            (false, Some(prefix)) => self.commit_counting_rows(&prefix).await,
+            (false, None) => PgTransactionManager::commit(&mut self.conn)
+                .await
+                .map(|()| {
+                    self.open = false;
+                    None
+                })
+                .map_err(Into::into),
+        };
+        self.report(TxOutcome::Committed, ended)
     }
 
     /// Rolls the transaction back (and resets the session if raw SQL ran).
     pub async fn rollback(mut self) -> Result<()> {
-        if self.raw {
-            return self.end_and_reset(TxEnd::Rollback).await;
+        let ended = if self.raw {
+            self.end_and_reset(TxEnd::Rollback, None).await
+        } else {
+            PgTransactionManager::rollback(&mut self.conn)
+                .await
+                .map(|()| {
+                    self.open = false;
+                    None
+                })
+                .map_err(Into::into)
+        };
+        self.report(TxOutcome::RolledBack, ended)
+    }
+
+    /// Reports the end to a metered pool's observer: `outcome` with the
+    /// rows written if `ended` is `Ok`, [`TxOutcome::Failed`] otherwise.
+    fn report(&mut self, outcome: TxOutcome, ended: Result<Option<u64>>) -> Result<()> {
+        if let Some(meter) = self.meter.take() {
+            match &ended {
+                Ok(rows) => meter.end(&self.tenant, outcome, *rows),
+                Err(_) => meter.end(&self.tenant, TxOutcome::Failed, None),
+            }
         }
-        PgTransactionManager::rollback(&mut self.conn).await?;
+        ended.map(drop)
+    }
+
+    /// Commits after `prefix` read the rows written, in one message.
+    /// Closes the connection if the message failed: the transaction may
+    /// still be open on it.
+    async fn commit_counting_rows(&mut self, prefix: &str) -> Result<Option<u64>> {
+        // Ends with `BEGIN` to keep sqlx's count of open transactions true,
+        // as in `end_and_reset`.
+        let sql = format!("{prefix}COMMIT; BEGIN");
+        let result = sqlx::raw_sql(AssertSqlSafe(sql))
+            .fetch_all(&mut *self.conn)
+            .await;
         self.open = false;
-        Ok(())
+        match result {
+            Ok(rows) => {
+                PgTransactionManager::start_rollback(&mut self.conn);
+                Ok(rows_written(rows.first()))
+            }
+            Err(error) => {
+                self.conn.close_on_drop();
+                Err(error.into())
+            }
+        }
     }
 
     /// Ends the transaction with `end` and resets the session in one
-    /// message, whose last row counts the prepared statements raw SQL made.
-    /// Closes the connection unless the reset succeeded and found none.
-    async fn end_and_reset(&mut self, end: TxEnd) -> Result<()> {
+    /// message, whose last row counts the prepared statements raw SQL made;
+    /// with `prefix` (see [`Running::commit_prefix`]), whose first row is
+    /// the rows written. Closes the connection unless the reset succeeded
+    /// and found none.
+    async fn end_and_reset(&mut self, end: TxEnd, prefix: Option<String>) -> Result<Option<u64>> {
         // The message ends with `BEGIN`, which keeps sqlx's count of open
         // transactions true; the `ROLLBACK` of that empty transaction is
         // queued below and sent with the pool's check of the returned
         // connection, so it costs no round trip of its own.
-        let sql = end_and_reset_sql(end, Leftovers::Count);
-        let result = sqlx::raw_sql(sql).fetch_all(&mut *self.conn).await;
+        let reset = end_and_reset_sql(end, Leftovers::Count);
+        let result = match &prefix {
+            Some(prefix) => {
+                sqlx::raw_sql(AssertSqlSafe(format!("{prefix}{reset}")))
+                    .fetch_all(&mut *self.conn)
+                    .await
+            }
+            None => sqlx::raw_sql(reset).fetch_all(&mut *self.conn).await,
+        };
         self.open = false;
         let clean = match &result {
             Ok(rows) => rows
@@ -200,13 +274,23 @@ impl<K: TenantIdType> TenantTx<K> {
         } else {
             self.conn.close_on_drop();
         }
-        result?;
-        Ok(())
+        let rows = result?;
+        Ok(prefix.and_then(|_| rows_written(rows.first())))
     }
+}
+
+/// The rows written, from the first row of a `COMMIT` message that counted
+/// them; `None` if unknown.
+fn rows_written(row: Option<&sqlx::postgres::PgRow>) -> Option<u64> {
+    let written = row?.try_get::<Option<i64>, _>(0).ok()??;
+    u64::try_from(written).ok()
 }
 
 impl<K> Drop for TenantTx<K> {
     fn drop(&mut self) {
+        if let Some(meter) = self.meter.take() {
+            meter.end(&self.tenant, TxOutcome::Abandoned, None);
+        }
         if self.open {
             if self.raw {
                 // Raw SQL may have changed the session, and a queued

@@ -293,3 +293,37 @@ async fn items_in(mut tx: tenancy_sqlx::TenantTx) -> Vec<String> {
     tx.commit().await.unwrap();
     rows
 }
+
+#[tokio::test]
+async fn a_metered_routed_pool_reports_the_transactions_of_every_target() {
+    let (a, b) = (shard("shard-a"), shard("shard-b"));
+    let (acme, globex) = (tenant("acme"), tenant("globex"));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let meter = tenancy_sqlx::TxMeter::new(move |r: &tenancy_sqlx::TxReport<'_>| {
+        log.lock()
+            .unwrap()
+            .push((r.tenant.slug().to_string(), r.rows_written));
+    })
+    .rows_written_in(["orders"])
+    .unwrap();
+    let pool = RoutedPool::builder(StaticRouter::new([
+        (acme.id(), a.name.clone()),
+        (globex.id(), b.name.clone()),
+    ]))
+    .target(a.name.clone(), options(&a))
+    .target(b.name.clone(), options(&b))
+    .metered(meter)
+    .build();
+    insert(&pool, &acme, "Burger").await.unwrap();
+    insert(&pool, &globex, "Taco").await.unwrap();
+    assert_eq!(items(&pool, &globex).await.unwrap(), ["Taco"]);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            ("acme".to_owned(), Some(1)),
+            ("globex".to_owned(), Some(1)),
+            ("globex".to_owned(), Some(0)),
+        ]
+    );
+}

@@ -72,6 +72,7 @@ struct Inner<K> {
     pool_options: PgPoolOptions,
     binding: TenantBinding,
     named_statements: bool,
+    meter: Option<crate::TxMeter<K>>,
     max_open_pools: usize,
     per_tenant: Option<(u32, Duration)>,
     #[cfg(feature = "sealed")]
@@ -122,6 +123,7 @@ impl<K: TenantIdType> RoutedPoolBuilder<K> {
                 pool_options: PgPoolOptions::new().max_connections(10),
                 binding: TenantBinding::default(),
                 named_statements: true,
+                meter: None,
                 max_open_pools: 64,
                 per_tenant: None,
                 #[cfg(feature = "sealed")]
@@ -335,6 +337,9 @@ impl<K: TenantIdType> RoutedPool<K> {
         if !inner.named_statements {
             pool = pool.unnamed_statements();
         }
+        if let Some(meter) = &inner.meter {
+            pool = pool.metered(meter.clone());
+        }
         open.insert(
             key.clone(),
             OpenPool {
@@ -415,6 +420,13 @@ impl<K: TenantIdType> RoutedPoolBuilder<K> {
     /// cannot keep named ones; see [`TenantPool::unnamed_statements`].
     pub fn unnamed_statements(mut self) -> Self {
         self.inner.named_statements = false;
+        self
+    }
+
+    /// Reports every transaction on every target to `meter`; see
+    /// [`TenantPool::metered`].
+    pub fn metered(mut self, meter: crate::TxMeter<K>) -> Self {
+        self.inner.meter = Some(meter);
         self
     }
 
