@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use metrics::SharedString;
-use tenancy_core::{AnyTenant, AnyTenantId};
+use tenancy_core::AnyTenantId;
 
 /// The label value of every tenant that has no label of its own.
 pub const OTHER: &str = "other";
@@ -67,15 +67,11 @@ impl TenantLabels {
         Self { max: n, ..self }
     }
 
-    /// Whether `tenant` may have a label of its own (by plan).
-    pub(crate) fn eligible(&self, tenant: &AnyTenant) -> bool {
-        self.plans.as_ref().is_none_or(|plans| {
-            tenant
-                .settings()
-                .plan
-                .as_ref()
-                .is_some_and(|plan| plans.contains(plan))
-        })
+    /// Whether a tenant on `plan` may have a label of its own.
+    pub(crate) fn eligible(&self, plan: Option<&str>) -> bool {
+        self.plans
+            .as_ref()
+            .is_none_or(|plans| plan.is_some_and(|plan| plans.contains(plan)))
     }
 }
 

@@ -138,14 +138,14 @@ impl UsageLedger {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs `f` on `tenant`'s entry of this period, made if need be.
-    fn update<R>(&self, tenant: &AnyTenant, f: impl FnOnce(&mut Entry) -> R) -> R {
-        let id = AnyTenantId::from(tenant);
+    /// Runs `f` on the entry of this period of the tenant `id` on `plan`,
+    /// made if need be.
+    fn update<R>(&self, id: AnyTenantId, plan: Option<&str>, f: impl FnOnce(&mut Entry) -> R) -> R {
         let mut period = self.period();
         if let Some(entry) = period.tenants.get_mut(&id) {
             return f(entry);
         }
-        let eligible = self.inner.labels.eligible(tenant);
+        let eligible = self.inner.labels.eligible(plan);
         let own = eligible
             && period.labelled < self.inner.labels.max
             && period
@@ -173,7 +173,7 @@ impl UsageLedger {
         status: u16,
         elapsed: Duration,
     ) {
-        self.update(tenant, |entry| {
+        self.update(AnyTenantId::from(tenant), plan_of(tenant), |entry| {
             let usage = &mut entry.usage;
             usage.requests = usage.requests.saturating_add(1);
             usage.client_errors = usage
@@ -211,8 +211,29 @@ impl UsageLedger {
     /// (`tenancy_db_transactions_total`,
     /// `tenancy_db_transaction_duration_seconds` and
     /// `tenancy_db_rows_written_total`).
+    ///
+    /// A metered `TenantPool` (tenancy-sqlx) calls this for you when the
+    /// ledger is its observer (feature `postgres`):
+    /// `TenantPool::new(pg).metered(TxMeter::new(ledger.clone()))`.
     pub fn record_transaction(&self, tenant: &AnyTenant, elapsed: Duration, rows_written: u64) {
-        self.update(tenant, |entry| {
+        self.transaction(
+            AnyTenantId::from(tenant),
+            plan_of(tenant),
+            elapsed,
+            rows_written,
+        );
+    }
+
+    /// [`record_transaction`](Self::record_transaction) of the tenant `id`
+    /// on `plan`.
+    pub(crate) fn transaction(
+        &self,
+        id: AnyTenantId,
+        plan: Option<&str>,
+        elapsed: Duration,
+        rows_written: u64,
+    ) {
+        self.update(id, plan, |entry| {
             let usage = &mut entry.usage;
             usage.transactions = usage.transactions.saturating_add(1);
             usage.transaction_micros = usage.transaction_micros.saturating_add(micros(elapsed));
@@ -276,6 +297,11 @@ impl UsageLedger {
         usage.sort_by(|(a, _), (b, _)| a.cmp(b));
         usage
     }
+}
+
+/// The tenant's plan, for [`TenantLabels::plans`].
+fn plan_of(tenant: &AnyTenant) -> Option<&str> {
+    tenant.settings().plan.as_deref()
 }
 
 fn micros(elapsed: Duration) -> u64 {

@@ -10,7 +10,9 @@
 //!   their own; the rest are `"other"`.
 //! - [`UsageLedger`]: every tenant's usage under its own id, in memory,
 //!   taken in periods; [`UsageLedger::record_transaction`] adds database
-//!   use.
+//!   use, and with feature `postgres` the ledger observes a metered
+//!   `TenantPool` (tenancy-sqlx's `TxMeter`): every transaction, its time
+//!   and the rows it wrote, counted by PostgreSQL.
 //! - [`QuotaLayer`]: a tenant over its plan's [`Quota`] (requests per day,
 //!   storage) gets a 429 with `Retry-After`, or a 403 for writes, with the
 //!   reason.

@@ -377,3 +377,50 @@ async fn days_roll_up_under_their_granularity_and_reports_reach_before_1970() {
     assert_eq!(days[0].value, 3);
     assert_eq!(days[0].period_start, SystemTime::UNIX_EPOCH - 2 * day);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_metered_pool_keeps_each_tenants_transactions_and_rows_written() {
+    let Setup {
+        db,
+        meter,
+        app,
+        owner,
+    } = setup().await;
+    db.owner_sql(&tenancy_testing::fixtures::orders_table_sql())
+        .unwrap();
+    let ledger = UsageLedger::new(TenantLabels::none());
+    let pool = tenancy_sqlx::TenantPool::new(app).metered(
+        tenancy_sqlx::TxMeter::new(ledger.clone())
+            .rows_written_in(["orders"])
+            .unwrap(),
+    );
+    let (a, b) = (tenant("a"), tenant("b"));
+    // a: two commits writing 3 and 1 rows; b: one commit writing 2, one
+    // rollback writing 5.
+    for (t, rows, commit) in [(&a, 3, true), (&b, 2, true), (&a, 1, true), (&b, 5, false)] {
+        let mut tx = pool.begin(t.downcast().unwrap()).await.unwrap();
+        sqlx::query("INSERT INTO orders (item) SELECT 'x' FROM generate_series(1, $1)")
+            .bind(rows)
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        if commit {
+            tx.commit().await.unwrap();
+        } else {
+            tx.rollback().await.unwrap();
+        }
+    }
+    UsageStore::new(meter).flush(&ledger).await.unwrap();
+    let sorted = |mut v: Vec<(String, i64)>| {
+        v.sort();
+        v
+    };
+    assert_eq!(
+        totals(&owner, "rows_written").await,
+        sorted(vec![(id(&a), 4), (id(&b), 2)])
+    );
+    assert_eq!(
+        totals(&owner, "transactions").await,
+        sorted(vec![(id(&a), 2), (id(&b), 2)])
+    );
+}

@@ -16,12 +16,18 @@
 //! another. Rolling up, pruning and reports across tenants are for the
 //! table's owner, the operator (the `tenancy usage` command).
 //!
+//! The [`UsageLedger`](crate::UsageLedger) is also a
+//! [`TxObserver`](tenancy_sqlx::TxObserver): give it to a
+//! [metered](tenancy_sqlx::TenantPool::metered) `TenantPool` and it counts
+//! every tenant's transactions, their time and the rows they wrote.
+//!
 //! [`StorageMeter`] measures rows and bytes per tenant in the tenant
 //! tables: every tenant at once as the owner (exactly, or from a sample of
 //! pages), or one tenant inside its own transaction.
 
 use tenancy_core::rls::InvalidName;
 
+mod pool_observer;
 mod storage;
 mod store;
 
