@@ -34,8 +34,8 @@ AREAS=(
     "context|tenancy-core/src/context.rs tenancy-core/src/propagate.rs tenancy-core/src/any_tenant.rs tenancy-core/src/any_tenant_id.rs tenancy-core/src/id.rs tenancy-core/src/id_type.rs tenancy-core/src/keys.rs tenancy-core/src/tenant_key.rs tenancy-core/src/key_ring.rs tenancy-core/src/sealed_job.rs|tenancy-core tenancy-sqlx tenancy-tower|--all-features --lib --test=isolation --test=store --test=audit --test=strategies --test=axum_e2e --test=hostile_input"
     # Resolution and cross-checks of the tower layer.
     "tower|tenancy-tower/src/*.rs tenancy-tower/src/strategy/*.rs|tenancy-tower|--lib --tests"
-    # Tenant transactions and pools: abort safety, raw SQL, sessions, routing, sealed pools.
-    "tx|tenancy-sqlx/src/tx.rs tenancy-sqlx/src/pool.rs tenancy-sqlx/src/begin.rs tenancy-sqlx/src/executor.rs tenancy-sqlx/src/session.rs tenancy-sqlx/src/routing/*.rs tenancy-sqlx/src/sealed/*.rs|tenancy-sqlx|--lib --test=abort_safety --test=attacks --test=isolation --test=session --test=routing --test=sealed"
+    # Tenant transactions and pools: abort safety, raw SQL, sessions, routing, sealed pools, metered pools.
+    "tx|tenancy-sqlx/src/tx.rs tenancy-sqlx/src/pool.rs tenancy-sqlx/src/begin.rs tenancy-sqlx/src/executor.rs tenancy-sqlx/src/session.rs tenancy-sqlx/src/observe.rs tenancy-sqlx/src/routing/*.rs tenancy-sqlx/src/sealed/*.rs|tenancy-sqlx|--lib --test=abort_safety --test=attacks --test=isolation --test=session --test=routing --test=sealed --test=metered_pool"
     # The scoped builders.
     "scoped|tenancy-sqlx/src/scoped/*.rs tenancy-sqlx/src/table.rs tenancy-sqlx/src/column.rs|tenancy-sqlx|--lib --test=type_wall --test=typed_builders --test=isolation"
     # The SQL scoping checker behind the macros, against its own case files
