@@ -65,6 +65,18 @@ pub const COMPARISONS: &[Comparison] = &[
         Target::None,
     ),
     cmp(
+        "sqlx: a metered `TenantPool` (`TxMeter`: tenant, time, outcome) vs unmetered",
+        "sqlx_tx/tenant_tx",
+        "sqlx_tx/tenant_tx_metered",
+        Target::None,
+    ),
+    cmp(
+        "sqlx: a metered `TenantPool` also counting rows written (2 tables) vs unmetered",
+        "sqlx_tx/tenant_tx",
+        "sqlx_tx/tenant_tx_metered_rows",
+        Target::None,
+    ),
+    cmp(
         "diesel (r2d2): `TenantPool::transaction` + `for_tenant`",
         "diesel_tx/plain",
         "diesel_tx/tenant_tx",
@@ -232,6 +244,9 @@ pub struct Inputs {
     /// Sealing many tenants and the connections they hold
     /// (`cargo bench -p tenancy-bench --bench database`).
     pub sealed: serde_json::Value,
+    /// One tenant's job behind another's burst, plain and fair
+    /// (`cargo bench -p tenancy-bench --bench jobs`).
+    pub fairness: serde_json::Value,
     /// A line about the machine.
     pub machine: String,
 }
@@ -251,6 +266,7 @@ impl Inputs {
             allocations: json("allocations.json"),
             macros: json("macros.json"),
             sealed: json("sealed.json"),
+            fairness: json("fairness.json"),
             machine: machine(),
         }
     }
@@ -364,6 +380,7 @@ pub fn render(inputs: &Inputs) -> Option<String> {
     }
     allocation_parts(&mut out, inputs);
     sealed_scale(&mut out, inputs);
+    fair_queues(&mut out, inputs);
     out.push_str("\n## Absolute numbers\n\n| benchmark | mean | 95% interval |\n|---|---|---|\n");
     let mut ids: Vec<&str> = vec![
         "middleware/baseline",
@@ -488,6 +505,41 @@ fn allocation_parts(out: &mut String, inputs: &Inputs) {
     for (part, n) in parts {
         let _ = writeln!(out, "| {part} | {} |", n.as_f64().unwrap_or(f64::NAN));
     }
+}
+
+/// Fair queues: one tenant's single job behind another tenant's burst.
+fn fair_queues(out: &mut String, inputs: &Inputs) {
+    let f = &inputs.fairness;
+    let Some(burst) = f["burst"].as_u64() else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "\n### Fair queues (tenancy-jobs)\n\n\
+         One tenant enqueues a burst of {burst} jobs, then another tenant one job; a worker (through \
+         `TenantJobLayer`, 100 jobs per fetch, trivial jobs) serves the queue until that one job ran. \
+         Same server, a queue of its own for each run:\n\n\
+         | enqueue | the burst took | jobs served before the single job | its wait, enqueue to run |\n\
+         |---|---|---|---|"
+    );
+    for (name, key) in [
+        ("apalis `push_bulk` (plain)", "plain"),
+        ("`TenantQueues::enqueue` (fair)", "fair"),
+    ] {
+        let run = &f[key];
+        let _ = writeln!(
+            out,
+            "| {name} | {:.0} ms | {} | {:.0} ms |",
+            run["enqueue_ms"].as_f64().unwrap_or(f64::NAN),
+            run["jobs_before"].as_u64().map_or("?".to_owned(), |n| n.to_string()),
+            run["wait_ms"].as_f64().unwrap_or(f64::NAN),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nThe bound is the order, asserted by `tenancy-jobs/tests/fairness.rs`: the single job is \
+         served second, whatever the burst. Its wait is then one fetch and one job, not the burst.\n"
+    );
 }
 
 /// Sealed tenants at scale: sealing time and the connections they hold.

@@ -8,12 +8,20 @@
 //! - `tenant_tx_builder`: the same through the `Scoped` select builder.
 //! - `naive_set_config`: what most tutorials show: `begin`, a separate
 //!   `SELECT set_config(...)` round trip, the statement, commit.
+//! - `tenant_tx_metered`: `tenant_tx` on a metered pool (`TxMeter`, an
+//!   observer that counts): tenant, time and outcome of each transaction.
+//! - `tenant_tx_metered_rows`: the same, also counting the rows written to
+//!   two tables from PostgreSQL's statistics, read in the `BEGIN` and
+//!   `COMMIT` messages.
 
 use criterion::Criterion;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tenancy_core::Tenant;
-use tenancy_sqlx::{Scoped, TenantPool};
+
+use tenancy_sqlx::{Scoped, TenantPool, TxMeter, TxReport};
 use uuid::Uuid;
 
 use crate::cases::async_case;
@@ -101,6 +109,35 @@ pub fn bench(c: &mut Criterion, rt: &tokio::runtime::Runtime, data: &Dataset) {
             found
         }
     });
+    let ended = Arc::new(AtomicU64::new(0));
+    let counter = ended.clone();
+    let meter = TxMeter::new(move |_: &TxReport<'_>| {
+        counter.fetch_add(1, Ordering::Relaxed);
+    });
+    let metered = pool.clone().metered(meter.clone());
+    let metered_rows = pool.clone().metered(
+        meter
+            .rows_written_in(["orders", "orders_plain"])
+            .expect("valid table names"),
+    );
+    for (name, pool) in [
+        ("tenant_tx_metered", metered),
+        ("tenant_tx_metered_rows", metered_rows),
+    ] {
+        async_case(&mut group, rt, data, name, |tenant, id| {
+            let pool = pool.clone();
+            async move {
+                let mut tx = pool.begin(&tenant).await.expect("begin");
+                let found = by_key(&mut tx, BY_KEY, &tenant, id).await;
+                tx.commit().await.expect("commit");
+                found
+            }
+        });
+    }
+    assert!(
+        ended.load(Ordering::Relaxed) > 0,
+        "the meter saw no transaction"
+    );
     group.finish();
     rt.block_on(raw.close());
 }
