@@ -31,6 +31,8 @@ mod binaries;
 pub mod cancel;
 mod cluster;
 mod database;
+#[cfg(feature = "dns")]
+pub mod dns;
 mod error;
 pub mod fixtures;
 mod pgbouncer;
