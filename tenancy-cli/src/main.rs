@@ -6,6 +6,7 @@
 //! tenancy manifest         write (or --check) the tenant-table manifest of the SQL macros
 //! tenancy retrofit         the plan that puts an existing database under tenant isolation
 //! tenancy usage            every tenant's usage from the metering rollups (table or JSON)
+//! tenancy domains          tenants' custom domains: add, verify (DNS TXT or HTTP), list, remove
 //! tenancy completions SHELL  print a shell completion script
 //! ```
 //!
@@ -14,10 +15,12 @@
 //! `--json` (shapes in the README). Exit codes: 0 success; 1 findings
 //! (`audit`, at or above `--fail-on`), schemas that failed to migrate, or
 //! a stale manifest (`manifest --check`), a retrofit that failed or whose
-//! result the audit rejects (`retrofit --dry-run`/`--apply`); 2 bad arguments, or a database
+//! result the audit rejects (`retrofit --dry-run`/`--apply`), a domain
+//! whose proof was not found (`domains verify`); 2 bad arguments, or a database
 //! that could not be reached or read.
 
 mod audit_cmd;
+mod domains_cmd;
 mod manifest_cmd;
 mod progress;
 mod retrofit_cmd;
@@ -30,7 +33,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 /// Tenant isolation tools: audit a PostgreSQL database, migrate tenant
 /// schemas, write the manifest of tenant tables, retrofit an existing
-/// database, report usage per tenant.
+/// database, report usage per tenant, manage custom domains.
 #[derive(Debug, Parser)]
 #[command(name = "tenancy", version, propagate_version = true)]
 struct Cli {
@@ -48,6 +51,10 @@ enum Command {
     Manifest(manifest_cmd::ManifestArgs),
     Retrofit(retrofit_cmd::RetrofitArgs),
     Usage(usage_cmd::UsageArgs),
+    Domains {
+        #[command(subcommand)]
+        command: domains_cmd::DomainsCommand,
+    },
     /// Prints a completion script for SHELL (bash, zsh, fish, elvish,
     /// powershell) to standard output.
     Completions {
@@ -68,6 +75,7 @@ async fn main() -> ExitCode {
         Command::Manifest(args) => manifest_cmd::run(args).await,
         Command::Retrofit(args) => retrofit_cmd::run(args).await,
         Command::Usage(args) => usage_cmd::run(args).await,
+        Command::Domains { command } => domains_cmd::run(command).await,
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
