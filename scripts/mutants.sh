@@ -47,6 +47,9 @@ AREAS=(
     # Background jobs: resolving a job's tenant, refusing bad envelopes,
     # tier queues and fair enqueueing (against apalis-postgres).
     "jobs|tenancy-jobs/src/*.rs|tenancy-jobs|--all-features --lib --tests"
+    # Custom domains: names, proofs (DNS TXT against a real DNS server, HTTP),
+    # the domain store's life cycle, resolution of verified domains only.
+    "domains|tenancy-domains/src/*.rs|tenancy-domains|--lib --tests"
     # Metering: the ledger, tenant labels, quotas, usage rows and storage.
     "metering|tenancy-metering/src/*.rs tenancy-metering/src/postgres/*.rs|tenancy-metering|--all-features --lib --tests"
 )

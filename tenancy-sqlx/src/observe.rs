@@ -257,13 +257,14 @@ impl<K> Running<K> {
         ))
     }
 
-    /// Reports the end of `tenant`'s transaction.
+    /// Reports the end of `tenant`'s transaction (`rows_written` is only
+    /// ever read by a commit).
     pub(crate) fn end(self, tenant: &Tenant<K>, outcome: TxOutcome, rows_written: Option<u64>) {
         self.observer.transaction_ended(&TxReport {
             tenant,
             elapsed: self.started.elapsed(),
             outcome,
-            rows_written: rows_written.filter(|_| outcome.is_committed()),
+            rows_written,
         });
     }
 }
@@ -282,6 +283,14 @@ mod tests {
                 let call = format!("pg_stat_get_xact_tuples_{count}(to_regclass({table}))");
                 assert_eq!(sql.matches(&call).count(), 1, "{call} in {sql}");
             }
+        }
+    }
+
+    #[test]
+    fn only_a_commit_is_committed() {
+        assert!(TxOutcome::Committed.is_committed());
+        for other in [TxOutcome::RolledBack, TxOutcome::Failed, TxOutcome::Abandoned] {
+            assert!(!other.is_committed(), "{other:?}");
         }
     }
 
