@@ -28,14 +28,14 @@ CARGO_MUTANTS_VERSION=27.1.0
 # (doc tests are left out: they compile one by one, and most assert strings)
 AREAS=(
     # The binding, the policies, identifiers, settings, the session reset.
-    "rls|tenancy-core/src/rls/*.rs tenancy-core/src/reset.rs|tenancy-core tenancy-sqlx tenancy-testing|--lib --test=isolation --test=attacks --test=sealed --test=schema_per_tenant --test=session --test=long_names"
+    "rls|tenancy-core/src/rls/*.rs tenancy-core/src/reset.rs|tenancy-core tenancy-sqlx tenancy-testing|--lib --test=isolation --test=attacks --test=sealed --test=schema_per_tenant --test=session --test=long_names --test=admin"
     # The tenant context, its propagation, ids, keys, cache keys and paths.
     # (the tower layer and the audit use ids and the context too)
     "context|tenancy-core/src/context.rs tenancy-core/src/propagate.rs tenancy-core/src/any_tenant.rs tenancy-core/src/any_tenant_id.rs tenancy-core/src/id.rs tenancy-core/src/id_type.rs tenancy-core/src/keys.rs tenancy-core/src/tenant_key.rs tenancy-core/src/key_ring.rs tenancy-core/src/sealed_job.rs|tenancy-core tenancy-sqlx tenancy-tower|--all-features --lib --test=isolation --test=store --test=audit --test=strategies --test=axum_e2e --test=hostile_input"
     # Resolution and cross-checks of the tower layer.
     "tower|tenancy-tower/src/*.rs tenancy-tower/src/strategy/*.rs|tenancy-tower|--lib --tests"
-    # Tenant transactions and pools: abort safety, raw SQL, sessions, routing, sealed pools, metered pools.
-    "tx|tenancy-sqlx/src/tx.rs tenancy-sqlx/src/pool.rs tenancy-sqlx/src/begin.rs tenancy-sqlx/src/executor.rs tenancy-sqlx/src/session.rs tenancy-sqlx/src/observe.rs tenancy-sqlx/src/routing/*.rs tenancy-sqlx/src/sealed/*.rs|tenancy-sqlx|--lib --test=abort_safety --test=attacks --test=isolation --test=session --test=routing --test=sealed --test=metered_pool"
+    # Tenant transactions and pools: abort safety, raw SQL, sessions, routing, sealed pools, metered pools, the admin pool.
+    "tx|tenancy-sqlx/src/tx.rs tenancy-sqlx/src/pool.rs tenancy-sqlx/src/begin.rs tenancy-sqlx/src/executor.rs tenancy-sqlx/src/session.rs tenancy-sqlx/src/observe.rs tenancy-sqlx/src/admin/*.rs tenancy-sqlx/src/routing/*.rs tenancy-sqlx/src/sealed/*.rs|tenancy-sqlx|--lib --test=abort_safety --test=attacks --test=isolation --test=session --test=routing --test=sealed --test=metered_pool --test=admin"
     # The scoped builders.
     "scoped|tenancy-sqlx/src/scoped/*.rs tenancy-sqlx/src/table.rs tenancy-sqlx/src/column.rs|tenancy-sqlx|--lib --test=type_wall --test=typed_builders --test=isolation"
     # The SQL scoping checker behind the macros, against its own case files
@@ -43,7 +43,7 @@ AREAS=(
     # and rebuilding them for each mutant would take hours).
     "checker|tenancy-macros-core/src/check/*.rs tenancy-macros-core/src/check/**/*.rs tenancy-macros-core/src/rewrite.rs|tenancy-macros-core|--lib --tests"
     # The audit's rules.
-    "audit|tenancy-sqlx/src/audit/*.rs|tenancy-sqlx|--lib --test=audit --test=sealed"
+    "audit|tenancy-sqlx/src/audit/*.rs|tenancy-sqlx|--lib --test=audit --test=sealed --test=admin"
     # Background jobs: resolving a job's tenant, refusing bad envelopes,
     # tier queues and fair enqueueing (against apalis-postgres).
     "jobs|tenancy-jobs/src/*.rs|tenancy-jobs|--all-features --lib --tests"

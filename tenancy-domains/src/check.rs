@@ -248,6 +248,7 @@ fn is_public(ip: IpAddr) -> bool {
                 || v6.is_unspecified()
                 || (first & 0xfe00) == 0xfc00
                 || (first & 0xffc0) == 0xfe80
+                || (first == 0x2001 && v6.segments()[1] == 0x0db8)
                 || v6
                     .to_ipv4_mapped()
                     .is_some_and(|v4| !is_public(IpAddr::V4(v4))))
@@ -280,7 +281,16 @@ mod tests {
                 "{private}"
             );
         }
-        for public in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"] {
+        for public in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "100.63.0.1",
+            "100.128.0.1",
+            "104.64.1.1",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+            "2001:4860::8888",
+        ] {
             assert!(
                 is_public(public.parse().unwrap_or_else(|_| unreachable!())),
                 "{public}"

@@ -353,6 +353,24 @@ async fn an_http_token_proves_a_domain_but_private_addresses_are_not_fetched() {
         panic!("a missing token proved a domain");
     };
     assert!(why.contains("404"), "{why}");
+
+    // At most 1 KiB of the body is read: exactly 1024 bytes are compared,
+    // one more is refused unread.
+    for (size, expected) in [
+        (1024, "does not serve the token"),
+        (1025, "more than 1024 bytes"),
+    ] {
+        let body: &'static str = Box::leak("x".repeat(size).into_boxed_str());
+        let port = token_server(&added.token, body).await;
+        let big = DomainVerifier::new(resolver())
+            .with_http()
+            .http_port(port)
+            .allow_private_addresses();
+        let Checked::NotProven(why) = big.check(&domain, &added.token).await.unwrap() else {
+            panic!("a body of {size} bytes proved a domain");
+        };
+        assert!(why.contains(expected), "{size}: {why}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

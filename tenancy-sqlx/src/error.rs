@@ -127,6 +127,10 @@ pub enum Error {
     #[error("not configured: {0}")]
     Unsupported(&'static str),
 
+    /// An admin session was asked for without an actor or a reason.
+    #[error("admin access needs {0}")]
+    AdminAccess(&'static str),
+
     /// A value could not be encoded for PostgreSQL.
     #[error("could not encode the value for column {column:?}: {source}")]
     Encode {

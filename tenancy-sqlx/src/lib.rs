@@ -75,6 +75,8 @@
 //!   the [`manifest`] of tenant tables they read ([`macros`] explains).
 //! - `manifest` (part of `macros`): [`manifest`] alone, to write and verify
 //!   the manifest (the `tenancy` command uses it).
+//! - `admin` (default): [`admin`], cross-tenant access for staff through
+//!   its own role, every session trailed before it reads.
 //! - `retrofit`: [`retrofit`], the plan that puts an existing database
 //!   under tenant isolation (the `tenancy retrofit` command).
 //!
@@ -89,6 +91,9 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "admin")]
+#[cfg_attr(docsrs, doc(cfg(feature = "admin")))]
+pub mod admin;
 #[cfg(feature = "audit")]
 pub mod audit;
 mod begin;

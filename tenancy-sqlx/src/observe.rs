@@ -289,7 +289,11 @@ mod tests {
     #[test]
     fn only_a_commit_is_committed() {
         assert!(TxOutcome::Committed.is_committed());
-        for other in [TxOutcome::RolledBack, TxOutcome::Failed, TxOutcome::Abandoned] {
+        for other in [
+            TxOutcome::RolledBack,
+            TxOutcome::Failed,
+            TxOutcome::Abandoned,
+        ] {
             assert!(!other.is_committed(), "{other:?}");
         }
     }

@@ -32,6 +32,7 @@
 //!   rule keeps the schema ready for a distributed PostgreSQL such as Citus,
 //!   where the tenant column becomes the distribution column.
 
+pub mod admin;
 mod binding;
 mod ident;
 mod options;
@@ -41,6 +42,7 @@ mod setting;
 #[cfg(test)]
 mod tests;
 
+pub use admin::AdminSetup;
 pub use binding::{TEMP_LAST_SQL, TenantBinding, begin_sql, revoke_temporary_sql};
 pub(crate) use ident::check_ident;
 pub use ident::{Ident, InvalidName, MAX_IDENT_LEN, bounded_name};

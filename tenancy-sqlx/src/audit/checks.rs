@@ -135,6 +135,16 @@ pub(crate) async fn table(
 /// name, permissive, command, USING, WITH CHECK.
 type PolicyRow = (String, bool, String, Option<String>, Option<String>);
 
+/// Whether a policy is a cross-tenant admin policy (its expressions call
+/// the admin scope function); `admin.rs` checks those.
+fn is_admin(policy: &PolicyRow) -> bool {
+    policy
+        .3
+        .iter()
+        .chain(policy.4.iter())
+        .any(|expr| super::admin::is_admin_policy(expr))
+}
+
 /// More than one permissive policy for the same commands.
 /// The sealed tier's own permissive policy is not counted: it pins rows to
 /// the login role's tenant, and no session matches both it and another.
@@ -146,7 +156,9 @@ fn overlapping_permissive(
 ) {
     let permissive: Vec<&PolicyRow> = policies
         .iter()
-        .filter(|p| p.1 && !p.3.as_ref().is_some_and(|u| is_sealed_scoped(u, options)))
+        .filter(|p| {
+            p.1 && !p.3.as_ref().is_some_and(|u| is_sealed_scoped(u, options)) && !is_admin(p)
+        })
         .collect();
     for (i, a) in permissive.iter().enumerate() {
         if let Some(b) = permissive[i + 1..]
@@ -189,8 +201,13 @@ async fn policies(
         ));
     }
     overlapping_permissive(options, table, &policies, out);
-    for (policy, permissive, cmd, using, check) in &policies {
+    for row in &policies {
+        let (policy, permissive, cmd, using, check) = row;
         let object = format!("policy {policy} on {}", table.name);
+        if is_admin(row) {
+            // Checked with the admin access (`admin.rs`): its own role, trailed.
+            continue;
+        }
         if *permissive {
             if let Some(using) = using {
                 if fails_open(using, options) {

@@ -31,6 +31,14 @@ macro_rules! codes {
 }
 
 codes! {
+    /// `admin_policy_reaches_app`: an admin policy applies to the application role or to `PUBLIC`.
+    AdminPolicyReachesApp => "admin_policy_reaches_app",
+    /// `admin_role_bypasses_trail`: the admin role is a superuser or has `BYPASSRLS`: it reads without a trailed session.
+    AdminRoleBypassesTrail => "admin_role_bypasses_trail",
+    /// `admin_session_not_enforced`: a tenant table with admin access lacks a restrictive admin policy for some command: the admin role gets in through the tenant setting.
+    AdminSessionNotEnforced => "admin_session_not_enforced",
+    /// `admin_writes_untrailed`: admin sessions may write a tenant table whose writes are not trailed.
+    AdminWritesUntrailed => "admin_writes_untrailed",
     /// `app_role_bypassrls`: the application role skips RLS entirely.
     AppRoleBypassrls => "app_role_bypassrls",
     /// `app_role_member_of_roles`: the application role can `SET ROLE` to other roles (in schema per tenant: every tenant's).

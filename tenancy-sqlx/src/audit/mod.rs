@@ -63,7 +63,12 @@
 //! | `security_definer_executable` | high | the application role may call a `SECURITY DEFINER` function, whatever it reads (`EXECUTE` goes to `PUBLIC` by default) |
 //! | `security_definer_search_path` | high | a `SECURITY DEFINER` function without a fixed `search_path` |
 //! | `table_without_tenant_column` | high | a table in a tenant-scoped schema without the tenant column |
+//! | `admin_policy_reaches_app` | critical | a cross-tenant admin policy ([`AdminSetup`](tenancy_core::rls::AdminSetup)) applies to the application role or to `PUBLIC` |
+//! | `admin_role_bypasses_trail` | high | the admin role is a superuser or has `BYPASSRLS`: it reads every tenant without a trailed session |
+//! | `admin_session_not_enforced` | high | a tenant table with admin access lacks a restrictive admin policy for a command: the admin role gets in through the tenant setting, without a session |
+//! | `admin_writes_untrailed` | high | admin sessions may write a tenant table whose writes are not trailed |
 
+mod admin;
 mod checks;
 mod code;
 mod expr;
@@ -186,6 +191,7 @@ async fn audit_connection(
     functions::security_definer_functions(conn, options, &tables, &mut findings).await?;
     checks::tenant_schemas(conn, options, &mut findings).await?;
     sealed::sealed_tier(conn, &tables, &mut findings).await?;
+    admin::admin_access(conn, options, &tables, &mut findings).await?;
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
