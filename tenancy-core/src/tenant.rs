@@ -143,6 +143,11 @@ struct TenantData<K> {
     status: TenantStatus,
     #[serde(default)]
     settings: TenantSettings,
+    /// The staff member acting as this tenant's user (an impersonation
+    /// token), if any. Never stored or serialized: only the resolution of
+    /// a request sets it.
+    #[serde(skip)]
+    impersonated_by: Option<Arc<str>>,
 }
 
 /// A resolved tenant: id, slug, display name, status and settings.
@@ -193,6 +198,7 @@ impl<K: TenantIdType> Tenant<K> {
                 slug,
                 status: TenantStatus::Active,
                 settings: TenantSettings::default(),
+                impersonated_by: None,
             },
         }
     }
@@ -206,6 +212,7 @@ impl<K: TenantIdType> Tenant<K> {
                 name: self.0.name.clone(),
                 status: self.0.status,
                 settings: self.0.settings.clone(),
+                impersonated_by: None,
             },
         }
     }
@@ -233,6 +240,24 @@ impl<K: TenantIdType> Tenant<K> {
     /// The tenant's status.
     pub fn status(&self) -> TenantStatus {
         self.0.status
+    }
+
+    /// The staff member acting as this tenant's user, when the request
+    /// came with an impersonation token (see tenancy-tower's
+    /// `TenantClaim::impersonation`). The activity trail records it next to
+    /// the actor, so the tenant sees who really acted.
+    pub fn impersonated_by(&self) -> Option<&str> {
+        self.0.impersonated_by.as_deref()
+    }
+
+    /// This tenant, with `staff` acting as its user. Set by the tenant
+    /// layer for an impersonation token; a stored or deserialized tenant
+    /// never carries it.
+    #[must_use]
+    pub fn impersonated(&self, staff: &str) -> Self {
+        let mut data = self.to_builder().data;
+        data.impersonated_by = Some(staff.into());
+        Self(Arc::new(data))
     }
 
     /// The tenant's settings.

@@ -24,7 +24,17 @@ pub const TENANT_ID_FIELD: &str = "tenant.id";
 /// # }
 /// ```
 pub fn span<K: TenantIdType>(tenant: &Tenant<K>) -> tracing::Span {
-    tracing::info_span!("tenant", tenant.id = %tenant.id_ref(), tenant.slug = %tenant.slug())
+    match tenant.impersonated_by() {
+        None => {
+            tracing::info_span!("tenant", tenant.id = %tenant.id_ref(), tenant.slug = %tenant.slug())
+        }
+        Some(staff) => tracing::info_span!(
+            "tenant",
+            tenant.id = %tenant.id_ref(),
+            tenant.slug = %tenant.slug(),
+            tenant.impersonated_by = staff
+        ),
+    }
 }
 
 /// Records the tenant id into the `tenant.id` field of `span`, which must

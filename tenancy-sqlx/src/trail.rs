@@ -9,7 +9,8 @@ use tenancy_core::rls::{Ident, TenantPolicy};
 use crate::{Result, TenantTx};
 
 /// An append-only activity log table under row-level security: tenant id
-/// (filled from the transaction's tenant), actor, action, target, time.
+/// (filled from the transaction's tenant), actor, the staff member who
+/// impersonated the actor if one did, action, target, time.
 ///
 /// [`record`](Self::record) writes an entry in the transaction of the
 /// change it describes, so the entry exists exactly when the change does
@@ -75,6 +76,7 @@ impl ActivityTrail {
              {},\n    \
              at timestamptz NOT NULL DEFAULT now(),\n    \
              actor text NOT NULL,\n    \
+             impersonated_by text,\n    \
              action text NOT NULL,\n    \
              target text NOT NULL,\n    \
              PRIMARY KEY ({}, id)\n);\n{}",
@@ -94,7 +96,11 @@ impl ActivityTrail {
         Ok(sql)
     }
 
-    /// Appends an entry for the transaction's tenant.
+    /// Appends an entry for the transaction's tenant. When a staff member
+    /// acts as the tenant's user (an impersonation token:
+    /// [`Tenant::impersonated_by`](tenancy_core::Tenant::impersonated_by)),
+    /// the entry names them in `impersonated_by`, so the tenant's own trail
+    /// shows who really acted.
     pub async fn record(
         &self,
         tx: &mut TenantTx,
@@ -103,14 +109,16 @@ impl ActivityTrail {
         target: &str,
     ) -> Result<()> {
         let sql = format!(
-            "INSERT INTO {} ({}, actor, action, target) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO {} ({}, actor, impersonated_by, action, target) VALUES ($1, $2, $3, $4, $5)",
             self.policy.table().sql(),
             self.policy.column().sql()
         );
         let tenant = tx.tenant().id();
+        let impersonated_by = tx.tenant().impersonated_by().map(str::to_owned);
         sqlx::query(AssertSqlSafe(sql))
             .bind(tenant.as_uuid())
             .bind(actor)
+            .bind(impersonated_by)
             .bind(action)
             .bind(target)
             .execute(tx.conn())

@@ -66,3 +66,42 @@ async fn entries_live_and_die_with_their_transaction_and_stay_with_their_tenant(
         .unwrap_err();
     assert!(err.to_string().contains("permission denied"), "{err}");
 }
+
+#[tokio::test]
+async fn an_impersonated_action_names_the_staff_member_in_the_tenants_own_trail() {
+    let f = fixture(2).await;
+    let trail = ActivityTrail::new();
+    f.db.owner_sql(&trail.create_table_sql(Some(APP_ROLE)).unwrap())
+        .unwrap();
+    // The tenant layer marks the tenant of an impersonation token so.
+    let acting = f.acme.impersonated("jane@support");
+    for (tenant, actor) in [(&acting, "alice"), (&f.acme, "alice")] {
+        let mut tx = f.pool.begin(tenant).await.unwrap();
+        trail
+            .record(&mut tx, actor, "order.update", "Burger")
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    // Read by the tenant itself, through row-level security.
+    let mut tx = f.pool.begin(&f.acme).await.unwrap();
+    let rows: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT actor, impersonated_by FROM tenancy_activity_log ORDER BY id")
+            .fetch_all(&mut tx)
+            .await
+            .unwrap();
+    assert_eq!(
+        rows,
+        [
+            ("alice".to_owned(), Some("jane@support".to_owned())),
+            ("alice".to_owned(), None)
+        ]
+    );
+    // The mark is the request's, never the tenant's: it does not survive
+    // a round trip through JSON or a builder.
+    let json = serde_json::to_string(&acting).unwrap();
+    let back: tenancy_core::Tenant = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.impersonated_by(), None);
+    assert_eq!(acting.to_builder().build().impersonated_by(), None);
+    assert_eq!(acting.impersonated_by(), Some("jane@support"));
+}

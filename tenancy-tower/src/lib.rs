@@ -92,7 +92,7 @@ pub use extract::{CurrentTenant, MissingTenantLayer};
 pub use layer::{ResponseFuture, TenantLayer, TenantLayerBuilder, TenantService};
 pub use rejection::{JsonRenderer, RenderRejection, TenantRejection, render_with};
 pub use resolver::ResolutionMode;
-pub use strategy::{ClaimStatus, Strategy, TenantClaim};
+pub use strategy::{ClaimStatus, Impersonation, MAX_IMPERSONATION, Strategy, TenantClaim};
 pub use tenancy_core::TenantKey;
 
 pub use tenancy_core;

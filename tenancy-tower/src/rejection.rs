@@ -11,7 +11,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 /// | variant | status |
 /// |---|---|
 /// | [`Missing`](Self::Missing), [`Malformed`](Self::Malformed), [`Conflict`](Self::Conflict) | 400 |
-/// | [`TokenRequired`](Self::TokenRequired) | 401 |
+/// | [`TokenRequired`](Self::TokenRequired), [`ImpersonationExpired`](Self::ImpersonationExpired) | 401 |
 /// | [`Mismatch`](Self::Mismatch), [`Suspended`](Self::Suspended) | 403 |
 /// | [`NotFound`](Self::NotFound) | 404 |
 /// | [`RateLimited`](Self::RateLimited) | 429, with `Retry-After` |
@@ -43,6 +43,9 @@ pub enum TenantRejection {
     TokenRequired,
     /// The token's tenant is not the tenant the request addresses.
     Mismatch,
+    /// An impersonation token that expired, or that lives longer than
+    /// [`MAX_IMPERSONATION`](crate::MAX_IMPERSONATION).
+    ImpersonationExpired,
     /// The tenant exists but is suspended.
     Suspended,
     /// No tenant by that name.
@@ -80,7 +83,7 @@ impl TenantRejection {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Missing | Self::Malformed { .. } | Self::Conflict => StatusCode::BAD_REQUEST,
-            Self::TokenRequired => StatusCode::UNAUTHORIZED,
+            Self::TokenRequired | Self::ImpersonationExpired => StatusCode::UNAUTHORIZED,
             Self::Mismatch
             | Self::Suspended
             | Self::QuotaExceeded {
@@ -106,6 +109,7 @@ impl TenantRejection {
             Self::Conflict => "tenant_conflict",
             Self::TokenRequired => "token_required",
             Self::Mismatch => "tenant_mismatch",
+            Self::ImpersonationExpired => "impersonation_expired",
             Self::Suspended => "tenant_suspended",
             Self::NotFound => "tenant_not_found",
             Self::StoreUnavailable => "tenant_store_unavailable",
@@ -125,6 +129,10 @@ impl TenantRejection {
             Self::Conflict => "The request names two different tenants".to_owned(),
             Self::TokenRequired => "Missing or invalid token".to_owned(),
             Self::Mismatch => "The token belongs to another tenant".to_owned(),
+            Self::ImpersonationExpired => format!(
+                "The impersonation token has expired, or lives longer than {} minutes",
+                crate::MAX_IMPERSONATION.as_secs() / 60
+            ),
             Self::Suspended => "Tenant suspended".to_owned(),
             Self::NotFound => "Tenant not found".to_owned(),
             Self::StoreUnavailable => "Tenant directory unavailable, try again later".to_owned(),
@@ -369,6 +377,7 @@ mod tests {
             (TenantRejection::Missing, 400),
             (TenantRejection::Conflict, 400),
             (TenantRejection::TokenRequired, 401),
+            (TenantRejection::ImpersonationExpired, 401),
             (TenantRejection::Mismatch, 403),
             (TenantRejection::Suspended, 403),
             (TenantRejection::NotFound, 404),

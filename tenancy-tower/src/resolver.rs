@@ -143,6 +143,21 @@ impl<K: TenantIdType> Resolver<K> {
             _ => {}
         }
 
+        let impersonation = match &claim {
+            Some(ClaimStatus::Tenant(_)) => self
+                .claim
+                .as_ref()
+                .and_then(|c| c.impersonation(&parts.extensions)),
+            _ => None,
+        };
+        let tenant = match impersonation {
+            None => tenant,
+            Some(acting) if acting.valid_at(std::time::SystemTime::now()) => {
+                tenant.impersonated(acting.staff())
+            }
+            Some(_) => return Err(TenantRejection::ImpersonationExpired.into()),
+        };
+
         for (index, _) in first.iter().chain(&others) {
             self.strategies[*index].rewrite(parts);
         }

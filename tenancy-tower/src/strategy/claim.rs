@@ -31,6 +31,55 @@ pub trait TenantClaim<K: TenantIdType = Uuid>: Send + Sync + 'static {
     /// May be called more than once per request (again when the store must
     /// be awaited): keep it a pure read of the claims.
     fn tenant_key(&self) -> Option<TenantKey<K>>;
+
+    /// When the token is an impersonation token (a staff member acting as
+    /// one of the tenant's users): who, and until when. The tenant is
+    /// cross-checked as for any token; the resolved tenant then carries
+    /// [`Tenant::impersonated_by`](tenancy_core::Tenant::impersonated_by)
+    /// (in the tracing span and the activity trail). A token that expired,
+    /// or lives longer than [`MAX_IMPERSONATION`](crate::MAX_IMPERSONATION),
+    /// is refused with 401. `None` (the default): an ordinary token.
+    fn impersonation(&self) -> Option<Impersonation> {
+        None
+    }
+}
+
+/// The longest an impersonation token may live: one hour from the
+/// request. Mint them for minutes.
+pub const MAX_IMPERSONATION: std::time::Duration = std::time::Duration::from_hours(1);
+
+/// A staff member acting as a tenant's user, from a verified impersonation
+/// token (see [`TenantClaim::impersonation`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Impersonation {
+    staff: String,
+    expires_at: std::time::SystemTime,
+}
+
+impl Impersonation {
+    /// `staff` acts until `expires_at`.
+    pub fn new(staff: impl Into<String>, expires_at: std::time::SystemTime) -> Self {
+        Self {
+            staff: staff.into(),
+            expires_at,
+        }
+    }
+
+    /// Who acts.
+    pub fn staff(&self) -> &str {
+        &self.staff
+    }
+
+    /// Until when.
+    pub fn expires_at(&self) -> std::time::SystemTime {
+        self.expires_at
+    }
+
+    /// Whether it is valid now: not expired, and not longer-lived than
+    /// [`MAX_IMPERSONATION`].
+    pub(crate) fn valid_at(&self, now: std::time::SystemTime) -> bool {
+        self.expires_at > now && self.expires_at <= now + MAX_IMPERSONATION
+    }
 }
 
 /// What the request's token says about the tenant.
@@ -72,6 +121,7 @@ impl<K: TenantIdType, C: TenantClaim<K>> TokenClaim<C, K> {
 /// The object-safe side of [`TokenClaim`].
 pub(crate) trait ReadClaim<K>: Send + Sync + 'static {
     fn read(&self, extensions: &Extensions) -> ClaimStatus<K>;
+    fn impersonation(&self, extensions: &Extensions) -> Option<Impersonation>;
 }
 
 impl<K: TenantIdType, C: TenantClaim<K>> ReadClaim<K> for TokenClaim<C, K> {
@@ -82,5 +132,9 @@ impl<K: TenantIdType, C: TenantClaim<K>> ReadClaim<K> for TokenClaim<C, K> {
                 .tenant_key()
                 .map_or(ClaimStatus::NoTenant, ClaimStatus::Tenant),
         }
+    }
+
+    fn impersonation(&self, extensions: &Extensions) -> Option<Impersonation> {
+        extensions.get::<C>().and_then(TenantClaim::impersonation)
     }
 }

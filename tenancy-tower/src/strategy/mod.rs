@@ -14,7 +14,7 @@ mod subdomain;
 use http::request::Parts;
 
 pub(crate) use claim::ReadClaim;
-pub use claim::{ClaimStatus, TenantClaim, TokenClaim};
+pub use claim::{ClaimStatus, Impersonation, MAX_IMPERSONATION, TenantClaim, TokenClaim};
 pub use custom_domain::CustomDomain;
 pub use header::Header;
 pub use path::PathPrefix;
