@@ -161,6 +161,8 @@ mod tests {
                 Ok("shop.xn--caf-dma.example".to_owned()),
                 "{spelling}"
             );
+            let name = DomainName::parse(spelling).unwrap_or_else(|e| unreachable!("{e}"));
+            assert_eq!(name.as_ref(), "shop.xn--caf-dma.example");
         }
     }
 

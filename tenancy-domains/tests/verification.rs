@@ -14,7 +14,7 @@ use axum::routing::get;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use sqlx::PgPool;
-use tenancy_core::{InMemoryTenantStore, Tenant, TenantContext, TenantId};
+use tenancy_core::{InMemoryTenantStore, Tenant, TenantContext, TenantId, TenantKey, TenantStore};
 use tenancy_domains::{
     Checked, DomainError, DomainName, DomainResolver, DomainStatus, DomainStore, DomainVerifier,
     Proof, TlsStatus, VerifiedDomains,
@@ -71,6 +71,18 @@ fn name(domain: &str) -> DomainName {
 /// verified domains only; answers with the tenant's slug.
 async fn request(w: &World, host: &str) -> (StatusCode, String) {
     let store = VerifiedDomains::new(w.store.clone(), w.tenants.clone());
+    // Slugs and ids answer from the inner store's memory; a domain never
+    // does (it must be checked against the verified domains).
+    assert!(
+        store
+            .lookup_now(&TenantKey::Slug(w.acme.slug().clone()))
+            .is_some()
+    );
+    assert!(
+        store
+            .lookup_now(&TenantKey::Domain(host.to_ascii_lowercase().into()))
+            .is_none()
+    );
     let app = TenantLayer::builder(store)
         .strategy(CustomDomain::new().except(["saas.example"]))
         .build()
@@ -295,14 +307,11 @@ async fn one_primary_domain_per_tenant_and_only_a_verified_one() {
     assert!(!w.store.get(&b).await.unwrap().unwrap().primary);
 }
 
-/// Serves `body` at the token path of `token` on 127.0.0.1; returns the port.
-async fn token_server(token: &str, body: &'static str) -> u16 {
+/// Serves `body` at `path` on 127.0.0.1; returns the port.
+async fn token_server(path: &str, body: &'static str) -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let app = Router::new().route(
-        &format!("/.well-known/tenancy-challenge/{token}"),
-        get(move || async move { body }),
-    );
+    let app = Router::new().route(path, get(move || async move { body }));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     port
 }
@@ -313,7 +322,11 @@ async fn an_http_token_proves_a_domain_but_private_addresses_are_not_fetched() {
     let domain = name("shop.globex.net");
     let added = w.store.add(&w.globex.id(), &domain).await.unwrap();
     let token: &'static str = Box::leak(added.token.clone().into_boxed_str());
-    let port = token_server(&added.token, token).await;
+    assert_eq!(
+        added.http_path(),
+        format!("/.well-known/tenancy-challenge/{token}")
+    );
+    let port = token_server(&added.http_path(), token).await;
     w.dns
         .set_address(domain.as_str(), IpAddr::V4(Ipv4Addr::LOCALHOST));
 
@@ -340,7 +353,11 @@ async fn an_http_token_proves_a_domain_but_private_addresses_are_not_fetched() {
 
     // A server that answers something else at another token proves nothing.
     let other = "0".repeat(64);
-    let wrong_port = token_server(&other, "not the token").await;
+    let wrong_port = token_server(
+        &format!("/.well-known/tenancy-challenge/{other}"),
+        "not the token",
+    )
+    .await;
     let wrong = DomainVerifier::new(resolver())
         .with_http()
         .http_port(wrong_port)
@@ -354,6 +371,18 @@ async fn an_http_token_proves_a_domain_but_private_addresses_are_not_fetched() {
     };
     assert!(why.contains("404"), "{why}");
 
+    // No address at all is a verdict; a failing lookup of the address is
+    // an error that changes nothing.
+    w.dns.remove(domain.as_str());
+    let Checked::NotProven(why) = http.check(&domain, &added.token).await.unwrap() else {
+        panic!("a domain without an address proved itself");
+    };
+    assert!(why.contains("has no address"), "{why}");
+    w.dns.fail(domain.as_str());
+    assert!(http.check(&domain, &added.token).await.is_err());
+    w.dns
+        .set_address(domain.as_str(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+
     // At most 1 KiB of the body is read: exactly 1024 bytes are compared,
     // one more is refused unread.
     for (size, expected) in [
@@ -361,7 +390,7 @@ async fn an_http_token_proves_a_domain_but_private_addresses_are_not_fetched() {
         (1025, "more than 1024 bytes"),
     ] {
         let body: &'static str = Box::leak("x".repeat(size).into_boxed_str());
-        let port = token_server(&added.token, body).await;
+        let port = token_server(&added.http_path(), body).await;
         let big = DomainVerifier::new(resolver())
             .with_http()
             .http_port(port)

@@ -14,7 +14,14 @@ use tokio::task::JoinHandle;
 
 use crate::HarnessError;
 
-type Zone = HashMap<String, Vec<RData>>;
+/// A name's answer: its records, or a server failure.
+#[derive(Debug, Default)]
+struct Entry {
+    records: Vec<RData>,
+    failing: bool,
+}
+
+type Zone = HashMap<String, Entry>;
 
 /// A DNS server over UDP on `127.0.0.1` and a random port, authoritative
 /// for every name the test gives records to: unknown names are
@@ -47,7 +54,8 @@ impl DnsServer {
         self.addr
     }
 
-    /// Replaces `name`'s TXT records with one record per value.
+    /// Replaces `name`'s TXT records with one record per value (and ends a
+    /// [`fail`](Self::fail)).
     pub fn set_txt(&self, name: &str, values: &[&str]) {
         self.replace(
             name,
@@ -58,14 +66,22 @@ impl DnsServer {
         );
     }
 
-    /// Replaces `name`'s address records with `ip`.
+    /// Replaces `name`'s address records with `ip` (and ends a
+    /// [`fail`](Self::fail)).
     pub fn set_address(&self, name: &str, ip: IpAddr) {
-        let rdata = match ip {
-            IpAddr::V4(v4) => RData::A(A(v4)),
-            IpAddr::V6(v6) => RData::AAAA(AAAA(v6)),
+        let (kind, rdata) = match ip {
+            IpAddr::V4(v4) => (RecordType::A, RData::A(A(v4))),
+            IpAddr::V6(v6) => (RecordType::AAAA, RData::AAAA(AAAA(v6))),
         };
         self.replace(name, RecordType::A, std::iter::empty());
-        self.replace(name, RecordType::AAAA, std::iter::once(rdata));
+        self.replace(name, RecordType::AAAA, std::iter::empty());
+        self.replace(name, kind, std::iter::once(rdata));
+    }
+
+    /// Makes every query for `name` fail (`SERVFAIL`), as a broken
+    /// authoritative server does.
+    pub fn fail(&self, name: &str) {
+        self.lock().entry(key(name)).or_default().failing = true;
     }
 
     /// Removes every record of `name`: it no longer exists.
@@ -76,8 +92,9 @@ impl DnsServer {
     fn replace(&self, name: &str, kind: RecordType, records: impl Iterator<Item = RData>) {
         let mut zone = self.lock();
         let entry = zone.entry(key(name)).or_default();
-        entry.retain(|r| r.record_type() != kind);
-        entry.extend(records);
+        entry.failing = false;
+        entry.records.retain(|r| r.record_type() != kind);
+        entry.records.extend(records);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Zone> {
@@ -124,11 +141,16 @@ fn respond(request: &Message, zone: &Zone) -> Message {
     response.add_queries(request.queries.iter().cloned());
     for query in &request.queries {
         let name: &Name = query.name();
-        let Some(records) = zone.get(&key(&name.to_ascii())) else {
+        let Some(entry) = zone.get(&key(&name.to_ascii())) else {
             response.metadata.response_code = ResponseCode::NXDomain;
             continue;
         };
-        for rdata in records
+        if entry.failing {
+            response.metadata.response_code = ResponseCode::ServFail;
+            continue;
+        }
+        for rdata in entry
+            .records
             .iter()
             .filter(|r| r.record_type() == query.query_type())
         {
