@@ -438,3 +438,21 @@ fn to_domain<K: PgTenantId>(
         failure,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_domain_may_stay_pending_for_a_week_by_default() {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .connect_lazy("postgres://localhost/unused")
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let store = DomainStore::new(pool);
+        assert_eq!(store.pending_for, Duration::from_hours(7 * 24));
+        assert_eq!(
+            store.pending_for(Duration::ZERO).pending_for,
+            Duration::ZERO
+        );
+    }
+}
