@@ -443,6 +443,14 @@ fn to_domain<K: PgTenantId>(
 mod tests {
     use super::*;
 
+    #[test]
+    fn epoch_seconds_read_back_on_both_sides_of_1970() {
+        let second = Duration::from_millis(1_500);
+        assert_eq!(from_epoch(1.5), SystemTime::UNIX_EPOCH + second);
+        assert_eq!(from_epoch(-1.5), SystemTime::UNIX_EPOCH - second);
+        assert_eq!(from_epoch(0.0), SystemTime::UNIX_EPOCH);
+    }
+
     #[tokio::test]
     async fn a_domain_may_stay_pending_for_a_week_by_default() {
         let pool = sqlx::postgres::PgPoolOptions::new()
