@@ -531,7 +531,9 @@ fn fair_queues(out: &mut String, inputs: &Inputs) {
             out,
             "| {name} | {:.0} ms | {} | {:.0} ms |",
             run["enqueue_ms"].as_f64().unwrap_or(f64::NAN),
-            run["jobs_before"].as_u64().map_or("?".to_owned(), |n| n.to_string()),
+            run["jobs_before"]
+                .as_u64()
+                .map_or("?".to_owned(), |n| n.to_string()),
             run["wait_ms"].as_f64().unwrap_or(f64::NAN),
         );
     }
