@@ -136,22 +136,20 @@ impl<K: TenantIdType> TenantPool<K> {
     /// suspended tenant.
     pub async fn begin(&self, tenant: &Tenant<K>) -> Result<TenantTx<K>> {
         let sql = self.binding.begin_sql(tenant)?;
-        TenantTx::begin(
-            &self.pool,
-            sql,
-            tenant.clone(),
-            self.named_statements,
-            self.meter.as_ref(),
-        )
-        .await
+        self.begin_sql(tenant, sql).await
     }
 
     /// [`begin`](TenantPool::begin) with other transaction options.
     pub async fn begin_with(&self, tenant: &Tenant<K>, options: &TxOptions) -> Result<TenantTx<K>> {
         let sql = self.binding.begin_sql_with(tenant, options)?;
+        self.begin_sql(tenant, sql).await
+    }
+
+    /// Opens `tenant`'s transaction with `begin_sql` (its `BEGIN` message).
+    async fn begin_sql(&self, tenant: &Tenant<K>, begin_sql: String) -> Result<TenantTx<K>> {
         TenantTx::begin(
             &self.pool,
-            sql,
+            begin_sql,
             tenant.clone(),
             self.named_statements,
             self.meter.as_ref(),

@@ -71,15 +71,7 @@ pub fn bench(c: &mut Criterion, rt: &tokio::runtime::Runtime, data: &Dataset) {
             found
         }
     });
-    async_case(&mut group, rt, data, "tenant_tx", |tenant, id| {
-        let pool = pool.clone();
-        async move {
-            let mut tx = pool.begin(&tenant).await.expect("begin");
-            let found = by_key(&mut tx, BY_KEY, &tenant, id).await;
-            tx.commit().await.expect("commit");
-            found
-        }
-    });
+    tenant_tx_case(&mut group, rt, data, "tenant_tx", &pool);
     async_case(&mut group, rt, data, "tenant_tx_builder", |tenant, id| {
         let pool = pool.clone();
         async move {
@@ -120,24 +112,37 @@ pub fn bench(c: &mut Criterion, rt: &tokio::runtime::Runtime, data: &Dataset) {
             .rows_written_in(["orders", "orders_plain"])
             .expect("valid table names"),
     );
-    for (name, pool) in [
-        ("tenant_tx_metered", metered),
-        ("tenant_tx_metered_rows", metered_rows),
-    ] {
-        async_case(&mut group, rt, data, name, |tenant, id| {
-            let pool = pool.clone();
-            async move {
-                let mut tx = pool.begin(&tenant).await.expect("begin");
-                let found = by_key(&mut tx, BY_KEY, &tenant, id).await;
-                tx.commit().await.expect("commit");
-                found
-            }
-        });
-    }
+    tenant_tx_case(&mut group, rt, data, "tenant_tx_metered", &metered);
+    tenant_tx_case(
+        &mut group,
+        rt,
+        data,
+        "tenant_tx_metered_rows",
+        &metered_rows,
+    );
     assert!(
         ended.load(Ordering::Relaxed) > 0,
         "the meter saw no transaction"
     );
     group.finish();
     rt.block_on(raw.close());
+}
+
+/// `TenantPool::begin` on `pool`, the select by key with raw SQL, commit.
+fn tenant_tx_case(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    rt: &tokio::runtime::Runtime,
+    data: &Dataset,
+    name: &str,
+    pool: &TenantPool,
+) {
+    async_case(group, rt, data, name, |tenant, id| {
+        let pool = pool.clone();
+        async move {
+            let mut tx = pool.begin(&tenant).await.expect("begin");
+            let found = by_key(&mut tx, BY_KEY, &tenant, id).await;
+            tx.commit().await.expect("commit");
+            found
+        }
+    });
 }
