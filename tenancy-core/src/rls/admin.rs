@@ -211,3 +211,23 @@ CREATE TRIGGER {ADMIN_TRAIL_TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON {t}
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_admin_role_is_a_plain_identifier_and_named_in_every_grant_and_policy() {
+        let setup = AdminSetup::new("tenancy_admin").unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(setup.role(), "tenancy_admin");
+        let table = setup
+            .table_sql("orders", "tenant_id")
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(table.matches("TO \"tenancy_admin\"").count(), 6, "{table}");
+        assert!(table.contains("current_user = 'tenancy_admin'"), "{table}");
+        for bad in ["", "Admin", "public.admin", "admin; DROP TABLE x"] {
+            assert!(AdminSetup::new(bad).is_err(), "{bad:?}");
+        }
+        assert!(setup.table_sql("orders", "Tenant").is_err());
+    }
+}
