@@ -149,6 +149,30 @@ impl<K: PgTenantId> PgTenantStore<K> {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Tenants whose slug or name contains `query` (case-insensitive), or
+    /// whose id is `query`, by slug; at most `limit`. An empty query lists
+    /// the first `limit` tenants. `%` and `_` in the query are literal.
+    pub async fn search(&self, query: &str, limit: u32) -> Result<Vec<Tenant<K>>> {
+        let sql = format!(
+            "SELECT id, slug, name, status, settings FROM {} \
+             WHERE slug ILIKE $1 ESCAPE '\\' OR name ILIKE $1 ESCAPE '\\' OR id::text = $2 \
+             ORDER BY slug LIMIT $3",
+            self.table.sql()
+        );
+        let pattern = format!("%{}%", like_escaped(query.trim()));
+        let rows: Vec<Row<K>> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(pattern)
+            .bind(query.trim())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                to_tenant(row).map_err(|e| crate::Error::Database(sqlx::Error::Decode(e.into())))
+            })
+            .collect()
+    }
+
     /// The schemas the tenants' placements name, sorted, without reading
     /// the ids: what `tenancy schemas migrate` needs, whatever the id type.
     pub async fn schema_names(&self) -> Result<Vec<SchemaName>> {
@@ -195,6 +219,18 @@ impl<K: PgTenantId> PgTenantStore<K> {
             .map_err(StoreError::new)?;
         row.map(to_tenant).transpose()
     }
+}
+
+/// `text` with `LIKE`'s wildcards and escape character made literal.
+fn like_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn to_tenant<K: PgTenantId>(

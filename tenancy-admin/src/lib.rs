@@ -1,0 +1,118 @@
+//! A mountable admin portal for the staff of a multi-tenant service built on `tenancy`.
+//!
+//! [`AdminPortal::router`] is an axum [`Router`](axum::Router) to nest
+//! under your app (`/admin` by default), with pages and a JSON API:
+//!
+//! | page | API | what |
+//! |---|---|---|
+//! | `GET /tenants?q=` | `GET /api/tenants?q=` | search and list tenants (status, plan) |
+//! | form on the list | `POST /api/tenants` | create a tenant |
+//! | `GET /tenants/{slug}` | `GET /api/tenants/{slug}` | one tenant: status, plan, its domains and their verification state |
+//! | buttons | `POST /api/tenants/{slug}/suspend`, `/resume` | suspend, resume |
+//! | `GET /tenants/{slug}/export` | | the tenant's rows as JSON lines |
+//! | `POST /tenants/{slug}/delete` | `POST /api/tenants/{slug}/delete` | a dry run first (rows per table); deleting needs the slug typed as confirmation |
+//! | forms | `POST /api/tenants/{slug}/domains`, `/domains/verify` | add a domain, check its proof now |
+//!
+//! Behind [`AdminAuth`]: a token (bearer header for the API, a login form
+//! and an `HttpOnly`, `SameSite=Strict` cookie for the pages) or your own
+//! callback. Forms carry a CSRF value that must match their cookie (double
+//! submit). Bad input is a 4xx with the reason, an unavailable database a
+//! 503; no page shows another tenant's data than the one it is about.
+//!
+//! ```no_run
+//! # async fn demo(pool: sqlx::PgPool, app_pool: tenancy_sqlx::TenantPool) -> Result<(), Box<dyn std::error::Error>> {
+//! use tenancy_admin::{AdminAuth, AdminPortal};
+//! use tenancy_sqlx::PgTenantStore;
+//! use tenancy_sqlx::lifecycle::TenantLifecycle;
+//!
+//! let store = PgTenantStore::new(pool.clone());
+//! let portal = AdminPortal::new(
+//!     store.clone(),
+//!     TenantLifecycle::new(store, app_pool),
+//!     AdminAuth::token(&std::env::var("ADMIN_TOKEN")?, "ops")?,
+//! );
+//! let app: axum::Router = axum::Router::new().nest("/admin", portal.router());
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod auth;
+mod error;
+mod html;
+mod routes;
+
+pub use auth::AdminAuth;
+pub use error::PortalError;
+
+use std::sync::Arc;
+
+use tenancy_domains::{DomainStore, DomainVerifier};
+use tenancy_sqlx::PgTenantStore;
+use tenancy_sqlx::lifecycle::TenantLifecycle;
+
+/// The admin portal: the tenant directory, the lifecycle that creates,
+/// suspends, exports and deletes tenants, optionally their domains, and
+/// who may use it.
+#[derive(Debug, Clone)]
+pub struct AdminPortal {
+    inner: Arc<Portal>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Portal {
+    pub(crate) base: String,
+    pub(crate) auth: AdminAuth,
+    pub(crate) store: PgTenantStore,
+    pub(crate) lifecycle: TenantLifecycle,
+    pub(crate) domains: Option<(DomainStore, DomainVerifier)>,
+}
+
+impl AdminPortal {
+    /// A portal over the tenants in `store`, changed through `lifecycle`,
+    /// for the users `auth` lets in; mounted at `/admin`.
+    pub fn new(store: PgTenantStore, lifecycle: TenantLifecycle, auth: AdminAuth) -> Self {
+        Self {
+            inner: Arc::new(Portal {
+                base: "/admin".to_owned(),
+                auth,
+                store,
+                lifecycle,
+                domains: None,
+            }),
+        }
+    }
+
+    /// Shows and manages tenants' custom domains, checking proofs with
+    /// `verifier`.
+    #[must_use]
+    pub fn with_domains(self, domains: DomainStore, verifier: DomainVerifier) -> Self {
+        self.map(|portal| portal.domains = Some((domains, verifier)))
+    }
+
+    /// Where the router is nested (`/admin` by default), for its links.
+    #[must_use]
+    pub fn mounted_at(self, base: &str) -> Self {
+        let base = format!("/{}", base.trim_matches('/'));
+        self.map(|portal| portal.base = if base == "/" { String::new() } else { base })
+    }
+
+    fn map(self, f: impl FnOnce(&mut Portal)) -> Self {
+        let mut portal = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Portal {
+            base: shared.base.clone(),
+            auth: shared.auth.clone(),
+            store: shared.store.clone(),
+            lifecycle: shared.lifecycle.clone(),
+            domains: shared.domains.clone(),
+        });
+        f(&mut portal);
+        Self {
+            inner: Arc::new(portal),
+        }
+    }
+
+    /// The router: nest it at [`mounted_at`](Self::mounted_at)'s path.
+    pub fn router(self) -> axum::Router {
+        routes::router(self.inner)
+    }
+}

@@ -1,0 +1,483 @@
+//! The admin portal over HTTP against real PostgreSQL and a real DNS
+//! server: authentication, CSRF, the tenant lifecycle through pages and
+//! the API, domains, export, and bad input answered with a 4xx and its
+//! reason.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use axum::Router;
+use axum::body::Body;
+use http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use sqlx::PgPool;
+use tenancy_admin::{AdminAuth, AdminPortal};
+use tenancy_core::{Tenant, TenantId, TenantStoreExt};
+use tenancy_domains::{DomainResolver, DomainStore, DomainVerifier};
+use tenancy_sqlx::lifecycle::TenantLifecycle;
+use tenancy_sqlx::{PgTenantStore, TenantPool};
+use tenancy_testing::TestDatabase;
+use tenancy_testing::dns::DnsServer;
+use tower::ServiceExt;
+
+const TOKEN: &str = "a-long-admin-token-for-the-tests-only";
+
+struct World {
+    db: TestDatabase,
+    app: Router,
+    store: PgTenantStore,
+    pool: TenantPool,
+    dns: DnsServer,
+}
+
+async fn world() -> World {
+    let db = tenancy_testing::test_database();
+    db.owner_sql(&tenancy_testing::fixtures::orders_table_sql())
+        .unwrap();
+    let owner = PgPool::connect(db.owner_url()).await.unwrap();
+    let store = PgTenantStore::new(owner.clone());
+    db.owner_sql(&store.create_table_sql()).unwrap();
+    let domains = DomainStore::new(owner);
+    db.owner_sql(&domains.create_table_sql()).unwrap();
+    let pool = TenantPool::new(PgPool::connect(db.app_url()).await.unwrap());
+    let dns = DnsServer::start().await.unwrap();
+    let verifier = DomainVerifier::new(DomainResolver::nameserver(dns.addr()).unwrap());
+    let portal = AdminPortal::new(
+        store.clone(),
+        TenantLifecycle::new(store.clone(), pool.clone()),
+        AdminAuth::token(TOKEN, "ops@example").unwrap(),
+    )
+    .with_domains(domains, verifier);
+    World {
+        db,
+        app: Router::new().nest("/admin", portal.router()),
+        store,
+        pool,
+        dns,
+    }
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: http::HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+async fn send(w: &World, request: Request<Body>) -> Answer {
+    let response = w.app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+fn api(method: &str, uri: &str, json: Option<serde_json::Value>) -> Request<Body> {
+    let builder = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
+    match json {
+        Some(json) => builder
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json.to_string()))
+            .unwrap(),
+        None => builder.body(Body::empty()).unwrap(),
+    }
+}
+
+/// A browser session: the cookies the login set.
+async fn login(w: &World) -> String {
+    let answer = send(
+        w,
+        Request::post("/admin/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("token={TOKEN}")))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    let cookies: Vec<String> = answer
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(cookies.len(), 2);
+    for cookie in &cookies {
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
+    }
+    cookies
+        .iter()
+        .map(|c| c.split(';').next().unwrap())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn csrf_of(cookies: &str) -> String {
+    cookies
+        .split("; ")
+        .find_map(|c| c.strip_prefix("tenancy_admin_csrf="))
+        .unwrap()
+        .to_owned()
+}
+
+fn form(uri: &str, cookies: &str, body: &str) -> Request<Body> {
+    Request::post(uri)
+        .header(header::COOKIE, cookies)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body.to_owned()))
+        .unwrap()
+}
+
+fn page(uri: &str, cookies: &str) -> Request<Body> {
+    Request::get(uri)
+        .header(header::COOKIE, cookies)
+        .body(Body::empty())
+        .unwrap()
+}
+
+async fn tenant(w: &World, slug: &str, name: &str) -> Tenant {
+    let t = Tenant::builder(TenantId::new_v4(), slug.parse().unwrap())
+        .name(name)
+        .build();
+    w.store.insert(&t, None).await.unwrap();
+    t
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_without_credentials() {
+    let w = world().await;
+    let page_answer = send(
+        &w,
+        Request::get("/admin/tenants").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(page_answer.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        page_answer.body.contains("name=\"token\""),
+        "the login form"
+    );
+    let api_answer = send(
+        &w,
+        Request::get("/admin/api/tenants")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(api_answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(api_answer.json()["code"], "unauthorized");
+    let wrong = Request::get("/admin/api/tenants")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}x"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&w, wrong).await.status, StatusCode::UNAUTHORIZED);
+    let bad_login = form("/admin/login", "", "token=guess");
+    assert_eq!(send(&w, bad_login).await.status, StatusCode::UNAUTHORIZED);
+    assert!(AdminAuth::token("short", "ops").is_err());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forms_need_their_pages_csrf_value() {
+    let w = world().await;
+    let cookies = login(&w).await;
+    let listed = send(&w, page("/admin/tenants", &cookies)).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    let csrf = csrf_of(&cookies);
+    assert!(
+        listed.body.contains(&format!("value=\"{csrf}\"")),
+        "the forms carry it"
+    );
+
+    for forged in ["slug=cafe", &format!("slug=cafe&csrf={}", "0".repeat(64))] {
+        let answer = send(&w, form("/admin/tenants", &cookies, forged)).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{forged}");
+    }
+    assert!(
+        w.store
+            .by_slug(&"cafe".parse().unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let answer = send(
+        &w,
+        form(
+            "/admin/tenants",
+            &cookies,
+            &format!("slug=cafe&name=Caf%C3%A9&plan=pro&csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    assert_eq!(answer.headers[header::LOCATION], "/admin/tenants/cafe");
+    let created = w
+        .store
+        .by_slug(&"cafe".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (created.name(), created.settings().plan.as_deref()),
+        ("Café", Some("pro"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_runs_the_lifecycle_with_a_dry_run_before_deleting() {
+    let w = world().await;
+    let created = send(
+        &w,
+        api(
+            "POST",
+            "/admin/api/tenants",
+            Some(serde_json::json!({"slug": "bistro", "plan": "pro"})),
+        ),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.json()["plan"], "pro");
+    let again = send(
+        &w,
+        api(
+            "POST",
+            "/admin/api/tenants",
+            Some(serde_json::json!({"slug": "bistro"})),
+        ),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+    let bad = send(
+        &w,
+        api(
+            "POST",
+            "/admin/api/tenants",
+            Some(serde_json::json!({"slug": "Bad Slug"})),
+        ),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid tenant slug"),
+        "{}",
+        bad.body
+    );
+    tenant(&w, "cafe-100", "100% coffee").await;
+
+    let found = send(&w, api("GET", "/admin/api/tenants?q=BIST", None))
+        .await
+        .json();
+    assert_eq!(found.as_array().unwrap().len(), 1);
+    assert_eq!(found[0]["slug"], "bistro");
+    // LIKE wildcards are literal: "%" finds the tenant whose name has one.
+    let found = send(&w, api("GET", "/admin/api/tenants?q=%25", None))
+        .await
+        .json();
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+
+    let suspended = send(&w, api("POST", "/admin/api/tenants/bistro/suspend", None)).await;
+    assert_eq!(suspended.json()["status"], "suspended");
+    let resumed = send(&w, api("POST", "/admin/api/tenants/bistro/resume", None)).await;
+    assert_eq!(resumed.json()["status"], "active");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_takes_a_dry_run_then_the_slug_typed_as_confirmation() {
+    let w = world().await;
+    let created = send(
+        &w,
+        api(
+            "POST",
+            "/admin/api/tenants",
+            Some(serde_json::json!({"slug": "bistro"})),
+        ),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let bistro = w
+        .store
+        .by_slug(&"bistro".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tx = w.pool.begin(&bistro).await.unwrap();
+    sqlx::query("INSERT INTO orders (item) VALUES ('Soup'), ('Bread')")
+        .execute(&mut tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let dry = send(
+        &w,
+        api(
+            "POST",
+            "/admin/api/tenants/bistro/delete",
+            Some(serde_json::json!({})),
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["tables"][0]["rows"], 2);
+    let wrong = send(
+        &w,
+        api(
+            "POST",
+            "/admin/api/tenants/bistro/delete",
+            Some(serde_json::json!({"confirm": "cafe"})),
+        ),
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    assert_eq!(w.db.admin_sql("SELECT count(*) FROM orders").unwrap(), "2");
+    let done = send(
+        &w,
+        api(
+            "POST",
+            "/admin/api/tenants/bistro/delete",
+            Some(serde_json::json!({"confirm": "bistro"})),
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(done["deleted"], true);
+    assert_eq!(w.db.admin_sql("SELECT count(*) FROM orders").unwrap(), "0");
+    let gone = send(&w, api("GET", "/admin/api/tenants/bistro", None)).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    for bad_slug in [
+        "/admin/api/tenants/..%2Fetc",
+        "/admin/api/tenants/%3Cscript%3E",
+    ] {
+        assert_eq!(
+            send(&w, api("GET", bad_slug, None)).await.status,
+            StatusCode::BAD_REQUEST,
+            "{bad_slug}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pages_escape_tenant_data_and_show_only_their_tenant() {
+    let w = world().await;
+    let evil = tenant(&w, "evil", "<script>alert(1)</script>").await;
+    let other = tenant(&w, "acme", "Acme Restaurant").await;
+    let cookies = login(&w).await;
+    let list = send(&w, page("/admin/tenants", &cookies)).await;
+    assert!(!list.body.contains("<script>alert"), "{}", list.body);
+    assert!(list.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    let detail = send(&w, page("/admin/tenants/evil", &cookies)).await;
+    assert_eq!(detail.status, StatusCode::OK);
+    assert!(detail.body.contains(&evil.id_ref().to_string()));
+    assert!(!detail.body.contains(&other.id_ref().to_string()) && !detail.body.contains("Acme"));
+    let missing = send(&w, page("/admin/tenants/nobody", &cookies)).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.body.contains("no tenant nobody"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn domains_are_added_and_verified_from_the_portal() {
+    let w = world().await;
+    tenant(&w, "acme", "Acme").await;
+    tenant(&w, "globex", "Globex").await;
+    let added = send(
+        &w,
+        api(
+            "POST",
+            "/admin/api/tenants/acme/domains",
+            Some(serde_json::json!({"domain": "Orders.Acme-Corp.com"})),
+        ),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    let added = added.json();
+    assert_eq!(
+        (added["domain"].as_str(), added["status"].as_str()),
+        (Some("orders.acme-corp.com"), Some("pending"))
+    );
+    let verify = |slug: &str| {
+        api(
+            "POST",
+            &format!("/admin/api/tenants/{slug}/domains/verify"),
+            Some(serde_json::json!({"domain": "orders.acme-corp.com"})),
+        )
+    };
+    assert_eq!(send(&w, verify("acme")).await.json()["status"], "pending");
+    w.dns.set_txt(
+        "_tenancy-challenge.orders.acme-corp.com",
+        &[added["txt_value"].as_str().unwrap()],
+    );
+    assert_eq!(send(&w, verify("acme")).await.json()["status"], "verified");
+    // Another tenant can neither verify it nor take it.
+    assert_eq!(
+        send(&w, verify("globex")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let taken = send(
+        &w,
+        api(
+            "POST",
+            "/admin/api/tenants/globex/domains",
+            Some(serde_json::json!({"domain": "orders.acme-corp.com"})),
+        ),
+    )
+    .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT);
+    let bad = send(
+        &w,
+        api(
+            "POST",
+            "/admin/api/tenants/acme/domains",
+            Some(serde_json::json!({"domain": "localhost"})),
+        ),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    let detail = send(&w, api("GET", "/admin/api/tenants/acme", None))
+        .await
+        .json();
+    assert_eq!(detail["domains"][0]["status"], "verified");
+    assert_eq!(
+        send(&w, api("GET", "/admin/api/tenants/globex", None))
+            .await
+            .json()["domains"],
+        serde_json::json!([])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_holds_its_tenants_rows_only() {
+    let w = world().await;
+    let acme = tenant(&w, "acme", "Acme").await;
+    let globex = tenant(&w, "globex", "Globex").await;
+    for (t, item) in [(&acme, "Burger"), (&globex, "Taco")] {
+        let mut tx = w.pool.begin(t).await.unwrap();
+        sqlx::query("INSERT INTO orders (item) VALUES ($1)")
+            .bind(item)
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let export = send(&w, api("GET", "/admin/tenants/acme/export", None)).await;
+    assert_eq!(export.status, StatusCode::OK);
+    assert_eq!(export.headers[header::CONTENT_TYPE], "application/x-ndjson");
+    assert!(
+        export.body.contains("Burger") && !export.body.contains("Taco"),
+        "{}",
+        export.body
+    );
+}
