@@ -14,6 +14,9 @@ if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then need+=(postgresql);
 ls /usr/lib/*/libpq.so >/dev/null 2>&1 || ls /usr/lib/libpq.so >/dev/null 2>&1 || need+=(libpq-dev)
 # pgbouncer for the transaction-pooling isolation tests.
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)
+# Headless Chromium and ChromeDriver for the admin portal's browser tests.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
