@@ -47,6 +47,7 @@ pub use error::PortalError;
 
 use std::sync::Arc;
 
+use tenancy_core::Tenant;
 use tenancy_domains::{DomainStore, DomainVerifier};
 use tenancy_sqlx::PgTenantStore;
 use tenancy_sqlx::lifecycle::TenantLifecycle;
@@ -66,6 +67,32 @@ pub(crate) struct Portal {
     pub(crate) store: PgTenantStore,
     pub(crate) lifecycle: TenantLifecycle,
     pub(crate) domains: Option<(DomainStore, DomainVerifier)>,
+    pub(crate) on_change: OnChange,
+}
+
+/// A hook on a changed tenant.
+type Hook = Arc<dyn Fn(&Tenant) + Send + Sync>;
+
+/// What runs after the portal changed a tenant.
+#[derive(Clone, Default)]
+pub(crate) struct OnChange(Option<Hook>);
+
+impl std::fmt::Debug for OnChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "OnChange(set)"
+        } else {
+            "OnChange(none)"
+        })
+    }
+}
+
+impl OnChange {
+    pub(crate) fn call(&self, tenant: &Tenant) {
+        if let Some(f) = &self.0 {
+            f(tenant);
+        }
+    }
 }
 
 impl AdminPortal {
@@ -79,6 +106,7 @@ impl AdminPortal {
                 store,
                 lifecycle,
                 domains: None,
+                on_change: OnChange::default(),
             }),
         }
     }
@@ -88,6 +116,16 @@ impl AdminPortal {
     #[must_use]
     pub fn with_domains(self, domains: DomainStore, verifier: DomainVerifier) -> Self {
         self.map(|portal| portal.domains = Some((domains, verifier)))
+    }
+
+    /// Runs `changed` after the portal created, suspended, resumed or
+    /// deleted a tenant: clear the caches in front of the tenant store
+    /// there (a `CachedTenantStore` keeps a suspended tenant active until
+    /// its entry expires otherwise).
+    #[must_use]
+    pub fn on_change(self, changed: impl Fn(&Tenant) + Send + Sync + 'static) -> Self {
+        let changed: Hook = Arc::new(changed);
+        self.map(|portal| portal.on_change = OnChange(Some(changed)))
     }
 
     /// Where the router is nested (`/admin` by default), for its links.
@@ -104,6 +142,7 @@ impl AdminPortal {
             store: shared.store.clone(),
             lifecycle: shared.lifecycle.clone(),
             domains: shared.domains.clone(),
+            on_change: shared.on_change.clone(),
         });
         f(&mut portal);
         Self {

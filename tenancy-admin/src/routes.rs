@@ -271,6 +271,7 @@ async fn create(portal: &Portal, new: &NewTenant) -> Result<Tenant, PortalError>
         .settings(settings)
         .build();
     portal.lifecycle.create(&tenant, None).await?;
+    portal.on_change.call(&tenant);
     Ok(tenant)
 }
 
@@ -287,6 +288,7 @@ async fn set_status(
     if !changed {
         return Err(PortalError::NotFound(format!("no tenant {slug}")));
     }
+    portal.on_change.call(&tenant);
     self::tenant(portal, slug).await
 }
 
@@ -322,6 +324,9 @@ async fn delete(
         }
     }
     let report = portal.lifecycle.delete(&tenant, !confirmed).await?;
+    if confirmed {
+        portal.on_change.call(&tenant);
+    }
     Ok((confirmed, report.tables))
 }
 

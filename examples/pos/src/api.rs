@@ -75,6 +75,9 @@ pub struct AppState {
     pub pool: TenantPool,
     /// The tenant directory.
     pub directory: PgTenantStore,
+    /// The directory as the tenant layer reads it, cached; the admin
+    /// portal clears it when it changes a tenant.
+    pub tenants: std::sync::Arc<CachedTenantStore<PgTenantStore>>,
     /// The demo token issuer.
     pub keys: TokenKeys,
 }
@@ -87,7 +90,7 @@ const DEFAULT_REQUESTS_PER_SECOND: std::num::NonZeroU32 = match std::num::NonZer
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    let tenants = TenantLayer::builder(CachedTenantStore::new(state.directory.clone()))
+    let tenants = TenantLayer::builder(state.tenants.clone())
         .strategy(Subdomain::of("localhost")) // acme.localhost:PORT
         .strategy(Header::x_tenant()) // X-Tenant: acme
         .token_claim::<DemoClaims>() // the token's tenant must be the addressed tenant

@@ -16,6 +16,11 @@ use crate::error::SetupError;
 /// The login role requests are served through.
 pub const RUNTIME_ROLE: &str = "pos_app";
 
+/// The role of the staff's admin portal (`/admin`): it writes the tenant
+/// directory and nothing else; tenants' rows are reached through the
+/// runtime role's tenant transactions.
+pub const STAFF_ROLE: &str = "pos_staff";
+
 /// The login role of the job queue (producers and workers): it may use the
 /// queue's tables, which hold every tenant's jobs, and nothing else.
 /// Requests are never served through it, and the runtime role cannot read
@@ -127,6 +132,9 @@ pub struct Database {
     pub admin: PgPool,
     /// The runtime pool: `pos_app`, not superuser, not owner, no BYPASSRLS.
     pub runtime: PgPool,
+    /// The admin portal's pool: `pos_staff`, which writes the tenant
+    /// directory only. Connects on first use.
+    pub staff: PgPool,
     /// The seed tenants, by slug.
     pub tenants: Vec<Tenant>,
     /// Where it runs, for people: "embedded on port N" or the URL's host.
@@ -220,6 +228,7 @@ impl Database {
         }
 
         jobs_queue(&admin, &quoted).await?;
+        staff_role(&admin, &quoted).await?;
 
         let tenants = seed(&directory, mode).await?;
         let provisioner = SchemaProvisioner::new(
@@ -236,12 +245,24 @@ impl Database {
         }
         let runtime = PgPoolOptions::new()
             .max_connections(16)
-            .connect_with(admin_options.username(RUNTIME_ROLE).password(&password))
+            .connect_with(
+                admin_options
+                    .clone()
+                    .username(RUNTIME_ROLE)
+                    .password(&password),
+            )
             .await?;
         check_runtime_role(&runtime).await?;
+        // Connects when the portal is first used, and lets go when idle.
+        let staff = PgPoolOptions::new()
+            .max_connections(2)
+            .min_connections(0)
+            .idle_timeout(std::time::Duration::from_mins(1))
+            .connect_lazy_with(admin_options.username(STAFF_ROLE).password(&password));
         Ok(Self {
             admin,
             runtime,
+            staff,
             tenants,
             description,
             mode,
@@ -416,5 +437,25 @@ async fn check_runtime_role(runtime: &PgPool) -> Result<(), SetupError> {
     if !forced {
         return Err(SetupError::RlsNotForced);
     }
+    Ok(())
+}
+
+/// The admin portal's role: it may write the tenant directory, nothing
+/// else, with the same password as the runtime role.
+async fn staff_role(admin: &PgPool, quoted_password: &str) -> Result<(), SetupError> {
+    let quoted = quoted_password;
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "DO $$ BEGIN
+                IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{STAFF_ROLE}') THEN
+                    CREATE ROLE {STAFF_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+                END IF;
+                EXECUTE format('GRANT CONNECT ON DATABASE %I TO {STAFF_ROLE}', current_database());
+            END $$;
+            ALTER ROLE {STAFF_ROLE} PASSWORD '{quoted}';
+            GRANT USAGE ON SCHEMA public TO {STAFF_ROLE};
+            GRANT SELECT, INSERT, UPDATE, DELETE ON tenancy_tenants TO {STAFF_ROLE};"
+    )))
+    .execute(admin)
+    .await?;
     Ok(())
 }

@@ -27,6 +27,9 @@ pub enum SetupError {
         /// What is wrong with it.
         why: &'static str,
     },
+    /// The admin portal could not be set up.
+    #[error("admin portal setup failed: {0}")]
+    Admin(String),
     /// The job queue's tables could not be set up.
     #[error("job queue setup failed: {0}")]
     Jobs(#[from] apalis_postgres::Error),

@@ -32,6 +32,9 @@ pub struct Server {
     pub addr: SocketAddr,
     /// Its state (pools, token keys).
     pub state: api::AppState,
+    /// The admin portal's token (`POS_ADMIN_TOKEN`, or a random one),
+    /// for `/admin`.
+    pub admin_token: String,
     task: JoinHandle<()>,
     shutdown: tokio::sync::oneshot::Sender<()>,
 }
@@ -42,6 +45,9 @@ impl Server {
         let state = api::AppState {
             pool: TenantPool::new(db.runtime.clone()),
             directory: PgTenantStore::new(db.runtime.clone()),
+            tenants: std::sync::Arc::new(tenancy_core::CachedTenantStore::new(PgTenantStore::new(
+                db.runtime.clone(),
+            ))),
             keys: auth::TokenKeys::from_env_or_random(),
         };
         let listener = tokio::net::TcpListener::bind(listen)
@@ -55,7 +61,28 @@ impl Server {
             source,
         })?;
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
-        let app = api::router(state.clone());
+        let admin_token = std::env::var("POS_ADMIN_TOKEN")
+            .ok()
+            .filter(|t| t.chars().count() >= 24)
+            .unwrap_or_else(|| {
+                format!(
+                    "{}{}",
+                    uuid::Uuid::new_v4().simple(),
+                    uuid::Uuid::new_v4().simple()
+                )
+            });
+        let staff_directory = PgTenantStore::new(db.staff.clone());
+        let portal = tenancy_admin::AdminPortal::new(
+            staff_directory.clone(),
+            tenancy_sqlx::lifecycle::TenantLifecycle::new(staff_directory, state.pool.clone()),
+            tenancy_admin::AdminAuth::token(&admin_token, "pos-staff")
+                .map_err(|e| SetupError::Admin(e.to_string()))?,
+        )
+        .on_change({
+            let tenants = state.tenants.clone();
+            move |_| tenants.clear()
+        });
+        let app = api::router(state.clone()).nest("/admin", portal.router());
         let task = tokio::spawn(async move {
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(async {
@@ -69,6 +96,7 @@ impl Server {
         Ok(Self {
             addr,
             state,
+            admin_token,
             task,
             shutdown,
         })

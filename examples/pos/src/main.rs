@@ -98,6 +98,11 @@ async fn serve(listen: &str, mode: Mode) -> Result<bool, Box<dyn std::error::Err
         "Try:\n  TOKEN=$(curl -s -X POST -H 'content-type: application/json' -d '{{\"tenant\":\"acme\",\"user\":\"alice\"}}' http://{addr}/auth/demo-token | sed 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/')\n  curl -H 'X-Tenant: acme' -H \"Authorization: Bearer $TOKEN\" http://{addr}/orders",
         addr = server.addr
     );
+    println!(
+        "Staff: http://{addr}/admin (sign in with the admin token {token}; set POS_ADMIN_TOKEN to choose it)",
+        addr = server.addr,
+        token = server.admin_token
+    );
     tokio::signal::ctrl_c().await?;
     tracing::info!("shutting down");
     server.stop().await;
