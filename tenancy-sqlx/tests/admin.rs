@@ -409,11 +409,56 @@ async fn the_audit_finds_an_admin_role_that_skips_the_trail() {
     .unwrap();
     let setup = AdminSetup::new(role).unwrap();
     f.db.owner_sql(&setup.schema_sql()).unwrap();
-    f.db.owner_sql(&setup.table_sql("orders", "tenant_id").unwrap())
+    f.db.create_tenant_table("notes", "id int, body text")
         .unwrap();
-    assert!(
-        audit_codes(&f.db)
-            .await
-            .contains(&"admin_role_bypasses_trail")
+    for table in ["orders", "notes"] {
+        f.db.owner_sql(&setup.table_sql(table, "tenant_id").unwrap())
+            .unwrap();
+    }
+    // Once for the role, however many tables name it.
+    let codes = audit_codes(&f.db).await;
+    assert_eq!(
+        codes
+            .iter()
+            .filter(|c| **c == "admin_role_bypasses_trail")
+            .count(),
+        1,
+        "{codes:?}"
     );
+}
+
+#[tokio::test]
+async fn an_ended_admin_transaction_gives_its_connection_back_for_reuse() {
+    let f = fixture(2).await;
+    let raw = admin(&f.db).await; // one connection
+    let pool = AdminPool::new(raw.clone());
+
+    let mut tx = pool.begin(&access()).await.unwrap();
+    let first = backend_pid(&mut tx).await;
+    tx.rollback().await.unwrap();
+    let mut tx = pool.begin(&access()).await.unwrap();
+    assert_eq!(
+        backend_pid(&mut tx).await,
+        first,
+        "a rollback keeps the connection"
+    );
+    tx.commit().await.unwrap();
+    let mut tx = pool.begin(&access()).await.unwrap();
+    assert_eq!(
+        backend_pid(&mut tx).await,
+        first,
+        "a commit keeps the connection"
+    );
+    // Dropped without an end: closed, never reused with its session.
+    drop(tx);
+    let mut tx = pool.begin(&access()).await.unwrap();
+    assert_ne!(backend_pid(&mut tx).await, first);
+    tx.rollback().await.unwrap();
+}
+
+async fn backend_pid(tx: &mut tenancy_sqlx::admin::AdminTx) -> i32 {
+    sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(tx)
+        .await
+        .unwrap()
 }
