@@ -702,21 +702,23 @@ async fn detail_api(
     )
 }
 
+async fn status_api(staff: Staff, portal: Shared, slug: String, status: TenantStatus) -> Response {
+    json_or_refusal(
+        async {
+            staff.check(None)?;
+            let tenant = set_status(&portal, &slug, status).await?;
+            Ok(Json(tenant_json(&tenant)).into_response())
+        }
+        .await,
+    )
+}
+
 async fn suspend_api(
     staff: Staff,
     State(portal): State<Shared>,
     Path(slug): Path<String>,
 ) -> Response {
-    json_or_refusal(
-        async {
-            staff.check(None)?;
-            Ok(Json(tenant_json(
-                &set_status(&portal, &slug, TenantStatus::Suspended).await?,
-            ))
-            .into_response())
-        }
-        .await,
-    )
+    status_api(staff, portal, slug, TenantStatus::Suspended).await
 }
 
 async fn resume_api(
@@ -724,16 +726,7 @@ async fn resume_api(
     State(portal): State<Shared>,
     Path(slug): Path<String>,
 ) -> Response {
-    json_or_refusal(
-        async {
-            staff.check(None)?;
-            Ok(Json(tenant_json(
-                &set_status(&portal, &slug, TenantStatus::Active).await?,
-            ))
-            .into_response())
-        }
-        .await,
-    )
+    status_api(staff, portal, slug, TenantStatus::Active).await
 }
 
 async fn delete_api(
@@ -759,20 +752,35 @@ async fn delete_api(
     )
 }
 
+async fn domain_api(
+    staff: Staff,
+    portal: Shared,
+    slug: String,
+    f: DomainForm,
+    verify: bool,
+) -> Response {
+    json_or_refusal(
+        async {
+            staff.check(f.csrf.as_deref())?;
+            if verify {
+                let checked = verify_domain(&portal, &slug, &f.domain).await?;
+                Ok(Json(domain_json(&checked)).into_response())
+            } else {
+                let added = add_domain(&portal, &slug, &f.domain).await?;
+                Ok((StatusCode::CREATED, Json(domain_json(&added))).into_response())
+            }
+        }
+        .await,
+    )
+}
+
 async fn add_domain_api(
     staff: Staff,
     State(portal): State<Shared>,
     Path(slug): Path<String>,
     Json(f): Json<DomainForm>,
 ) -> Response {
-    json_or_refusal(
-        async {
-            staff.check(f.csrf.as_deref())?;
-            let added = add_domain(&portal, &slug, &f.domain).await?;
-            Ok((StatusCode::CREATED, Json(domain_json(&added))).into_response())
-        }
-        .await,
-    )
+    domain_api(staff, portal, slug, f, false).await
 }
 
 async fn verify_domain_api(
@@ -781,14 +789,5 @@ async fn verify_domain_api(
     Path(slug): Path<String>,
     Json(f): Json<DomainForm>,
 ) -> Response {
-    json_or_refusal(
-        async {
-            staff.check(f.csrf.as_deref())?;
-            Ok(Json(domain_json(
-                &verify_domain(&portal, &slug, &f.domain).await?,
-            ))
-            .into_response())
-        }
-        .await,
-    )
+    domain_api(staff, portal, slug, f, true).await
 }
