@@ -82,6 +82,14 @@ impl From<tenancy_sqlx::Error> for PortalError {
             {
                 Self::Conflict("a tenant with that slug or id already exists".to_owned())
             }
+            tenancy_sqlx::Error::Database(sqlx::Error::Database(db))
+                if db.code().as_deref() == Some("42501") =>
+            {
+                Self::Conflict(format!(
+                    "the database refused the portal's role: {} (grant it the privilege, or use a role that has it)",
+                    db.message()
+                ))
+            }
             other => Self::Unavailable(other.to_string()),
         }
     }

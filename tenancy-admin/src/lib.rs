@@ -10,6 +10,7 @@
 //! | `GET /tenants/{slug}` | `GET /api/tenants/{slug}` | one tenant: status, plan, its domains and their verification state |
 //! | buttons | `POST /api/tenants/{slug}/suspend`, `/resume` | suspend, resume |
 //! | `GET /tenants/{slug}/export` | | the tenant's rows as JSON lines |
+//! | `GET /tenants/{slug}` | `GET /api/tenants/{slug}` | with [`with_trail`](AdminPortal::with_trail): the tenant's activity trail |
 //! | `POST /tenants/{slug}/delete` | `POST /api/tenants/{slug}/delete` | a dry run first (rows per table); deleting needs the slug typed as confirmation |
 //! | forms | `POST /api/tenants/{slug}/domains`, `/domains/verify` | add a domain, check its proof now |
 //!
@@ -49,8 +50,9 @@ use std::sync::Arc;
 
 use tenancy_core::Tenant;
 use tenancy_domains::{DomainStore, DomainVerifier};
-use tenancy_sqlx::PgTenantStore;
 use tenancy_sqlx::lifecycle::TenantLifecycle;
+use tenancy_sqlx::trail::ActivityTrail;
+use tenancy_sqlx::{PgTenantStore, TenantPool};
 
 /// The admin portal: the tenant directory, the lifecycle that creates,
 /// suspends, exports and deletes tenants, optionally their domains, and
@@ -67,6 +69,7 @@ pub(crate) struct Portal {
     pub(crate) store: PgTenantStore,
     pub(crate) lifecycle: TenantLifecycle,
     pub(crate) domains: Option<(DomainStore, DomainVerifier)>,
+    pub(crate) trail: Option<(ActivityTrail, TenantPool)>,
     pub(crate) on_change: OnChange,
 }
 
@@ -106,6 +109,7 @@ impl AdminPortal {
                 store,
                 lifecycle,
                 domains: None,
+                trail: None,
                 on_change: OnChange::default(),
             }),
         }
@@ -116,6 +120,14 @@ impl AdminPortal {
     #[must_use]
     pub fn with_domains(self, domains: DomainStore, verifier: DomainVerifier) -> Self {
         self.map(|portal| portal.domains = Some((domains, verifier)))
+    }
+
+    /// Shows each tenant's activity trail (its latest 50 entries, with
+    /// who impersonated whom), read in the tenant's own transaction on
+    /// `pool`, so row-level security keeps it to that tenant.
+    #[must_use]
+    pub fn with_trail(self, trail: ActivityTrail, pool: TenantPool) -> Self {
+        self.map(|portal| portal.trail = Some((trail, pool)))
     }
 
     /// Runs `changed` after the portal created, suspended, resumed or
@@ -142,6 +154,7 @@ impl AdminPortal {
             store: shared.store.clone(),
             lifecycle: shared.lifecycle.clone(),
             domains: shared.domains.clone(),
+            trail: shared.trail.clone(),
             on_change: shared.on_change.clone(),
         });
         f(&mut portal);

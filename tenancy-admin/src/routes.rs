@@ -12,6 +12,7 @@ use axum::{Form, Json, Router};
 use serde::Deserialize;
 use tenancy_core::{Tenant, TenantId, TenantSettings, TenantSlug, TenantStatus, TenantStoreExt};
 use tenancy_domains::{DomainName, TenantDomain};
+use tenancy_sqlx::trail::TrailEntry;
 
 use crate::auth::{AUTH_COOKIE, AdminAuth, CSRF_COOKIE, cookie, new_csrf, same};
 use crate::html::{escape, form, page};
@@ -199,6 +200,58 @@ async fn domains_of(portal: &Portal, tenant: &Tenant) -> Result<Vec<TenantDomain
         Some((domains, _)) => Ok(domains.list(Some(tenant.id_ref())).await?),
         None => Ok(Vec::new()),
     }
+}
+
+/// The tenant's latest activity, if the portal shows trails.
+async fn trail_of(portal: &Portal, tenant: &Tenant) -> Result<Vec<TrailEntry>, PortalError> {
+    let Some((trail, pool)) = &portal.trail else {
+        return Ok(Vec::new());
+    };
+    // Read also when suspended: the portal is where one looks at why.
+    let reader = tenant.to_builder().status(TenantStatus::Active).build();
+    let mut tx = pool.begin(&reader).await?;
+    let entries = trail.recent(&mut tx, 50).await?;
+    tx.rollback().await?;
+    Ok(entries)
+}
+
+/// The tenant's activity as a page section (empty without trails).
+async fn trail_section(portal: &Portal, tenant: &Tenant) -> Result<String, PortalError> {
+    if portal.trail.is_none() {
+        return Ok(String::new());
+    }
+    let mut rows = String::new();
+    for entry in trail_of(portal, tenant).await? {
+        let actor = match &entry.impersonated_by {
+            Some(staff) => format!(
+                "{} (impersonated by {})",
+                escape(&entry.actor),
+                escape(staff)
+            ),
+            None => escape(&entry.actor),
+        };
+        let _ = write!(
+            rows,
+            "<tr><td>{}</td><td>{actor}</td><td>{}</td><td>{}</td></tr>",
+            trail_json(&entry)["at"],
+            escape(&entry.action),
+            escape(&entry.target)
+        );
+    }
+    Ok(format!(
+        "<h2>Activity</h2><table><thead><tr><th>at (Unix time)</th><th>actor</th><th>action</th>\
+         <th>target</th></tr></thead><tbody>{rows}</tbody></table>"
+    ))
+}
+
+fn trail_json(entry: &TrailEntry) -> serde_json::Value {
+    serde_json::json!({
+        "at": entry.at.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default(),
+        "actor": entry.actor,
+        "impersonated_by": entry.impersonated_by,
+        "action": entry.action,
+        "target": entry.target,
+    })
 }
 
 fn tenant_json(tenant: &Tenant) -> serde_json::Value {
@@ -481,8 +534,9 @@ async fn detail_page(
         let body = format!(
             "<table><tbody><tr><th>id</th><td><code>{id}</code></td></tr><tr><th>name</th><td>{name}</td></tr>\
              <tr><th>status</th><td class=\"status-{status}\">{status}</td></tr><tr><th>plan</th><td>{plan}</td></tr></tbody></table>\
-             <p>{toggle}<a href=\"{export}\">Export data</a></p>{domains_section}\
+             <p>{toggle}<a href=\"{export}\">Export data</a></p>{domains_section}{trail}\
              <h2>Delete</h2>{delete}",
+            trail = trail_section(&portal, &tenant).await.map_err(refuse_page(&portal))?,
             id = escape(&tenant.id_ref().to_string()),
             name = escape(tenant.name()),
             status = tenant.status().as_str(),
@@ -695,6 +749,11 @@ async fn detail_api(
                 .await?
                 .iter()
                 .map(domain_json)
+                .collect();
+            json["trail"] = trail_of(&portal, &tenant)
+                .await?
+                .iter()
+                .map(trail_json)
                 .collect();
             Ok(Json(json).into_response())
         }

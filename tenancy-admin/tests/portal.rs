@@ -13,6 +13,7 @@ use tenancy_admin::{AdminAuth, AdminPortal};
 use tenancy_core::{Tenant, TenantId, TenantStoreExt};
 use tenancy_domains::{DomainResolver, DomainStore, DomainVerifier};
 use tenancy_sqlx::lifecycle::TenantLifecycle;
+use tenancy_sqlx::trail::ActivityTrail;
 use tenancy_sqlx::{PgTenantStore, TenantPool};
 use tenancy_testing::TestDatabase;
 use tenancy_testing::dns::DnsServer;
@@ -40,12 +41,18 @@ async fn world() -> World {
     let pool = TenantPool::new(PgPool::connect(db.app_url()).await.unwrap());
     let dns = DnsServer::start().await.unwrap();
     let verifier = DomainVerifier::new(DomainResolver::nameserver(dns.addr()).unwrap());
+    // The app role may delete trail rows here: the lifecycle deletes a
+    // tenant's rows, its trail included, through the app's pool.
+    let trail = ActivityTrail::new();
+    db.owner_sql(&trail.create_table_sql(None).unwrap())
+        .unwrap();
     let portal = AdminPortal::new(
         store.clone(),
         TenantLifecycle::new(store.clone(), pool.clone()),
         AdminAuth::token(TOKEN, "ops@example").unwrap(),
     )
-    .with_domains(domains, verifier);
+    .with_domains(domains, verifier)
+    .with_trail(trail, pool.clone());
     World {
         db,
         app: Router::new().nest("/admin", portal.router()),
@@ -480,4 +487,76 @@ async fn an_export_holds_its_tenants_rows_only() {
         "{}",
         export.body
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tenants_page_shows_its_own_activity_with_impersonations() {
+    let w = world().await;
+    let acme = tenant(&w, "acme", "Acme").await;
+    let globex = tenant(&w, "globex", "Globex").await;
+    let trail = ActivityTrail::new();
+    for (t, actor, action) in [
+        (acme.clone(), "alice", "order.create"),
+        (acme.impersonated("jane@support"), "alice", "order.refund"),
+        (globex.clone(), "bob", "order.delete"),
+    ] {
+        let mut tx = w.pool.begin(&t).await.unwrap();
+        trail
+            .record(&mut tx, actor, action, "orders/1")
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let detail = send(&w, api("GET", "/admin/api/tenants/acme", None))
+        .await
+        .json();
+    let actions: Vec<(&str, Option<&str>)> = detail["trail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["impersonated_by"].as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("order.refund", Some("jane@support")),
+            ("order.create", None)
+        ]
+    );
+    // Suspended, its trail still shows; the page says who impersonated.
+    send(&w, api("POST", "/admin/api/tenants/acme/suspend", None)).await;
+    let cookies = login(&w).await;
+    let page_answer = send(&w, page("/admin/tenants/acme", &cookies)).await;
+    assert_eq!(page_answer.status, StatusCode::OK, "{}", page_answer.body);
+    assert!(
+        page_answer
+            .body
+            .contains("alice (impersonated by jane@support)")
+    );
+    assert!(
+        !page_answer.body.contains("order.delete"),
+        "globex's activity"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deletion_the_database_refuses_is_a_409_with_the_reason() {
+    let w = world().await;
+    tenant(&w, "acme", "Acme").await;
+    w.db.owner_sql("REVOKE DELETE ON orders FROM tenancy_app")
+        .unwrap();
+    let refused = send(
+        &w,
+        api(
+            "POST",
+            "/admin/api/tenants/acme/delete",
+            Some(serde_json::json!({"confirm": "acme"})),
+        ),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert!(refused.body.contains("permission denied"), "{}", refused.body);
+    // Nothing went: the tenant is still there.
+    let still = send(&w, api("GET", "/admin/api/tenants/acme", None)).await;
+    assert_eq!(still.status, StatusCode::OK);
 }

@@ -96,6 +96,32 @@ impl ActivityTrail {
         Ok(sql)
     }
 
+    /// The transaction's tenant's latest `limit` entries, newest first
+    /// (row-level security keeps them to that tenant).
+    pub async fn recent(&self, tx: &mut TenantTx, limit: u32) -> Result<Vec<TrailEntry>> {
+        let sql = format!(
+            "SELECT extract(epoch FROM at)::float8, actor, impersonated_by, action, target \
+             FROM {} ORDER BY at DESC, id DESC LIMIT $1",
+            self.policy.table().sql()
+        );
+        let rows: Vec<(f64, String, Option<String>, String, String)> =
+            sqlx::query_as(AssertSqlSafe(sql))
+                .bind(i64::from(limit))
+                .fetch_all(tx.conn())
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(at, actor, impersonated_by, action, target)| TrailEntry {
+                at: std::time::UNIX_EPOCH
+                    + std::time::Duration::try_from_secs_f64(at.max(0.0)).unwrap_or_default(),
+                actor,
+                impersonated_by,
+                action,
+                target,
+            })
+            .collect())
+    }
+
     /// Appends an entry for the transaction's tenant. When a staff member
     /// acts as the tenant's user (an impersonation token:
     /// [`Tenant::impersonated_by`](tenancy_core::Tenant::impersonated_by)),
@@ -125,4 +151,20 @@ impl ActivityTrail {
             .await?;
         Ok(())
     }
+}
+
+/// One entry of an [`ActivityTrail`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TrailEntry {
+    /// When.
+    pub at: std::time::SystemTime,
+    /// Who.
+    pub actor: String,
+    /// The staff member who acted as `actor`, if one did.
+    pub impersonated_by: Option<String>,
+    /// What.
+    pub action: String,
+    /// On what.
+    pub target: String,
 }
