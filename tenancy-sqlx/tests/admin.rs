@@ -462,3 +462,27 @@ async fn backend_pid(tx: &mut tenancy_sqlx::admin::AdminTx) -> i32 {
         .await
         .unwrap()
 }
+
+#[tokio::test]
+async fn without_an_app_role_the_audit_still_finds_admin_policies_for_everyone() {
+    let f = fixture(2).await;
+    let _admin = admin(&f.db).await;
+    let pool = PgPool::connect(f.db.owner_url()).await.unwrap();
+    let codes = |pool: PgPool| async move {
+        tenancy_sqlx::audit::audit(&pool, &tenancy_sqlx::audit::AuditOptions::default())
+            .await
+            .unwrap()
+            .codes()
+    };
+    assert!(
+        !codes(pool.clone())
+            .await
+            .contains(&"admin_policy_reaches_app")
+    );
+    f.db.owner_sql(
+        "CREATE POLICY leak ON orders FOR SELECT TO PUBLIC \
+         USING ((SELECT tenancy_admin_scope()) IN ('*', tenant_id::text))",
+    )
+    .unwrap();
+    assert!(codes(pool).await.contains(&"admin_policy_reaches_app"));
+}
