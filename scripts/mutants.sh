@@ -50,6 +50,9 @@ AREAS=(
     # Custom domains: names, proofs (DNS TXT against a real DNS server, HTTP),
     # the domain store's life cycle, resolution of verified domains only.
     "domains|tenancy-domains/src/*.rs|tenancy-domains|--lib --tests"
+    # The admin portal: authentication, CSRF, escaping, the operations
+    # (over HTTP and in headless Chromium).
+    "portal|tenancy-admin/src/*.rs|tenancy-admin|--lib --tests"
     # Metering: the ledger, tenant labels, quotas, usage rows and storage.
     "metering|tenancy-metering/src/*.rs tenancy-metering/src/postgres/*.rs|tenancy-metering|--all-features --lib --tests"
 )
