@@ -50,6 +50,7 @@ use std::sync::Arc;
 
 use tenancy_core::Tenant;
 use tenancy_domains::{DomainStore, DomainVerifier};
+use tenancy_metering::postgres::UsageStore;
 use tenancy_sqlx::lifecycle::TenantLifecycle;
 use tenancy_sqlx::trail::ActivityTrail;
 use tenancy_sqlx::{PgTenantStore, TenantPool};
@@ -70,6 +71,7 @@ pub(crate) struct Portal {
     pub(crate) lifecycle: TenantLifecycle,
     pub(crate) domains: Option<(DomainStore, DomainVerifier)>,
     pub(crate) trail: Option<(ActivityTrail, TenantPool)>,
+    pub(crate) usage: Option<UsageStore>,
     pub(crate) on_change: OnChange,
 }
 
@@ -110,6 +112,7 @@ impl AdminPortal {
                 lifecycle,
                 domains: None,
                 trail: None,
+                usage: None,
                 on_change: OnChange::default(),
             }),
         }
@@ -128,6 +131,15 @@ impl AdminPortal {
     #[must_use]
     pub fn with_trail(self, trail: ActivityTrail, pool: TenantPool) -> Self {
         self.map(|portal| portal.trail = Some((trail, pool)))
+    }
+
+    /// Shows each tenant's usage of the last 7 days (today included) from
+    /// `tenancy-metering`'s rollups: requests and rows written in the list,
+    /// every metric on the tenant's page. `usage` reads every tenant's rows:
+    /// give it a pool of the usage table's owner.
+    #[must_use]
+    pub fn with_usage(self, usage: UsageStore) -> Self {
+        self.map(|portal| portal.usage = Some(usage))
     }
 
     /// Runs `changed` after the portal created, suspended, resumed or
@@ -155,6 +167,7 @@ impl AdminPortal {
             lifecycle: shared.lifecycle.clone(),
             domains: shared.domains.clone(),
             trail: shared.trail.clone(),
+            usage: shared.usage.clone(),
             on_change: shared.on_change.clone(),
         });
         f(&mut portal);

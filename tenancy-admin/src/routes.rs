@@ -202,6 +202,89 @@ async fn domains_of(portal: &Portal, tenant: &Tenant) -> Result<Vec<TenantDomain
     }
 }
 
+/// Every tenant's usage of the last 7 days (today included), by tenant id
+/// and metric; empty without usage.
+async fn usage_by_tenant(portal: &Portal) -> Result<Usage, PortalError> {
+    let Some(usage) = &portal.usage else {
+        return Ok(Usage::new());
+    };
+    let now = std::time::SystemTime::now();
+    let day = std::time::Duration::from_hours(24);
+    let since = now.checked_sub(day * 7).unwrap_or(std::time::UNIX_EPOCH);
+    let lines = usage
+        .report(
+            tenancy_metering::postgres::Granularity::Day,
+            since,
+            now + day,
+        )
+        .await
+        .map_err(|e| PortalError::Unavailable(e.to_string()))?;
+    let mut by_tenant = Usage::new();
+    for line in lines {
+        *by_tenant
+            .entry(line.tenant)
+            .or_default()
+            .entry(line.metric)
+            .or_default() += line.value;
+    }
+    Ok(by_tenant)
+}
+
+/// Usage by tenant id, then metric.
+type Usage = std::collections::BTreeMap<String, std::collections::BTreeMap<String, i64>>;
+
+/// Verified and all domains, by tenant id; empty without domains.
+async fn domain_counts(
+    portal: &Portal,
+) -> Result<std::collections::HashMap<String, (usize, usize)>, PortalError> {
+    let mut counts = std::collections::HashMap::new();
+    if let Some((domains, _)) = &portal.domains {
+        for domain in domains.list(None).await? {
+            let entry: &mut (usize, usize) = counts.entry(domain.tenant.to_string()).or_default();
+            entry.1 += 1;
+            if domain.status == tenancy_domains::DomainStatus::Verified {
+                entry.0 += 1;
+            }
+        }
+    }
+    Ok(counts)
+}
+
+/// The list's columns for domains and usage, when the portal has them.
+fn extra_heads(portal: &Portal) -> String {
+    let mut heads = String::new();
+    if portal.domains.is_some() {
+        heads.push_str("<th>domains verified</th>");
+    }
+    if portal.usage.is_some() {
+        heads.push_str("<th>requests, 7 days</th><th>rows written, 7 days</th>");
+    }
+    heads
+}
+
+/// A tenant's cells under [`extra_heads`].
+fn extra_cells(
+    portal: &Portal,
+    domains: Option<&(usize, usize)>,
+    usage: Option<&std::collections::BTreeMap<String, i64>>,
+) -> String {
+    let mut cells = String::new();
+    if portal.domains.is_some() {
+        let (verified, all) = domains.copied().unwrap_or_default();
+        let _ = write!(cells, "<td>{verified} of {all}</td>");
+    }
+    if portal.usage.is_some() {
+        let metric = |name: &str| usage.and_then(|u| u.get(name)).copied().unwrap_or(0);
+        let _ = write!(
+            cells,
+            "<td>{}</td><td>{}</td>",
+            metric(tenancy_metering::names::REQUESTS),
+            metric(tenancy_metering::names::ROWS_WRITTEN)
+        );
+    }
+    cells
+}
+
 /// The tenant's latest activity, if the portal shows trails.
 async fn trail_of(portal: &Portal, tenant: &Tenant) -> Result<Vec<TrailEntry>, PortalError> {
     let Some((trail, pool)) = &portal.trail else {
@@ -213,6 +296,27 @@ async fn trail_of(portal: &Portal, tenant: &Tenant) -> Result<Vec<TrailEntry>, P
     let entries = trail.recent(&mut tx, 50).await?;
     tx.rollback().await?;
     Ok(entries)
+}
+
+/// The tenant's usage of the last 7 days as a page section (empty without
+/// usage).
+async fn usage_section(portal: &Portal, tenant: &Tenant) -> Result<String, PortalError> {
+    if portal.usage.is_none() {
+        return Ok(String::new());
+    }
+    let usage = usage_by_tenant(portal).await?;
+    let mut rows = String::new();
+    for (metric, value) in usage
+        .get(&tenant.id_ref().to_string())
+        .into_iter()
+        .flatten()
+    {
+        let _ = write!(rows, "<tr><td>{}</td><td>{value}</td></tr>", escape(metric));
+    }
+    Ok(format!(
+        "<h2>Usage, last 7 days</h2><table><thead><tr><th>metric</th><th>total</th></tr></thead>\
+         <tbody>{rows}</tbody></table>"
+    ))
 }
 
 /// The tenant's activity as a page section (empty without trails).
@@ -435,13 +539,17 @@ async fn list_page(
 ) -> Response {
     page_or_refusal(async {
         let tenants = search(&portal, &search_for.q).await.map_err(refuse_page(&portal))?;
+        let usage = usage_by_tenant(&portal).await.map_err(refuse_page(&portal))?;
+        let counts = domain_counts(&portal).await.map_err(refuse_page(&portal))?;
         let base = escape(&portal.base);
         let mut rows = String::new();
         for t in &tenants {
+            let id = t.id_ref().to_string();
+            let extra = extra_cells(&portal, counts.get(&id), usage.get(&id));
             let _ = write!(
                 rows,
                 "<tr><td><a href=\"{base}/tenants/{slug}\">{slug}</a></td><td>{name}</td>\
-                 <td class=\"status-{status}\">{status}</td><td>{plan}</td></tr>",
+                 <td class=\"status-{status}\">{status}</td><td>{plan}</td>{extra}</tr>",
                 slug = escape(t.slug().as_str()),
                 name = escape(t.name()),
                 status = t.status().as_str(),
@@ -451,9 +559,10 @@ async fn list_page(
         let body = format!(
             "<form method=\"get\" action=\"{base}/tenants\"><input name=\"q\" value=\"{q}\" placeholder=\"slug, name or id\">\
              <button type=\"submit\">Search</button></form>\
-             <table><thead><tr><th>slug</th><th>name</th><th>status</th><th>plan</th></tr></thead><tbody>{rows}</tbody></table>\
+             <table><thead><tr><th>slug</th><th>name</th><th>status</th><th>plan</th>{extra_heads}</tr></thead><tbody>{rows}</tbody></table>\
              <h2>New tenant</h2>{create}<p>Signed in as {actor}.</p>",
             q = escape(&search_for.q),
+            extra_heads = extra_heads(&portal),
             create = form(
                 &format!("{}/tenants", portal.base),
                 &staff.csrf,
@@ -534,9 +643,10 @@ async fn detail_page(
         let body = format!(
             "<table><tbody><tr><th>id</th><td><code>{id}</code></td></tr><tr><th>name</th><td>{name}</td></tr>\
              <tr><th>status</th><td class=\"status-{status}\">{status}</td></tr><tr><th>plan</th><td>{plan}</td></tr></tbody></table>\
-             <p>{toggle}<a href=\"{export}\">Export data</a></p>{domains_section}{trail}\
+             <p>{toggle}<a href=\"{export}\">Export data</a></p>{domains_section}{usage}{trail}\
              <h2>Delete</h2>{delete}",
             trail = trail_section(&portal, &tenant).await.map_err(refuse_page(&portal))?,
+            usage = usage_section(&portal, &tenant).await.map_err(refuse_page(&portal))?,
             id = escape(&tenant.id_ref().to_string()),
             name = escape(tenant.name()),
             status = tenant.status().as_str(),
@@ -715,7 +825,25 @@ async fn list_api(
     json_or_refusal(
         async {
             let tenants = search(&portal, &s.q).await?;
-            Ok(Json(tenants.iter().map(tenant_json).collect::<Vec<_>>()).into_response())
+            let usage = usage_by_tenant(&portal).await?;
+            let counts = domain_counts(&portal).await?;
+            let listed: Vec<_> = tenants
+                .iter()
+                .map(|t| {
+                    let id = t.id_ref().to_string();
+                    let mut json = tenant_json(t);
+                    if portal.domains.is_some() {
+                        let (verified, all) = counts.get(&id).copied().unwrap_or_default();
+                        json["domains"] = serde_json::json!({ "verified": verified, "total": all });
+                    }
+                    if portal.usage.is_some() {
+                        json["usage_7_days"] =
+                            serde_json::json!(usage.get(&id).cloned().unwrap_or_default());
+                    }
+                    json
+                })
+                .collect();
+            Ok(Json(listed).into_response())
         }
         .await,
     )
@@ -750,6 +878,11 @@ async fn detail_api(
                 .iter()
                 .map(domain_json)
                 .collect();
+            if portal.usage.is_some() {
+                let usage = usage_by_tenant(&portal).await?;
+                let own = usage.get(&tenant.id_ref().to_string()).cloned();
+                json["usage_7_days"] = serde_json::json!(own.unwrap_or_default());
+            }
             json["trail"] = trail_of(&portal, &tenant)
                 .await?
                 .iter()

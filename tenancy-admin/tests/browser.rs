@@ -182,6 +182,19 @@ impl Browser<'_> {
             .to_owned()
     }
 
+    /// The page's source once it contains `text` (the browser may still
+    /// be loading the page a click led to); panics after 20 s.
+    async fn source_with(&self, text: &str) -> String {
+        for _ in 0..200 {
+            let source = self.source().await;
+            if source.contains(text) {
+                return source;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the page never showed {text:?}: {}", self.source().await);
+    }
+
     async fn url(&self) -> String {
         self.driver
             .call(
@@ -273,7 +286,7 @@ async fn staff_sign_in_and_create_a_tenant_in_a_real_browser() {
     browser.screenshot("portal-login").await;
     browser.type_into("input[name=token]", TOKEN).await;
     browser.click("button[type=submit]").await;
-    let listed = browser.source().await;
+    let listed = browser.source_with("Signed in as").await;
     assert!(
         listed.contains("Acme Restaurant") && listed.contains("Globex Diner"),
         "{listed}"
@@ -289,12 +302,12 @@ async fn staff_sign_in_and_create_a_tenant_in_a_real_browser() {
     browser
         .click("form[method=post][action$='/tenants'] button")
         .await;
+    let detail = browser.source_with("Bistro &lt;b&gt;").await;
     assert!(
         browser.url().await.ends_with("/admin/tenants/bistro"),
         "{}",
         browser.url().await
     );
-    let detail = browser.source().await;
     assert!(
         detail.contains("Bistro &lt;b&gt;Bold&lt;/b&gt;"),
         "{detail}"

@@ -12,11 +12,13 @@ use sqlx::PgPool;
 use tenancy_admin::{AdminAuth, AdminPortal};
 use tenancy_core::{Tenant, TenantId, TenantStoreExt};
 use tenancy_domains::{DomainResolver, DomainStore, DomainVerifier};
+use tenancy_metering::postgres::UsageStore;
+use tenancy_metering::{TenantLabels, UsageLedger};
 use tenancy_sqlx::lifecycle::TenantLifecycle;
 use tenancy_sqlx::trail::ActivityTrail;
 use tenancy_sqlx::{PgTenantStore, TenantPool};
-use tenancy_testing::TestDatabase;
 use tenancy_testing::dns::DnsServer;
+use tenancy_testing::{APP_ROLE, PROVISIONER_ROLE, TestDatabase};
 use tower::ServiceExt;
 
 const TOKEN: &str = "a-long-admin-token-for-the-tests-only";
@@ -36,6 +38,8 @@ async fn world() -> World {
     let owner = PgPool::connect(db.owner_url()).await.unwrap();
     let store = PgTenantStore::new(owner.clone());
     db.owner_sql(&store.create_table_sql()).unwrap();
+    db.owner_sql(&UsageStore::schema_sql(PROVISIONER_ROLE, APP_ROLE).unwrap())
+        .unwrap();
     let domains = DomainStore::new(owner);
     db.owner_sql(&domains.create_table_sql()).unwrap();
     let pool = TenantPool::new(PgPool::connect(db.app_url()).await.unwrap());
@@ -52,7 +56,10 @@ async fn world() -> World {
         AdminAuth::token(TOKEN, "ops@example").unwrap(),
     )
     .with_domains(domains, verifier)
-    .with_trail(trail, pool.clone());
+    .with_trail(trail, pool.clone())
+    .with_usage(UsageStore::new(
+        PgPool::connect(db.owner_url()).await.unwrap(),
+    ));
     World {
         db,
         app: Router::new().nest("/admin", portal.router()),
@@ -555,8 +562,73 @@ async fn a_deletion_the_database_refuses_is_a_409_with_the_reason() {
     )
     .await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
-    assert!(refused.body.contains("permission denied"), "{}", refused.body);
+    assert!(
+        refused.body.contains("permission denied"),
+        "{}",
+        refused.body
+    );
     // Nothing went: the tenant is still there.
     let still = send(&w, api("GET", "/admin/api/tenants/acme", None)).await;
     assert_eq!(still.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_list_and_the_tenant_show_domains_and_usage_of_the_last_week() {
+    let w = world().await;
+    let acme = tenant(&w, "acme", "Acme").await;
+    tenant(&w, "globex", "Globex").await;
+    // acme used the database: 2 transactions that wrote 5 rows.
+    let ledger = UsageLedger::new(TenantLabels::none());
+    let any = tenancy_core::AnyTenant::from(acme.clone());
+    ledger.record_transaction(&any, std::time::Duration::from_millis(3), 2);
+    ledger.record_transaction(&any, std::time::Duration::from_millis(3), 3);
+    UsageStore::new(PgPool::connect(w.db.provisioner_url()).await.unwrap())
+        .flush(&ledger)
+        .await
+        .unwrap();
+    send(
+        &w,
+        api(
+            "POST",
+            "/admin/api/tenants/acme/domains",
+            Some(serde_json::json!({"domain": "orders.acme-corp.com"})),
+        ),
+    )
+    .await;
+
+    let listed = send(&w, api("GET", "/admin/api/tenants", None))
+        .await
+        .json();
+    let row = |slug: &str| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["slug"] == slug)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(row("acme")["usage_7_days"]["rows_written"], 5);
+    assert_eq!(row("acme")["usage_7_days"]["transactions"], 2);
+    assert_eq!(
+        row("acme")["domains"],
+        serde_json::json!({"verified": 0, "total": 1})
+    );
+    assert_eq!(row("globex")["usage_7_days"], serde_json::json!({}));
+    assert_eq!(row("globex")["domains"]["total"], 0);
+
+    let cookies = login(&w).await;
+    let list = send(&w, page("/admin/tenants", &cookies)).await;
+    assert!(list.body.contains("<td>0 of 1</td>"), "{}", list.body);
+    let detail = send(&w, page("/admin/tenants/acme", &cookies)).await;
+    assert!(
+        detail.body.contains("<td>rows_written</td><td>5</td>"),
+        "{}",
+        detail.body
+    );
+    let other = send(&w, page("/admin/tenants/globex", &cookies)).await;
+    assert!(
+        !other.body.contains("rows_written"),
+        "acme's usage on globex's page"
+    );
 }
