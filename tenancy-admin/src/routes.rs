@@ -285,6 +285,28 @@ fn extra_cells(
     cells
 }
 
+/// Records a staff action in the tenant's own activity trail (when the
+/// portal has one), before the action: the tenant sees who of the staff
+/// did what, even when the action fails afterwards.
+async fn note(
+    portal: &Portal,
+    tenant: &Tenant,
+    actor: &str,
+    action: &str,
+    target: &str,
+) -> Result<(), PortalError> {
+    let Some((trail, pool)) = &portal.trail else {
+        return Ok(());
+    };
+    let writer = tenant.to_builder().status(TenantStatus::Active).build();
+    let mut tx = pool.begin(&writer).await?;
+    trail
+        .record(&mut tx, &format!("staff:{actor}"), action, target)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// The tenant's latest activity, if the portal shows trails.
 async fn trail_of(portal: &Portal, tenant: &Tenant) -> Result<Vec<TrailEntry>, PortalError> {
     let Some((trail, pool)) = &portal.trail else {
@@ -434,10 +456,17 @@ async fn create(portal: &Portal, new: &NewTenant) -> Result<Tenant, PortalError>
 
 async fn set_status(
     portal: &Portal,
+    actor: &str,
     slug: &str,
     status: TenantStatus,
 ) -> Result<Tenant, PortalError> {
     let tenant = tenant(portal, slug).await?;
+    let action = if status == TenantStatus::Active {
+        "admin.resume"
+    } else {
+        "admin.suspend"
+    };
+    note(portal, &tenant, actor, action, slug).await?;
     let changed = match status {
         TenantStatus::Active => portal.lifecycle.reactivate(tenant.id_ref()).await?,
         _ => portal.lifecycle.suspend(tenant.id_ref()).await?,
@@ -495,6 +524,7 @@ struct DomainForm {
 
 async fn add_domain(
     portal: &Portal,
+    actor: &str,
     slug: &str,
     domain: &str,
 ) -> Result<TenantDomain, PortalError> {
@@ -506,11 +536,13 @@ async fn add_domain(
     let name: DomainName = domain
         .parse()
         .map_err(|e| PortalError::BadRequest(format!("{e}")))?;
+    note(portal, &tenant, actor, "admin.domain.add", name.as_str()).await?;
     Ok(domains.add(tenant.id_ref(), &name).await?)
 }
 
 async fn verify_domain(
     portal: &Portal,
+    actor: &str,
     slug: &str,
     domain: &str,
 ) -> Result<TenantDomain, PortalError> {
@@ -523,7 +555,10 @@ async fn verify_domain(
         .parse()
         .map_err(|e| PortalError::BadRequest(format!("{e}")))?;
     match domains.get(&name).await? {
-        Some(found) if found.tenant == tenant.id() => Ok(domains.verify(&name, verifier).await?),
+        Some(found) if found.tenant == tenant.id() => {
+            note(portal, &tenant, actor, "admin.domain.verify", name.as_str()).await?;
+            Ok(domains.verify(&name, verifier).await?)
+        }
         _ => Err(PortalError::NotFound(format!(
             "{slug} has no domain {name}"
         ))),
@@ -673,7 +708,7 @@ async fn status_page(
 ) -> Response {
     page_or_refusal(async {
         staff.check(csrf.as_deref()).map_err(refuse_page(&portal))?;
-        let tenant = set_status(&portal, &slug, status).await.map_err(refuse_page(&portal))?;
+        let tenant = set_status(&portal, &staff.actor, &slug, status).await.map_err(refuse_page(&portal))?;
         tracing::info!(actor = %staff.actor, tenant = %tenant.slug(), status = status.as_str(), "admin portal: status changed");
         Ok(Redirect::to(&format!("{}/tenants/{}", portal.base, tenant.slug())).into_response())
     }
@@ -739,7 +774,7 @@ async fn delete_page(
 }
 
 async fn export(
-    _staff: Staff,
+    staff: Staff,
     State(portal): State<Shared>,
     Path(slug): Path<String>,
     headers: HeaderMap,
@@ -750,6 +785,8 @@ async fn export(
     let result = async {
         let tenant = tenant(&portal, &slug).await?;
         let mut out = Vec::new();
+        // Trailed before a row is read: a failed note means no export.
+        note(&portal, &tenant, &staff.actor, "admin.export", &slug).await?;
         portal.lifecycle.export(&tenant, &mut out).await?;
         let disposition = format!("attachment; filename=\"{}.jsonl\"", tenant.slug());
         Ok::<_, PortalError>(
@@ -786,9 +823,9 @@ async fn domain_page(
                 .check(f.csrf.as_deref())
                 .map_err(refuse_page(&portal))?;
             if verify {
-                verify_domain(&portal, &slug, &f.domain).await
+                verify_domain(&portal, &staff.actor, &slug, &f.domain).await
             } else {
-                add_domain(&portal, &slug, &f.domain).await
+                add_domain(&portal, &staff.actor, &slug, &f.domain).await
             }
             .map_err(refuse_page(&portal))?;
             Ok(Redirect::to(&format!("{}/tenants/{}", portal.base, escape(&slug))).into_response())
@@ -898,7 +935,7 @@ async fn status_api(staff: Staff, portal: Shared, slug: String, status: TenantSt
     json_or_refusal(
         async {
             staff.check(None)?;
-            let tenant = set_status(&portal, &slug, status).await?;
+            let tenant = set_status(&portal, &staff.actor, &slug, status).await?;
             Ok(Json(tenant_json(&tenant)).into_response())
         }
         .await,
@@ -955,10 +992,10 @@ async fn domain_api(
         async {
             staff.check(f.csrf.as_deref())?;
             if verify {
-                let checked = verify_domain(&portal, &slug, &f.domain).await?;
+                let checked = verify_domain(&portal, &staff.actor, &slug, &f.domain).await?;
                 Ok(Json(domain_json(&checked)).into_response())
             } else {
-                let added = add_domain(&portal, &slug, &f.domain).await?;
+                let added = add_domain(&portal, &staff.actor, &slug, &f.domain).await?;
                 Ok((StatusCode::CREATED, Json(domain_json(&added))).into_response())
             }
         }

@@ -544,6 +544,20 @@ async fn a_tenants_page_shows_its_own_activity_with_impersonations() {
         !page_answer.body.contains("order.delete"),
         "globex's activity"
     );
+    // The staff's own actions are in the tenant's trail too, export included.
+    send(&w, api("GET", "/admin/tenants/acme/export", None)).await;
+    let trail = send(&w, api("GET", "/admin/api/tenants/acme", None))
+        .await
+        .json()["trail"]
+        .clone();
+    let staff: Vec<(&str, &str)> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"] == "staff:ops@example")
+        .map(|e| (e["action"].as_str().unwrap(), e["target"].as_str().unwrap()))
+        .collect();
+    assert_eq!(staff, [("admin.export", "acme"), ("admin.suspend", "acme")]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
