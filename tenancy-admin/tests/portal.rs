@@ -4,6 +4,9 @@
 //! reason.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use axum::Router;
 use axum::body::Body;
 use http::{Request, StatusCode, header};
@@ -645,4 +648,89 @@ async fn the_list_and_the_tenant_show_domains_and_usage_of_the_last_week() {
         !other.body.contains("rows_written"),
         "acme's usage on globex's page"
     );
+}
+
+/// A portal over `w`'s directory with `auth`, mounted at `base`, calling
+/// `changed` after each change.
+fn portal_at(w: &World, auth: AdminAuth, base: &str, changed: Arc<AtomicUsize>) -> Router {
+    let portal = AdminPortal::new(
+        w.store.clone(),
+        TenantLifecycle::new(w.store.clone(), w.pool.clone()),
+        auth,
+    )
+    .mounted_at(base)
+    .on_change(move |_| {
+        changed.fetch_add(1, Ordering::SeqCst);
+    });
+    match base.trim_matches('/') {
+        "" => portal.router(),
+        nested => Router::new().nest(&format!("/{nested}"), portal.router()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mounted_anywhere_with_your_own_authentication_and_a_change_hook() {
+    let w = world().await;
+    tenant(&w, "acme", "Acme").await;
+    // Your authentication: an SSO header set by a trusted proxy.
+    let sso = || {
+        AdminAuth::callback(|parts| {
+            parts
+                .headers
+                .get("x-staff")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        })
+    };
+    let changed = Arc::new(AtomicUsize::new(0));
+    for (base, home) in [("/staff/", "/staff/tenants"), ("/", "/tenants")] {
+        let app = portal_at(&w, sso(), base, changed.clone());
+        let root = if home == "/tenants" { "/" } else { "/staff" };
+        let response = app
+            .clone()
+            .oneshot(
+                Request::get(root)
+                    .header("x-staff", "jane")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.headers()[header::LOCATION], home, "{base}");
+        for (who, status) in [("jane", StatusCode::OK), ("   ", StatusCode::UNAUTHORIZED)] {
+            let uri = format!("{}/api/tenants", root.trim_end_matches('/'));
+            let response = app
+                .clone()
+                .oneshot(
+                    Request::get(&uri)
+                        .header("x-staff", who)
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(response.status(), status, "{base} {who:?}");
+        }
+    }
+    // The hook runs after each change.
+    let app = portal_at(
+        &w,
+        AdminAuth::token(TOKEN, "ops").unwrap(),
+        "/admin",
+        changed.clone(),
+    );
+    let before = changed.load(Ordering::SeqCst);
+    let response = app
+        .oneshot(api("POST", "/admin/api/tenants/acme/suspend", None))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(changed.load(Ordering::SeqCst), before + 1);
+}
+
+#[test]
+fn an_admin_token_is_24_characters_at_least() {
+    assert!(AdminAuth::token(&"x".repeat(24), "ops").is_ok());
+    assert!(AdminAuth::token(&"x".repeat(23), "ops").is_err());
+    assert!(AdminAuth::token(&"x".repeat(30), "  ").is_err());
 }
