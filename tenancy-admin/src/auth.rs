@@ -153,6 +153,8 @@ mod tests {
         assert!(!same(b"abc", b"abd"));
         assert!(!same(b"abc", b"ab"));
         assert!(!same(b"", b"a"));
+        // Two differences that an XOR of the differences would cancel.
+        assert!(!same(b"ab", b"ba"));
     }
 
     #[test]

@@ -734,3 +734,18 @@ fn an_admin_token_is_24_characters_at_least() {
     assert!(AdminAuth::token(&"x".repeat(23), "ops").is_err());
     assert!(AdminAuth::token(&"x".repeat(30), "  ").is_err());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_that_cannot_answer_is_a_503_not_a_conflict() {
+    let w = world().await;
+    w.db.owner_sql("ALTER TABLE tenancy_tenants RENAME TO tenancy_tenants_gone")
+        .unwrap();
+    let answer = send(&w, api("GET", "/admin/api/tenants", None)).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        answer.body
+    );
+    assert_eq!(answer.json()["code"], "unavailable");
+}
