@@ -202,6 +202,17 @@ async fn nothing_without_credentials() {
     let bad_login = form("/admin/login", "", "token=guess");
     assert_eq!(send(&w, bad_login).await.status, StatusCode::UNAUTHORIZED);
     assert!(AdminAuth::token("short", "ops").is_err());
+    let login_form = send(
+        &w,
+        Request::get("/admin/login").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(login_form.status, StatusCode::OK);
+    assert!(
+        login_form.body.contains("action=\"/admin/login\""),
+        "{}",
+        login_form.body
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
