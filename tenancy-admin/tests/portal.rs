@@ -614,15 +614,34 @@ async fn the_list_and_the_tenant_show_domains_and_usage_of_the_last_week() {
         .flush(&ledger)
         .await
         .unwrap();
-    send(
-        &w,
-        api(
-            "POST",
-            "/admin/api/tenants/acme/domains",
-            Some(serde_json::json!({"domain": "orders.acme-corp.com"})),
-        ),
-    )
-    .await;
+    // Two domains, one of them verified.
+    for domain in ["orders.acme-corp.com", "shop.acme-corp.com"] {
+        let added = send(
+            &w,
+            api(
+                "POST",
+                "/admin/api/tenants/acme/domains",
+                Some(serde_json::json!({ "domain": domain })),
+            ),
+        )
+        .await
+        .json();
+        if domain.starts_with("orders") {
+            w.dns.set_txt(
+                &format!("_tenancy-challenge.{domain}"),
+                &[added["txt_value"].as_str().unwrap()],
+            );
+            send(
+                &w,
+                api(
+                    "POST",
+                    "/admin/api/tenants/acme/domains/verify",
+                    Some(serde_json::json!({ "domain": domain })),
+                ),
+            )
+            .await;
+        }
+    }
 
     let listed = send(&w, api("GET", "/admin/api/tenants", None))
         .await
@@ -640,14 +659,21 @@ async fn the_list_and_the_tenant_show_domains_and_usage_of_the_last_week() {
     assert_eq!(row("acme")["usage_7_days"]["transactions"], 2);
     assert_eq!(
         row("acme")["domains"],
-        serde_json::json!({"verified": 0, "total": 1})
+        serde_json::json!({"verified": 1, "total": 2})
     );
     assert_eq!(row("globex")["usage_7_days"], serde_json::json!({}));
     assert_eq!(row("globex")["domains"]["total"], 0);
 
     let cookies = login(&w).await;
     let list = send(&w, page("/admin/tenants", &cookies)).await;
-    assert!(list.body.contains("<td>0 of 1</td>"), "{}", list.body);
+    assert!(list.body.contains("<td>1 of 2</td>"), "{}", list.body);
+    for head in [
+        "<th>domains verified</th>",
+        "<th>requests, 7 days</th>",
+        "<th>rows written, 7 days</th>",
+    ] {
+        assert!(list.body.contains(head), "{head}");
+    }
     let detail = send(&w, page("/admin/tenants/acme", &cookies)).await;
     assert!(
         detail.body.contains("<td>rows_written</td><td>5</td>"),
