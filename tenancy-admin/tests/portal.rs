@@ -786,3 +786,33 @@ async fn a_database_that_cannot_answer_is_a_503_not_a_conflict() {
     );
     assert_eq!(answer.json()["code"], "unavailable");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_search_is_200_characters_at_most() {
+    let w = world().await;
+    let at_most = send(
+        &w,
+        api(
+            "GET",
+            &format!("/admin/api/tenants?q={}", "a".repeat(200)),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(at_most.status, StatusCode::OK);
+    let longer = send(
+        &w,
+        api(
+            "GET",
+            &format!("/admin/api/tenants?q={}", "a".repeat(201)),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(longer.status, StatusCode::BAD_REQUEST);
+    assert!(
+        longer.body.contains("at most 200 characters"),
+        "{}",
+        longer.body
+    );
+}
