@@ -816,3 +816,57 @@ async fn a_search_is_200_characters_at_most() {
         longer.body
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_pages_forms_run_the_same_operations() {
+    let w = world().await;
+    let acme = tenant(&w, "acme", "Acme").await;
+    let cookies = login(&w).await;
+    let csrf = csrf_of(&cookies);
+    let post = |path: &str, body: &str| {
+        form(
+            &format!("/admin/tenants/acme{path}"),
+            &cookies,
+            &format!("{body}&csrf={csrf}"),
+        )
+    };
+
+    for (path, status) in [("/suspend", "suspended"), ("/resume", "active")] {
+        let answer = send(&w, post(path, "x=1")).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::SEE_OTHER,
+            "{path}: {}",
+            answer.body
+        );
+        let now = w.store.by_slug(acme.slug()).await.unwrap().unwrap();
+        assert_eq!(now.status().as_str(), status);
+    }
+    let added = send(&w, post("/domains", "domain=orders.acme-corp.com")).await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let verified = send(&w, post("/domains/verify", "domain=orders.acme-corp.com")).await;
+    assert_eq!(verified.status, StatusCode::SEE_OTHER, "{}", verified.body);
+    let detail = send(&w, page("/admin/tenants/acme", &cookies)).await;
+    assert!(detail.body.contains("orders.acme-corp.com") && detail.body.contains("status-pending"));
+
+    let mut tx = w.pool.begin(&acme).await.unwrap();
+    sqlx::query("INSERT INTO orders (item) VALUES ('Soup')")
+        .execute(&mut tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let dry = send(&w, post("/delete", "x=1")).await;
+    assert_eq!(dry.status, StatusCode::OK);
+    assert!(
+        dry.body.contains("Nothing was deleted") && dry.body.contains("public.orders</td><td>1"),
+        "{}",
+        dry.body
+    );
+    let deleted = send(&w, post("/delete", "confirm=acme")).await;
+    assert_eq!(deleted.status, StatusCode::OK);
+    assert!(deleted.body.contains("are deleted"), "{}", deleted.body);
+    assert!(w.store.by_slug(acme.slug()).await.unwrap().is_none());
+    // A form without the page's CSRF value changes nothing.
+    let forged = send(&w, form("/admin/tenants/acme/suspend", &cookies, "x=1")).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+}
