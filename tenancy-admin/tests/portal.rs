@@ -643,6 +643,14 @@ async fn the_list_and_the_tenant_show_domains_and_usage_of_the_last_week() {
         }
     }
 
+    // A day rolled up three days ago counts; one of ten days ago does not.
+    w.db.owner_sql(&format!(
+        "INSERT INTO tenancy_usage (period_start, granularity, tenant, metric, value) VALUES \
+         (date_trunc('day', now(), 'UTC') - interval '3 days', 'day', '{id}', 'requests', 7), \
+         (date_trunc('day', now(), 'UTC') - interval '10 days', 'day', '{id}', 'requests', 100)",
+        id = acme.id_ref()
+    ))
+    .unwrap();
     let listed = send(&w, api("GET", "/admin/api/tenants", None))
         .await
         .json();
@@ -656,6 +664,7 @@ async fn the_list_and_the_tenant_show_domains_and_usage_of_the_last_week() {
             .clone()
     };
     assert_eq!(row("acme")["usage_7_days"]["rows_written"], 5);
+    assert_eq!(row("acme")["usage_7_days"]["requests"], 7);
     assert_eq!(row("acme")["usage_7_days"]["transactions"], 2);
     assert_eq!(
         row("acme")["domains"],
@@ -831,7 +840,10 @@ async fn the_pages_forms_run_the_same_operations() {
         )
     };
 
-    for (path, status) in [("/suspend", "suspended"), ("/resume", "active")] {
+    for (path, status, button) in [
+        ("/suspend", "suspended", "/resume\""),
+        ("/resume", "active", "/suspend\""),
+    ] {
         let answer = send(&w, post(path, "x=1")).await;
         assert_eq!(
             answer.status,
@@ -841,6 +853,11 @@ async fn the_pages_forms_run_the_same_operations() {
         );
         let now = w.store.by_slug(acme.slug()).await.unwrap().unwrap();
         assert_eq!(now.status().as_str(), status);
+        let detail = send(&w, page("/admin/tenants/acme", &cookies)).await;
+        assert!(
+            detail.body.contains(button),
+            "{path}: the page offers {button}"
+        );
     }
     let added = send(&w, post("/domains", "domain=orders.acme-corp.com")).await;
     assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
