@@ -37,6 +37,8 @@ mod error;
 pub mod fixtures;
 mod pgbouncer;
 pub mod probe;
+#[cfg(feature = "proxy")]
+pub mod proxy;
 mod psql;
 mod server;
 pub mod session;
