@@ -135,6 +135,7 @@ impl<K: PgTenantId, P: BeginTenantTx<K>> TenantLifecycle<P, K> {
     }
 
     #[cfg(not(feature = "sealed"))]
+    #[allow(clippy::unused_async)] // the same signature as with `sealed`
     async fn seal(&self, _: &TenantId<K>) -> Result<()> {
         Err(Error::Unsupported(
             "the tenant is sealed: enable tenancy-sqlx's feature `sealed`",

@@ -233,6 +233,7 @@ impl<K: TenantIdType> RoutedPool<K> {
         open.keys().filter(|key| key.sealed.is_some()).count()
     }
 
+    #[cfg_attr(not(feature = "sealed"), allow(clippy::unused_self))]
     fn sealed_key_count(&self) -> usize {
         #[cfg(feature = "sealed")]
         if let Some(logins) = &self.inner.sealed {
@@ -353,7 +354,7 @@ impl<K: TenantIdType> RoutedPool<K> {
     }
 
     /// `options` logging in as the sealed tenant's `role`.
-    #[cfg_attr(not(feature = "sealed"), allow(unused_variables))]
+    #[cfg_attr(not(feature = "sealed"), allow(unused_variables, clippy::unused_self))]
     fn sealed_options(
         &self,
         options: &PgConnectOptions,
