@@ -17,4 +17,5 @@ if [ "${1:-}" = "--quick" ]; then
 fi
 cargo bench -p tenancy-bench -- "$@"
 cargo bench -p shop -- "$@"
+cargo bench -p tenancy-bench-peers
 cargo run -q -p tenancy-bench --bin bench-report -- BENCHMARKS.md

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod estimates;
+pub mod peers;
 pub mod report;
 
 use std::path::PathBuf;

@@ -247,6 +247,9 @@ pub struct Inputs {
     /// One tenant's job behind another's burst, plain and fair
     /// (`cargo bench -p tenancy-bench --bench jobs`).
     pub fairness: serde_json::Value,
+    /// The SDK against what users would write instead, interleaved
+    /// (`cargo bench -p tenancy-bench-peers`).
+    pub peers: serde_json::Value,
     /// A line about the machine.
     pub machine: String,
 }
@@ -267,6 +270,7 @@ impl Inputs {
             macros: json("macros.json"),
             sealed: json("sealed.json"),
             fairness: json("fairness.json"),
+            peers: json("peers.json"),
             machine: machine(),
         }
     }
@@ -294,7 +298,7 @@ fn machine() -> String {
     )
 }
 
-fn verdict(met: bool) -> &'static str {
+pub(crate) fn verdict(met: bool) -> &'static str {
     if met { "yes" } else { "**no**" }
 }
 
@@ -375,9 +379,11 @@ pub fn render(inputs: &Inputs) -> Option<String> {
         let _ = writeln!(out, "| {} | {measured} | {target} | {met} |", c.label);
     }
     any |= macro_rows(&mut out, inputs);
+    any |= crate::peers::builder_row(&mut out, &inputs.peers);
     if !any {
         return None;
     }
+    crate::peers::render(&mut out, &inputs.peers);
     allocation_parts(&mut out, inputs);
     sealed_scale(&mut out, inputs);
     fair_queues(&mut out, inputs);
