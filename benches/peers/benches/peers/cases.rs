@@ -65,17 +65,26 @@ impl Kind {
     pub fn label(self) -> &'static str {
         match self {
             Kind::Plain => "plain sqlx, explicit `WHERE tenant_id`, table without RLS (baseline)",
-            Kind::HandSetLocal => "hand-written `BEGIN; SET LOCAL app.tenant_id = '…'` (one message), RLS table: the limit",
-            Kind::HandSetLocalTempLast => "the same with the SDK's temporary-table wall in the message",
-            Kind::TenantPool => "`TenantPool::begin`, raw SQL through `&mut tx` (the session is reset at the end)",
+            Kind::HandSetLocal => {
+                "hand-written `BEGIN; SET LOCAL app.tenant_id = '…'` (one message), RLS table: the limit"
+            }
+            Kind::HandSetLocalTempLast => {
+                "the same with the SDK's temporary-table wall in the message"
+            }
+            Kind::TenantPool => {
+                "`TenantPool::begin`, raw SQL through `&mut tx` (the session is reset at the end)"
+            }
             Kind::TenantPoolBuilder => "`TenantPool::begin`, `Scoped` builder",
-            Kind::TenantPoolNoAcquirePing => "`TenantPool::begin`, pool with `test_before_acquire(false)`",
+            Kind::TenantPoolNoAcquirePing => {
+                "`TenantPool::begin`, pool with `test_before_acquire(false)`"
+            }
             Kind::Tenaxum => "tenaxum 0.2 `begin_tenant` (separate `set_config`), sqlx 0.8",
         }
     }
 }
 
-pub type Run = Arc<dyn Fn(Tenant, Uuid) -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
+pub type Run =
+    Arc<dyn Fn(Tenant, Uuid) -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
 
 pub struct Case {
     pub kind: Kind,
@@ -119,15 +128,17 @@ impl Case {
                 })
             }),
             Kind::HandSetLocal | Kind::HandSetLocalTempLast => {
-                let suffix = if kind == Kind::HandSetLocal { "" } else { TEMP_LAST_SQL };
+                let suffix = if kind == Kind::HandSetLocal {
+                    ""
+                } else {
+                    TEMP_LAST_SQL
+                };
                 Arc::new(move |tenant, id| {
                     let raw = raw.clone();
                     Box::pin(async move {
                         // The id is a UUID: safe as a literal.
-                        let begin = format!(
-                            "BEGIN; SET LOCAL app.tenant_id = '{}'{suffix}",
-                            tenant.id()
-                        );
+                        let begin =
+                            format!("BEGIN; SET LOCAL app.tenant_id = '{}'{suffix}", tenant.id());
                         let mut tx = raw
                             .begin_with(sqlx::AssertSqlSafe(begin))
                             .await
@@ -231,7 +242,11 @@ pub async fn round_trips(data: &Data, cases: &[Case]) -> Vec<f64> {
         proxy.reset();
         for i in 0..TRANSACTIONS {
             let (tenant, id) = data.key(i as usize);
-            assert!((counted.run)(tenant, id).await, "{}: the row was not found", case.kind.name());
+            assert!(
+                (counted.run)(tenant, id).await,
+                "{}: the row was not found",
+                case.kind.name()
+            );
             // Let the release (its ping runs in a task of its own) finish,
             // as it does before the next checkout of a one-connection pool.
             tokio::time::sleep(Duration::from_millis(5)).await;

@@ -17,7 +17,12 @@ use crate::rounds::{Size, spread};
 pub const CLIENTS: [usize; 3] = [2, 8, 32];
 
 /// The ways, by name: what each client runs.
-const WAYS: [&str; 4] = ["plain", "hand_set_local", "tenant_pool", "tenant_pool_builder"];
+const WAYS: [&str; 4] = [
+    "plain",
+    "hand_set_local",
+    "tenant_pool",
+    "tenant_pool_builder",
+];
 
 pub async fn rounds(data: &Data, size: Size) -> serde_json::Value {
     let mut out = Vec::new();
@@ -73,7 +78,8 @@ pub async fn rounds(data: &Data, size: Size) -> serde_json::Value {
                                 }
                                 _ => {
                                     let mut tx = pool.begin(&tenant).await.expect("begin");
-                                    let found = crate::pairs::by_key_builder(&mut tx, &tenant, id).await;
+                                    let found =
+                                        crate::pairs::by_key_builder(&mut tx, &tenant, id).await;
                                     tx.commit().await.expect("commit");
                                     found
                                 }

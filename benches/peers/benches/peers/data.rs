@@ -41,17 +41,22 @@ impl Data {
                 .connect(db.admin_url())
                 .await
                 .expect("an admin connection");
-            sqlx::query_as("SELECT DISTINCT ON (tenant_id) tenant_id, id FROM orders ORDER BY tenant_id, id")
-                .fetch_all(&owner)
-                .await
-                .expect("keys")
+            sqlx::query_as(
+                "SELECT DISTINCT ON (tenant_id) tenant_id, id FROM orders ORDER BY tenant_id, id",
+            )
+            .fetch_all(&owner)
+            .await
+            .expect("keys")
         });
         let keys = keys
             .into_iter()
             .enumerate()
             .map(|(i, (tenant, id))| {
                 let slug = format!("tenant-{i}").parse().expect("a valid slug");
-                (Tenant::builder(TenantId::from_uuid(tenant), slug).build(), id)
+                (
+                    Tenant::builder(TenantId::from_uuid(tenant), slug).build(),
+                    id,
+                )
             })
             .collect();
         Self { db, keys }

@@ -21,7 +21,13 @@
 //! pairs), and 2/8/32 concurrent clients, also by rounds.
 //!
 //! Writes `target/tenancy-bench/peers.json` for `bench-report`.
-#![allow(clippy::expect_used, clippy::unwrap_used, missing_docs, unreachable_pub)]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::cast_precision_loss, // counts and times far below 2^52
+    missing_docs,
+    unreachable_pub
+)]
 
 mod cases;
 mod concurrency;
