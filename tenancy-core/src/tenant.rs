@@ -20,6 +20,14 @@ pub enum TenantStatus {
     /// The tenant exists but is blocked (unpaid bill, abuse, offboarding).
     /// tenancy-tower answers 403 and background jobs refuse to run.
     Suspended,
+    /// The tenant's data is being moved to another placement (another
+    /// schema, database or server: `tenancy_sqlx::moves`). Its writes are
+    /// frozen for the move's copy and switch: tenancy-tower answers
+    /// requests that may write (any method but `GET`, `HEAD`, `OPTIONS`,
+    /// `TRACE`) with 503 and `Retry-After`, its transactions open
+    /// `READ ONLY`, and its background jobs are retried later, not run.
+    /// Reads are served from where the data is.
+    Moving,
 }
 
 impl TenantStatus {
@@ -28,6 +36,7 @@ impl TenantStatus {
         match self {
             Self::Active => "active",
             Self::Suspended => "suspended",
+            Self::Moving => "moving",
         }
     }
 }
@@ -273,6 +282,12 @@ impl<K: TenantIdType> Tenant<K> {
     /// Whether the tenant may be served.
     pub fn is_active(&self) -> bool {
         self.0.status == TenantStatus::Active
+    }
+
+    /// Whether the tenant's data is being moved: reads only, writes frozen
+    /// ([`TenantStatus::Moving`]).
+    pub fn is_moving(&self) -> bool {
+        self.0.status == TenantStatus::Moving
     }
 
     /// `Ok(())` for an active tenant, [`TenantError::Inactive`] otherwise.

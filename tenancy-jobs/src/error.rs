@@ -7,7 +7,8 @@ use tenancy_core::StoreError;
 ///
 /// The layer hands it to apalis wrapped in `AbortError` (no retry: the
 /// envelope will not become valid) except
-/// [`StoreUnavailable`](Self::StoreUnavailable), which is retried.
+/// [`StoreUnavailable`](Self::StoreUnavailable) and [`Moving`](Self::Moving),
+/// which are retried.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum JobRejected {
@@ -22,6 +23,11 @@ pub enum JobRejected {
         /// Its status.
         status: tenancy_core::TenantStatus,
     },
+    /// The tenant's data is being moved and its writes are frozen
+    /// ([`TenantStatus::Moving`](tenancy_core::TenantStatus::Moving)); the
+    /// job is retried, and runs once the move is done.
+    #[error("job not run yet: the data of its tenant {0} is being moved")]
+    Moving(String),
     /// The tenant store could not answer; the job is retried.
     #[error("job not run yet: the tenant store could not answer: {0}")]
     StoreUnavailable(#[source] StoreError),

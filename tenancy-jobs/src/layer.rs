@@ -174,7 +174,7 @@ where
             // task gets its status here.
             let tenant = match resolve(&layer, &task.args).await {
                 Ok(tenant) => tenant,
-                Err(rejected @ JobRejected::StoreUnavailable(_)) => {
+                Err(rejected @ (JobRejected::StoreUnavailable(_) | JobRejected::Moving(_))) => {
                     task.ctx().raw_status().store(Status::Failed);
                     return Err(rejected.into());
                 }
@@ -201,6 +201,9 @@ async fn resolve<E: Envelope<K>, K: TenantIdType>(
         .await
         .map_err(JobRejected::StoreUnavailable)?
         .ok_or(JobRejected::UnknownTenant(shown))?;
+    if tenant.is_moving() {
+        return Err(JobRejected::Moving(tenant.id().to_string()));
+    }
     if !tenant.is_active() {
         return Err(JobRejected::Inactive {
             tenant: tenant.id().to_string(),

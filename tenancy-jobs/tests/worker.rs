@@ -2,7 +2,7 @@
 //! A real apalis worker on PostgreSQL: each job runs in its own tenant's
 //! scope and writes only that tenant's rows (through the application role,
 //! under row-level security); a job for an unknown or suspended tenant, or
-//! a forged sealed one, never runs.
+//! a forged sealed one, never runs; a moving tenant's job waits.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::{Arc, Mutex};
@@ -255,4 +255,57 @@ async fn a_sealed_job_runs_only_while_its_seal_holds() {
         w.db.admin_sql("SELECT tenant_id, night, orders FROM reports")
             .unwrap();
     assert_eq!(reports.trim(), format!("{}|2|3", w.a.id()));
+}
+
+/// The status of the queue's one job after its first run.
+async fn first_outcome(owner: &PgPool, queue: &str) -> String {
+    for _ in 0..600 {
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM apalis.jobs WHERE job_type = $1")
+                .bind(queue)
+                .fetch_optional(owner)
+                .await
+                .unwrap();
+        if let Some(status) = status
+            && !["Pending", "Queued", "Running"].contains(&status.as_str())
+        {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the job of {queue} never ran in 30 s");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_moving_tenants_job_waits_and_runs_once_the_move_is_done() {
+    let w = world().await;
+    let moving = w.a.to_builder().status(TenantStatus::Moving).build();
+    w.store.insert(moving);
+    let mut jobs = queue(&w.owner, "moving");
+    let seen: Seen = Arc::default();
+    let ctx = WorkerContext::new("moving");
+    let worker = WorkerBuilder::new(&ctx)
+        .backend(jobs.clone().with_pubsub())
+        .data(w.app.clone())
+        .data(seen.clone())
+        .layer(TenantJobLayer::new(w.store.clone()))
+        .build(nightly_report);
+    let running = tokio::spawn(worker.run());
+    jobs.push(TenantJob::for_tenant(&w.a, Report { night: 4 }))
+        .await
+        .unwrap();
+    assert_eq!(
+        first_outcome(&w.owner, "moving").await,
+        "Failed",
+        "a moving tenant's job is neither run nor refused for good, but retried"
+    );
+    assert!(seen.lock().unwrap().is_empty());
+
+    // The move is done: the tenant is active again, and the job runs.
+    w.store.insert(w.a.clone());
+    let statuses = settled(&w.owner, "moving").await;
+    ctx.stop().unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(10), running).await;
+    assert_eq!(statuses, ["Done"]);
+    assert_eq!(seen.lock().unwrap().len(), 1);
 }

@@ -133,7 +133,8 @@ impl<K: TenantIdType> TenantPool<K> {
     /// One round trip: `BEGIN; SET LOCAL app.tenant_id = '<uuid>'` go in one
     /// message (the id is a UUID, so the literal cannot inject anything).
     /// Fails with [`TenantError::Inactive`](tenancy_core::TenantError) for a
-    /// suspended tenant.
+    /// suspended tenant; a moving tenant's transaction is `READ ONLY` (its
+    /// writes are frozen while its data moves).
     pub async fn begin(&self, tenant: &Tenant<K>) -> Result<TenantTx<K>> {
         let sql = self.binding.begin_sql(tenant)?;
         self.begin_sql(tenant, sql).await

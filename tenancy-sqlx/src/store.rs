@@ -19,8 +19,8 @@ use crate::{PgTenantId, Result};
 /// application role `SELECT` on it, and only administrators `INSERT`/`UPDATE`.
 /// Create it with [`PgTenantStore::create_table_sql`].
 ///
-/// A status other than `active` is read as suspended: an unknown status
-/// fails closed.
+/// A status other than `active` or `moving` is read as suspended: an
+/// unknown status fails closed.
 ///
 /// For tenant ids of another type: `PgTenantStore::<i64>::from(pool)`; the
 /// table's `id` column then has that type.
@@ -239,6 +239,8 @@ fn to_tenant<K: PgTenantId>(
     let slug: TenantSlug = slug.parse().map_err(StoreError::new)?;
     let status = if status == TenantStatus::Active.as_str() {
         TenantStatus::Active
+    } else if status == TenantStatus::Moving.as_str() {
+        TenantStatus::Moving
     } else {
         TenantStatus::Suspended
     };

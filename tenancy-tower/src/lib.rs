@@ -90,7 +90,9 @@ pub mod strategy;
 #[cfg(feature = "axum")]
 pub use extract::{CurrentTenant, MissingTenantLayer};
 pub use layer::{ResponseFuture, TenantLayer, TenantLayerBuilder, TenantService};
-pub use rejection::{JsonRenderer, RenderRejection, TenantRejection, render_with};
+pub use rejection::{
+    JsonRenderer, MOVE_RETRY_AFTER_SECS, RenderRejection, TenantRejection, render_with,
+};
 pub use resolver::ResolutionMode;
 pub use strategy::{ClaimStatus, Impersonation, MAX_IMPERSONATION, Strategy, TenantClaim};
 pub use tenancy_core::TenantKey;

@@ -18,6 +18,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 /// | [`QuotaExceeded`](Self::QuotaExceeded) | 429 with `Retry-After` for a quota that resets, 403 otherwise |
 /// | [`LayerMissing`](Self::LayerMissing) | 500 |
 /// | [`StoreUnavailable`](Self::StoreUnavailable) | 503 |
+/// | [`Moving`](Self::Moving) | 503, with `Retry-After` |
 ///
 /// The tenant layer, the per-tenant limit layers and the `CurrentTenant`
 /// extractor all answer with a `TenantRejection`, rendered by a
@@ -52,6 +53,12 @@ pub enum TenantRejection {
     NotFound,
     /// The tenant store could not answer.
     StoreUnavailable,
+    /// The tenant's data is being moved and its writes are frozen
+    /// ([`TenantStatus::Moving`](tenancy_core::TenantStatus::Moving)): a
+    /// request that may write is refused before it runs, so nothing it
+    /// would write is lost. Try again after
+    /// [`MOVE_RETRY_AFTER_SECS`](crate::MOVE_RETRY_AFTER_SECS).
+    Moving,
     /// The tenant is over its request rate or its concurrent requests
     /// ([`limit`](crate::limit)).
     RateLimited {
@@ -97,7 +104,7 @@ impl TenantRejection {
                 ..
             } => StatusCode::TOO_MANY_REQUESTS,
             Self::LayerMissing => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::StoreUnavailable | Self::Moving => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -113,6 +120,7 @@ impl TenantRejection {
             Self::Suspended => "tenant_suspended",
             Self::NotFound => "tenant_not_found",
             Self::StoreUnavailable => "tenant_store_unavailable",
+            Self::Moving => "tenant_moving",
             Self::RateLimited { .. } => "tenant_rate_limited",
             Self::LayerMissing => "tenant_layer_missing",
             Self::QuotaExceeded { .. } => "tenant_quota_exceeded",
@@ -136,6 +144,10 @@ impl TenantRejection {
             Self::Suspended => "Tenant suspended".to_owned(),
             Self::NotFound => "Tenant not found".to_owned(),
             Self::StoreUnavailable => "Tenant directory unavailable, try again later".to_owned(),
+            Self::Moving => format!(
+                "The tenant's data is being moved: writes are paused, try again in {} s",
+                crate::MOVE_RETRY_AFTER_SECS
+            ),
             Self::RateLimited { .. } => "Too many requests for this tenant".to_owned(),
             Self::LayerMissing => {
                 "No tenant was resolved for this request: add TenantLayer in front of this route (and of the per-tenant limits)".to_owned()
@@ -158,8 +170,9 @@ impl TenantRejection {
     }
 
     /// When to try again, in whole seconds (at least 1), for a rejection
-    /// that passes: [`RateLimited`](Self::RateLimited) and a
-    /// [`QuotaExceeded`](Self::QuotaExceeded) that resets.
+    /// that passes: [`RateLimited`](Self::RateLimited), a
+    /// [`QuotaExceeded`](Self::QuotaExceeded) that resets, and
+    /// [`Moving`](Self::Moving).
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
             Self::RateLimited { retry_after_secs }
@@ -167,6 +180,7 @@ impl TenantRejection {
                 retry_after_secs: Some(retry_after_secs),
                 ..
             } => Some((*retry_after_secs).max(1)),
+            Self::Moving => Some(crate::MOVE_RETRY_AFTER_SECS),
             _ => None,
         }
     }
@@ -222,6 +236,10 @@ pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value) -> Res
     );
     response
 }
+
+/// The `Retry-After` of [`TenantRejection::Moving`], in seconds: a tenant
+/// move's write freeze lasts about as long as the copy of its rows.
+pub const MOVE_RETRY_AFTER_SECS: u64 = 5;
 
 pub(crate) type SharedRenderer = Arc<dyn RenderRejection>;
 
@@ -323,6 +341,11 @@ mod tests {
             ),
             (TenantRejection::NotFound, None, 404),
             (TenantRejection::Suspended, None, 403),
+            (
+                TenantRejection::Moving,
+                Some(crate::MOVE_RETRY_AFTER_SECS),
+                503,
+            ),
         ];
         for (rejection, retry, status) in cases {
             assert_eq!(rejection.retry_after_secs(), retry, "{rejection:?}");

@@ -132,7 +132,13 @@ impl<K: TenantIdType> Resolver<K> {
         if self.require_token && matches!(claim, None | Some(ClaimStatus::NoToken)) {
             return Err(TenantRejection::TokenRequired.into());
         }
-        if !tenant.is_active() {
+        if tenant.is_moving() {
+            // Writes are frozen while the tenant's data moves; reads are
+            // served from where it is.
+            if !parts.method.is_safe() {
+                return Err(TenantRejection::Moving.into());
+            }
+        } else if !tenant.is_active() {
             return Err(TenantRejection::Suspended.into());
         }
         match &claim {

@@ -764,3 +764,75 @@ async fn a_custom_domain_is_cross_checked_through_the_store() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_moving_tenant_is_read_but_its_writes_wait_with_503_and_retry_after() {
+    let w = world();
+    let moving = Tenant::builder(TenantId::new_v4(), "hooli".parse().unwrap())
+        .status(TenantStatus::Moving)
+        .build();
+    w.store.insert(moving);
+    for (label, store) in both_stores(&w) {
+        let app = app_with(
+            store,
+            Router::new().route("/whoami", get(whoami).post(whoami).delete(whoami)),
+        );
+        let (status, body) = send(
+            &app,
+            get_req("hooli.example.com", "/whoami")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (status, body.as_str()),
+            (StatusCode::OK, "hooli|hooli"),
+            "{label}"
+        );
+        for method in [
+            http::Method::POST,
+            http::Method::DELETE,
+            http::Method::PATCH,
+        ] {
+            let response = app
+                .clone()
+                .oneshot(
+                    Request::builder()
+                        .method(method.clone())
+                        .uri("http://hooli.example.com/whoami")
+                        .header("host", "hooli.example.com")
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{label} {method}"
+            );
+            assert_eq!(
+                response.headers()[http::header::RETRY_AFTER],
+                tenancy_tower::MOVE_RETRY_AFTER_SECS.to_string().as_str(),
+                "{label} {method}"
+            );
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            assert!(
+                String::from_utf8_lossy(&body).contains("tenant_moving"),
+                "{label} {method}"
+            );
+        }
+        // A neighbour's writes are not held up.
+        let response = app
+            .clone()
+            .oneshot(
+                Request::post("http://acme.example.com/whoami")
+                    .header("host", "acme.example.com")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{label}");
+    }
+}

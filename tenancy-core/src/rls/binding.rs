@@ -252,7 +252,8 @@ impl TenantBinding {
     /// The `BEGIN` message for `tenant` (see [`begin_sql`]), with
     /// `SET LOCAL search_path` and `SET LOCAL ROLE` when the tenant has its
     /// own schema (see [`with_shared_schemas`](Self::with_shared_schemas)); fails
-    /// closed for a tenant that is not active.
+    /// closed for a suspended tenant, and opens a moving tenant's
+    /// transaction `READ ONLY` ([`TenantStatus::Moving`](crate::TenantStatus::Moving)).
     pub fn begin_sql<K: TenantIdType>(
         &self,
         tenant: &Tenant<K>,
@@ -266,7 +267,15 @@ impl TenantBinding {
         tenant: &Tenant<K>,
         options: &TxOptions,
     ) -> Result<String, crate::TenantError> {
-        tenant.ensure_active()?;
+        // A moving tenant's writes are frozen: its transactions read only.
+        let frozen;
+        let options = if tenant.is_moving() {
+            frozen = options.clone().read_only();
+            &frozen
+        } else {
+            tenant.ensure_active()?;
+            options
+        };
         for (name, _) in &options.settings {
             if name.as_str() == self.setting.as_str() {
                 return Err(crate::TenantError::ReservedSetting {

@@ -115,6 +115,36 @@ fn temporary_tables_go_last_unless_trusted_revoked() {
 }
 
 #[test]
+fn a_moving_tenant_reads_only_and_a_suspended_one_not_at_all() {
+    use crate::{TenantError, TenantStatus};
+    let tenant = |status| {
+        crate::Tenant::builder(TenantId::new_v4(), "acme".parse().unwrap())
+            .status(status)
+            .build()
+    };
+    let binding = TenantBinding::default();
+    let active = binding.begin_sql(&tenant(TenantStatus::Active)).unwrap();
+    assert!(active.starts_with("BEGIN;"), "{active}");
+    let moving = binding.begin_sql(&tenant(TenantStatus::Moving)).unwrap();
+    assert!(moving.starts_with("BEGIN READ ONLY;"), "{moving}");
+    let serializable = TxOptions::default().isolation(IsolationLevel::Serializable);
+    let moving = binding
+        .begin_sql_with(&tenant(TenantStatus::Moving), &serializable)
+        .unwrap();
+    assert!(
+        moving.starts_with("BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY;"),
+        "{moving}"
+    );
+    assert!(matches!(
+        binding.begin_sql(&tenant(TenantStatus::Suspended)),
+        Err(TenantError::Inactive {
+            status: "suspended",
+            ..
+        })
+    ));
+}
+
+#[test]
 fn retrofit_adds_backfills_then_enforces() {
     let owner = TenantId::new_v4();
     let sql = TenantPolicy::new("legacy").unwrap().retrofit_sql(&owner);
