@@ -107,6 +107,8 @@ pub mod lifecycle;
 pub mod macros;
 #[cfg(feature = "manifest")]
 pub mod manifest;
+#[cfg(feature = "lifecycle")]
+pub mod moves;
 pub mod observe;
 mod pool;
 #[cfg(feature = "retrofit")]
