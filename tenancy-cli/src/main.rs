@@ -7,6 +7,7 @@
 //! tenancy retrofit         the plan that puts an existing database under tenant isolation
 //! tenancy usage            every tenant's usage from the metering rollups (table or JSON)
 //! tenancy domains          tenants' custom domains: add, verify (DNS TXT or HTTP), list, remove
+//! tenancy move             move a tenant to another tier (schema, database) while its traffic runs
 //! tenancy completions SHELL  print a shell completion script
 //! ```
 //!
@@ -16,12 +17,14 @@
 //! (`audit`, at or above `--fail-on`), schemas that failed to migrate, or
 //! a stale manifest (`manifest --check`), a retrofit that failed or whose
 //! result the audit rejects (`retrofit --dry-run`/`--apply`), a domain
-//! whose proof was not found (`domains verify`); 2 bad arguments, or a database
+//! whose proof was not found (`domains verify`), a move that failed (the tenant
+//! stays where it was, `move`); 2 bad arguments, or a database
 //! that could not be reached or read.
 
 mod audit_cmd;
 mod domains_cmd;
 mod manifest_cmd;
+mod move_cmd;
 mod progress;
 mod retrofit_cmd;
 mod schemas_cmd;
@@ -33,7 +36,8 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 /// Tenant isolation tools: audit a PostgreSQL database, migrate tenant
 /// schemas, write the manifest of tenant tables, retrofit an existing
-/// database, report usage per tenant, manage custom domains.
+/// database, report usage per tenant, manage custom domains, move tenants
+/// between tiers.
 #[derive(Debug, Parser)]
 #[command(name = "tenancy", version, propagate_version = true)]
 struct Cli {
@@ -55,6 +59,7 @@ enum Command {
         #[command(subcommand)]
         command: domains_cmd::DomainsCommand,
     },
+    Move(move_cmd::MoveArgs),
     /// Prints a completion script for SHELL (bash, zsh, fish, elvish,
     /// powershell) to standard output.
     Completions {
@@ -76,6 +81,7 @@ async fn main() -> ExitCode {
         Command::Retrofit(args) => retrofit_cmd::run(args).await,
         Command::Usage(args) => usage_cmd::run(args).await,
         Command::Domains { command } => domains_cmd::run(command).await,
+        Command::Move(args) => move_cmd::run(args).await,
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
