@@ -91,10 +91,13 @@ pub fn render(out: &mut String, peers: &Value) {
          - **Raw SQL through `&mut tx`** marks the session, which is then reset in the `COMMIT` message \
          (settings, role, temporary tables, cursors, listeners, advisory locks: what raw SQL could leave for \
          the next tenant on the connection). No round trip, but a dozen statements of server work. The \
-         `Scoped` builders and `tenancy_sqlx::query!` leave nothing to reset: use them where a transaction \
-         is hot.\n\
+         `Scoped` builders leave nothing to reset: use them where a transaction is hot (the scoped SQL \
+         macros, like any raw SQL, pay the reset: they prove which rows a query reads, not what a function \
+         in it leaves on the session).\n\
          - **The temporary-table wall** (`search_path` with `pg_temp` last, set in the `BEGIN` message) is \
-         the difference between the hand-written limit and the limit with the wall.\n",
+         the difference between the hand-written limit and the limit with the wall; \
+         `TenantBinding::dangerous_trust_temporary_revoked()` leaves it out where the audit shows \
+         `TEMPORARY` revoked.\n",
     );
     concurrency(out, peers);
 }
