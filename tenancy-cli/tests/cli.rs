@@ -12,7 +12,7 @@ use common::{tenancy, text};
 fn help_lists_every_command_and_exits_zero() {
     let out = tenancy(&["--help"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    for command in ["audit", "schemas", "manifest", "completions"] {
+    for command in ["audit", "schemas", "manifest", "move", "completions"] {
         assert!(
             text(&out).contains(command),
             "{command} missing from\n{}",
@@ -23,6 +23,7 @@ fn help_lists_every_command_and_exits_zero() {
         &["audit", "--help"][..],
         &["schemas", "migrate", "--help"],
         &["manifest", "--help"],
+        &["move", "--help"],
     ] {
         let out = tenancy(args);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
@@ -51,10 +52,10 @@ fn version_prints_the_crate_version() {
 
 #[test]
 fn a_command_that_does_not_exist_is_a_usage_error_even_with_help() {
-    let out = tenancy(&["move", "--help"]);
+    let out = tenancy(&["teleport", "--help"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
-        text(&out).contains("unrecognized subcommand 'move'"),
+        text(&out).contains("unrecognized subcommand 'teleport'"),
         "{}",
         text(&out)
     );

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tenancy_core::Tenant;
 use tenancy_core::rls::TEMP_LAST_SQL;
@@ -120,12 +121,7 @@ impl Case {
         let run: Run = match kind {
             Kind::Plain => Arc::new(move |tenant, id| {
                 let raw = raw.clone();
-                Box::pin(async move {
-                    let mut tx = raw.begin().await.expect("begin");
-                    let found = by_key(&mut *tx, BY_KEY_PLAIN, &tenant, id).await;
-                    tx.commit().await.expect("commit");
-                    found
-                })
+                Box::pin(async move { plain_tx(&raw, &tenant, id).await })
             }),
             Kind::HandSetLocal | Kind::HandSetLocalTempLast => {
                 let suffix = if kind == Kind::HandSetLocal {
@@ -135,37 +131,16 @@ impl Case {
                 };
                 Arc::new(move |tenant, id| {
                     let raw = raw.clone();
-                    Box::pin(async move {
-                        // The id is a UUID: safe as a literal.
-                        let begin =
-                            format!("BEGIN; SET LOCAL app.tenant_id = '{}'{suffix}", tenant.id());
-                        let mut tx = raw
-                            .begin_with(sqlx::AssertSqlSafe(begin))
-                            .await
-                            .expect("begin");
-                        let found = by_key(&mut *tx, BY_KEY, &tenant, id).await;
-                        tx.commit().await.expect("commit");
-                        found
-                    })
+                    Box::pin(async move { hand_set_local_tx(&raw, &tenant, id, suffix).await })
                 })
             }
             Kind::TenantPool | Kind::TenantPoolNoAcquirePing => Arc::new(move |tenant, id| {
                 let pool = pool.clone();
-                Box::pin(async move {
-                    let mut tx = pool.begin(&tenant).await.expect("begin");
-                    let found = by_key(&mut tx, BY_KEY, &tenant, id).await;
-                    tx.commit().await.expect("commit");
-                    found
-                })
+                Box::pin(async move { tenant_pool_tx(&pool, &tenant, id).await })
             }),
             Kind::TenantPoolBuilder => Arc::new(move |tenant, id| {
                 let pool = pool.clone();
-                Box::pin(async move {
-                    let mut tx = pool.begin(&tenant).await.expect("begin");
-                    let found = crate::pairs::by_key_builder(&mut tx, &tenant, id).await;
-                    tx.commit().await.expect("commit");
-                    found
-                })
+                Box::pin(async move { tenant_pool_builder_tx(&pool, &tenant, id).await })
             }),
             Kind::Tenaxum => {
                 let url = match port {
@@ -177,6 +152,44 @@ impl Case {
         };
         Case { kind, run }
     }
+}
+
+/// Plain sqlx: begin, the query on the table without RLS, commit.
+pub async fn plain_tx(raw: &PgPool, tenant: &Tenant, id: Uuid) -> bool {
+    let mut tx = raw.begin().await.expect("begin");
+    let found = by_key(&mut *tx, BY_KEY_PLAIN, tenant, id).await;
+    tx.commit().await.expect("commit");
+    found
+}
+
+/// Hand-written: `BEGIN; SET LOCAL app.tenant_id = '…'` and `suffix` in
+/// one message, the query on the RLS table, commit.
+pub async fn hand_set_local_tx(raw: &PgPool, tenant: &Tenant, id: Uuid, suffix: &str) -> bool {
+    // The id is a UUID: safe as a literal.
+    let begin = format!("BEGIN; SET LOCAL app.tenant_id = '{}'{suffix}", tenant.id());
+    let mut tx = raw
+        .begin_with(sqlx::AssertSqlSafe(begin))
+        .await
+        .expect("begin");
+    let found = by_key(&mut *tx, BY_KEY, tenant, id).await;
+    tx.commit().await.expect("commit");
+    found
+}
+
+/// `TenantPool::begin`, the query in raw SQL, commit.
+pub async fn tenant_pool_tx(pool: &TenantPool, tenant: &Tenant, id: Uuid) -> bool {
+    let mut tx = pool.begin(tenant).await.expect("begin");
+    let found = by_key(&mut tx, BY_KEY, tenant, id).await;
+    tx.commit().await.expect("commit");
+    found
+}
+
+/// `TenantPool::begin`, the query through the `Scoped` builder, commit.
+pub async fn tenant_pool_builder_tx(pool: &TenantPool, tenant: &Tenant, id: Uuid) -> bool {
+    let mut tx = pool.begin(tenant).await.expect("begin");
+    let found = crate::pairs::by_key_builder(&mut tx, tenant, id).await;
+    tx.commit().await.expect("commit");
+    found
 }
 
 /// The peer on its own sqlx (0.8), as its users run it.

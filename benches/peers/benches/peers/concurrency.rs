@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tenancy_sqlx::TenantPool;
 use tokio::task::JoinSet;
 
-use crate::cases::{BY_KEY, BY_KEY_PLAIN, by_key};
+use crate::cases::{hand_set_local_tx, plain_tx, tenant_pool_builder_tx, tenant_pool_tx};
 use crate::data::Data;
 use crate::rounds::{Size, spread};
 
@@ -51,38 +51,10 @@ pub async fn rounds(data: &Data, size: Size) -> serde_json::Value {
                         let (raw, pool) = (raw.clone(), pool.clone());
                         set.spawn(async move {
                             let found = match way {
-                                0 => {
-                                    let mut tx = raw.begin().await.expect("begin");
-                                    let found = by_key(&mut *tx, BY_KEY_PLAIN, &tenant, id).await;
-                                    tx.commit().await.expect("commit");
-                                    found
-                                }
-                                1 => {
-                                    let begin = format!(
-                                        "BEGIN; SET LOCAL app.tenant_id = '{}'",
-                                        tenant.id()
-                                    );
-                                    let mut tx = raw
-                                        .begin_with(sqlx::AssertSqlSafe(begin))
-                                        .await
-                                        .expect("begin");
-                                    let found = by_key(&mut *tx, BY_KEY, &tenant, id).await;
-                                    tx.commit().await.expect("commit");
-                                    found
-                                }
-                                2 => {
-                                    let mut tx = pool.begin(&tenant).await.expect("begin");
-                                    let found = by_key(&mut tx, BY_KEY, &tenant, id).await;
-                                    tx.commit().await.expect("commit");
-                                    found
-                                }
-                                _ => {
-                                    let mut tx = pool.begin(&tenant).await.expect("begin");
-                                    let found =
-                                        crate::pairs::by_key_builder(&mut tx, &tenant, id).await;
-                                    tx.commit().await.expect("commit");
-                                    found
-                                }
+                                0 => plain_tx(&raw, &tenant, id).await,
+                                1 => hand_set_local_tx(&raw, &tenant, id, "").await,
+                                2 => tenant_pool_tx(&pool, &tenant, id).await,
+                                _ => tenant_pool_builder_tx(&pool, &tenant, id).await,
                             };
                             assert!(found, "{}: the row was not found", WAYS[way]);
                         });
