@@ -36,6 +36,8 @@ AREAS=(
     "tower|tenancy-tower/src/*.rs tenancy-tower/src/strategy/*.rs|tenancy-tower|--lib --tests"
     # Tenant transactions and pools: abort safety, raw SQL, sessions, routing, sealed pools, metered pools, the admin pool.
     "tx|tenancy-sqlx/src/tx.rs tenancy-sqlx/src/pool.rs tenancy-sqlx/src/begin.rs tenancy-sqlx/src/executor.rs tenancy-sqlx/src/session.rs tenancy-sqlx/src/observe.rs tenancy-sqlx/src/admin/*.rs tenancy-sqlx/src/routing/*.rs tenancy-sqlx/src/sealed/*.rs|tenancy-sqlx|--lib --test=abort_safety --test=attacks --test=isolation --test=session --test=routing --test=sealed --test=metered_pool --test=admin"
+    # Moving tenants between tiers: the freeze, the verified copy, the switch.
+    "moves|tenancy-sqlx/src/moves/*.rs|tenancy-sqlx|--lib --test=moves"
     # The scoped builders.
     "scoped|tenancy-sqlx/src/scoped/*.rs tenancy-sqlx/src/table.rs tenancy-sqlx/src/column.rs|tenancy-sqlx|--lib --test=type_wall --test=typed_builders --test=isolation"
     # The SQL scoping checker behind the macros, against its own case files
