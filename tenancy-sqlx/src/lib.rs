@@ -67,7 +67,8 @@
 //! - `schemas` (default): [`schemas`], schema per tenant: provisioning and
 //!   migrating tenant schemas.
 //! - `lifecycle` (default): [`lifecycle`], create, suspend, delete and
-//!   export tenants.
+//!   export tenants; [`moves`], move a tenant between tiers (shared tables,
+//!   its own schema, its own database) while its traffic runs.
 //! - `routing` (default): [`routing`], tenants spread over several servers
 //!   or databases.
 //! - `macros`: [`query!`], [`query_as!`] and [`query_scalar!`], sqlx's

@@ -31,7 +31,7 @@
 //! [`PlacementRouter`](crate::routing::PlacementRouter) across databases
 //! and servers. The destination's tables must exist: a new schema is
 //! provisioned by the mover (give it a
-//! [`SchemaProvisioner`](crate::schemas::SchemaProvisioner)); a database is
+//! [`SchemaProvisioner`]); a database is
 //! migrated by you. Sequences of `serial` and identity columns are not
 //! advanced at the destination: with such keys, advance them (`setval`) as
 //! the owner before the tenant writes there; UUID keys need nothing.
