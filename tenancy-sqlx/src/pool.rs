@@ -39,6 +39,17 @@ use crate::{Result, TenantSession, TenantTx, TxMeter};
 ///
 /// Connect with a role that is not a superuser, does not own the tables and
 /// has no `BYPASSRLS`: those roles skip row-level security.
+///
+/// # Round trips
+///
+/// A one-query tenant transaction is as many round trips as a plain sqlx
+/// one: `BEGIN` with the tenant (one message), the query, `COMMIT`, plus
+/// sqlx's two pings: when the pool hands out an idle connection
+/// (`test_before_acquire`, on by default) and when the connection comes
+/// back (always; it flushes a queued `ROLLBACK`). `PgPoolOptions::
+/// test_before_acquire(false)` saves the first one safely, since the tenant
+/// is bound per transaction: the cost is that the first transaction on a
+/// connection the server closed fails instead of being retried on another.
 #[derive(Debug, Clone)]
 pub struct TenantPool<K = Uuid> {
     pool: PgPool,
