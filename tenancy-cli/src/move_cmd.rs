@@ -21,9 +21,9 @@ const MAIN: &str = "main";
 /// answers writes with 503 and Retry-After), waits `--drain` for every
 /// process's tenant cache to see it, copies its rows in one snapshot,
 /// verifies row counts and checksums per table on both sides, switches its
-/// placement in the tenants table, makes it active again, and after
+/// placement in the tenants table, restores its status, and after
 /// another `--drain` deletes the old copy. On a failure before the switch
-/// the tenant stays where it was, active (exit 1).
+/// the tenant stays where it was, with its status (exit 1).
 #[derive(Debug, Args)]
 pub(crate) struct MoveArgs {
     /// The database with the tenants table and the shared tables (the

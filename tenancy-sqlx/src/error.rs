@@ -127,6 +127,15 @@ pub enum Error {
     #[error("not configured: {0}")]
     Unsupported(&'static str),
 
+    /// A tenant move was refused or could not finish; the tenant stays
+    /// where it was ([`moves`](crate::moves)).
+    #[error("cannot move the tenant: {0}")]
+    Move(&'static str),
+
+    /// The tenant store could not answer.
+    #[error("the tenant store: {0}")]
+    Store(#[from] tenancy_core::StoreError),
+
     /// An admin session was asked for without an actor or a reason.
     #[error("admin access needs {0}")]
     AdminAccess(&'static str),

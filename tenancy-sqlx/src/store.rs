@@ -116,6 +116,28 @@ impl<K: PgTenantId> PgTenantStore<K> {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Changes a tenant's status from `from` to `to`, only if it is `from`
+    /// now (one statement, so a concurrent change is never overwritten).
+    /// Returns whether it changed.
+    pub async fn replace_status(
+        &self,
+        id: &TenantId<K>,
+        from: TenantStatus,
+        to: TenantStatus,
+    ) -> Result<bool> {
+        let sql = format!(
+            "UPDATE {} SET status = $3 WHERE id = $1 AND status = $2",
+            self.table.sql()
+        );
+        let done = sqlx::query(AssertSqlSafe(sql))
+            .bind(id.value())
+            .bind(from.as_str())
+            .bind(to.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Removes a tenant's entry (after its data is gone). Returns whether
     /// it existed.
     pub async fn remove(&self, id: &TenantId<K>) -> Result<bool> {

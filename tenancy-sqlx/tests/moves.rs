@@ -397,3 +397,101 @@ async fn a_tenant_moves_through_every_tier_while_it_writes_and_nothing_is_lost()
     );
     w.pool.close().await;
 }
+
+/// One database: shared tables and tenant schemas, a `TenantPool`.
+async fn one_database() -> (
+    TestDatabase,
+    PgTenantStore,
+    TenantMover<tenancy_sqlx::TenantPool>,
+) {
+    let db = tenancy_testing::test_database();
+    db.owner_sql(&migration()).unwrap();
+    let owner = PgPoolOptions::new().connect(db.owner_url()).await.unwrap();
+    let store = PgTenantStore::new(owner);
+    db.owner_sql(&format!(
+        "{}GRANT SELECT ON tenancy_tenants TO {APP_ROLE};",
+        store.create_table_sql()
+    ))
+    .unwrap();
+    let provisioner = SchemaProvisioner::new(
+        PgPoolOptions::new()
+            .connect(db.provisioner_url())
+            .await
+            .unwrap(),
+        Migrations::new().add(1, "orders", &migration()).unwrap(),
+    )
+    .grant_to(APP_ROLE)
+    .unwrap();
+    let pool =
+        tenancy_sqlx::TenantPool::new(PgPoolOptions::new().connect(db.app_url()).await.unwrap());
+    let mover = TenantMover::new(store.clone(), pool).with_schemas(provisioner);
+    (db, store, mover)
+}
+
+#[tokio::test]
+async fn a_move_keeps_the_status_it_found_and_refuses_what_it_cannot_do() {
+    use tenancy_core::TenantStatus;
+    let (db, store, mover) = one_database().await;
+    let suspended = tenant("initech")
+        .to_builder()
+        .status(TenantStatus::Suspended)
+        .build();
+    store.insert(&suspended, None).await.unwrap();
+    db.admin_sql(&format!(
+        "INSERT INTO orders (tenant_id, item) VALUES ('{}', 'Stapler')",
+        suspended.id()
+    ))
+    .unwrap();
+    let schema = Placement::shared().with_schema(SchemaName::for_tenant(&suspended.id()));
+
+    // A suspended tenant moves, and stays suspended.
+    let report = mover.move_to(&suspended, schema.clone()).await.unwrap();
+    assert_eq!(report.rows(), 1);
+    let now = store.by_id(suspended.id()).await.unwrap().unwrap();
+    assert_eq!(
+        now.status(),
+        TenantStatus::Suspended,
+        "not woken up by the move"
+    );
+    assert_eq!(now.placement(), &schema);
+
+    // The tenant as read before the move is stale: refused, nothing changes.
+    let stale = mover
+        .move_to(&suspended, Placement::shared())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(stale, Error::Move(why) if why.contains("placement changed")),
+        "{stale}"
+    );
+    // Where it already is: refused.
+    let here = mover.move_to(&now, schema.clone()).await.unwrap_err();
+    assert!(
+        matches!(here, Error::Move(why) if why.contains("already there")),
+        "{here}"
+    );
+    // Another move running: refused, and its status is left alone.
+    store
+        .set_status(now.id_ref(), TenantStatus::Moving)
+        .await
+        .unwrap();
+    let moving = store.by_id(now.id()).await.unwrap().unwrap();
+    let busy = mover
+        .move_to(&moving, Placement::shared())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(busy, Error::Move(why) if why.contains("being moved already")),
+        "{busy}"
+    );
+    assert!(store.by_id(now.id()).await.unwrap().unwrap().is_moving());
+    assert_eq!(
+        db.admin_sql(&format!(
+            "SELECT count(*) FROM {}.orders",
+            schema.schema().unwrap().sql()
+        ))
+        .unwrap(),
+        "1",
+        "the refused moves touched no row"
+    );
+}

@@ -48,20 +48,20 @@ pub(super) async fn copy_tables<K: PgTenantId>(
             if rows == 0 {
                 continue;
             }
-            return Err(Error::Unsupported(
+            return Err(Error::Move(
                 "a table of the tenant's has no twin at the destination: migrate the destination first",
             ));
         };
         let (already, _) = checksum_of(destination, target, to.column()).await?;
         if already > 0 {
-            return Err(Error::Unsupported(
+            return Err(Error::Move(
                 "the destination already holds rows of this tenant (a failed earlier move?): delete them there first",
             ));
         }
         copy_table(source, destination, table, target, from.column()).await?;
         let written = checksum_of(destination, target, to.column()).await?;
         if written != (rows, checksum.clone()) {
-            return Err(Error::Unsupported(
+            return Err(Error::Move(
                 "the copy does not match the source (row count or checksum): are the tables' columns the same on both sides?",
             ));
         }

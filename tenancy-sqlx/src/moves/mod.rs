@@ -20,7 +20,9 @@
 //!    before the freeze took hold fails the check, the copy is rolled back
 //!    and done again. Only then does the destination commit.
 //! 4. **Switch.** The placement changes in the tenant store and the status
-//!    goes back to active: the next transaction runs at the destination.
+//!    goes back to what it was (active, or suspended for a suspended
+//!    tenant; a suspension during the move stays): the next transaction
+//!    runs at the destination.
 //! 5. **Clean up**, after another `drain` (a cached tenant may still read
 //!    the old copy): the source rows are deleted through a tenant
 //!    transaction, or the source schema is dropped.
@@ -60,7 +62,7 @@ use std::time::{Duration, Instant};
 
 use tenancy_core::rls::{IsolationLevel, TxOptions};
 use tenancy_core::uuid::Uuid;
-use tenancy_core::{Placement, Tenant, TenantId, TenantStatus};
+use tenancy_core::{Placement, Tenant, TenantId, TenantStatus, TenantStoreExt};
 
 use crate::lifecycle::delete_rows;
 use crate::schemas::SchemaProvisioner;
@@ -165,35 +167,60 @@ impl<K: PgTenantId, P: BeginTenantTx<K>> TenantMover<P, K> {
     /// Moves `tenant`'s data to `to` and records it there, while its
     /// traffic runs: freeze, copy, verify, switch, clean up (see the
     /// [module](self) docs). On an error before the switch, the tenant is
-    /// left where it was, active, and the destination holds nothing of it.
+    /// left where it was, with the status it had, and the destination holds
+    /// nothing of it. `tenant` must be as the store has it now (its
+    /// placement is checked); a tenant already moving is refused.
     pub async fn move_to(&self, tenant: &Tenant<K>, to: Placement) -> Result<MoveReport> {
         let from = tenant.placement().clone();
+        // The status as the store has it now: restored after the move.
+        let id = tenant.id_ref();
+        let before = match self.store.by_id(tenant.id()).await? {
+            Some(now) if now.placement() != &from => {
+                return Err(Error::Move(
+                    "the tenant's placement changed since it was read: read it again",
+                ));
+            }
+            Some(now) if now.is_moving() => {
+                return Err(Error::Move("the tenant is being moved already"));
+            }
+            Some(now) => now.status(),
+            None => return Err(Error::Move("the tenant is not in the store")),
+        };
         if from == to {
-            return Err(Error::Unsupported("the tenant is already there"));
+            return Err(Error::Move("the tenant is already there"));
         }
         if from.is_sealed() || to.is_sealed() {
-            return Err(Error::Unsupported(
+            return Err(Error::Move(
                 "moving sealed tenants: unseal first, move, seal again",
             ));
         }
         if let Some(schema) = to.schema() {
             self.provisioner()?.provision(schema).await?;
         }
-        let id = tenant.id_ref();
-        self.set_status(id, TenantStatus::Moving).await?;
+        if !self
+            .replace_status(id, before, TenantStatus::Moving)
+            .await?
+        {
+            return Err(Error::Move(
+                "the tenant's status changed meanwhile: try again",
+            ));
+        }
         let frozen = Instant::now();
         tokio::time::sleep(self.drain).await;
         let copied = self.copy_verified(tenant, &from, &to).await;
         let (tables, attempts) = match copied {
             Ok(done) => done,
             Err(err) => {
-                // Fail back: the tenant stays where it was, writable.
-                let _ = self.set_status(id, TenantStatus::Active).await;
+                // Fail back: the tenant stays where it was, as it was.
+                let _ = self.replace_status(id, TenantStatus::Moving, before).await;
                 return Err(err);
             }
         };
         self.store.set_placement(id, &to).await?;
-        self.set_status(id, TenantStatus::Active).await?;
+        // A suspension during the move stays: only `moving` is replaced.
+        let _ = self
+            .replace_status(id, TenantStatus::Moving, before)
+            .await?;
         let frozen_for = frozen.elapsed();
         tokio::time::sleep(self.drain).await;
         self.clean_up(tenant, &from).await?;
@@ -204,14 +231,20 @@ impl<K: PgTenantId, P: BeginTenantTx<K>> TenantMover<P, K> {
         })
     }
 
-    async fn set_status(&self, id: &TenantId<K>, status: TenantStatus) -> Result<()> {
-        if !self.store.set_status(id, status).await? {
-            return Err(Error::Unsupported("the tenant is not in the store"));
-        }
+    /// `from` → `to` in the store, then [`on_change`](Self::on_change).
+    /// Returns whether it changed (it does not when someone else changed
+    /// the status meanwhile).
+    async fn replace_status(
+        &self,
+        id: &TenantId<K>,
+        from: TenantStatus,
+        to: TenantStatus,
+    ) -> Result<bool> {
+        let changed = self.store.replace_status(id, from, to).await?;
         if let Some(f) = &self.on_change {
             f(id);
         }
-        Ok(())
+        Ok(changed)
     }
 
     /// The copy, verified, committed at the destination; done again while
@@ -242,7 +275,7 @@ impl<K: PgTenantId, P: BeginTenantTx<K>> TenantMover<P, K> {
             }
             destination.rollback().await?;
         }
-        Err(Error::Unsupported(
+        Err(Error::Move(
             "the tenant's rows kept changing during the copy: is a process writing with a tenant it cached longer than the drain?",
         ))
     }
