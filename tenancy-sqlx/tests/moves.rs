@@ -438,7 +438,7 @@ async fn a_move_keeps_the_status_it_found_and_refuses_what_it_cannot_do() {
         .build();
     store.insert(&suspended, None).await.unwrap();
     db.admin_sql(&format!(
-        "INSERT INTO orders (tenant_id, item) VALUES ('{}', 'Stapler')",
+        "INSERT INTO orders (tenant_id, item) VALUES ('{0}', 'Stapler'), ('{0}', 'Printer')",
         suspended.id()
     ))
     .unwrap();
@@ -446,7 +446,8 @@ async fn a_move_keeps_the_status_it_found_and_refuses_what_it_cannot_do() {
 
     // A suspended tenant moves, and stays suspended.
     let report = mover.move_to(&suspended, schema.clone()).await.unwrap();
-    assert_eq!(report.rows(), 1);
+    assert_eq!(report.rows(), 2);
+    assert_eq!(report.attempts, 1, "nothing wrote during the copy");
     let now = store.by_id(suspended.id()).await.unwrap().unwrap();
     assert_eq!(
         now.status(),
@@ -470,6 +471,12 @@ async fn a_move_keeps_the_status_it_found_and_refuses_what_it_cannot_do() {
         matches!(here, Error::Move(why) if why.contains("already there")),
         "{here}"
     );
+    // To the sealed tier: refused (unseal, move, seal).
+    let sealed = mover.move_to(&now, Placement::sealed()).await.unwrap_err();
+    assert!(
+        matches!(sealed, Error::Move(why) if why.contains("sealed")),
+        "{sealed}"
+    );
     // Another move running: refused, and its status is left alone.
     store
         .set_status(now.id_ref(), TenantStatus::Moving)
@@ -491,7 +498,7 @@ async fn a_move_keeps_the_status_it_found_and_refuses_what_it_cannot_do() {
             schema.schema().unwrap().sql()
         ))
         .unwrap(),
-        "1",
+        "2",
         "the refused moves touched no row"
     );
 }
