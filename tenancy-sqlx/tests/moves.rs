@@ -398,14 +398,29 @@ async fn a_tenant_moves_through_every_tier_while_it_writes_and_nothing_is_lost()
     w.pool.close().await;
 }
 
-/// One database: shared tables and tenant schemas, a `TenantPool`.
+/// Two tenant tables, in the shared tables and in every tenant schema.
+fn two_tables() -> String {
+    format!(
+        "{}{}",
+        migration(),
+        tenancy_testing::fixtures::tenant_table_sql("notes", "body text NOT NULL")
+    )
+}
+
+/// One database: shared tables (`orders`, `notes`, and a `legacy` table
+/// that tenant schemas do not have) and tenant schemas, a `TenantPool`.
 async fn one_database() -> (
     TestDatabase,
     PgTenantStore,
     TenantMover<tenancy_sqlx::TenantPool>,
+    SchemaProvisioner,
 ) {
     let db = tenancy_testing::test_database();
-    db.owner_sql(&migration()).unwrap();
+    db.owner_sql(&two_tables()).unwrap();
+    db.owner_sql(&tenancy_testing::fixtures::tenant_table_sql(
+        "legacy", "x int",
+    ))
+    .unwrap();
     let owner = PgPoolOptions::new().connect(db.owner_url()).await.unwrap();
     let store = PgTenantStore::new(owner);
     db.owner_sql(&format!(
@@ -418,27 +433,30 @@ async fn one_database() -> (
             .connect(db.provisioner_url())
             .await
             .unwrap(),
-        Migrations::new().add(1, "orders", &migration()).unwrap(),
+        Migrations::new()
+            .add(1, "orders and notes", &two_tables())
+            .unwrap(),
     )
     .grant_to(APP_ROLE)
     .unwrap();
     let pool =
         tenancy_sqlx::TenantPool::new(PgPoolOptions::new().connect(db.app_url()).await.unwrap());
-    let mover = TenantMover::new(store.clone(), pool).with_schemas(provisioner);
-    (db, store, mover)
+    let mover = TenantMover::new(store.clone(), pool).with_schemas(provisioner.clone());
+    (db, store, mover, provisioner)
 }
 
 #[tokio::test]
 async fn a_move_keeps_the_status_it_found_and_refuses_what_it_cannot_do() {
     use tenancy_core::TenantStatus;
-    let (db, store, mover) = one_database().await;
+    let (db, store, mover, _) = one_database().await;
     let suspended = tenant("initech")
         .to_builder()
         .status(TenantStatus::Suspended)
         .build();
     store.insert(&suspended, None).await.unwrap();
     db.admin_sql(&format!(
-        "INSERT INTO orders (tenant_id, item) VALUES ('{0}', 'Stapler'), ('{0}', 'Printer')",
+        "INSERT INTO orders (tenant_id, item) VALUES ('{0}', 'Stapler'), ('{0}', 'Printer');
+         INSERT INTO notes (tenant_id, body) VALUES ('{0}', 'closed on Fridays');",
         suspended.id()
     ))
     .unwrap();
@@ -446,7 +464,23 @@ async fn a_move_keeps_the_status_it_found_and_refuses_what_it_cannot_do() {
 
     // A suspended tenant moves, and stays suspended.
     let report = mover.move_to(&suspended, schema.clone()).await.unwrap();
-    assert_eq!(report.rows(), 2);
+    assert_eq!(report.rows(), 3);
+    let mut tables: Vec<(&str, u64)> = report
+        .tables
+        .iter()
+        .map(|t| (t.table.as_str(), t.rows))
+        .collect();
+    tables.sort_unstable();
+    assert_eq!(tables, [("notes", 1), ("orders", 2)]);
+    let s = schema.schema().unwrap().sql();
+    assert_eq!(
+        db.admin_sql(&format!(
+            "SELECT (SELECT string_agg(item, ',' ORDER BY item) FROM {s}.orders) || '|' || \
+             (SELECT string_agg(body, ',') FROM {s}.notes)"
+        ))
+        .unwrap(),
+        "Printer,Stapler|closed on Fridays"
+    );
     assert_eq!(report.attempts, 1, "nothing wrote during the copy");
     let now = store.by_id(suspended.id()).await.unwrap().unwrap();
     assert_eq!(
@@ -500,5 +534,120 @@ async fn a_move_keeps_the_status_it_found_and_refuses_what_it_cannot_do() {
         .unwrap(),
         "2",
         "the refused moves touched no row"
+    );
+}
+
+#[tokio::test]
+async fn rows_without_a_twin_table_or_already_at_the_destination_stop_the_move() {
+    let (db, store, mover, provisioner) = one_database().await;
+    let (acme, globex) = (tenant("acme"), tenant("globex"));
+    for t in [&acme, &globex] {
+        store.insert(t, None).await.unwrap();
+        db.admin_sql(&format!(
+            "INSERT INTO orders (tenant_id, item) VALUES ('{}', 'Burger')",
+            t.id()
+        ))
+        .unwrap();
+    }
+    // acme has a row in `legacy`, which tenant schemas do not have.
+    db.admin_sql(&format!(
+        "INSERT INTO legacy (tenant_id, x) VALUES ('{}', 1)",
+        acme.id()
+    ))
+    .unwrap();
+    let to = |t: &Tenant| Placement::shared().with_schema(SchemaName::for_tenant(&t.id()));
+    let err = mover.move_to(&acme, to(&acme)).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Move(why) if why.contains("no twin")),
+        "{err}"
+    );
+
+    // globex's schema already holds a row of globex (a failed earlier move).
+    let schema = to(&globex);
+    provisioner
+        .provision(schema.schema().unwrap())
+        .await
+        .unwrap();
+    db.admin_sql(&format!(
+        "INSERT INTO {s}.orders (tenant_id, item) VALUES ('{id}', 'Left over')",
+        s = schema.schema().unwrap().sql(),
+        id = globex.id()
+    ))
+    .unwrap();
+    let err = mover.move_to(&globex, schema).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Move(why) if why.contains("already holds rows")),
+        "{err}"
+    );
+
+    // Both stay where they were, active, with their rows.
+    for t in [&acme, &globex] {
+        let now = store.by_id(t.id()).await.unwrap().unwrap();
+        assert!(now.placement().is_shared() && now.is_active(), "{now:?}");
+    }
+    assert_eq!(
+        db.admin_sql("SELECT count(*) FROM public.orders").unwrap(),
+        "2"
+    );
+}
+
+#[tokio::test]
+async fn a_writer_that_ignores_the_freeze_fails_the_move_and_loses_nothing() {
+    let (db, store, mover, _) = one_database().await;
+    let acme = tenant("acme");
+    store.insert(&acme, None).await.unwrap();
+    db.admin_sql(&format!(
+        "INSERT INTO orders (tenant_id, item) VALUES ('{0}', 'Burger'), ('{0}', 'Fries')",
+        acme.id()
+    ))
+    .unwrap();
+    // It holds acme as read before the move (active, shared) and keeps
+    // changing rows in place: the row count never changes, the rows do.
+    let pool =
+        tenancy_sqlx::TenantPool::new(PgPoolOptions::new().connect(db.app_url()).await.unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let updates = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let (acme, stop, updates) = (acme.clone(), stop.clone(), updates.clone());
+        tokio::spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                let mut tx = pool.begin(&acme).await.unwrap();
+                sqlx::query("UPDATE orders SET quantity = quantity + 1")
+                    .execute(&mut tx)
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+                updates.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+    };
+    while updates.load(Ordering::SeqCst) < 5 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let schema = Placement::shared().with_schema(SchemaName::for_tenant(&acme.id()));
+    let err = mover.move_to(&acme, schema.clone()).await.unwrap_err();
+    stop.store(true, Ordering::SeqCst);
+    writer.await.unwrap();
+    assert!(
+        matches!(err, Error::Move(why) if why.contains("kept changing")),
+        "{err}"
+    );
+
+    let now = store.by_id(acme.id()).await.unwrap().unwrap();
+    assert!(now.placement().is_shared() && now.is_active(), "{now:?}");
+    // Every update is in the source; the destination holds nothing.
+    let n = updates.load(Ordering::SeqCst);
+    assert_eq!(
+        db.admin_sql("SELECT sum(quantity) FROM public.orders")
+            .unwrap(),
+        (2 + 2 * n).to_string()
+    );
+    assert_eq!(
+        db.admin_sql(&format!(
+            "SELECT count(*) FROM {}.orders",
+            schema.schema().unwrap().sql()
+        ))
+        .unwrap(),
+        "0"
     );
 }
