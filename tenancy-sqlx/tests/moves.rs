@@ -456,7 +456,8 @@ async fn a_move_keeps_the_status_it_found_and_refuses_what_it_cannot_do() {
     store.insert(&suspended, None).await.unwrap();
     db.admin_sql(&format!(
         "INSERT INTO orders (tenant_id, item) VALUES ('{0}', 'Stapler'), ('{0}', 'Printer');
-         INSERT INTO notes (tenant_id, body) VALUES ('{0}', 'closed on Fridays');",
+         INSERT INTO notes (tenant_id, body) VALUES ('{0}', 'closed on Fridays');
+         INSERT INTO orders (tenant_id, item) SELECT '{0}', 'bulk' FROM generate_series(1, 1200);",
         suspended.id()
     ))
     .unwrap();
@@ -464,18 +465,18 @@ async fn a_move_keeps_the_status_it_found_and_refuses_what_it_cannot_do() {
 
     // A suspended tenant moves, and stays suspended.
     let report = mover.move_to(&suspended, schema.clone()).await.unwrap();
-    assert_eq!(report.rows(), 3);
+    assert_eq!(report.rows(), 1203, "in batches of 500: three for orders");
     let mut tables: Vec<(&str, u64)> = report
         .tables
         .iter()
         .map(|t| (t.table.as_str(), t.rows))
         .collect();
     tables.sort_unstable();
-    assert_eq!(tables, [("notes", 1), ("orders", 2)]);
+    assert_eq!(tables, [("notes", 1), ("orders", 1202)]);
     let s = schema.schema().unwrap().sql();
     assert_eq!(
         db.admin_sql(&format!(
-            "SELECT (SELECT string_agg(item, ',' ORDER BY item) FROM {s}.orders) || '|' || \
+            "SELECT (SELECT string_agg(item, ',' ORDER BY item) FROM {s}.orders WHERE item <> 'bulk') || '|' || \
              (SELECT string_agg(body, ',') FROM {s}.notes)"
         ))
         .unwrap(),
@@ -532,7 +533,7 @@ async fn a_move_keeps_the_status_it_found_and_refuses_what_it_cannot_do() {
             schema.schema().unwrap().sql()
         ))
         .unwrap(),
-        "2",
+        "1202",
         "the refused moves touched no row"
     );
 }
@@ -597,12 +598,14 @@ async fn a_writer_that_ignores_the_freeze_fails_the_move_and_loses_nothing() {
     let acme = tenant("acme");
     store.insert(&acme, None).await.unwrap();
     db.admin_sql(&format!(
-        "INSERT INTO orders (tenant_id, item) VALUES ('{0}', 'Burger'), ('{0}', 'Fries')",
+        "INSERT INTO orders (tenant_id, item) VALUES ('{0}', 'Burger'), ('{0}', 'Fries');
+         INSERT INTO orders (tenant_id, item) SELECT '{0}', 'bulk' FROM generate_series(1, 2000);",
         acme.id()
     ))
     .unwrap();
     // It holds acme as read before the move (active, shared) and keeps
-    // changing rows in place: the row count never changes, the rows do.
+    // changing one row in place, many times during each copy of the 2002
+    // rows: the row count never changes, the rows do.
     let pool =
         tenancy_sqlx::TenantPool::new(PgPoolOptions::new().connect(db.app_url()).await.unwrap());
     let stop = Arc::new(AtomicBool::new(false));
@@ -612,7 +615,7 @@ async fn a_writer_that_ignores_the_freeze_fails_the_move_and_loses_nothing() {
         tokio::spawn(async move {
             while !stop.load(Ordering::SeqCst) {
                 let mut tx = pool.begin(&acme).await.unwrap();
-                sqlx::query("UPDATE orders SET quantity = quantity + 1")
+                sqlx::query("UPDATE orders SET quantity = quantity + 1 WHERE item = 'Burger'")
                     .execute(&mut tx)
                     .await
                     .unwrap();
@@ -640,7 +643,7 @@ async fn a_writer_that_ignores_the_freeze_fails_the_move_and_loses_nothing() {
     assert_eq!(
         db.admin_sql("SELECT sum(quantity) FROM public.orders")
             .unwrap(),
-        (2 + 2 * n).to_string()
+        (2002 + n).to_string()
     );
     assert_eq!(
         db.admin_sql(&format!(

@@ -137,26 +137,16 @@ async fn copy_table<K: PgTenantId>(
     );
     let select = format!("SELECT row_to_json(t)::text FROM {table} AS t WHERE t.{column} = $1");
     let tenant = source.tenant().id();
-    let mut rows = sqlx::query_scalar::<_, String>(AssertSqlSafe(select))
+    let mut batches = sqlx::query_scalar::<_, String>(AssertSqlSafe(select))
         .bind(tenant.value())
-        .fetch(source.conn());
-    let mut batch: Vec<String> = Vec::with_capacity(BATCH);
-    loop {
-        let row = rows.try_next().await?;
-        let end = row.is_none();
-        if let Some(row) = row {
-            batch.push(row);
-        }
-        if batch.len() == BATCH || (end && !batch.is_empty()) {
-            let json = format!("[{}]", batch.join(","));
-            sqlx::query(AssertSqlSafe(insert.as_str()))
-                .bind(json)
-                .execute(destination.conn())
-                .await?;
-            batch.clear();
-        }
-        if end {
-            return Ok(());
-        }
+        .fetch(source.conn())
+        .try_chunks(BATCH);
+    while let Some(batch) = batches.try_next().await.map_err(|e| e.1)? {
+        let json = format!("[{}]", batch.join(","));
+        sqlx::query(AssertSqlSafe(insert.as_str()))
+            .bind(json)
+            .execute(destination.conn())
+            .await?;
     }
+    Ok(())
 }

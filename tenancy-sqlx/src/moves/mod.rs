@@ -18,7 +18,11 @@
 //!    (`md5` over every row's text, in a fixed order) on both sides, and
 //!    once more on the source in a fresh snapshot: a write that slipped in
 //!    before the freeze took hold fails the check, the copy is rolled back
-//!    and done again. Only then does the destination commit.
+//!    and done again (5 times at most, then the move fails and the tenant
+//!    stays). Only then does the destination commit. What the check cannot
+//!    see is a write after it, from a process that held the tenant, as
+//!    read before the freeze, for longer than the drain: set the drain to
+//!    your caches' time to live, and do not keep tenants longer.
 //! 4. **Switch.** The placement changes in the tenant store and the status
 //!    goes back to what it was (active, or suspended for a suspended
 //!    tenant; a suspension during the move stays): the next transaction
