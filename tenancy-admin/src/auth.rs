@@ -1,6 +1,6 @@
 //! [`AdminAuth`]: who may use the portal, and the CSRF guard of its forms.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
 use axum::http::request::Parts;
@@ -10,8 +10,10 @@ use axum::http::{HeaderMap, header};
 /// answers 401 otherwise.
 ///
 /// - [`token`](Self::token): a shared secret, sent as `Authorization:
-///   Bearer <token>` (the JSON API) or kept in an `HttpOnly`,
-///   `SameSite=Strict` cookie after the login form (the pages).
+///   Bearer <token>` (the JSON API); the login form (the pages) sets an
+///   `HttpOnly`, `SameSite=Strict` cookie that holds a value derived from
+///   the token (HMAC-SHA256), never the token itself, and that works only
+///   as a cookie. Serve the portal over HTTPS.
 /// - [`callback`](Self::callback): your own authentication (a session, an
 ///   SSO header set by a proxy): return the actor's name, or `None`.
 #[derive(Clone)]
@@ -24,7 +26,14 @@ type Who = Arc<dyn Fn(&Parts) -> Option<String> + Send + Sync>;
 
 #[derive(Clone)]
 enum Kind {
-    Token { secret: Arc<str>, actor: Arc<str> },
+    Token {
+        secret: Arc<str>,
+        /// The login cookie's value: derived from the secret, so that a
+        /// leaked cookie does not give the token away, and the same in
+        /// every process that has the token.
+        session: Arc<str>,
+        actor: Arc<str>,
+    },
     Callback(Who),
 }
 
@@ -70,6 +79,7 @@ impl AdminAuth {
         Ok(Self {
             kind: Kind::Token {
                 secret: secret.into(),
+                session: session_value(secret).into(),
                 actor: actor.trim().into(),
             },
         })
@@ -87,23 +97,34 @@ impl AdminAuth {
     pub(crate) fn actor(&self, parts: &Parts) -> Option<String> {
         match &self.kind {
             Kind::Callback(who) => who(parts).filter(|a| !a.trim().is_empty()),
-            Kind::Token { secret, actor } => {
+            Kind::Token {
+                secret,
+                session,
+                actor,
+            } => {
                 let bearer = parts
                     .headers
                     .get(header::AUTHORIZATION)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.strip_prefix("Bearer "));
-                let presented = bearer.or_else(|| cookie(&parts.headers, AUTH_COOKIE))?;
-                same(presented.as_bytes(), secret.as_bytes()).then(|| actor.to_string())
+                let allowed = match bearer {
+                    Some(token) => same(token.as_bytes(), secret.as_bytes()),
+                    None => cookie(&parts.headers, AUTH_COOKIE)
+                        .is_some_and(|value| same(value.as_bytes(), session.as_bytes())),
+                };
+                allowed.then(|| actor.to_string())
             }
         }
     }
 
-    /// Whether `presented` is the login token (the login form).
-    pub(crate) fn accepts_token(&self, presented: &str) -> bool {
+    /// The login cookie's value when `presented` is the login token (the
+    /// login form), `None` otherwise.
+    pub(crate) fn login(&self, presented: &str) -> Option<&str> {
         match &self.kind {
-            Kind::Token { secret, .. } => same(presented.as_bytes(), secret.as_bytes()),
-            Kind::Callback(_) => false,
+            Kind::Token {
+                secret, session, ..
+            } => same(presented.as_bytes(), secret.as_bytes()).then_some(&**session),
+            Kind::Callback(_) => None,
         }
     }
 
@@ -113,6 +134,23 @@ impl AdminAuth {
     pub(crate) fn by_bearer(parts: &Parts) -> bool {
         parts.headers.contains_key(header::AUTHORIZATION)
     }
+}
+
+/// The login cookie's value for `secret`: HMAC-SHA256 of a fixed label,
+/// keyed with the secret, in hex.
+fn session_value(secret: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    // HMAC takes keys of any length.
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else {
+        unreachable!("HMAC accepts keys of any length")
+    };
+    mac.update(b"tenancy-admin login session v1");
+    let mut hex = String::with_capacity(64);
+    for byte in mac.finalize().into_bytes() {
+        // Writing into a String cannot fail.
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
 }
 
 /// The value of cookie `name` in the request.

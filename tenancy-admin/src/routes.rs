@@ -156,19 +156,16 @@ struct LoginForm {
 }
 
 async fn login(State(portal): State<Shared>, Form(login): Form<LoginForm>) -> Response {
-    if !portal.auth.accepts_token(&login.token) {
+    let Some(session) = portal.auth.login(&login.token) else {
         return (
             StatusCode::UNAUTHORIZED,
             login_form(&portal.base, Some("That token is not the admin token.")),
         )
             .into_response();
-    }
+    };
     let mut response = Redirect::to(&format!("{}/tenants", portal.base)).into_response();
     for cookie in [
-        format!(
-            "{AUTH_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict",
-            login.token
-        ),
+        format!("{AUTH_COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict"),
         format!(
             "{CSRF_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict",
             new_csrf()

@@ -887,3 +887,42 @@ async fn the_pages_forms_run_the_same_operations() {
     let forged = send(&w, form("/admin/tenants/acme/suspend", &cookies, "x=1")).await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_login_cookie_holds_a_session_value_not_the_token() {
+    let w = world().await;
+    let cookies = login(&w).await;
+    assert!(
+        !cookies.contains(TOKEN),
+        "a leaked cookie must not give the admin token away: {cookies}"
+    );
+    assert_eq!(
+        send(&w, page("/admin/tenants", &cookies)).await.status,
+        StatusCode::OK,
+        "the session cookie signs in"
+    );
+    // The same session value on every login: another process with the same
+    // token accepts it too.
+    assert_eq!(
+        login(&w).await.split("; ").next(),
+        cookies.split("; ").next()
+    );
+    // The token itself, set as the cookie, is not a session.
+    let token_as_cookie = format!("tenancy_admin={TOKEN}");
+    assert_eq!(
+        send(&w, page("/admin/tenants", &token_as_cookie))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    // The session value is not a bearer token for the API.
+    let session = cookies
+        .split("; ")
+        .find_map(|c| c.strip_prefix("tenancy_admin="))
+        .expect("the login cookie");
+    let as_bearer = Request::get("/admin/api/tenants")
+        .header(header::AUTHORIZATION, format!("Bearer {session}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&w, as_bearer).await.status, StatusCode::UNAUTHORIZED);
+}
