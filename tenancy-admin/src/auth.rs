@@ -195,6 +195,39 @@ mod tests {
         assert!(!same(b"ab", b"ba"));
     }
 
+    /// A request with only `Cookie: <cookie>`.
+    fn with_cookie(cookie: &str) -> Parts {
+        let (parts, ()) = axum::http::Request::get("/admin/tenants")
+            .header(header::COOKIE, cookie)
+            .body(())
+            .unwrap_or_else(|_| unreachable!())
+            .into_parts();
+        parts
+    }
+
+    #[test]
+    fn the_session_value_is_the_tokens_own_hmac() {
+        let secret = "a-long-random-secret-from-your-vault";
+        let auth = AdminAuth::token(secret, "ops").unwrap_or_else(|_| unreachable!());
+        // HMAC-SHA256(secret, "tenancy-admin login session v1"), as Python's
+        // hmac module computes it.
+        let expected = "d21f252e491db5eeb7d72c3dfc7ff21e82e094743bc0702fc7c0e888fb6eb2db";
+        assert_eq!(auth.login(secret), Some(expected));
+        assert_eq!(auth.login("not-the-secret"), None);
+        let cookie = format!("{AUTH_COOKIE}={expected}");
+        assert_eq!(auth.actor(&with_cookie(&cookie)).as_deref(), Some("ops"));
+
+        // Another token's session, or an empty one, is no session here.
+        let other = AdminAuth::token("another-long-random-secret-here", "ops")
+            .unwrap_or_else(|_| unreachable!());
+        assert_ne!(
+            other.login("another-long-random-secret-here"),
+            Some(expected)
+        );
+        assert_eq!(other.actor(&with_cookie(&cookie)), None);
+        assert_eq!(auth.actor(&with_cookie(&format!("{AUTH_COOKIE}="))), None);
+    }
+
     #[test]
     fn cookies_are_read_by_exact_name() {
         let mut headers = HeaderMap::new();
