@@ -23,7 +23,8 @@ const MAIN: &str = "main";
 /// verifies row counts and checksums per table on both sides, switches its
 /// placement in the tenants table, restores its status, and after
 /// another `--drain` deletes the old copy. On a failure before the switch
-/// the tenant stays where it was, with its status (exit 1).
+/// the tenant stays where it was, with its status (exit 1); an old copy
+/// that cannot be deleted after the switch is reported (exit 1 too).
 #[derive(Debug, Args)]
 pub(crate) struct MoveArgs {
     /// The database with the tenants table and the shared tables (the
@@ -108,6 +109,7 @@ pub(crate) async fn run(args: MoveArgs) -> ExitCode {
                         "rows": report.rows(),
                         "attempts": report.attempts,
                         "frozen_seconds": report.frozen_for.as_secs_f64(),
+                        "old_copy_left": report.old_copy_left,
                     })
                 );
             } else {
@@ -126,7 +128,18 @@ pub(crate) async fn run(args: MoveArgs) -> ExitCode {
                     report.frozen_for.as_secs_f64()
                 );
             }
-            ExitCode::SUCCESS
+            match &report.old_copy_left {
+                None => ExitCode::SUCCESS,
+                Some(why) => {
+                    eprintln!(
+                        "tenancy move: {} is at {} now, but its old copy at {} could not be deleted: {why}; delete it by hand",
+                        tenant.slug(),
+                        describe(&to),
+                        describe(&from)
+                    );
+                    ExitCode::from(1)
+                }
+            }
         }
         Err(err) => {
             eprintln!(

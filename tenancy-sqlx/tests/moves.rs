@@ -654,3 +654,66 @@ async fn a_writer_that_ignores_the_freeze_fails_the_move_and_loses_nothing() {
         "0"
     );
 }
+
+#[tokio::test]
+async fn an_old_copy_that_cannot_be_deleted_is_reported_and_a_schema_needs_a_provisioner_up_front()
+{
+    let (db, store, mover, schemas) = one_database().await;
+    // An append-only table, as an activity trail: the app may not delete.
+    let trail = tenancy_testing::fixtures::tenant_table_sql("trail", "note text NOT NULL");
+    db.owner_sql(&format!("{trail}REVOKE DELETE ON trail FROM {APP_ROLE};"))
+        .unwrap();
+    let acme = tenant("acme");
+    store.insert(&acme, None).await.unwrap();
+    db.admin_sql(&format!(
+        "INSERT INTO orders (tenant_id, item) VALUES ('{0}', 'Burger');
+         INSERT INTO trail (tenant_id, note) VALUES ('{0}', 'opened');",
+        acme.id()
+    ))
+    .unwrap();
+    let to = Placement::shared().with_schema(SchemaName::for_tenant(&acme.id()));
+    let schema = to.schema().unwrap();
+    schemas.provision(schema).await.unwrap();
+    db.admin_sql(&format!(
+        "SET search_path = {s}; {trail} GRANT ALL ON {s}.trail TO {s};",
+        s = schema.sql()
+    ))
+    .unwrap();
+
+    // The move happens; the old copy stays, and the report says why.
+    let report = mover.move_to(&acme, to.clone()).await.unwrap();
+    assert_eq!(report.rows(), 2);
+    let left = report
+        .old_copy_left
+        .expect("the old copy could not be deleted");
+    assert!(left.contains("permission denied"), "{left}");
+    let after = store.by_id(acme.id()).await.unwrap().unwrap();
+    assert_eq!(after.placement(), &to);
+    assert!(after.is_active());
+    assert_eq!(
+        db.admin_sql(&format!(
+            "SELECT (SELECT count(*) FROM {s}.orders) + (SELECT count(*) FROM {s}.trail)",
+            s = schema.sql()
+        ))
+        .unwrap(),
+        "2"
+    );
+    assert_eq!(
+        db.admin_sql("SELECT count(*) FROM public.trail").unwrap(),
+        "1",
+        "the old copy is left, whole"
+    );
+
+    // Out of a schema without a provisioner: refused before anything moves.
+    let pool =
+        tenancy_sqlx::TenantPool::new(PgPoolOptions::new().connect(db.app_url()).await.unwrap());
+    let without = TenantMover::new(store.clone(), pool);
+    let err = without
+        .move_to(&after, Placement::shared())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unsupported(_)), "{err}");
+    let still = store.by_id(acme.id()).await.unwrap().unwrap();
+    assert_eq!(still.placement(), &to);
+    assert!(still.is_active(), "never frozen");
+}

@@ -113,6 +113,10 @@ pub struct MoveReport {
     pub attempts: u32,
     /// From the freeze to the switch: how long writes were refused.
     pub frozen_for: Duration,
+    /// Why the old copy could not be deleted after the switch, if it could
+    /// not (for example a table the pool's role may not delete from): the
+    /// tenant has moved, and the old copy is for you to delete.
+    pub old_copy_left: Option<String>,
 }
 
 impl MoveReport {
@@ -174,6 +178,13 @@ impl<K: PgTenantId, P: BeginTenantTx<K>> TenantMover<P, K> {
     /// left where it was, with the status it had, and the destination holds
     /// nothing of it. `tenant` must be as the store has it now (its
     /// placement is checked); a tenant already moving is refused.
+    ///
+    /// After the switch the move has happened: an old copy that cannot be
+    /// deleted is reported in [`MoveReport::old_copy_left`], not as an
+    /// error. If the switch itself fails (the store cannot be written), or
+    /// this future is dropped after the freeze, the tenant stays `moving`:
+    /// its writes are refused, none is lost; set its status (and placement)
+    /// by hand.
     pub async fn move_to(&self, tenant: &Tenant<K>, to: Placement) -> Result<MoveReport> {
         let from = tenant.placement().clone();
         // The status as the store has it now: restored after the move.
@@ -197,6 +208,11 @@ impl<K: PgTenantId, P: BeginTenantTx<K>> TenantMover<P, K> {
             return Err(Error::Move(
                 "moving sealed tenants: unseal first, move, seal again",
             ));
+        }
+        // Checked before anything changes: a schema is provisioned at the
+        // destination, and dropped at the source after the switch.
+        if from.schema().is_some() || to.schema().is_some() {
+            self.provisioner()?;
         }
         if let Some(schema) = to.schema() {
             self.provisioner()?.provision(schema).await?;
@@ -227,11 +243,16 @@ impl<K: PgTenantId, P: BeginTenantTx<K>> TenantMover<P, K> {
             .await?;
         let frozen_for = frozen.elapsed();
         tokio::time::sleep(self.drain).await;
-        self.clean_up(tenant, &from).await?;
+        let old_copy_left = self
+            .clean_up(tenant, &from)
+            .await
+            .err()
+            .map(|e| e.to_string());
         Ok(MoveReport {
             tables,
             attempts,
             frozen_for,
+            old_copy_left,
         })
     }
 
