@@ -231,3 +231,48 @@ async fn bigint_tenant_ids_and_a_missing_middleware() {
     assert_eq!(status, 500, "{body}");
     assert!(body.contains("error"), "{body}");
 }
+
+#[actix_web::test]
+async fn a_moving_tenant_is_read_but_its_writes_wait_with_503_and_retry_after() {
+    let w = world();
+    let moving = Tenant::builder(TenantId::new_v4(), "hooli".parse().unwrap())
+        .status(TenantStatus::Moving)
+        .build();
+    w.store.insert(moving);
+    let calls = web::Data::new(AtomicUsize::new(0));
+    let layer = TenantLayer::builder(w.store.clone())
+        .strategy(Header::x_tenant())
+        .build();
+    let app = test::init_service(
+        App::new()
+            .app_data(calls.clone())
+            .wrap(TenantMiddleware::new(layer))
+            .route("/whoami", web::get().to(whoami))
+            .route("/whoami", web::post().to(whoami)),
+    )
+    .await;
+    let read = test::TestRequest::get()
+        .uri("/whoami")
+        .insert_header(("x-tenant", "hooli"))
+        .to_request();
+    assert_eq!(
+        body_of(test::call_service(&app, read).await).await,
+        (200, "hooli|hooli".to_owned())
+    );
+    let write = test::TestRequest::post()
+        .uri("/whoami")
+        .insert_header(("x-tenant", "hooli"))
+        .to_request();
+    let response = test::call_service(&app, write).await;
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned()),
+        Some(tenancy_tower::MOVE_RETRY_AFTER_SECS.to_string())
+    );
+    let (status, body) = body_of(response).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("tenant_moving"), "{body}");
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "the write never ran");
+}
