@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use coarsetime::Instant;
 
 use uuid::Uuid;
 
@@ -14,6 +16,12 @@ use crate::{Lookup, StoreError, TenantIdType, TenantKey, TenantStore};
 ///
 /// Changes to a tenant (suspension!) are seen after at most the TTL; call
 /// [`invalidate`](CachedTenantStore::invalidate) to see them at once.
+///
+/// A hit is served on every request, so it is kept cheap: one uncontended
+/// lock, a keyed hash ([ahash](https://docs.rs/ahash), seeded at random per
+/// cache, so keys chosen by clients cannot be made to collide) and a coarse
+/// monotonic clock (a few milliseconds of resolution, read without the
+/// cycle counter). Expiry may therefore come a few milliseconds late.
 ///
 /// ```
 /// use std::time::Duration;
@@ -34,7 +42,18 @@ pub struct CachedTenantStore<S, K = Uuid> {
 }
 
 /// The cached answers, with the instant each expires.
-type Entries<K> = HashMap<TenantKey<K>, (Instant, Lookup<K>)>;
+type Entries<K> = HashMap<TenantKey<K>, (Instant, Lookup<K>), ahash::RandomState>;
+
+/// The longest TTL kept: longer ones are cut to it, so an expiry instant
+/// cannot overflow the clock.
+const MAX_TTL: Duration = Duration::from_secs(50 * 365 * 24 * 60 * 60);
+
+/// Now, on the coarse clock. Not `Instant::now`, which also writes a
+/// process-wide cached instant: a shared cache line every thread would
+/// write on every hit.
+fn now() -> Instant {
+    Instant::now_without_cache_update()
+}
 
 impl<K: TenantIdType, S: TenantStore<K>> CachedTenantStore<S, K> {
     /// Caches `inner`: 60 s for found tenants, 10 s for unknown ones, up to
@@ -45,18 +64,18 @@ impl<K: TenantIdType, S: TenantStore<K>> CachedTenantStore<S, K> {
             ttl: Duration::from_mins(1),
             negative_ttl: Duration::from_secs(10),
             capacity: 100_000,
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(HashMap::default()),
         }
     }
 
-    /// How long a found tenant is kept.
+    /// How long a found tenant is kept (at most 50 years).
     #[must_use]
     pub fn with_ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;
         self
     }
 
-    /// How long "no such tenant" is kept.
+    /// How long "no such tenant" is kept (at most 50 years).
     #[must_use]
     pub fn with_negative_ttl(mut self, ttl: Duration) -> Self {
         self.negative_ttl = ttl;
@@ -89,7 +108,7 @@ impl<K: TenantIdType, S: TenantStore<K>> CachedTenantStore<S, K> {
 
     /// The cached answer for `key`, if fresh.
     fn cached(&self, key: &TenantKey<K>) -> Cached<K> {
-        let now = Instant::now();
+        let now = now();
         match self.lock().get(key) {
             Some((expires, tenant)) if *expires > now => Cached::Fresh(tenant.clone()),
             _ => Cached::Absent,
@@ -102,7 +121,7 @@ impl<K: TenantIdType, S: TenantStore<K>> CachedTenantStore<S, K> {
         } else {
             self.negative_ttl
         };
-        let now = Instant::now();
+        let now = now();
         let mut entries = self.lock();
         if entries.len() >= self.capacity {
             entries.retain(|_, (expires, _)| *expires > now);
@@ -110,7 +129,7 @@ impl<K: TenantIdType, S: TenantStore<K>> CachedTenantStore<S, K> {
                 entries.clear();
             }
         }
-        entries.insert(key, (now + ttl, tenant));
+        entries.insert(key, (now + ttl.min(MAX_TTL).into(), tenant));
     }
 }
 
@@ -204,6 +223,29 @@ mod tests {
 
         cache.invalidate(&TenantKey::Slug(acme.clone()));
         assert!(cache.by_slug(&acme).await.is_err());
+    }
+
+    /// A TTL too long for the clock is cut, not an overflow (a panic, or a
+    /// wrapped expiry that would drop every entry at once).
+    #[tokio::test]
+    async fn an_endless_ttl_keeps_entries_without_overflowing() {
+        let counting = Arc::new(Counting::default());
+        let acme = Tenant::builder(TenantId::new_v4(), "acme".parse().unwrap()).build();
+        counting.store.insert(acme.clone());
+        let cache = CachedTenantStore::new(counting.clone())
+            .with_ttl(Duration::MAX)
+            .with_negative_ttl(Duration::MAX);
+        for _ in 0..3 {
+            assert!(cache.by_slug(acme.slug()).await.unwrap().is_some());
+            assert!(
+                cache
+                    .by_slug(&"ghost".parse().unwrap())
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+        }
+        assert_eq!(counting.calls.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
