@@ -334,8 +334,18 @@ where
     S: Service<Request<B>>,
     K: TenantIdType,
 {
-    tenancy_core::trace::record(&tracing::Span::current(), &tenant);
+    // Tracing nobody listens to costs next to nothing: with no subscriber
+    // ever set there is no current span to record into, and a span no
+    // subscriber wants is not entered on every poll.
+    if tracing::dispatcher::has_been_set() {
+        tenancy_core::trace::record(&tracing::Span::current(), &tenant);
+    }
     let span = tenancy_core::trace::span(&tenant);
+    let span = if span.is_disabled() {
+        tracing::Span::none()
+    } else {
+        span
+    };
     parts.extensions.insert(AnyTenant::from(tenant.clone()));
     let call = inner.call(Request::from_parts(parts, body));
     State::Calling {
