@@ -335,16 +335,18 @@ where
     K: TenantIdType,
 {
     // Tracing nobody listens to costs next to nothing: with no subscriber
-    // ever set there is no current span to record into, and a span no
-    // subscriber wants is not entered on every poll.
-    if tracing::dispatcher::has_been_set() {
+    // ever set there is no current span to record into and no span is made,
+    // and a span no subscriber wants is not entered on every poll.
+    let span = if tracing::dispatcher::has_been_set() {
         tenancy_core::trace::record(&tracing::Span::current(), &tenant);
-    }
-    let span = tenancy_core::trace::span(&tenant);
-    let span = if span.is_disabled() {
-        tracing::Span::none()
+        let span = tenancy_core::trace::span(&tenant);
+        if span.is_disabled() {
+            tracing::Span::none()
+        } else {
+            span
+        }
     } else {
-        span
+        tracing::Span::none()
     };
     parts.extensions.insert(AnyTenant::from(tenant.clone()));
     let call = inner.call(Request::from_parts(parts, body));
