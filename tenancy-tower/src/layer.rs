@@ -15,8 +15,6 @@ use tenancy_core::{AnyTenant, Tenant, TenantContextOf, TenantIdType, TenantStore
 use tokio::task::futures::TaskLocalFuture;
 use tower_layer::Layer;
 use tower_service::Service;
-use tracing::Instrument;
-use tracing::instrument::Instrumented;
 
 use crate::TenantRejection;
 use crate::rejection::{JsonRenderer, RenderRejection, SharedRenderer, render_with};
@@ -59,15 +57,20 @@ use crate::strategy::{ReadClaim, Strategy, TenantClaim, TokenClaim};
 ///     .build();
 /// ```
 pub struct TenantLayer<K = Uuid> {
-    resolver: Arc<Resolver<K>>,
+    shared: Arc<Shared<K>>,
+}
+
+/// What every clone of the layer and its services shares, behind one `Arc`:
+/// axum clones the service for each request.
+struct Shared<K> {
+    resolver: Resolver<K>,
     renderer: SharedRenderer,
 }
 
 impl<K> Clone for TenantLayer<K> {
     fn clone(&self) -> Self {
         Self {
-            resolver: self.resolver.clone(),
-            renderer: self.renderer.clone(),
+            shared: self.shared.clone(),
         }
     }
 }
@@ -78,15 +81,16 @@ impl<K: TenantIdType> fmt::Debug for TenantLayer<K> {
             .field(
                 "strategies",
                 &self
+                    .shared
                     .resolver
                     .strategies
                     .iter()
                     .map(|s| s.name())
                     .collect::<Vec<_>>(),
             )
-            .field("mode", &self.resolver.mode)
-            .field("token_claim", &self.resolver.claim.is_some())
-            .field("require_token", &self.resolver.require_token)
+            .field("mode", &self.shared.resolver.mode)
+            .field("token_claim", &self.shared.resolver.claim.is_some())
+            .field("require_token", &self.shared.resolver.require_token)
             .finish_non_exhaustive()
     }
 }
@@ -134,9 +138,10 @@ impl<K: TenantIdType> TenantLayer<K> {
     /// # Ok(()) }
     /// ```
     pub async fn resolve(&self, parts: &mut Parts) -> Result<Tenant<K>, Response<String>> {
-        let result = match self.resolver.resolve_now(parts) {
+        let resolver = &self.shared.resolver;
+        let result = match resolver.resolve_now(parts) {
             Some(result) => result,
-            None => self.resolver.resolve(parts).await,
+            None => resolver.resolve(parts).await,
         };
         result.map_err(|rejection| self.render_rejection(&rejection))
     }
@@ -145,7 +150,7 @@ impl<K: TenantIdType> TenantLayer<K> {
     /// layer answers: for adapters that refuse a request before
     /// [`resolve`](Self::resolve) can read it.
     pub fn render_rejection(&self, rejection: &TenantRejection) -> Response<String> {
-        render_with(&*self.renderer, rejection)
+        render_with(&*self.shared.renderer, rejection)
     }
 }
 
@@ -155,8 +160,7 @@ impl<S, K> Layer<S> for TenantLayer<K> {
     fn layer(&self, inner: S) -> Self::Service {
         TenantService {
             inner,
-            resolver: self.resolver.clone(),
-            renderer: self.renderer.clone(),
+            shared: self.shared.clone(),
         }
     }
 }
@@ -234,15 +238,17 @@ impl<K: TenantIdType> TenantLayerBuilder<K> {
     /// Finishes the layer.
     pub fn build(self) -> TenantLayer<K> {
         TenantLayer {
-            resolver: Arc::new(Resolver {
-                strategies: self.strategies,
-                mode: self.mode,
-                claim: self.claim,
-                require_token: self.require_token,
-                token_only: self.token_only,
-                store: self.store,
+            shared: Arc::new(Shared {
+                resolver: Resolver {
+                    strategies: self.strategies,
+                    mode: self.mode,
+                    claim: self.claim,
+                    require_token: self.require_token,
+                    token_only: self.token_only,
+                    store: self.store,
+                },
+                renderer: self.renderer,
             }),
-            renderer: self.renderer,
         }
     }
 }
@@ -250,16 +256,14 @@ impl<K: TenantIdType> TenantLayerBuilder<K> {
 /// The service [`TenantLayer`] wraps around an inner service.
 pub struct TenantService<S, K = Uuid> {
     inner: S,
-    resolver: Arc<Resolver<K>>,
-    renderer: SharedRenderer,
+    shared: Arc<Shared<K>>,
 }
 
 impl<S: Clone, K> Clone for TenantService<S, K> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            resolver: self.resolver.clone(),
-            renderer: self.renderer.clone(),
+            shared: self.shared.clone(),
         }
     }
 }
@@ -291,11 +295,11 @@ where
         let (mut parts, body) = request.into_parts();
         // The common path: the store answers from memory (a cache hit), the
         // ready inner service is called at once, nothing is boxed.
-        if let Some(result) = self.resolver.resolve_now(&mut parts) {
+        if let Some(result) = self.shared.resolver.resolve_now(&mut parts) {
             let state = match result {
                 Ok(tenant) => call_in_scope(&mut self.inner, tenant, parts, body),
                 Err(rejection) => State::Rejected {
-                    response: Some(render_with(&*self.renderer, &rejection)),
+                    response: Some(render_with(&*self.shared.renderer, &rejection)),
                 },
             };
             return ResponseFuture { state };
@@ -304,13 +308,13 @@ where
         // once the tenant is known; a fresh clone waits for the next.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        let resolver = self.resolver.clone();
-        let renderer = self.renderer.clone();
+        let shared = self.shared.clone();
         let resolve = Box::pin(async move {
-            let result = resolver
+            let result = shared
+                .resolver
                 .resolve(&mut parts)
                 .await
-                .map_err(|rejection| render_with(&*renderer, &rejection));
+                .map_err(|rejection| render_with(&*shared.renderer, &rejection));
             (result, parts)
         });
         ResponseFuture {
@@ -324,6 +328,7 @@ where
 
 /// Calls `inner` with the request and the tenant in its extensions, and
 /// scopes the call's future to the tenant (task-local and tracing span).
+#[inline(always)]
 fn call_in_scope<S, B, K>(
     inner: &mut S,
     tenant: Tenant<K>,
@@ -339,19 +344,15 @@ where
     // and a span no subscriber wants is not entered on every poll.
     let span = if tracing::dispatcher::has_been_set() {
         tenancy_core::trace::record(&tracing::Span::current(), &tenant);
-        let span = tenancy_core::trace::span(&tenant);
-        if span.is_disabled() {
-            tracing::Span::none()
-        } else {
-            span
-        }
+        Some(tenancy_core::trace::span(&tenant)).filter(|span| !span.is_disabled())
     } else {
-        tracing::Span::none()
+        None
     };
     parts.extensions.insert(AnyTenant::from(tenant.clone()));
     let call = inner.call(Request::from_parts(parts, body));
     State::Calling {
-        future: TenantContextOf::scope(tenant, call.instrument(span)),
+        future: TenantContextOf::scope(tenant, call),
+        span,
     }
 }
 
@@ -381,7 +382,10 @@ pin_project! {
         },
         Calling {
             #[pin]
-            future: TaskLocalFuture<AnyTenant, Instrumented<S::Future>>,
+            future: TaskLocalFuture<AnyTenant, S::Future>,
+            // Entered around each poll (not an `Instrumented` wrapper: one
+            // move less of the inner future on every request).
+            span: Option<tracing::Span>,
         },
         Rejected {
             response: Option<Response<String>>,
@@ -428,7 +432,10 @@ where
                     };
                     return Poll::Ready(Ok(response.map(ResBody::from)));
                 }
-                StateProj::Calling { future } => return future.poll(cx),
+                StateProj::Calling { future, span } => {
+                    let _entered = span.as_ref().map(tracing::Span::enter);
+                    return future.poll(cx);
+                }
             }
         }
     }
