@@ -46,7 +46,7 @@ type Entries<K> = HashMap<TenantKey<K>, (Instant, Lookup<K>), ahash::RandomState
 
 /// The longest TTL kept: longer ones are cut to it, so an expiry instant
 /// cannot overflow the clock.
-const MAX_TTL: Duration = Duration::from_secs(50 * 365 * 24 * 60 * 60);
+const MAX_TTL: Duration = Duration::from_hours(50 * 365 * 24);
 
 /// Now, on the coarse clock. Not `Instant::now`, which also writes a
 /// process-wide cached instant: a shared cache line every thread would
