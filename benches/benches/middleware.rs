@@ -219,6 +219,56 @@ where
     })
 }
 
+/// Nanoseconds per `CachedTenantStore` hit when `threads` threads look up
+/// tenants of their own at once (each thread 16 tenants of 1,024).
+fn hits_per_thread(cached: &std::sync::Arc<dyn TenantStore>, threads: usize, hits: u64) -> f64 {
+    let start = std::time::Instant::now();
+    std::thread::scope(|scope| {
+        for thread in 0..threads {
+            scope.spawn(move || {
+                let keys: Vec<TenantKey> = (0..16)
+                    .map(|i| {
+                        TenantKey::Slug(
+                            format!("t{}", thread * 16 + i)
+                                .parse()
+                                .unwrap_or_else(|_| unreachable!()),
+                        )
+                    })
+                    .collect();
+                for key in keys.iter().cycle().take(usize::try_from(hits).unwrap_or(0)) {
+                    black_box(cached.lookup_now(key));
+                }
+            });
+        }
+    });
+    start.elapsed().as_nanos() as f64 / hits as f64
+}
+
+/// Cache hits from one thread and from every core at once: with the
+/// entries spread over many locks, threads that look up different tenants
+/// do not wait on each other.
+fn cache_scaling(rt: &tokio::runtime::Runtime, hits: u64) -> serde_json::Value {
+    let store = InMemoryTenantStore::new();
+    for i in 0..1_024 {
+        let slug: TenantSlug = format!("t{i}").parse().unwrap_or_else(|_| unreachable!());
+        store.insert(Tenant::builder(TenantId::new_v4(), slug).build());
+    }
+    let cached: std::sync::Arc<dyn TenantStore> =
+        std::sync::Arc::new(CachedTenantStore::new(Database(store)));
+    rt.block_on(async {
+        for i in 0..1_024 {
+            let slug: TenantSlug = format!("t{i}").parse().unwrap_or_else(|_| unreachable!());
+            let _ = cached.by_slug(&slug).await;
+        }
+    });
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    serde_json::json!({
+        "threads": threads,
+        "one_thread_ns": hits_per_thread(&cached, 1, hits),
+        "all_threads_ns": hits_per_thread(&cached, threads, hits),
+    })
+}
+
 /// Allocations of one run of `f`, averaged over many.
 fn count(mut f: impl FnMut()) -> f64 {
     const N: u64 = 1_000;
@@ -360,7 +410,10 @@ fn bench(c: &mut Criterion) {
     } else {
         201
     };
+    let scaling = cache_scaling(&rt, if measuring { 5_000_000 } else { 1_000 });
+    eprintln!("cache hits per thread: {scaling}");
     let interleaved = serde_json::json!({
+        "cache_scaling": scaling,
         "header/baseline": added(&rt, &plain, &layered, by_header, rounds),
         "subdomain/baseline": added(&rt, &plain, &layered, by_subdomain, rounds),
         "axum_header/axum_baseline": added(&rt, &plain_app, &layered_app, by_header, rounds),

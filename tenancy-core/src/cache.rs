@@ -17,11 +17,14 @@ use crate::{Lookup, StoreError, TenantIdType, TenantKey, TenantStore};
 /// Changes to a tenant (suspension!) are seen after at most the TTL; call
 /// [`invalidate`](CachedTenantStore::invalidate) to see them at once.
 ///
-/// A hit is served on every request, so it is kept cheap: one uncontended
-/// lock, a keyed hash ([ahash](https://docs.rs/ahash), seeded at random per
-/// cache, so keys chosen by clients cannot be made to collide) and a coarse
-/// monotonic clock (a few milliseconds of resolution, read without the
-/// cycle counter). Expiry may therefore come a few milliseconds late.
+/// A hit is served on every request, so it is kept cheap:
+/// - the entries are spread over up to 32 locks by key, so threads looking
+///   up different tenants rarely wait on each other;
+/// - keys are hashed with [ahash](https://docs.rs/ahash), seeded at random
+///   per cache, so keys chosen by clients cannot be made to collide;
+/// - expiry is read from a coarse monotonic clock (a few milliseconds of
+///   resolution, read without the cycle counter), so it may come a few
+///   milliseconds late.
 ///
 /// ```
 /// use std::time::Duration;
@@ -37,9 +40,15 @@ pub struct CachedTenantStore<S, K = Uuid> {
     inner: S,
     ttl: Duration,
     negative_ttl: Duration,
-    capacity: usize,
-    entries: Mutex<Entries<K>>,
+    /// The most entries each shard keeps.
+    shard_capacity: usize,
+    shards: Box<[Mutex<Entries<K>>]>,
+    /// Picks a key's shard.
+    spread: ahash::RandomState,
 }
+
+/// The most locks the entries are spread over.
+const MAX_SHARDS: usize = 32;
 
 /// The cached answers, with the instant each expires.
 type Entries<K> = HashMap<TenantKey<K>, (Instant, Lookup<K>), ahash::RandomState>;
@@ -63,9 +72,11 @@ impl<K: TenantIdType, S: TenantStore<K>> CachedTenantStore<S, K> {
             inner,
             ttl: Duration::from_mins(1),
             negative_ttl: Duration::from_secs(10),
-            capacity: 100_000,
-            entries: Mutex::new(HashMap::default()),
+            shard_capacity: 0,
+            shards: Box::default(),
+            spread: ahash::RandomState::new(),
         }
+        .with_capacity(100_000)
     }
 
     /// How long a found tenant is kept (at most 50 years).
@@ -82,34 +93,42 @@ impl<K: TenantIdType, S: TenantStore<K>> CachedTenantStore<S, K> {
         self
     }
 
-    /// The most entries kept. When full, expired entries are dropped, and if
-    /// that is not enough, all of them.
+    /// The most entries kept (at least 1), in up to 32 shards that hold an
+    /// equal share each. When a key's shard is full, its expired entries are
+    /// dropped, and if that is not enough, all of its entries.
     #[must_use]
     pub fn with_capacity(mut self, capacity: usize) -> Self {
-        self.capacity = capacity.max(1);
+        let capacity = capacity.max(1);
+        let shards = capacity.min(MAX_SHARDS);
+        self.shard_capacity = capacity / shards;
+        self.shards = (0..shards).map(|_| Mutex::default()).collect();
         self
     }
 
     /// Forgets one key (after changing or suspending that tenant).
     pub fn invalidate(&self, key: &TenantKey<K>) {
-        self.lock().remove(key);
+        lock(self.shard(key)).remove(key);
     }
 
     /// Forgets everything.
     pub fn clear(&self) {
-        self.lock().clear();
+        for shard in &self.shards {
+            lock(shard).clear();
+        }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Entries<K>> {
-        self.entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The shard that holds `key`.
+    fn shard(&self, key: &TenantKey<K>) -> &Mutex<Entries<K>> {
+        let count = self.shards.len() as u64;
+        // The remainder is below the shard count, a `usize`.
+        let index = usize::try_from(self.spread.hash_one(key) % count).unwrap_or_default();
+        &self.shards[index]
     }
 
     /// The cached answer for `key`, if fresh.
     fn cached(&self, key: &TenantKey<K>) -> Cached<K> {
         let now = now();
-        match self.lock().get(key) {
+        match lock(self.shard(key)).get(key) {
             Some((expires, tenant)) if *expires > now => Cached::Fresh(tenant.clone()),
             _ => Cached::Absent,
         }
@@ -122,15 +141,21 @@ impl<K: TenantIdType, S: TenantStore<K>> CachedTenantStore<S, K> {
             self.negative_ttl
         };
         let now = now();
-        let mut entries = self.lock();
-        if entries.len() >= self.capacity {
+        let mut entries = lock(self.shard(&key));
+        if entries.len() >= self.shard_capacity {
             entries.retain(|_, (expires, _)| *expires > now);
-            if entries.len() >= self.capacity {
+            if entries.len() >= self.shard_capacity {
                 entries.clear();
             }
         }
         entries.insert(key, (now + ttl.min(MAX_TTL).into(), tenant));
     }
+}
+
+fn lock<K>(shard: &Mutex<Entries<K>>) -> std::sync::MutexGuard<'_, Entries<K>> {
+    shard
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A cache lookup: a fresh answer (which may be "no such tenant"), or none.
@@ -223,6 +248,37 @@ mod tests {
 
         cache.invalidate(&TenantKey::Slug(acme.clone()));
         assert!(cache.by_slug(&acme).await.is_err());
+    }
+
+    /// A full shard drops what it holds: the store is asked again, and the
+    /// cache never holds more than its capacity, whatever the keys.
+    #[tokio::test]
+    async fn a_full_cache_forgets_and_never_holds_more_than_its_capacity() {
+        let counting = Arc::new(Counting::default());
+        let cache = CachedTenantStore::new(counting.clone()).with_capacity(1);
+        let (a, b): (TenantSlug, TenantSlug) = ("a".parse().unwrap(), "b".parse().unwrap());
+        for slug in [&a, &b, &a] {
+            assert!(cache.by_slug(slug).await.unwrap().is_none());
+        }
+        assert_eq!(counting.calls.load(Ordering::SeqCst), 3, "b pushed a out");
+
+        for capacity in [1, 5, 31, 32, 33, 100] {
+            let cache = CachedTenantStore::new(counting.clone()).with_capacity(capacity);
+            for i in 0..500 {
+                let slug: TenantSlug = format!("t{i}").parse().unwrap();
+                assert!(cache.by_slug(&slug).await.unwrap().is_none());
+                let held: usize = cache.shards.iter().map(|s| lock(s).len()).sum();
+                assert!(held <= capacity, "{held} entries held, capacity {capacity}");
+            }
+        }
+
+        // With room, both stay.
+        let before = counting.calls.load(Ordering::SeqCst);
+        let cache = CachedTenantStore::new(counting.clone());
+        for slug in [&a, &b, &a, &b] {
+            assert!(cache.by_slug(slug).await.unwrap().is_none());
+        }
+        assert_eq!(counting.calls.load(Ordering::SeqCst) - before, 2);
     }
 
     /// A TTL too long for the clock is cut, not an overflow (a panic, or a
