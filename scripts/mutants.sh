@@ -29,9 +29,10 @@ CARGO_MUTANTS_VERSION=27.1.0
 AREAS=(
     # The binding, the policies, identifiers, settings, the session reset.
     "rls|tenancy-core/src/rls/*.rs tenancy-core/src/reset.rs|tenancy-core tenancy-sqlx tenancy-testing|--lib --test=isolation --test=attacks --test=sealed --test=schema_per_tenant --test=session --test=long_names --test=admin"
-    # The tenant context, its propagation, ids, keys, cache keys and paths.
+    # The tenant context, its propagation, ids, slugs, keys, cache keys and
+    # paths, the tenant cache.
     # (the tower layer and the audit use ids and the context too)
-    "context|tenancy-core/src/context.rs tenancy-core/src/propagate.rs tenancy-core/src/any_tenant.rs tenancy-core/src/any_tenant_id.rs tenancy-core/src/id.rs tenancy-core/src/id_type.rs tenancy-core/src/keys.rs tenancy-core/src/tenant_key.rs tenancy-core/src/key_ring.rs tenancy-core/src/sealed_job.rs|tenancy-core tenancy-sqlx tenancy-tower|--all-features --lib --test=isolation --test=store --test=audit --test=strategies --test=axum_e2e --test=hostile_input"
+    "context|tenancy-core/src/context.rs tenancy-core/src/propagate.rs tenancy-core/src/any_tenant.rs tenancy-core/src/any_tenant_id.rs tenancy-core/src/id.rs tenancy-core/src/id_type.rs tenancy-core/src/slug.rs tenancy-core/src/cache.rs tenancy-core/src/keys.rs tenancy-core/src/tenant_key.rs tenancy-core/src/key_ring.rs tenancy-core/src/sealed_job.rs|tenancy-core tenancy-sqlx tenancy-tower|--all-features --lib --test=isolation --test=store --test=audit --test=strategies --test=axum_e2e --test=hostile_input"
     # Resolution and cross-checks of the tower layer.
     "tower|tenancy-tower/src/*.rs tenancy-tower/src/strategy/*.rs|tenancy-tower|--lib --tests"
     # Tenant transactions and pools: abort safety, raw SQL, sessions, routing, sealed pools, metered pools, the admin pool.
