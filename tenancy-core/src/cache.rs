@@ -55,7 +55,7 @@ type Entries<K> = HashMap<TenantKey<K>, (Instant, Lookup<K>), ahash::RandomState
 
 /// The longest TTL kept: longer ones are cut to it, so an expiry instant
 /// cannot overflow the clock.
-const MAX_TTL: Duration = Duration::from_hours(50 * 365 * 24);
+const MAX_TTL: Duration = Duration::from_hours(438_000); // 50 years
 
 /// Now, on the coarse clock. Not `Instant::now`, which also writes a
 /// process-wide cached instant: a shared cache line every thread would
@@ -279,6 +279,69 @@ mod tests {
             assert!(cache.by_slug(slug).await.unwrap().is_none());
         }
         assert_eq!(counting.calls.load(Ordering::SeqCst) - before, 2);
+    }
+
+    /// A full shard drops its expired entries first and keeps the fresh
+    /// ones; a shard with room forgets nothing; `clear` forgets everything.
+    #[tokio::test]
+    async fn a_full_shard_drops_expired_entries_first() {
+        let counting = Arc::new(Counting::default());
+        let fresh = Tenant::builder(TenantId::new_v4(), "fresh".parse().unwrap()).build();
+        counting.store.insert(fresh.clone());
+        // 64 entries in 32 shards: two each.
+        let cache = CachedTenantStore::new(counting.clone())
+            .with_capacity(64)
+            .with_negative_ttl(Duration::from_millis(50));
+        let shard_of =
+            |slug: &TenantSlug| std::ptr::from_ref(cache.shard(&TenantKey::Slug(slug.clone())));
+        // Two unknown slugs that share the fresh tenant's shard.
+        let mut unknown = (0..).map(|i| format!("ghost{i}").parse::<TenantSlug>().unwrap());
+        let mut same_shard = || {
+            unknown
+                .by_ref()
+                .find(|slug| shard_of(slug) == shard_of(fresh.slug()))
+                .unwrap()
+        };
+        let (stale, later) = (same_shard(), same_shard());
+
+        assert!(cache.by_slug(&stale).await.unwrap().is_none());
+        assert!(cache.by_slug(fresh.slug()).await.unwrap().is_some());
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        // The shard is full: the stale entry goes, the fresh one stays.
+        assert!(cache.by_slug(&later).await.unwrap().is_none());
+        let calls = counting.calls.load(Ordering::SeqCst);
+        assert!(cache.by_slug(fresh.slug()).await.unwrap().is_some());
+        assert!(cache.by_slug(&later).await.unwrap().is_none());
+        assert_eq!(
+            counting.calls.load(Ordering::SeqCst),
+            calls,
+            "both still cached"
+        );
+
+        // The default capacity holds a thousand tenants without forgetting one.
+        let cache = CachedTenantStore::new(counting.clone());
+        let before = counting.calls.load(Ordering::SeqCst);
+        for _ in 0..2 {
+            for i in 0..1_000 {
+                let slug: TenantSlug = format!("t{i}").parse().unwrap();
+                assert!(cache.by_slug(&slug).await.unwrap().is_none());
+            }
+        }
+        assert_eq!(counting.calls.load(Ordering::SeqCst) - before, 1_000);
+
+        cache.clear();
+        assert!(
+            cache
+                .by_slug(&"t0".parse().unwrap())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            counting.calls.load(Ordering::SeqCst) - before,
+            1_001,
+            "cleared"
+        );
     }
 
     /// A TTL too long for the clock is cut, not an overflow (a panic, or a

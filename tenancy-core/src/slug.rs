@@ -244,6 +244,19 @@ mod tests {
         use std::collections::HashSet;
         let slug = |s: &str| s.parse::<TenantSlug>().unwrap();
         assert_eq!(slug("Acme"), slug("acme"));
+        assert_ne!(slug("acme"), slug("acmf"), "same length, other text");
+        assert_ne!(slug("acme"), slug("acme-1"));
+        // Hashes as the `str` it holds does (a fixed-key hasher).
+        let hash = |value: &dyn Fn(&mut std::hash::DefaultHasher)| {
+            let mut hasher = std::hash::DefaultHasher::new();
+            value(&mut hasher);
+            std::hash::Hasher::finish(&hasher)
+        };
+        assert_eq!(hash(&|h| slug("Acme").hash(h)), hash(&|h| "acme".hash(h)));
+        assert_ne!(
+            hash(&|h| slug("acme").hash(h)),
+            hash(&|h| slug("acmf").hash(h))
+        );
         assert!(slug("ab") < slug("abc") && slug("abc") < slug("abd"));
         let set: HashSet<_> = [slug("acme"), slug("ACME"), slug("globex")].into();
         assert_eq!(set.len(), 2);
