@@ -210,6 +210,20 @@ mod tests {
         }
     }
 
+    /// A counting store that knows one tenant, named `slug`.
+    fn knowing(slug: &str) -> (Arc<Counting>, Tenant) {
+        let counting = Arc::new(Counting::default());
+        let tenant = Tenant::builder(TenantId::new_v4(), slug.parse().unwrap()).build();
+        counting.store.insert(tenant.clone());
+        (counting, tenant)
+    }
+
+    /// Whether the cache answers that `slug` names no tenant.
+    async fn names_no_one(cache: &impl TenantStore, slug: &str) -> bool {
+        let slug: TenantSlug = slug.parse().unwrap();
+        cache.by_slug(&slug).await.unwrap().is_none()
+    }
+
     #[tokio::test]
     async fn caches_hits_and_misses_but_not_errors() {
         let counting = Arc::new(Counting::default());
@@ -265,8 +279,7 @@ mod tests {
         for capacity in [1, 5, 31, 32, 33, 100] {
             let cache = CachedTenantStore::new(counting.clone()).with_capacity(capacity);
             for i in 0..500 {
-                let slug: TenantSlug = format!("t{i}").parse().unwrap();
-                assert!(cache.by_slug(&slug).await.unwrap().is_none());
+                assert!(names_no_one(&cache, &format!("t{i}")).await);
                 let held: usize = cache.shards.iter().map(|s| lock(s).len()).sum();
                 assert!(held <= capacity, "{held} entries held, capacity {capacity}");
             }
@@ -285,9 +298,7 @@ mod tests {
     /// ones; a shard with room forgets nothing; `clear` forgets everything.
     #[tokio::test]
     async fn a_full_shard_drops_expired_entries_first() {
-        let counting = Arc::new(Counting::default());
-        let fresh = Tenant::builder(TenantId::new_v4(), "fresh".parse().unwrap()).build();
-        counting.store.insert(fresh.clone());
+        let (counting, fresh) = knowing("fresh");
         // 64 entries in 32 shards: two each.
         let cache = CachedTenantStore::new(counting.clone())
             .with_capacity(64)
@@ -323,20 +334,13 @@ mod tests {
         let before = counting.calls.load(Ordering::SeqCst);
         for _ in 0..2 {
             for i in 0..1_000 {
-                let slug: TenantSlug = format!("t{i}").parse().unwrap();
-                assert!(cache.by_slug(&slug).await.unwrap().is_none());
+                assert!(names_no_one(&cache, &format!("t{i}")).await);
             }
         }
         assert_eq!(counting.calls.load(Ordering::SeqCst) - before, 1_000);
 
         cache.clear();
-        assert!(
-            cache
-                .by_slug(&"t0".parse().unwrap())
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(names_no_one(&cache, "t0").await);
         assert_eq!(
             counting.calls.load(Ordering::SeqCst) - before,
             1_001,
@@ -348,30 +352,20 @@ mod tests {
     /// wrapped expiry that would drop every entry at once).
     #[tokio::test]
     async fn an_endless_ttl_keeps_entries_without_overflowing() {
-        let counting = Arc::new(Counting::default());
-        let acme = Tenant::builder(TenantId::new_v4(), "acme".parse().unwrap()).build();
-        counting.store.insert(acme.clone());
+        let (counting, acme) = knowing("acme");
         let cache = CachedTenantStore::new(counting.clone())
             .with_ttl(Duration::MAX)
             .with_negative_ttl(Duration::MAX);
         for _ in 0..3 {
             assert!(cache.by_slug(acme.slug()).await.unwrap().is_some());
-            assert!(
-                cache
-                    .by_slug(&"ghost".parse().unwrap())
-                    .await
-                    .unwrap()
-                    .is_none()
-            );
+            assert!(names_no_one(&cache, "ghost").await);
         }
         assert_eq!(counting.calls.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
     async fn answers_now_on_a_hit_and_defers_a_miss_to_the_inner_store() {
-        let counting = Arc::new(Counting::default());
-        let acme = Tenant::builder(TenantId::new_v4(), "acme".parse().unwrap()).build();
-        counting.store.insert(acme.clone());
+        let (counting, acme) = knowing("acme");
         let cache = CachedTenantStore::new(counting.clone());
         let key = TenantKey::Slug(acme.slug().clone());
 
