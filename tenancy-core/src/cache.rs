@@ -1,10 +1,11 @@
 //! [`CachedTenantStore`]: a TTL cache in front of any tenant store.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use coarsetime::Instant;
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 
 use uuid::Uuid;
 
@@ -42,16 +43,29 @@ pub struct CachedTenantStore<S, K = Uuid> {
     negative_ttl: Duration,
     /// The most entries each shard keeps.
     shard_capacity: usize,
-    shards: Box<[Mutex<Entries<K>>]>,
-    /// Picks a key's shard.
-    spread: ahash::RandomState,
+    /// A power of two of shards.
+    shards: Box<[Mutex<Shard<K>>]>,
+    /// The shard count less one: the bits of a hash that pick the shard.
+    shard_mask: u64,
+    /// Hashes keys, once per lookup: the hash picks the shard (bits 32 and
+    /// up, which the table does not use for the slot or its tag) and the
+    /// slot in it.
+    hasher: ahash::RandomState,
 }
 
 /// The most locks the entries are spread over.
 const MAX_SHARDS: usize = 32;
 
-/// The cached answers, with the instant each expires.
-type Entries<K> = HashMap<TenantKey<K>, (Instant, Lookup<K>), ahash::RandomState>;
+/// One lock's share of the cached answers.
+type Shard<K> = HashTable<Cached<K>>;
+
+/// A cached answer, with the instant it expires.
+#[derive(Debug)]
+struct Cached<K> {
+    key: TenantKey<K>,
+    expires: Instant,
+    answer: Lookup<K>,
+}
 
 /// The longest TTL kept: longer ones are cut to it, so an expiry instant
 /// cannot overflow the clock.
@@ -74,7 +88,8 @@ impl<K: TenantIdType, S: TenantStore<K>> CachedTenantStore<S, K> {
             negative_ttl: Duration::from_secs(10),
             shard_capacity: 0,
             shards: Box::default(),
-            spread: ahash::RandomState::new(),
+            shard_mask: 0,
+            hasher: ahash::RandomState::new(),
         }
         .with_capacity(100_000)
     }
@@ -99,15 +114,20 @@ impl<K: TenantIdType, S: TenantStore<K>> CachedTenantStore<S, K> {
     #[must_use]
     pub fn with_capacity(mut self, capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        let shards = capacity.min(MAX_SHARDS);
+        // The largest power of two not above the capacity, at most 32.
+        let shards = (capacity.min(MAX_SHARDS) + 1).next_power_of_two() / 2;
         self.shard_capacity = capacity / shards;
+        self.shard_mask = u64::try_from(shards - 1).unwrap_or_default();
         self.shards = (0..shards).map(|_| Mutex::default()).collect();
         self
     }
 
     /// Forgets one key (after changing or suspending that tenant).
     pub fn invalidate(&self, key: &TenantKey<K>) {
-        lock(self.shard(key)).remove(key);
+        let hash = self.hasher.hash_one(key);
+        if let Ok(entry) = lock(self.shard(hash)).find_entry(hash, |c| c.key == *key) {
+            entry.remove();
+        }
     }
 
     /// Forgets everything.
@@ -117,21 +137,21 @@ impl<K: TenantIdType, S: TenantStore<K>> CachedTenantStore<S, K> {
         }
     }
 
-    /// The shard that holds `key`.
-    fn shard(&self, key: &TenantKey<K>) -> &Mutex<Entries<K>> {
-        let count = self.shards.len() as u64;
-        // The remainder is below the shard count, a `usize`.
-        let index = usize::try_from(self.spread.hash_one(key) % count).unwrap_or_default();
+    /// The shard of the key that hashes to `hash`.
+    fn shard(&self, hash: u64) -> &Mutex<Shard<K>> {
+        // Masked to below the shard count, a `usize`.
+        let index = usize::try_from((hash >> 32) & self.shard_mask).unwrap_or_default();
         &self.shards[index]
     }
 
     /// The cached answer for `key`, if fresh.
-    fn cached(&self, key: &TenantKey<K>) -> Cached<K> {
+    fn cached(&self, key: &TenantKey<K>) -> Option<Lookup<K>> {
+        let hash = self.hasher.hash_one(key);
         let now = now();
-        match lock(self.shard(key)).get(key) {
-            Some((expires, tenant)) if *expires > now => Cached::Fresh(tenant.clone()),
-            _ => Cached::Absent,
-        }
+        lock(self.shard(hash))
+            .find(hash, |c| c.key == *key)
+            .filter(|c| c.expires > now)
+            .map(|c| c.answer.clone())
     }
 
     fn remember(&self, key: TenantKey<K>, tenant: Lookup<K>) {
@@ -140,34 +160,44 @@ impl<K: TenantIdType, S: TenantStore<K>> CachedTenantStore<S, K> {
         } else {
             self.negative_ttl
         };
+        let hash = self.hasher.hash_one(&key);
         let now = now();
-        let mut entries = lock(self.shard(&key));
+        let mut entries = lock(self.shard(hash));
         if entries.len() >= self.shard_capacity {
-            entries.retain(|_, (expires, _)| *expires > now);
+            entries.retain(|c| c.expires > now);
             if entries.len() >= self.shard_capacity {
                 entries.clear();
             }
         }
-        entries.insert(key, (now + ttl.min(MAX_TTL).into(), tenant));
+        let expires = now + ttl.min(MAX_TTL).into();
+        let rehash = |c: &Cached<K>| self.hasher.hash_one(&c.key);
+        match entries.entry(hash, |c| c.key == key, rehash) {
+            Entry::Occupied(mut entry) => {
+                let cached = entry.get_mut();
+                cached.expires = expires;
+                cached.answer = tenant;
+            }
+            Entry::Vacant(entry) => {
+                entry.insert(Cached {
+                    key,
+                    expires,
+                    answer: tenant,
+                });
+            }
+        }
     }
 }
 
-fn lock<K>(shard: &Mutex<Entries<K>>) -> std::sync::MutexGuard<'_, Entries<K>> {
+fn lock<K>(shard: &Mutex<Shard<K>>) -> std::sync::MutexGuard<'_, Shard<K>> {
     shard
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// A cache lookup: a fresh answer (which may be "no such tenant"), or none.
-enum Cached<K> {
-    Fresh(Lookup<K>),
-    Absent,
-}
-
 #[async_trait::async_trait]
 impl<K: TenantIdType, S: TenantStore<K>> TenantStore<K> for CachedTenantStore<S, K> {
     async fn lookup(&self, key: &TenantKey<K>) -> Result<Lookup<K>, StoreError> {
-        if let Cached::Fresh(answer) = self.cached(key) {
+        if let Some(answer) = self.cached(key) {
             return Ok(answer);
         }
         let answer = self.inner.lookup(key).await?;
@@ -176,10 +206,7 @@ impl<K: TenantIdType, S: TenantStore<K>> TenantStore<K> for CachedTenantStore<S,
     }
 
     fn lookup_now(&self, key: &TenantKey<K>) -> Option<Lookup<K>> {
-        match self.cached(key) {
-            Cached::Fresh(answer) => Some(answer),
-            Cached::Absent => self.inner.lookup_now(key),
-        }
+        self.cached(key).or_else(|| self.inner.lookup_now(key))
     }
 }
 
@@ -303,8 +330,10 @@ mod tests {
         let cache = CachedTenantStore::new(counting.clone())
             .with_capacity(64)
             .with_negative_ttl(Duration::from_millis(50));
-        let shard_of =
-            |slug: &TenantSlug| std::ptr::from_ref(cache.shard(&TenantKey::Slug(slug.clone())));
+        let shard_of = |slug: &TenantSlug| {
+            let hash = cache.hasher.hash_one(TenantKey::<Uuid>::Slug(slug.clone()));
+            std::ptr::from_ref(cache.shard(hash))
+        };
         // Two unknown slugs that share the fresh tenant's shard.
         let mut unknown = (0..).map(|i| format!("ghost{i}").parse::<TenantSlug>().unwrap());
         let mut same_shard = || {
