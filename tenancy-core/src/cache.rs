@@ -377,6 +377,25 @@ mod tests {
         );
     }
 
+    /// Keys spread over all the shards, so threads that look up different
+    /// tenants take different locks.
+    #[test]
+    fn keys_spread_over_the_shards() {
+        let cache = CachedTenantStore::new(InMemoryTenantStore::new());
+        assert_eq!(cache.shards.len(), MAX_SHARDS);
+        let used: std::collections::HashSet<_> = (0..1_000)
+            .map(|i| {
+                let key = TenantKey::<Uuid>::Slug(format!("t{i}").parse().unwrap());
+                std::ptr::from_ref(cache.shard(cache.hasher.hash_one(&key)))
+            })
+            .collect();
+        assert_eq!(
+            used.len(),
+            MAX_SHARDS,
+            "every shard holds some of 1,000 keys"
+        );
+    }
+
     /// A TTL too long for the clock is cut, not an overflow (a panic, or a
     /// wrapped expiry that would drop every entry at once).
     #[tokio::test]
