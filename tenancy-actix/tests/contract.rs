@@ -63,20 +63,34 @@ async fn body_of<B: actix_web::body::MessageBody>(response: ServiceResponse<B>) 
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
+/// An app that resolves the tenant from `X-Tenant` in `store` and answers
+/// `GET` and `POST /whoami`, counting the handler's calls in `calls`.
+async fn whoami_app(
+    store: &InMemoryTenantStore,
+    calls: &web::Data<AtomicUsize>,
+) -> impl Service<
+    actix_http::Request,
+    Response = ServiceResponse<actix_web::body::EitherBody<actix_web::body::BoxBody>>,
+    Error = actix_web::Error,
+> {
+    let layer = TenantLayer::builder(store.clone())
+        .strategy(Header::x_tenant())
+        .build();
+    test::init_service(
+        App::new()
+            .app_data(calls.clone())
+            .wrap(TenantMiddleware::new(layer))
+            .route("/whoami", web::get().to(whoami))
+            .route("/whoami", web::post().to(whoami)),
+    )
+    .await
+}
+
 #[actix_web::test]
 async fn the_tenant_reaches_the_handler_and_every_rejection_keeps_its_status() {
     let w = world();
     let calls = web::Data::new(AtomicUsize::new(0));
-    let layer = TenantLayer::builder(w.store.clone())
-        .strategy(Header::x_tenant())
-        .build();
-    let app = test::init_service(
-        App::new()
-            .app_data(calls.clone())
-            .wrap(TenantMiddleware::new(layer))
-            .route("/whoami", web::get().to(whoami)),
-    )
-    .await;
+    let app = whoami_app(&w.store, &calls).await;
     let get = |tenant: Option<&str>| {
         let mut request = test::TestRequest::get().uri("/whoami");
         if let Some(tenant) = tenant {
@@ -240,17 +254,7 @@ async fn a_moving_tenant_is_read_but_its_writes_wait_with_503_and_retry_after() 
         .build();
     w.store.insert(moving);
     let calls = web::Data::new(AtomicUsize::new(0));
-    let layer = TenantLayer::builder(w.store.clone())
-        .strategy(Header::x_tenant())
-        .build();
-    let app = test::init_service(
-        App::new()
-            .app_data(calls.clone())
-            .wrap(TenantMiddleware::new(layer))
-            .route("/whoami", web::get().to(whoami))
-            .route("/whoami", web::post().to(whoami)),
-    )
-    .await;
+    let app = whoami_app(&w.store, &calls).await;
     let read = test::TestRequest::get()
         .uri("/whoami")
         .insert_header(("x-tenant", "hooli"))
