@@ -11,9 +11,10 @@ use axum::http::{HeaderMap, header};
 ///
 /// - [`token`](Self::token): a shared secret, sent as `Authorization:
 ///   Bearer <token>` (the JSON API); the login form (the pages) sets an
-///   `HttpOnly`, `SameSite=Strict` cookie that holds a value derived from
-///   the token (HMAC-SHA256), never the token itself, and that works only
-///   as a cookie. Serve the portal over HTTPS.
+///   `HttpOnly`, `SameSite=Strict`, `Secure` cookie that holds a value
+///   derived from the token (HMAC-SHA256), never the token itself, and
+///   that works only as a cookie. Serve the portal over HTTPS (see
+///   [`AdminPortal::secure_cookies`](crate::AdminPortal::secure_cookies)).
 /// - [`callback`](Self::callback): your own authentication (a session, an
 ///   SSO header set by a proxy): return the actor's name, or `None`.
 #[derive(Clone)]

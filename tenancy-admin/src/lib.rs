@@ -15,7 +15,8 @@
 //! | forms | `POST /api/tenants/{slug}/domains`, `/domains/verify` | add a domain, check its proof now |
 //!
 //! Behind [`AdminAuth`]: a token (bearer header for the API, a login form
-//! and an `HttpOnly`, `SameSite=Strict` cookie for the pages) or your own
+//! and an `HttpOnly`, `SameSite=Strict`, `Secure` cookie, kept to the
+//! portal's path, for the pages) or your own
 //! callback. Forms carry a CSRF value that must match their cookie (double
 //! submit). Bad input is a 4xx with the reason, an unavailable database a
 //! 503; no page shows another tenant's data than the one it is about.
@@ -67,6 +68,8 @@ pub struct AdminPortal {
 pub(crate) struct Portal {
     pub(crate) base: String,
     pub(crate) auth: AdminAuth,
+    /// Whether the portal's cookies carry `Secure` (sent over HTTPS only).
+    pub(crate) secure_cookies: bool,
     pub(crate) store: PgTenantStore,
     pub(crate) lifecycle: TenantLifecycle,
     pub(crate) domains: Option<(DomainStore, DomainVerifier)>,
@@ -92,6 +95,23 @@ impl std::fmt::Debug for OnChange {
     }
 }
 
+impl Portal {
+    /// A `Set-Cookie` value for this portal: `HttpOnly`, `SameSite=Strict`,
+    /// the portal's path, and `Secure` unless turned off.
+    pub(crate) fn cookie(&self, name: &str, value: &str) -> Option<axum::http::HeaderValue> {
+        let path = if self.base.is_empty() {
+            "/"
+        } else {
+            &self.base
+        };
+        let secure = if self.secure_cookies { "; Secure" } else { "" };
+        axum::http::HeaderValue::from_str(&format!(
+            "{name}={value}; Path={path}; HttpOnly; SameSite=Strict{secure}"
+        ))
+        .ok()
+    }
+}
+
 impl OnChange {
     pub(crate) fn call(&self, tenant: &Tenant) {
         if let Some(f) = &self.0 {
@@ -108,6 +128,7 @@ impl AdminPortal {
             inner: Arc::new(Portal {
                 base: "/admin".to_owned(),
                 auth,
+                secure_cookies: true,
                 store,
                 lifecycle,
                 domains: None,
@@ -159,10 +180,26 @@ impl AdminPortal {
         self.map(|portal| portal.base = if base == "/" { String::new() } else { base })
     }
 
+    /// Whether the login and CSRF cookies carry `Secure` (default `true`):
+    /// browsers then send them over HTTPS only, so a plain-HTTP request to
+    /// the same host (one an attacker on the network provoked) does not
+    /// give the login away. Browsers treat `http://localhost` and
+    /// `http://127.0.0.1` as secure, so local development works with the
+    /// default. Turn it off only for a portal that must be served over
+    /// plain HTTP elsewhere, behind a network you trust.
+    ///
+    /// The cookies' `Path` is where the portal is
+    /// [mounted](Self::mounted_at): the rest of your app never sees them.
+    #[must_use]
+    pub fn secure_cookies(self, secure: bool) -> Self {
+        self.map(|portal| portal.secure_cookies = secure)
+    }
+
     fn map(self, f: impl FnOnce(&mut Portal)) -> Self {
         let mut portal = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Portal {
             base: shared.base.clone(),
             auth: shared.auth.clone(),
+            secure_cookies: shared.secure_cookies,
             store: shared.store.clone(),
             lifecycle: shared.lifecycle.clone(),
             domains: shared.domains.clone(),

@@ -50,7 +50,8 @@ pub(crate) fn router(portal: Shared) -> Router {
 struct Staff {
     actor: String,
     csrf: String,
-    new_csrf: bool,
+    /// The CSRF cookie to set, when the browser had none.
+    new_csrf: Option<HeaderValue>,
     bearer: bool,
 }
 
@@ -71,10 +72,17 @@ impl FromRequestParts<Shared> for Staff {
         let existing = cookie(&parts.headers, CSRF_COOKIE)
             .filter(|c| c.len() == 64)
             .map(str::to_owned);
+        let (csrf, new_csrf) = if let Some(csrf) = existing {
+            (csrf, None)
+        } else {
+            let csrf = new_csrf();
+            let cookie = portal.cookie(CSRF_COOKIE, &csrf);
+            (csrf, cookie)
+        };
         Ok(Self {
             actor,
-            new_csrf: existing.is_none(),
-            csrf: existing.unwrap_or_else(new_csrf),
+            csrf,
+            new_csrf,
             bearer: AdminAuth::by_bearer(parts),
         })
     }
@@ -85,7 +93,7 @@ impl Staff {
     /// with the bearer header need none.
     fn check(&self, presented: Option<&str>) -> Result<(), PortalError> {
         if self.bearer
-            || (!self.new_csrf
+            || (self.new_csrf.is_none()
                 && presented.is_some_and(|p| same(p.as_bytes(), self.csrf.as_bytes())))
         {
             Ok(())
@@ -97,13 +105,10 @@ impl Staff {
     /// `response` with the CSRF cookie, if the browser had none.
     fn respond(&self, response: impl IntoResponse) -> Response {
         let mut response = response.into_response();
-        if self.new_csrf
-            && let Ok(value) = HeaderValue::from_str(&format!(
-                "{CSRF_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict",
-                self.csrf
-            ))
-        {
-            response.headers_mut().append(header::SET_COOKIE, value);
+        if let Some(cookie) = &self.new_csrf {
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, cookie.clone());
         }
         response
     }
@@ -164,16 +169,12 @@ async fn login(State(portal): State<Shared>, Form(login): Form<LoginForm>) -> Re
             .into_response();
     };
     let mut response = Redirect::to(&format!("{}/tenants", portal.base)).into_response();
-    for cookie in [
-        format!("{AUTH_COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict"),
-        format!(
-            "{CSRF_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict",
-            new_csrf()
-        ),
-    ] {
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(header::SET_COOKIE, value);
-        }
+    let cookies = [
+        portal.cookie(AUTH_COOKIE, session),
+        portal.cookie(CSRF_COOKIE, &new_csrf()),
+    ];
+    for cookie in cookies.into_iter().flatten() {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
 }

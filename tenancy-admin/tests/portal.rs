@@ -129,8 +129,9 @@ async fn login(w: &World) -> String {
         .collect();
     assert_eq!(cookies.len(), 2);
     for cookie in &cookies {
-        assert!(
-            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        assert_eq!(
+            attributes(cookie),
+            ["Path=/admin", "HttpOnly", "SameSite=Strict", "Secure"],
             "{cookie}"
         );
     }
@@ -139,6 +140,11 @@ async fn login(w: &World) -> String {
         .map(|c| c.split(';').next().unwrap())
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// A `Set-Cookie` value's attributes, in order, without the value.
+fn attributes(set_cookie: &str) -> Vec<&str> {
+    set_cookie.split("; ").skip(1).collect()
 }
 
 fn csrf_of(cookies: &str) -> String {
@@ -925,4 +931,58 @@ async fn the_login_cookie_holds_a_session_value_not_the_token() {
         .body(Body::empty())
         .unwrap();
     assert_eq!(send(&w, as_bearer).await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cookies_are_secure_and_kept_to_the_portals_path() {
+    let w = world().await;
+    // The CSRF cookie a page sets to a signed-in browser that has none:
+    // the same attributes as the login's.
+    let cookies = login(&w).await;
+    let session = cookies
+        .split("; ")
+        .find(|c| c.starts_with("tenancy_admin="))
+        .unwrap();
+    let answer = send(&w, page("/admin/tenants", session)).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let csrf = answer.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(csrf.starts_with("tenancy_admin_csrf="), "{csrf}");
+    assert_eq!(
+        attributes(csrf),
+        ["Path=/admin", "HttpOnly", "SameSite=Strict", "Secure"]
+    );
+
+    // Mounted at the root, with `Secure` turned off for plain HTTP.
+    let portal = AdminPortal::new(
+        w.store.clone(),
+        TenantLifecycle::new(w.store.clone(), w.pool.clone()),
+        AdminAuth::token(TOKEN, "ops").unwrap(),
+    )
+    .mounted_at("/")
+    .secure_cookies(false);
+    let response = portal
+        .router()
+        .oneshot(
+            Request::post("/login")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(format!("token={TOKEN}")))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let set: Vec<_> = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(set.len(), 2);
+    for cookie in set {
+        assert_eq!(
+            attributes(cookie),
+            ["Path=/", "HttpOnly", "SameSite=Strict"],
+            "{cookie}"
+        );
+    }
 }
