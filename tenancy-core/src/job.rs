@@ -14,10 +14,16 @@ use crate::{Tenant, TenantContext, TenantContextOf, TenantError, TenantId, Tenan
 /// job body then runs inside that tenant's [`TenantContext`] scope. `run`
 /// refuses a tenant with another id and a tenant that is not active.
 ///
+/// A job made while staff impersonate the tenant's user (a tenant with
+/// [`Tenant::impersonated_by`]) keeps that mark, and runs with it: what
+/// the job writes is trailed as the staff member's doing, as the request
+/// that queued it was.
+///
 /// The envelope is plain data: anyone who can write to the queue can change
 /// its tenant id. Where the queue is not fully trusted, seal it (feature
-/// `sealed-jobs`, `sealed_job::JobKeys::seal`): an HMAC over tenant and
-/// payload, refused by the worker when either was changed.
+/// `sealed-jobs`, `sealed_job::JobKeys::seal`): an HMAC over tenant,
+/// payload and impersonation mark, refused by the worker when any was
+/// changed.
 ///
 /// ```
 /// use tenancy_core::{Tenant, TenantContext, TenantId, TenantJob};
@@ -51,6 +57,10 @@ use crate::{Tenant, TenantContext, TenantContextOf, TenantError, TenantId, Tenan
 ))]
 pub struct TenantJob<P, K = Uuid> {
     tenant_id: TenantId<K>,
+    /// The staff member who impersonated the tenant's user where the job
+    /// was made. Left out of the JSON when nobody did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    impersonated_by: Option<String>,
     payload: P,
 }
 
@@ -63,14 +73,26 @@ impl<P> TenantJob<P> {
 }
 
 impl<P, K: TenantIdType> TenantJob<P, K> {
-    /// Wraps `payload` for an explicitly given tenant.
+    /// Wraps `payload` for an explicitly given tenant (and the staff
+    /// member impersonating its user, if one is).
     pub fn for_tenant(tenant: &Tenant<K>, payload: P) -> Self {
-        Self::with_id(tenant.id(), payload)
+        Self::from_parts(
+            tenant.id(),
+            tenant.impersonated_by().map(str::to_owned),
+            payload,
+        )
     }
 
-    #[cfg_attr(not(feature = "sealed-jobs"), allow(dead_code))]
-    pub(crate) fn with_id(tenant_id: TenantId<K>, payload: P) -> Self {
-        Self { tenant_id, payload }
+    pub(crate) fn from_parts(
+        tenant_id: TenantId<K>,
+        impersonated_by: Option<String>,
+        payload: P,
+    ) -> Self {
+        Self {
+            tenant_id,
+            impersonated_by,
+            payload,
+        }
     }
 
     /// The id of the tenant the job belongs to.
@@ -78,12 +100,19 @@ impl<P, K: TenantIdType> TenantJob<P, K> {
         self.tenant_id.clone()
     }
 
+    /// The staff member who impersonated the tenant's user when the job
+    /// was made, if one did.
+    pub fn impersonated_by(&self) -> Option<&str> {
+        self.impersonated_by.as_deref()
+    }
+
     /// The payload.
     pub fn payload(&self) -> &P {
         &self.payload
     }
 
-    /// Runs the job body inside `tenant`'s scope.
+    /// Runs the job body inside `tenant`'s scope, impersonated by the
+    /// job's staff member if it has one.
     ///
     /// Fails with [`TenantError::Mismatch`] if `tenant` is not the job's
     /// tenant and with [`TenantError::Inactive`] if it is suspended; the body
@@ -100,6 +129,10 @@ impl<P, K: TenantIdType> TenantJob<P, K> {
             });
         }
         tenant.ensure_active()?;
+        let tenant = match &self.impersonated_by {
+            Some(staff) => tenant.impersonated(staff),
+            None => tenant,
+        };
         Ok(TenantContextOf::scope(tenant, body(self.payload)).await)
     }
 }
@@ -156,5 +189,41 @@ mod tests {
             .unwrap();
         assert_eq!(seen.unwrap().id(), a.id());
         assert_eq!(payload, vec![1, 2, 3]);
+    }
+
+    #[tokio::test]
+    async fn a_job_made_while_impersonated_runs_impersonated() {
+        let a = tenant("a");
+        let job = TenantJob::for_tenant(&a.impersonated("jane@staff"), 7);
+        assert_eq!(job.impersonated_by(), Some("jane@staff"));
+        let json = serde_json::to_value(&job).unwrap();
+        assert_eq!(json["impersonated_by"], "jane@staff");
+        let job: TenantJob<u8> = serde_json::from_value(json).unwrap();
+        // The worker's tenant comes from the store, unmarked.
+        let seen = job
+            .run(a.clone(), |_| async {
+                TenantContext::current()
+                    .unwrap()
+                    .impersonated_by()
+                    .map(str::to_owned)
+            })
+            .await
+            .unwrap();
+        assert_eq!(seen.as_deref(), Some("jane@staff"));
+
+        // Without an impersonation: no field on the wire, no mark.
+        let plain = TenantJob::for_tenant(&a, 7);
+        let json = serde_json::to_value(&plain).unwrap();
+        assert!(json.get("impersonated_by").is_none(), "{json}");
+        let seen = plain
+            .run(a, |_| async {
+                TenantContext::current()
+                    .unwrap()
+                    .impersonated_by()
+                    .is_some()
+            })
+            .await
+            .unwrap();
+        assert!(!seen);
     }
 }

@@ -4,7 +4,8 @@
 //! A `TenantJob` is plain data: whoever can write to the queue (a bug, a
 //! compromised producer, an operator's script) can change its tenant id,
 //! and the worker then runs the job as the other tenant. A sealed job
-//! carries an HMAC-SHA256 over its tenant id and payload, made with a key
+//! carries an HMAC-SHA256 over its tenant id, payload and impersonation
+//! mark (the staff member acting as the tenant's user, if one was), made with a key
 //! from configuration; the worker opens it with the same keys and gets the
 //! job back only if nothing was changed.
 //!
@@ -114,12 +115,14 @@ impl JobKeys {
     ) -> Result<SealedJob<K>, SealError> {
         let payload = serde_json::to_string(job.payload())?;
         let key = self.ring.current();
-        let mac = mac_of(key, &job.tenant_id(), &payload)
+        let impersonated_by = job.impersonated_by().map(str::to_owned);
+        let mac = mac_of(key, &job.tenant_id(), impersonated_by.as_deref(), &payload)
             .finalize()
             .into_bytes();
         Ok(SealedJob {
             key: key.id().to_owned(),
             tenant_id: job.tenant_id(),
+            impersonated_by,
             payload,
             mac: hex(&mac),
         })
@@ -137,27 +140,44 @@ impl JobKeys {
             .get(&sealed.key)
             .ok_or_else(|| SealError::UnknownKey(sealed.key.chars().take(64).collect()))?;
         let mac = unhex(&sealed.mac).ok_or(SealError::BadSeal)?;
-        mac_of(key, &sealed.tenant_id, &sealed.payload)
-            .verify_slice(&mac)
-            .map_err(|_| SealError::BadSeal)?;
+        mac_of(
+            key,
+            &sealed.tenant_id,
+            sealed.impersonated_by.as_deref(),
+            &sealed.payload,
+        )
+        .verify_slice(&mac)
+        .map_err(|_| SealError::BadSeal)?;
         let payload = serde_json::from_str(&sealed.payload)?;
-        Ok(TenantJob::with_id(sealed.tenant_id.clone(), payload))
+        Ok(TenantJob::from_parts(
+            sealed.tenant_id.clone(),
+            sealed.impersonated_by.clone(),
+            payload,
+        ))
     }
 }
 
 /// The MAC state over the domain label, key id, the tenant id's type
-/// and text, and the payload, each length-prefixed so no two inputs read
-/// the same (and the bigint id 42 is not the text id "42").
-fn mac_of<K: TenantIdType>(key: &RingKey, tenant: &TenantId<K>, payload: &str) -> Hmac<Sha256> {
+/// and text, the payload and, for a job made while impersonated, the staff
+/// member, each length-prefixed so no two inputs read the same (the bigint
+/// id 42 is not the text id "42", and a job without the mark is not the
+/// same job with it: one part fewer).
+fn mac_of<K: TenantIdType>(
+    key: &RingKey,
+    tenant: &TenantId<K>,
+    impersonated_by: Option<&str>,
+    payload: &str,
+) -> Hmac<Sha256> {
     let mut mac = key.mac();
     let tenant = tenant.to_string();
-    for part in [
+    let parts = [
         DOMAIN,
         key.id().as_bytes(),
         K::SQL_TYPE.as_str().as_bytes(),
         tenant.as_bytes(),
         payload.as_bytes(),
-    ] {
+    ];
+    for part in parts.into_iter().chain(impersonated_by.map(str::as_bytes)) {
         mac.update(&(part.len() as u64).to_be_bytes());
         mac.update(part);
     }
@@ -171,6 +191,9 @@ fn mac_of<K: TenantIdType>(key: &RingKey, tenant: &TenantId<K>, payload: &str) -
 pub struct SealedJob<K = Uuid> {
     key: String,
     tenant_id: TenantId<K>,
+    /// The staff member who impersonated the tenant's user, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    impersonated_by: Option<String>,
     /// The payload as JSON text, exactly as sealed.
     payload: String,
     mac: String,
@@ -248,6 +271,32 @@ mod tests {
             other_secret.open::<u32, _>(&sealed),
             Err(SealError::BadSeal)
         ));
+    }
+
+    #[test]
+    fn the_impersonation_mark_is_sealed_with_the_job() {
+        let acme = tenant();
+        let sealed = keys()
+            .seal(&TenantJob::for_tenant(
+                &acme.impersonated("jane@staff"),
+                7_u32,
+            ))
+            .unwrap();
+        let job: TenantJob<u32> = keys().open(&sealed).unwrap();
+        assert_eq!(job.impersonated_by(), Some("jane@staff"));
+        // Dropped, changed or added in the queue: refused.
+        let mut stripped = sealed.clone();
+        stripped.impersonated_by = None;
+        let mut changed = sealed.clone();
+        changed.impersonated_by = Some("joe@staff".into());
+        let mut added = keys().seal(&TenantJob::for_tenant(&acme, 7_u32)).unwrap();
+        added.impersonated_by = Some("jane@staff".into());
+        for forged in [stripped, changed, added] {
+            assert!(matches!(
+                keys().open::<u32, _>(&forged),
+                Err(SealError::BadSeal)
+            ));
+        }
     }
 
     #[test]

@@ -25,7 +25,9 @@ use crate::{Envelope, JobRejected};
 /// whose tenant does not exist, is suspended, or whose seal does not hold
 /// fails with [`JobRejected`] and is not retried; when the store cannot
 /// answer, the job is retried later. No job runs without a tenant or under
-/// another.
+/// another. A job made while staff impersonated the tenant's user runs
+/// impersonated by them ([`JobAddress`](crate::JobAddress)): what it writes
+/// is trailed as their doing.
 ///
 /// ```no_run
 /// use apalis_core::error::BoxDynError;
@@ -193,7 +195,8 @@ async fn resolve<E: Envelope<K>, K: TenantIdType>(
     layer: &TenantJobLayer<E, K>,
     envelope: &E,
 ) -> Result<AnyTenant, JobRejected> {
-    let id = envelope.tenant_id(&layer.keys)?;
+    let address = envelope.address(&layer.keys)?;
+    let id = address.tenant_id().clone();
     let shown = id.to_string();
     let tenant = layer
         .store
@@ -210,7 +213,10 @@ async fn resolve<E: Envelope<K>, K: TenantIdType>(
             status: tenant.status(),
         });
     }
-    Ok(AnyTenant::from(tenant))
+    Ok(AnyTenant::from(match address.impersonated_by() {
+        Some(staff) => tenant.impersonated(staff),
+        None => tenant,
+    }))
 }
 
 #[cfg(test)]

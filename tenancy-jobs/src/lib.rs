@@ -44,7 +44,7 @@ mod layer;
 mod queues;
 mod tiers;
 
-pub use envelope::Envelope;
+pub use envelope::{Envelope, JobAddress};
 pub use error::JobRejected;
 pub use layer::{TenantJobFuture, TenantJobLayer, TenantJobService};
 #[cfg(feature = "postgres")]

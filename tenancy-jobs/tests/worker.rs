@@ -204,6 +204,55 @@ async fn each_job_runs_in_its_own_tenant_and_bad_tenants_never_run() {
     );
 }
 
+/// Who acted in each handled job: (the tenant in scope, the staff member
+/// impersonating its user, if one was).
+type Acting = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
+/// Records who acts in the job's scope, as the activity trail reads it.
+async fn record_acting(
+    _: TenantJob<Report>,
+    acting: apalis_core::task::data::Data<Acting>,
+) -> Result<(), BoxDynError> {
+    let tenant = TenantContext::current()?;
+    acting.lock().unwrap().push((
+        tenant.slug().to_string(),
+        tenant.impersonated_by().map(str::to_owned),
+    ));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_queued_while_impersonated_runs_impersonated() {
+    let w = world().await;
+    let mut jobs = queue(&w.owner, "acting");
+    let acting: Acting = Arc::default();
+    let ctx = WorkerContext::new("acting");
+    let worker = WorkerBuilder::new(&ctx)
+        .backend(jobs.clone().with_pubsub())
+        .data(acting.clone())
+        .layer(TenantJobLayer::new(w.store.clone()))
+        .build(record_acting);
+    let running = tokio::spawn(worker.run());
+    // Queued in a request where staff acted as a's user, and in b's own.
+    for tenant in [w.a.impersonated("jane@staff"), w.b.clone()] {
+        jobs.push(TenantJob::for_tenant(&tenant, Report { night: 1 }))
+            .await
+            .unwrap();
+    }
+    assert_eq!(settled(&w.owner, "acting").await, ["Done", "Done"]);
+    ctx.stop().unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(10), running).await;
+    let mut acting = acting.lock().unwrap().clone();
+    acting.sort();
+    assert_eq!(
+        acting,
+        [
+            ("a".to_owned(), Some("jane@staff".to_owned())),
+            ("b".to_owned(), None)
+        ]
+    );
+}
+
 /// The report of a sealed job: opens it (the layer checked the seal, the
 /// handler needs the payload) and writes in the current tenant.
 #[cfg(feature = "sealed")]
@@ -213,11 +262,17 @@ async fn sealed_report(
     pool: apalis_core::task::data::Data<TenantPool>,
 ) -> Result<(), BoxDynError> {
     let job: TenantJob<Report> = keys.open(&job)?;
+    // A job run impersonated writes -1 orders, so the test sees the mark.
+    let impersonated = TenantContext::current()?.impersonated_by().is_some();
     let mut tx = pool.begin_current().await?;
-    sqlx::query("INSERT INTO reports (night, orders) SELECT $1, count(*) FROM orders")
-        .bind(i32::try_from(job.payload().night)?)
-        .execute(&mut tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO reports (night, orders) \
+         SELECT $1, CASE WHEN $2 THEN -1 ELSE count(*) END FROM orders",
+    )
+    .bind(i32::try_from(job.payload().night)?)
+    .bind(impersonated)
+    .execute(&mut tx)
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -239,6 +294,17 @@ async fn a_sealed_job_runs_only_while_its_seal_holds() {
     let mut wire = serde_json::to_value(&sealed).unwrap();
     wire["payload"] = r#"{"night":3}"#.into();
     let changed: SealedJob = serde_json::from_value(wire).unwrap();
+    // Queued while staff impersonated a's user, and the same with the mark
+    // taken off in the queue.
+    let impersonated = keys
+        .seal(&TenantJob::for_tenant(
+            &w.a.impersonated("jane@staff"),
+            Report { night: 4 },
+        ))
+        .unwrap();
+    let mut wire = serde_json::to_value(&impersonated).unwrap();
+    wire.as_object_mut().unwrap().remove("impersonated_by");
+    let unmarked: SealedJob = serde_json::from_value(wire).unwrap();
     let mut jobs = PostgresStorage::<SealedJob>::new(&w.owner).with_config(config("sealed"));
 
     let ctx = WorkerContext::new("sealed");
@@ -249,13 +315,13 @@ async fn a_sealed_job_runs_only_while_its_seal_holds() {
         .layer(TenantJobLayer::sealed(w.store.clone(), keys))
         .build(sealed_report);
     let running = tokio::spawn(worker.run());
-    for job in [sealed, moved, changed] {
+    for job in [sealed, moved, changed, impersonated, unmarked] {
         jobs.push(job).await.unwrap();
     }
     let statuses = settled(&w.owner, "sealed").await;
     ctx.stop().unwrap();
     let _ = tokio::time::timeout(Duration::from_secs(10), running).await;
-    assert_eq!(statuses, ["Done", "Killed", "Killed"]);
+    assert_eq!(statuses, ["Done", "Done", "Killed", "Killed", "Killed"]);
     let refused: Vec<(String,)> = sqlx::query_as(
         "SELECT last_result::text FROM apalis.jobs WHERE job_type = 'sealed' AND status = 'Killed'",
     )
@@ -265,10 +331,15 @@ async fn a_sealed_job_runs_only_while_its_seal_holds() {
     for (result,) in refused {
         assert!(result.contains("seal"), "{result}");
     }
+    // The impersonated job ran impersonated: its row says so.
     let reports =
-        w.db.admin_sql("SELECT tenant_id, night, orders FROM reports")
+        w.db.admin_sql("SELECT tenant_id, night, orders FROM reports ORDER BY night")
             .unwrap();
-    assert_eq!(reports.trim(), format!("{}|2|3", w.a.id()));
+    assert_eq!(
+        reports.trim(),
+        format!("{a}|2|3\n{a}|4|-1", a = w.a.id()),
+        "{reports}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
