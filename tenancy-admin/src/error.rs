@@ -32,6 +32,11 @@ pub enum PortalError {
     /// The database could not answer (503).
     #[error("the tenant database is unavailable: {0}")]
     Unavailable(String),
+    /// The portal is not set up for what was asked, such as creating a
+    /// tenant in its own schema with a lifecycle that cannot provision one
+    /// (501); nothing was changed.
+    #[error("the admin portal cannot do that here: {0}")]
+    Unsupported(&'static str),
 }
 
 impl PortalError {
@@ -44,6 +49,7 @@ impl PortalError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Config(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
         }
     }
 
@@ -57,6 +63,7 @@ impl PortalError {
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::Unavailable(_) => "unavailable",
+            Self::Unsupported(_) => "unsupported",
         }
     }
 
@@ -90,6 +97,7 @@ impl From<tenancy_sqlx::Error> for PortalError {
                     db.message()
                 ))
             }
+            tenancy_sqlx::Error::Unsupported(what) => Self::Unsupported(what),
             other => Self::Unavailable(other.to_string()),
         }
     }

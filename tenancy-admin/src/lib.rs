@@ -49,7 +49,7 @@ pub use error::PortalError;
 
 use std::sync::Arc;
 
-use tenancy_core::Tenant;
+use tenancy_core::{Placement, Tenant, TenantId};
 use tenancy_domains::{DomainStore, DomainVerifier};
 use tenancy_metering::postgres::UsageStore;
 use tenancy_sqlx::lifecycle::TenantLifecycle;
@@ -76,6 +76,32 @@ pub(crate) struct Portal {
     pub(crate) trail: Option<(ActivityTrail, TenantPool)>,
     pub(crate) usage: Option<UsageStore>,
     pub(crate) on_change: OnChange,
+    pub(crate) place: Place,
+}
+
+/// Where a tenant created in the portal lives.
+type PlaceFn = Arc<dyn Fn(&TenantId) -> Placement + Send + Sync>;
+
+/// Where the portal puts new tenants: shared tables unless told otherwise.
+#[derive(Clone, Default)]
+pub(crate) struct Place(Option<PlaceFn>);
+
+impl std::fmt::Debug for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Place(yours)"
+        } else {
+            "Place(shared)"
+        })
+    }
+}
+
+impl Place {
+    pub(crate) fn of(&self, id: &TenantId) -> Placement {
+        self.0
+            .as_ref()
+            .map_or_else(Placement::shared, |place| place(id))
+    }
 }
 
 /// A hook on a changed tenant.
@@ -135,6 +161,7 @@ impl AdminPortal {
                 trail: None,
                 usage: None,
                 on_change: OnChange::default(),
+                place: Place::default(),
             }),
         }
     }
@@ -173,6 +200,29 @@ impl AdminPortal {
         self.map(|portal| portal.on_change = OnChange(Some(changed)))
     }
 
+    /// Where tenants created in the portal live (shared tables unless
+    /// set): for schema per tenant, each in its own schema. The lifecycle
+    /// provisions what the placement names
+    /// ([`TenantLifecycle::with_schemas`], `with_sealed`) before the tenant
+    /// is added; a lifecycle that cannot is refused with 501 and the
+    /// reason, and nothing is created.
+    ///
+    /// ```no_run
+    /// # fn demo(portal: tenancy_admin::AdminPortal) {
+    /// use tenancy_core::{Placement, SchemaName};
+    ///
+    /// let portal = portal.place_new_tenants(|id| Placement::shared().with_schema(SchemaName::for_tenant(id)));
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn place_new_tenants(
+        self,
+        place: impl Fn(&TenantId) -> Placement + Send + Sync + 'static,
+    ) -> Self {
+        let place: PlaceFn = Arc::new(place);
+        self.map(|portal| portal.place = Place(Some(place)))
+    }
+
     /// Where the router is nested (`/admin` by default), for its links.
     #[must_use]
     pub fn mounted_at(self, base: &str) -> Self {
@@ -206,6 +256,7 @@ impl AdminPortal {
             trail: shared.trail.clone(),
             usage: shared.usage.clone(),
             on_change: shared.on_change.clone(),
+            place: shared.place.clone(),
         });
         f(&mut portal);
         Self {

@@ -443,7 +443,9 @@ async fn create(portal: &Portal, new: &NewTenant) -> Result<Tenant, PortalError>
         .filter(|n| !n.is_empty())
         .unwrap_or(slug.as_str())
         .to_owned();
-    let tenant = Tenant::builder(TenantId::new_v4(), slug)
+    let id = TenantId::new_v4();
+    let settings = settings.with_placement(portal.place.of(&id));
+    let tenant = Tenant::builder(id, slug)
         .name(name)
         .settings(settings)
         .build();

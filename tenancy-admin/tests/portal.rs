@@ -986,3 +986,93 @@ async fn cookies_are_secure_and_kept_to_the_portals_path() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn new_tenants_go_where_the_portal_places_them_or_nowhere() {
+    use tenancy_core::{Placement, SchemaName};
+    use tenancy_sqlx::schemas::{Migrations, SchemaProvisioner};
+
+    let w = world().await;
+    let in_own_schema = |id: &TenantId| Placement::shared().with_schema(SchemaName::for_tenant(id));
+    let create = |app: Router, slug: &str| {
+        let request = api(
+            "POST",
+            "/admin/api/tenants",
+            Some(serde_json::json!({ "slug": slug })),
+        );
+        async move { app.oneshot(request).await.unwrap() }
+    };
+
+    // A lifecycle that provisions schemas: the tenant gets its schema,
+    // migrated, and its transactions run there.
+    let provisioner = SchemaProvisioner::new(
+        PgPool::connect(w.db.provisioner_url()).await.unwrap(),
+        Migrations::new()
+            .add(
+                1,
+                "orders",
+                "CREATE TABLE orders (id int PRIMARY KEY, item text NOT NULL);",
+            )
+            .unwrap(),
+    )
+    .grant_to(APP_ROLE)
+    .unwrap();
+    let portal = AdminPortal::new(
+        w.store.clone(),
+        TenantLifecycle::new(w.store.clone(), w.pool.clone()).with_schemas(provisioner),
+        AdminAuth::token(TOKEN, "ops").unwrap(),
+    )
+    .place_new_tenants(in_own_schema);
+    let app = Router::new().nest("/admin", portal.router());
+    assert_eq!(create(app, "newco").await.status(), StatusCode::CREATED);
+    let newco = w
+        .store
+        .by_slug(&"newco".parse().unwrap())
+        .await
+        .unwrap()
+        .expect("created");
+    assert_eq!(
+        newco.placement().schema(),
+        Some(&SchemaName::for_tenant(&newco.id()))
+    );
+    let mut tx = w.pool.begin(&newco).await.unwrap();
+    sqlx::query("INSERT INTO orders (id, item) VALUES (1, 'tea')")
+        .execute(&mut tx)
+        .await
+        .unwrap();
+    let schema: String = sqlx::query_scalar("SELECT table_schema::text FROM information_schema.tables WHERE table_name = 'orders' AND table_schema <> 'public'")
+        .fetch_one(&mut tx)
+        .await
+        .unwrap();
+    assert_eq!(schema, SchemaName::for_tenant(&newco.id()).as_str());
+    tx.commit().await.unwrap();
+
+    // A lifecycle that cannot provision one: 501 with the reason, and no
+    // tenant that would answer 503 on every request.
+    let portal = AdminPortal::new(
+        w.store.clone(),
+        TenantLifecycle::new(w.store.clone(), w.pool.clone()),
+        AdminAuth::token(TOKEN, "ops").unwrap(),
+    )
+    .place_new_tenants(in_own_schema);
+    let app = Router::new().nest("/admin", portal.router());
+    let response = create(app, "nowhere").await;
+    assert_eq!(response.status(), StatusCode::NOT_IMPLEMENTED);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["code"], "unsupported");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("SchemaProvisioner"),
+        "{body}"
+    );
+    assert!(
+        w.store
+            .by_slug(&"nowhere".parse().unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

@@ -19,6 +19,7 @@ pub mod story;
 
 use std::net::SocketAddr;
 
+use tenancy_core::{Placement, SchemaName};
 use tenancy_sqlx::{PgTenantStore, TenantPool};
 use tokio::task::JoinHandle;
 
@@ -82,6 +83,16 @@ impl Server {
             let tenants = state.tenants.clone();
             move |_| tenants.clear()
         });
+        // In schema mode a new tenant needs its schema, which only the
+        // administrator can make, and the server holds no administrator
+        // connection: the portal refuses to create tenants (501, with the
+        // reason) rather than add one whose every request would fail.
+        let portal = match db.mode {
+            Mode::SharedSchema => portal,
+            Mode::SchemaPerTenant => portal.place_new_tenants(|id| {
+                Placement::shared().with_schema(SchemaName::for_tenant(id))
+            }),
+        };
         let app = api::router(state.clone()).nest("/admin", portal.router());
         let task = tokio::spawn(async move {
             let served = axum::serve(listener, app)

@@ -1,5 +1,6 @@
 //! The demo's story holds in schema-per-tenant mode too, and the orders
-//! really live in one schema per tenant.
+//! really live in one schema per tenant. The admin portal refuses to create
+//! a tenant it could not give a schema.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
 
@@ -18,6 +19,27 @@ async fn the_story_passes_with_a_schema_per_tenant() {
         .await
         .unwrap();
     assert!(pos::story::run(&database, &server).await.unwrap());
+
+    // The server holds no administrator connection, so it cannot make a
+    // schema: creating a tenant in the portal is refused with the reason,
+    // and no tenant is added whose every request would fail.
+    let created = reqwest::Client::new()
+        .post(format!("http://{}/admin/api/tenants", server.addr))
+        .bearer_auth(&server.admin_token)
+        .json(&serde_json::json!({ "slug": "newco" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), reqwest::StatusCode::NOT_IMPLEMENTED);
+    let refusal: serde_json::Value = created.json().await.unwrap();
+    assert!(
+        refusal["error"].as_str().unwrap().contains("own schema"),
+        "{refusal}"
+    );
+    let newco = db
+        .admin_sql("SELECT count(*) FROM tenancy_tenants WHERE slug = 'newco'")
+        .unwrap();
+    assert_eq!(newco, "0");
     server.stop().await;
 
     // One orders table per seed tenant, none shared; acme's rows in acme's.
