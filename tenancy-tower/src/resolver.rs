@@ -5,10 +5,7 @@
 //! agree (400) → token present if required (401) → active (403) → token
 //! belongs to it (403).
 
-use std::future::Future;
-use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 
 use http::request::Parts;
 use tenancy_core::{Lookup, Tenant, TenantIdType, TenantStore};
@@ -39,64 +36,70 @@ pub(crate) struct Resolver<K> {
     pub(crate) store: Arc<dyn TenantStore<K>>,
 }
 
-/// Whether a resolution may wait for the store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Io {
-    /// Only answers the store has in memory ([`TenantStore::lookup_now`]).
-    Forbidden,
-    /// Any answer, awaiting the store if needed.
-    Allowed,
-}
-
 /// Why a resolution stopped short of a tenant.
-enum Stop {
+enum Stop<K> {
     /// The request is rejected.
     Rejected(TenantRejection),
-    /// The store must be asked asynchronously ([`Io::Forbidden`] only).
-    NeedsIo,
+    /// The store must be asked for this key asynchronously: it has no
+    /// answer in memory and none was fetched yet.
+    NeedsIo(TenantKey<K>),
 }
 
-impl From<TenantRejection> for Stop {
+impl<K> From<TenantRejection> for Stop<K> {
     fn from(rejection: TenantRejection) -> Self {
         Self::Rejected(rejection)
     }
 }
 
+/// The store's awaited answers during one resolution, by key; `None` when
+/// it failed (logged once, when it failed).
+type Fetched<K> = [(TenantKey<K>, Option<Lookup<K>>)];
+
 impl<K: TenantIdType> Resolver<K> {
     /// Resolves and verifies the tenant at once if the store can answer
     /// every lookup from memory (a cache hit): the common path then needs no
-    /// boxed future. `None`: the store must be awaited, use
+    /// future at all. `None`: the store must be awaited, use
     /// [`resolve`](Self::resolve); `parts` is then untouched.
     pub(crate) fn resolve_now(
         &self,
         parts: &mut Parts,
     ) -> Option<Result<Tenant<K>, TenantRejection>> {
-        // With `Io::Forbidden` nothing is ever awaited that could be pending:
-        // the one poll runs the resolution to its end.
-        let attempt = pin!(self.resolve_with(parts, Io::Forbidden));
-        match attempt.poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(Ok(tenant)) => Some(Ok(tenant)),
-            Poll::Ready(Err(Stop::Rejected(rejection))) => Some(Err(rejection)),
-            Poll::Ready(Err(Stop::NeedsIo)) | Poll::Pending => None,
+        match self.decide(parts, &[]) {
+            Ok(tenant) => Some(Ok(tenant)),
+            Err(Stop::Rejected(rejection)) => Some(Err(rejection)),
+            Err(Stop::NeedsIo(_)) => None,
         }
     }
 
-    /// Resolves and verifies the tenant, awaiting the store as needed. On
-    /// success, strategies whose key was used may have rewritten `parts`
-    /// (path prefix stripping).
+    /// Resolves and verifies the tenant, awaiting the store where it has no
+    /// answer in memory: each key the resolution needs is fetched once, and
+    /// the resolution runs again with the answers (strategies only read the
+    /// request, and rewrite it only once it is accepted).
     pub(crate) async fn resolve(&self, parts: &mut Parts) -> Result<Tenant<K>, TenantRejection> {
-        match self.resolve_with(parts, Io::Allowed).await {
-            Ok(tenant) => Ok(tenant),
-            Err(Stop::Rejected(rejection)) => Err(rejection),
-            // Not produced when I/O is allowed; fail closed all the same.
-            Err(Stop::NeedsIo) => Err(TenantRejection::StoreUnavailable),
+        let mut fetched = Vec::new();
+        loop {
+            match self.decide(parts, &fetched) {
+                Ok(tenant) => return Ok(tenant),
+                Err(Stop::Rejected(rejection)) => return Err(rejection),
+                // A key not fetched yet (`lookup` answers fetched ones), so
+                // the loop ends after as many rounds as the request has keys.
+                Err(Stop::NeedsIo(key)) => {
+                    let answer = match self.store.lookup(&key).await {
+                        Ok(answer) => Some(answer),
+                        Err(err) => {
+                            tracing::warn!(error = %err, "tenant store lookup failed");
+                            None
+                        }
+                    };
+                    fetched.push((key, answer));
+                }
+            }
         }
     }
 
-    /// The resolution itself. Strategies and the claim are read without
-    /// side effects, and `parts` is rewritten only after the last lookup, so
-    /// an attempt stopped by [`Stop::NeedsIo`] leaves no trace.
-    async fn resolve_with(&self, parts: &mut Parts, io: Io) -> Result<Tenant<K>, Stop> {
+    /// The whole resolution, without waiting: what the store answered in
+    /// memory or in `fetched`, or the key it must be asked for.
+    fn decide(&self, parts: &mut Parts, fetched: &Fetched<K>) -> Result<Tenant<K>, Stop<K>> {
         // Which strategies name a tenant (sync, no I/O). The usual request
         // names it once: `others` stays empty and never allocates.
         let mut first: Option<(usize, TenantKey<K>)> = None;
@@ -117,14 +120,14 @@ impl<K: TenantIdType> Resolver<K> {
 
         // Look the tenant up once; other keys must name the same tenant.
         let tenant = match (&first, &claim) {
-            (Some((_, key)), _) => self.lookup(key, io).await?,
+            (Some((_, key)), _) => self.lookup(key, fetched)?,
             (None, Some(ClaimStatus::Tenant(key))) if self.token_only => {
-                self.lookup(key, io).await?
+                self.lookup(key, fetched)?
             }
             (None, _) => return Err(TenantRejection::Missing.into()),
         };
         for (_, key) in &others {
-            if !self.names(key, &tenant, io).await? {
+            if !self.names(key, &tenant, fetched)? {
                 return Err(TenantRejection::Conflict.into());
             }
         }
@@ -142,7 +145,7 @@ impl<K: TenantIdType> Resolver<K> {
             return Err(TenantRejection::Suspended.into());
         }
         match &claim {
-            Some(ClaimStatus::Tenant(key)) if !self.names(key, &tenant, io).await? => {
+            Some(ClaimStatus::Tenant(key)) if !self.names(key, &tenant, fetched)? => {
                 return Err(TenantRejection::Mismatch.into());
             }
             Some(ClaimStatus::NoTenant) => return Err(TenantRejection::Mismatch.into()),
@@ -172,30 +175,36 @@ impl<K: TenantIdType> Resolver<K> {
 
     /// Whether `key` names `tenant` (domains need the store to tell; a
     /// domain the store does not know, or cannot look up, names no one).
-    async fn names(&self, key: &TenantKey<K>, tenant: &Tenant<K>, io: Io) -> Result<bool, Stop> {
+    fn names(
+        &self,
+        key: &TenantKey<K>,
+        tenant: &Tenant<K>,
+        fetched: &Fetched<K>,
+    ) -> Result<bool, Stop<K>> {
         match key {
-            TenantKey::Domain(_) => match self.lookup(key, io).await {
+            TenantKey::Domain(_) => match self.lookup(key, fetched) {
                 Ok(found) => Ok(found.id_ref() == tenant.id_ref()),
-                Err(Stop::NeedsIo) => Err(Stop::NeedsIo),
+                Err(Stop::NeedsIo(key)) => Err(Stop::NeedsIo(key)),
                 Err(Stop::Rejected(_)) => Ok(false),
             },
             _ => Ok(key.names(tenant)),
         }
     }
 
-    async fn lookup(&self, key: &TenantKey<K>, io: Io) -> Result<Tenant<K>, Stop> {
-        let found = match (self.store.lookup_now(key), io) {
-            (Some(answer), _) => Ok(answer),
-            (None, Io::Forbidden) => return Err(Stop::NeedsIo),
-            (None, Io::Allowed) => self.store.lookup(key).await,
+    /// The tenant `key` names: from the store's memory, or from what was
+    /// fetched for it in this resolution.
+    fn lookup(&self, key: &TenantKey<K>, fetched: &Fetched<K>) -> Result<Tenant<K>, Stop<K>> {
+        let found = match fetched.iter().find(|(fetched, _)| fetched == key) {
+            Some((_, answer)) => answer.clone(),
+            None => match self.store.lookup_now(key) {
+                Some(answer) => Some(answer),
+                None => return Err(Stop::NeedsIo(key.clone())),
+            },
         };
         match found {
-            Ok(Lookup::Found(tenant)) => Ok(tenant),
-            Ok(Lookup::NotFound) => Err(TenantRejection::NotFound.into()),
-            Err(err) => {
-                tracing::warn!(error = %err, "tenant store lookup failed");
-                Err(TenantRejection::StoreUnavailable.into())
-            }
+            Some(Lookup::Found(tenant)) => Ok(tenant),
+            Some(Lookup::NotFound) => Err(TenantRejection::NotFound.into()),
+            None => Err(TenantRejection::StoreUnavailable.into()),
         }
     }
 }

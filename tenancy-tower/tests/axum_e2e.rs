@@ -765,6 +765,43 @@ async fn a_custom_domain_is_cross_checked_through_the_store() {
     }
 }
 
+/// A store that must be awaited asks the database once per key a
+/// request names, however many strategies and checks use it.
+#[tokio::test]
+async fn the_awaited_path_asks_the_store_once_per_key() {
+    struct Counted(InMemoryTenantStore, std::sync::atomic::AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl TenantStore for Counted {
+        async fn lookup(&self, key: &TenantKey) -> Result<Lookup, StoreError> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            self.0.lookup(key).await
+        }
+    }
+
+    let w = world();
+    let store = Arc::new(Counted(w.store.clone(), 0.into()));
+    let app = app(TenantLayer::builder(store.clone())
+        .strategy(Header::x_tenant())
+        .strategy(CustomDomain::new().except(["example.com"]))
+        .build());
+    let request = |host: &str, tenant: &str| {
+        get_req(host, "/whoami")
+            .header("x-tenant", tenant)
+            .body(Body::empty())
+            .unwrap()
+    };
+    // The slug and the domain: two keys, two lookups.
+    let (status, body) = send(&app, request("orders.acme-corp.com", "acme")).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "acme|acme"));
+    assert_eq!(store.1.load(std::sync::atomic::Ordering::SeqCst), 2);
+    // An unknown tenant stops at the first key.
+    let (status, _) = send(&app, request("orders.acme-corp.com", "ghost")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(store.1.load(std::sync::atomic::Ordering::SeqCst), 3);
+}
+
 #[tokio::test]
 async fn a_moving_tenant_is_read_but_its_writes_wait_with_503_and_retry_after() {
     let w = world();

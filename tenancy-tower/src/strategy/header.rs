@@ -62,7 +62,9 @@ impl<K: TenantIdType> Strategy<K> for Header {
                 format!("the {} header is not visible ASCII", self.name),
             )
         })?;
-        TenantKey::parse_slug_or_id(value.trim())
+        // Visible ASCII: the only whitespace it can hold is spaces and
+        // tabs, which the ASCII trim takes off as `str::trim` would.
+        TenantKey::parse_slug_or_id(value.trim_ascii())
             .map(Some)
             .map_err(|e| malformed(strategy, e.to_string()))
     }
