@@ -160,6 +160,28 @@ where
     (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / N as f64
 }
 
+/// Serves `requests` one after the other.
+fn serve<S, B>(rt: &tokio::runtime::Runtime, service: &S, requests: Vec<Request<String>>)
+where
+    S: Service<Request<String>, Response = Response<B>> + Clone,
+{
+    rt.block_on(async {
+        for request in requests {
+            let _ = black_box(service.clone().oneshot(request).await.ok());
+        }
+    });
+}
+
+/// [`serve`], in a function of its own: callgrind counts the instructions
+/// inside it (`--toggle-collect`, scripts/instructions.sh).
+#[inline(never)]
+fn counted_requests<S, B>(rt: &tokio::runtime::Runtime, service: &S, requests: Vec<Request<String>>)
+where
+    S: Service<Request<String>, Response = Response<B>> + Clone,
+{
+    serve(rt, service, requests);
+}
+
 /// Nanoseconds per request of `service` over `requests`.
 async fn block<S, B>(service: &S, requests: Vec<Request<String>>) -> f64
 where
@@ -351,6 +373,21 @@ fn bench(c: &mut Criterion) {
         let _ = layered_app.clone().oneshot(by_header()).await;
         let _ = metered_app.clone().oneshot(by_header()).await;
     });
+
+    // `scripts/instructions.sh` runs one case alone under callgrind.
+    if let Ok(case) = std::env::var("TENANCY_BENCH_COUNT") {
+        let app = match case.as_str() {
+            "axum_noop_layer" => &noop_app,
+            "axum_header" => &layered_app,
+            "axum_header_noop_layer" => &layered_noop_app,
+            "axum_header_metered" => &metered_app,
+            other => panic!("TENANCY_BENCH_COUNT: no case {other}"),
+        };
+        // Warm up outside the counted function, then count 10,000 requests.
+        serve(&rt, app, (0..1_000).map(|_| by_header()).collect());
+        counted_requests(&rt, app, (0..10_000).map(|_| by_header()).collect());
+        return;
+    }
 
     let mut group = c.benchmark_group("middleware");
     group.bench_function("baseline", |b| {
