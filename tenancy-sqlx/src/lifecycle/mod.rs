@@ -162,6 +162,11 @@ impl<K: PgTenantId, P: BeginTenantTx<K>> TenantLifecycle<P, K> {
     /// Deletes the tenant's data and its store entry, or with `dry_run`
     /// reports the rows per table that would go. Works on suspended
     /// tenants (suspend first, so no request writes while it runs).
+    ///
+    /// The rows go through the tenant's own transaction, so only tables
+    /// that transaction reaches are emptied. Tables of other roles keep
+    /// their rows: tenancy-domains' custom domains, for one (remove them
+    /// with `DomainStore::remove` first, as the admin portal does).
     pub async fn delete(&self, tenant: &Tenant<K>, dry_run: bool) -> Result<DeletionReport> {
         let mut tx = self.begin_even_if_suspended(tenant).await?;
         let report = delete_rows(&mut tx, &self.column, true).await?;
