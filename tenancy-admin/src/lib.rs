@@ -79,20 +79,39 @@ pub(crate) struct Portal {
     pub(crate) place: Place,
 }
 
-/// Where a tenant created in the portal lives.
-type PlaceFn = Arc<dyn Fn(&TenantId) -> Placement + Send + Sync>;
+/// A function the portal was given, or none (the default behaviour):
+/// its `Debug` shows only which.
+pub(crate) struct Given<F: ?Sized>(Option<Arc<F>>);
+
+impl<F: ?Sized> Clone for Given<F> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<F: ?Sized> Default for Given<F> {
+    fn default() -> Self {
+        Self(None)
+    }
+}
+
+impl<F: ?Sized> std::fmt::Debug for Given<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "given" } else { "default" })
+    }
+}
+
+/// What runs after the portal changed a tenant.
+pub(crate) type OnChange = Given<dyn Fn(&Tenant) + Send + Sync>;
 
 /// Where the portal puts new tenants: shared tables unless told otherwise.
-#[derive(Clone, Default)]
-pub(crate) struct Place(Option<PlaceFn>);
+pub(crate) type Place = Given<dyn Fn(&TenantId) -> Placement + Send + Sync>;
 
-impl std::fmt::Debug for Place {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() {
-            "Place(yours)"
-        } else {
-            "Place(shared)"
-        })
+impl OnChange {
+    pub(crate) fn call(&self, tenant: &Tenant) {
+        if let Some(f) = &self.0 {
+            f(tenant);
+        }
     }
 }
 
@@ -101,23 +120,6 @@ impl Place {
         self.0
             .as_ref()
             .map_or_else(Placement::shared, |place| place(id))
-    }
-}
-
-/// A hook on a changed tenant.
-type Hook = Arc<dyn Fn(&Tenant) + Send + Sync>;
-
-/// What runs after the portal changed a tenant.
-#[derive(Clone, Default)]
-pub(crate) struct OnChange(Option<Hook>);
-
-impl std::fmt::Debug for OnChange {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() {
-            "OnChange(set)"
-        } else {
-            "OnChange(none)"
-        })
     }
 }
 
@@ -135,14 +137,6 @@ impl Portal {
             "{name}={value}; Path={path}; HttpOnly; SameSite=Strict{secure}"
         ))
         .ok()
-    }
-}
-
-impl OnChange {
-    pub(crate) fn call(&self, tenant: &Tenant) {
-        if let Some(f) = &self.0 {
-            f(tenant);
-        }
     }
 }
 
@@ -196,8 +190,8 @@ impl AdminPortal {
     /// its entry expires otherwise).
     #[must_use]
     pub fn on_change(self, changed: impl Fn(&Tenant) + Send + Sync + 'static) -> Self {
-        let changed: Hook = Arc::new(changed);
-        self.map(|portal| portal.on_change = OnChange(Some(changed)))
+        let changed: Arc<dyn Fn(&Tenant) + Send + Sync> = Arc::new(changed);
+        self.map(|portal| portal.on_change = Given(Some(changed)))
     }
 
     /// Where tenants created in the portal live (shared tables unless
@@ -219,8 +213,8 @@ impl AdminPortal {
         self,
         place: impl Fn(&TenantId) -> Placement + Send + Sync + 'static,
     ) -> Self {
-        let place: PlaceFn = Arc::new(place);
-        self.map(|portal| portal.place = Place(Some(place)))
+        let place: Arc<dyn Fn(&TenantId) -> Placement + Send + Sync> = Arc::new(place);
+        self.map(|portal| portal.place = Given(Some(place)))
     }
 
     /// Where the router is nested (`/admin` by default), for its links.

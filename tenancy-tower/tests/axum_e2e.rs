@@ -727,6 +727,14 @@ async fn a_token_without_a_tenant_is_403() {
     }
 }
 
+/// `GET /whoami` at `host`, naming `tenant` in the `X-Tenant` header.
+fn whoami_at(host: &str, tenant: &str) -> Request<Body> {
+    get_req(host, "/whoami")
+        .header("x-tenant", tenant)
+        .body(Body::empty())
+        .unwrap()
+}
+
 /// A custom domain that another strategy cross-checks must belong to the
 /// same tenant: the store tells, and a domain of another tenant (or of no
 /// one) is a conflict.
@@ -738,13 +746,7 @@ async fn a_custom_domain_is_cross_checked_through_the_store() {
             .strategy(Header::x_tenant())
             .strategy(CustomDomain::new().except(["example.com"]))
             .build());
-        let with_header = |host: &str, tenant: &str| {
-            get_req(host, "/whoami")
-                .header("x-tenant", tenant)
-                .body(Body::empty())
-                .unwrap()
-        };
-        let (status, body) = send(&app, with_header("orders.acme-corp.com", "acme")).await;
+        let (status, body) = send(&app, whoami_at("orders.acme-corp.com", "acme")).await;
         assert_eq!(
             (status, body.as_str()),
             (StatusCode::OK, "acme|acme"),
@@ -754,7 +756,7 @@ async fn a_custom_domain_is_cross_checked_through_the_store() {
             ("orders.acme-corp.com", "globex"),
             ("unknown-shop.com", "acme"),
         ] {
-            let (status, body) = send(&app, with_header(host, tenant)).await;
+            let (status, body) = send(&app, whoami_at(host, tenant)).await;
             assert_eq!(
                 status,
                 StatusCode::BAD_REQUEST,
@@ -786,18 +788,12 @@ async fn the_awaited_path_asks_the_store_once_per_key() {
         .strategy(Header::x_tenant())
         .strategy(CustomDomain::new().except(["example.com"]))
         .build());
-    let request = |host: &str, tenant: &str| {
-        get_req(host, "/whoami")
-            .header("x-tenant", tenant)
-            .body(Body::empty())
-            .unwrap()
-    };
     // The slug and the domain: two keys, two lookups.
-    let (status, body) = send(&app, request("orders.acme-corp.com", "acme")).await;
+    let (status, body) = send(&app, whoami_at("orders.acme-corp.com", "acme")).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "acme|acme"));
     assert_eq!(store.1.load(std::sync::atomic::Ordering::SeqCst), 2);
     // An unknown tenant stops at the first key.
-    let (status, _) = send(&app, request("orders.acme-corp.com", "ghost")).await;
+    let (status, _) = send(&app, whoami_at("orders.acme-corp.com", "ghost")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(store.1.load(std::sync::atomic::Ordering::SeqCst), 3);
 }
