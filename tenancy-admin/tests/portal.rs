@@ -1076,3 +1076,49 @@ async fn new_tenants_go_where_the_portal_places_them_or_nowhere() {
             .is_none()
     );
 }
+
+/// Configuring a portal that has a clone copies what it had: the hook and
+/// the placement stay.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_portal_configured_after_a_clone_keeps_its_hook_and_placement() {
+    use tenancy_core::{Placement, TargetName};
+
+    let w = world().await;
+    let changed = Arc::new(AtomicUsize::new(0));
+    let first = AdminPortal::new(
+        w.store.clone(),
+        TenantLifecycle::new(w.store.clone(), w.pool.clone()),
+        AdminAuth::token(TOKEN, "ops").unwrap(),
+    )
+    .on_change({
+        let changed = changed.clone();
+        move |_| {
+            changed.fetch_add(1, Ordering::SeqCst);
+        }
+    })
+    .place_new_tenants(|_| Placement::shared().with_target(TargetName::new("east").unwrap()));
+    let kept = first.clone();
+    let portal = first.mounted_at("/admin");
+    let response = Router::new()
+        .nest("/admin", portal.router())
+        .oneshot(api(
+            "POST",
+            "/admin/api/tenants",
+            Some(serde_json::json!({ "slug": "cloned" })),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(changed.load(Ordering::SeqCst), 1, "the hook ran");
+    let cloned = w
+        .store
+        .by_slug(&"cloned".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        cloned.placement().target().map(TargetName::as_str),
+        Some("east")
+    );
+    drop(kept);
+}
