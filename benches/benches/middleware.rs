@@ -150,13 +150,9 @@ where
     S: Service<Request<String>, Response = Response<B>> + Clone,
 {
     const N: u64 = 10_000;
-    let mut requests: Vec<_> = (0..N).map(|_| make()).collect();
+    let requests: Vec<_> = (0..N).map(|_| make()).collect();
     let before = ALLOCATIONS.load(Ordering::Relaxed);
-    rt.block_on(async {
-        for request in requests.drain(..) {
-            let _ = black_box(service.clone().oneshot(request).await.ok());
-        }
-    });
+    serve(rt, service, requests);
     (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / N as f64
 }
 
